@@ -1,0 +1,3 @@
+from kubesync.cli import main
+
+raise SystemExit(main())

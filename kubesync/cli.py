@@ -1,0 +1,151 @@
+"""Argument parsing and wiring only: each subcommand lives in kubesync/commands/<name>.py as run(args) -> int.
+
+Exit codes: 0 success / no changes, 1 error, 2 changes present (plan/diff/compare with --exit-code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from kubesync import __version__
+from kubesync.errors import KubesyncError
+
+EPILOG_EXIT = """exit codes:
+  0  success (with --exit-code: no changes)
+  1  error
+  2  changes present (only with --exit-code / --detailed-exitcode)"""
+
+SOURCE_HELP = "a folder of YAML/JSON manifests (or a kustomization folder)"
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster and output")
+    g.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config, then in-cluster)")
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    g.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
+    g.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format (default: text)")
+    g.add_argument("--debug", action="store_true", help="debug logs and full tracebacks on errors")
+
+
+def _add_source(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_argument_group("source (a PATH, or --repo with --ref/--path)")
+    g.add_argument("source", nargs="?", metavar="PATH", help=SOURCE_HELP)
+    g.add_argument("--repo", metavar="URL_OR_PATH", help="git repository: a local path or an https/ssh/file URL")
+    g.add_argument("--ref", metavar="REF", help="branch, tag or commit of --repo (default: HEAD)")
+    g.add_argument("--path", dest="subpath", metavar="SUBDIR", help="sub-folder inside the source")
+    p.set_defaults(_source_required=required)
+    g2 = p.add_argument_group("sync")
+    g2.add_argument("--name", metavar="SYNC", help="sync name: names the inventory and the owner label (default: the source folder's name)")
+    g2.add_argument("-n", "--namespace", metavar="NS", help="namespace for namespaced objects that name none (default: default)")
+    g2.add_argument("--config", metavar="FILE", help="kubesync.yaml holding ignore rules and prune policy for --name")
+
+
+def _add_plan_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", choices=("text", "json", "markdown"), default="text", help="output format (default: text)")
+    p.add_argument("--exit-code", "--detailed-exitcode", dest="exit_code", action="store_true", help="exit 2 when there are changes, 0 when none")
+    p.add_argument("--fail-on", metavar="RISKS", help="comma-separated risk flags that make the run exit 1: delete,namespace-delete,scale-to-zero,immutable,rbac,image")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubesync",
+        description="Declarative, GitOps-style Kubernetes sync: plan, diff and apply a folder or git ref against a cluster.",
+        epilog=EPILOG_EXIT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kubesync {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("plan", help="show what a sync would create, update, scale and delete", epilog=EPILOG_EXIT, formatter_class=fmt)
+    _add_source(p)
+    _add_plan_output(p)
+    p.add_argument("--prune", action="store_true", help="include deletions of objects gone from the source")
+    p.add_argument("--out", metavar="PLAN.json", help="save the plan to apply later with `apply --plan`")
+    _add_common(p)
+
+    p = sub.add_parser("diff", help="coloured unified diff of live objects against the source", epilog=EPILOG_EXIT, formatter_class=fmt)
+    _add_source(p)
+    p.add_argument("--prune", action="store_true", help="include objects that would be pruned")
+    p.add_argument("--exit-code", "--detailed-exitcode", dest="exit_code", action="store_true", help="exit 2 when there are changes")
+    _add_common(p)
+
+    p = sub.add_parser("apply", help="apply a source (or a saved plan) to the cluster", formatter_class=fmt)
+    _add_source(p, required=False)
+    p.add_argument("--plan", dest="plan_file", metavar="PLAN.json", help="apply exactly this saved plan (refused when stale)")
+    p.add_argument("--replan", action="store_true", help="with --plan: plan again instead of refusing a stale plan")
+    p.add_argument("--prune", action="store_true", help="delete owned objects that are gone from the source")
+    p.add_argument("--force", action="store_true", help="allow pruning with an empty source or beyond --max-prune")
+    p.add_argument("--max-prune", type=float, default=None, metavar="SHARE", help="largest share of owned objects one run may delete (default 0.5)")
+    p.add_argument("--adopt", action="store_true", help="take over existing objects not managed by any tool")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation before deleting")
+    p.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client", help="client: plan only; server: send every write with dryRun=All")
+    p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
+    p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    _add_common(p)
+
+    p = sub.add_parser("status", help="sync state and health of every object a sync manages", formatter_class=fmt)
+    _add_source(p, required=False)
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    _add_common(p)
+
+    p = sub.add_parser("compare", help="diff the desired state of two git refs (no cluster needed)", epilog=EPILOG_EXIT, formatter_class=fmt)
+    p.add_argument("--repo", required=True, metavar="URL_OR_PATH", help="git repository")
+    p.add_argument("--base", required=True, metavar="REF", help="the ref merged into (e.g. main)")
+    p.add_argument("--head", required=True, metavar="REF", help="the ref under review (e.g. feature)")
+    p.add_argument("--path", dest="subpath", metavar="SUBDIR", help="sub-folder inside the repository")
+    p.add_argument("-n", "--namespace", metavar="NS", help="namespace for objects that name none (default: default)")
+    _add_plan_output(p)
+    _add_common(p)
+
+    p = sub.add_parser("daemon", help="keep one or more syncs converged (watch, poll, self-heal)", formatter_class=fmt)
+    _add_source(p, required=False)
+    p.add_argument("--interval", default="30s", metavar="DURATION", help="git poll and full resync interval (default 30s)")
+    p.add_argument("--self-heal", action="store_true", help="revert out-of-band changes to managed objects")
+    p.add_argument("--prune", action="store_true", help="delete owned objects that are gone from the source")
+    p.add_argument("--listen", default="127.0.0.1:9090", metavar="HOST:PORT", help="address of /healthz, /readyz, /metrics")
+    p.add_argument("--leader-elect", action="store_true", help="elect one writer among replicas through a Lease")
+    p.add_argument("--lease-namespace", default="default", metavar="NS", help="namespace of the leader Lease")
+    p.add_argument("--webhook", metavar="URL", help="POST alerts (sync failed, degraded, recovered) as JSON to this URL")
+    _add_common(p)
+
+    p = sub.add_parser("cluster", help="the embedded local control plane (etcd + kube-apiserver + controller-manager)", formatter_class=fmt)
+    p.add_argument("action", choices=("up", "down", "env"), help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...")
+    p.add_argument("--dir", metavar="D", help="state folder (default: ~/.cache/kubesync/cluster)")
+    _add_common(p)
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    from kubesync.logs import setup
+
+    setup(debug=getattr(args, "debug", False), fmt=getattr(args, "log_format", "text"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 1
+    _setup_logging(args)
+    try:
+        module = importlib.import_module(f"kubesync.commands.{args.command}")
+        return int(module.run(args))
+    except KubesyncError as e:
+        if args.debug:
+            logging.getLogger("kubesync").exception("failed")
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line for people, a traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (run with --debug for a traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,127 @@
+"""One exception tree for kubesync. Every error carries what a person needs to act on it.
+
+    KubesyncError
+     ├── UsageError            bad flags or arguments on the command line
+     ├── ConfigError           kubesync.yaml is invalid
+     ├── SourceError           the desired state cannot be read (file, git, kustomize)
+     │    └── ManifestError    one or more documents are invalid (all problems listed)
+     ├── ResolveError          a kind the cluster does not know, a namespace on a cluster-scoped kind
+     ├── ClusterError          the Kubernetes API answered with an error (status picks the subclass)
+     │    ├── ClusterUnreachable   connection refused/reset, timeouts
+     │    ├── ClusterTransient     5xx, 429: worth retrying
+     │    ├── ClusterUnauthorized  401, 403
+     │    ├── ClusterNotFound      404
+     │    ├── ClusterConflict      409, or a failed resourceVersion precondition
+     │    └── ClusterInvalid       422 with field causes: the object itself is wrong
+     ├── OwnershipConflict     an object exists that another tool owns
+     ├── PlanRefused           prune safety: empty source, too many deletions
+     ├── StalePlan             a saved plan no longer matches the cluster or source
+     └── ApplyFailed           some actions failed (each listed with its origin)
+
+Messages say what, where and how to fix it:
+``manifests/web.yaml:12: apps/v1 Deployment shop/web: spec.replicas must be an integer``.
+"""
+
+from __future__ import annotations
+
+MAX_BODY = 400  # long server bodies are cut before they reach a log or a terminal
+
+
+def cut(text: str, limit: int = MAX_BODY) -> str:
+    """Shorten a long message (server bodies can be many KiB)."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+
+
+class KubesyncError(Exception):
+    """Base of every error kubesync raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(KubesyncError):
+    pass
+
+
+class ConfigError(KubesyncError):
+    pass
+
+
+class SourceError(KubesyncError):
+    pass
+
+
+class ManifestError(SourceError):
+    """Loading is all-or-nothing: this holds every problem found, one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the desired state; nothing was applied"
+        super().__init__(head + ":\n" + "\n".join("  " + p for p in self.problems))
+
+
+class ResolveError(KubesyncError):
+    pass
+
+
+class ClusterError(KubesyncError):
+    """An error answered by (or on the way to) the Kubernetes API."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "", body: dict | None = None):
+        super().__init__(cut(message))
+        self.status = status
+        self.reason = reason
+        self.body = body or {}
+
+    @property
+    def causes(self) -> list[dict]:
+        return list((self.body.get("details") or {}).get("causes") or [])
+
+
+class ClusterUnreachable(ClusterError):
+    pass
+
+
+class ClusterTransient(ClusterError):
+    pass
+
+
+class ClusterUnauthorized(ClusterError):
+    pass
+
+
+class ClusterNotFound(ClusterError):
+    pass
+
+
+class ClusterConflict(ClusterError):
+    pass
+
+
+class ClusterInvalid(ClusterError):
+    pass
+
+
+class OwnershipConflict(KubesyncError):
+    pass
+
+
+class PlanRefused(KubesyncError):
+    pass
+
+
+class StalePlan(KubesyncError):
+    def __init__(self, stale: list[str]):
+        self.stale = list(stale)
+        super().__init__(
+            "the saved plan is stale; nothing was applied. Changed since it was made:\n"
+            + "\n".join("  " + s for s in self.stale)
+            + "\nRun `kubesync plan` again (or `apply --plan ... --replan`)."
+        )
+
+
+class ApplyFailed(KubesyncError):
+    def __init__(self, failures: list[str]):
+        self.failures = list(failures)
+        super().__init__(f"{len(self.failures)} action(s) failed:\n" + "\n".join("  " + f for f in self.failures))

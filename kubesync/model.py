@@ -1,0 +1,187 @@
+"""Plain data shared by every stage: object identity, manifests, plans.
+
+Each arrow in the pipeline (source -> manifests -> resolve -> live -> diff -> plan -> render/apply)
+carries these frozen values, never a client or a file handle.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+KubeObject = dict[str, Any]  # a raw Kubernetes object as the API (or YAML) gives it
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "kubesync"
+SYNC_LABEL = "kubesync.io/sync"
+LAST_APPLIED_ANNOTATION = "kubesync.io/last-applied-fields"
+WAVE_ANNOTATION = "kubesync.io/wave"
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
+    if "/" in api_version:
+        group, _, version = api_version.partition("/")
+        return group, version
+    return "", api_version
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """The identity of one object; the key everywhere. Printable as `apps/v1 Deployment shop/web`."""
+
+    group: str
+    version: str
+    kind: str
+    namespace: str  # "" for cluster-scoped objects (or not yet defaulted)
+    name: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_kind(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity without the version: the same object seen through two API versions is one object."""
+        return (self.group, self.kind, self.namespace, self.name)
+
+    @property
+    def short(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    def with_namespace(self, namespace: str) -> "ObjectRef":
+        return ObjectRef(self.group, self.version, self.kind, namespace, self.name)
+
+    @classmethod
+    def of(cls, obj: KubeObject) -> "ObjectRef":
+        group, version = split_api_version(str(obj.get("apiVersion") or ""))
+        meta = obj.get("metadata") or {}
+        return cls(group, version, str(obj.get("kind") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+    def __str__(self) -> str:
+        return f"{self.api_version} {self.kind} {self.short}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a desired object was defined: file (relative to the source root) and 1-based line."""
+
+    path: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One desired object and where it came from."""
+
+    ref: ObjectRef
+    obj: KubeObject = field(compare=False, hash=False, repr=False)
+    origin: Origin = Origin("<unknown>")
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.ref}"
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything a source yielded, validated as a whole."""
+
+    manifests: tuple[Manifest, ...]
+    source: str  # a description for people: a path, or repo@ref:path
+    revision: str  # git commit sha, or a content hash for a directory
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """What discovery says about one apiVersion/kind."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: tuple[str, ...] = ()
+    has_scale: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        """The REST path of the collection (or of one object when name is given)."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return base + (f"/{name}" if name else "")
+
+
+class ActionType(str, enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    SCALE = "scale"
+    DELETE = "delete"
+    NOOP = "noop"
+
+
+class Risk(str, enum.Enum):
+    """Flags a reviewer or a CI gate (--fail-on) cares about."""
+
+    DELETE = "delete"
+    NAMESPACE_DELETE = "namespace-delete"
+    SCALE_TO_ZERO = "scale-to-zero"
+    IMMUTABLE = "immutable"
+    RBAC = "rbac"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan. `patch` is the RFC 6902 patch against `live` (update), without preconditions."""
+
+    type: ActionType
+    ref: ObjectRef
+    wave: int = 0
+    origin: Origin | None = None
+    patch: tuple[dict, ...] = ()
+    desired: KubeObject | None = field(default=None, compare=False, hash=False, repr=False)
+    live: KubeObject | None = field(default=None, compare=False, hash=False, repr=False)
+    uid: str = ""  # precondition: the uid seen when planning ("" for create)
+    resource_version: str = ""  # precondition: the resourceVersion seen when planning
+    replicas: tuple[int | None, int | None] | None = None  # (live, desired) for scale
+    risks: tuple[Risk, ...] = ()
+    note: str = ""  # e.g. why an immutable change needs delete and re-create
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sync would do, in execution order."""
+
+    sync: str
+    source: str
+    revision: str
+    actions: tuple[Action, ...]
+    conflicts: tuple[str, ...] = ()  # objects left alone because another tool owns them
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.type is not ActionType.NOOP)
+
+    def counts(self) -> dict[str, int]:
+        out = {t.value: 0 for t in ActionType}
+        for a in self.actions:
+            out[a.type.value] += 1
+        return out
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)

@@ -1,0 +1,1 @@
+"""One module per subcommand, each `run(args) -> int` (the exit code)."""

@@ -1,0 +1,26 @@
+"""`kubesync cluster up|down|env`: the embedded local control plane, run in the background."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubesync import localcluster
+
+
+def run(args) -> int:
+    workdir = Path(args.dir) if args.dir else localcluster.default_state_dir()
+    if args.action == "up":
+        kubeconfig = localcluster.up(workdir)
+        print(f"local control plane running (Kubernetes {localcluster.K8S_VERSION}); logs in {workdir / 'logs'}")
+        print(f"export KUBECONFIG={kubeconfig}")
+        return 0
+    if args.action == "down":
+        stopped = localcluster.down(workdir)
+        print("local control plane stopped" if stopped else "no local control plane was running")
+        return 0
+    kubeconfig = workdir / "kubeconfig"
+    if not localcluster.supervisor_pid(workdir):
+        print(f"error: no local control plane is running in {workdir}; run `kubesync cluster up`", flush=True)
+        return 1
+    print(f"export KUBECONFIG={kubeconfig}")
+    return 0

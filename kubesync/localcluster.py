@@ -1,0 +1,426 @@
+"""The embedded local control plane: etcd + kube-apiserver + kube-controller-manager on loopback.
+
+Used by the integration tests (one per test session), by `make demo` and by `kubesync cluster up`.
+The binaries come from `scripts/build-control-plane` (Debian's kubernetes 1.20.2 source package,
+cached in ~/.cache/kubesync/k8s-1.20.2/bin) and Debian's etcd-server. No kubelet and no scheduler
+run: pods are never started, but the controllers that make deletion real (garbage collector,
+namespace, deployment, replicaset, service accounts) do.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubesync.errors import KubesyncError
+
+log = logging.getLogger(__name__)
+
+K8S_VERSION = "1.20.2"
+LOG_TAIL_LINES = 40
+
+
+class ControlPlaneError(KubesyncError):
+    """The local control plane could not start; carries the failing component's log tail."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("KUBESYNC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubesync"
+    )
+    return Path(base)
+
+
+def bin_dir() -> Path:
+    return Path(os.environ.get("KUBESYNC_K8S_BIN") or cache_dir() / f"k8s-{K8S_VERSION}" / "bin")
+
+
+def find_binaries() -> dict[str, str]:
+    """Paths of the three components, or a ControlPlaneError saying how to build them."""
+    found = {
+        "kube-apiserver": str(bin_dir() / "kube-apiserver"),
+        "kube-controller-manager": str(bin_dir() / "kube-controller-manager"),
+        "etcd": shutil.which("etcd") or "/usr/bin/etcd",
+    }
+    missing = [name for name, path in found.items() if not os.access(path, os.X_OK)]
+    if missing:
+        raise ControlPlaneError(
+            f"missing {', '.join(missing)} (looked in {bin_dir()} and PATH); "
+            "run `scripts/build-control-plane` (or `make control-plane`) first"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: the kernel kills it when the parent dies, so nothing is left behind."""
+    os.setsid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str] | None = None, tie_to_parent: bool = True) -> None:
+        log.debug("starting %s: %s", self.name, " ".join(self.argv))
+        out = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent if tie_to_parent else os.setsid,
+        )
+        out.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def failure(self, what: str) -> ControlPlaneError:
+        code = self.process.poll() if self.process else None
+        state = f"exited with {code}" if code is not None else "still running"
+        return ControlPlaneError(f"{self.name} {what} ({state}); last lines of {self.log_path}:\n{_tail(self.log_path)}")
+
+    def stop(self, grace: float = 10.0) -> None:
+        p = self.process
+        if p is None or p.poll() is not None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+
+
+@dataclass
+class LocalCluster:
+    """A running control plane. Use as a context manager, or start()/stop()."""
+
+    workdir: Path
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    components: list[Component] = field(default_factory=list)
+    api_port: int = 0
+    owns_workdir: bool = False
+    tie_to_parent: bool = True
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @classmethod
+    def create(cls, workdir: str | os.PathLike | None = None, tie_to_parent: bool = True) -> "LocalCluster":
+        if workdir is None:
+            return cls(Path(tempfile.mkdtemp(prefix="kubesync-cluster-")), owns_workdir=True, tie_to_parent=tie_to_parent)
+        path = Path(workdir)
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path, tie_to_parent=tie_to_parent)
+
+    def __enter__(self) -> "LocalCluster":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- start -----------------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> None:
+        bins = find_binaries()
+        try:
+            self._write_credentials()
+            self._start_etcd(bins["etcd"], timeout)
+            self._start_apiserver(bins["kube-apiserver"], timeout)
+            self._write_kubeconfig()
+            self._start_controller_manager(bins["kube-controller-manager"])
+            self._wait_default_serviceaccount(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("local control plane ready at %s (kubeconfig %s)", self.server, self.kubeconfig)
+
+    def _write_credentials(self) -> None:
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        (self.workdir / "certs").mkdir(exist_ok=True)
+        (self.workdir / "token.csv").write_text(f'{self.token},kubesync-admin,kubesync-admin,"system:masters"\n')
+        key = self.workdir / "sa.key"
+        if not key.exists():
+            subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+            subprocess.run(
+                ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(self.workdir / "sa.pub")],
+                check=True,
+                capture_output=True,
+            )
+
+    def _launch(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Component:
+        comp = Component(name, argv, self.workdir / "logs" / f"{name}.log")
+        comp.start(env, tie_to_parent=self.tie_to_parent)
+        self.components.append(comp)
+        return comp
+
+    def _start_etcd(self, etcd: str, timeout: float) -> None:
+        client, peer = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{client}"
+        comp = self._launch(
+            "etcd",
+            [
+                etcd,
+                "--name=kubesync",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=kubesync=http://127.0.0.1:{peer}",
+                "--listen-metrics-urls=",
+                "--log-level=warn",
+                "--logger=zap",
+            ],
+        )
+        self._wait(comp, lambda: _http_ok(self.etcd_url + "/health"), timeout, "did not become healthy")
+
+    def _start_apiserver(self, binary: str, timeout: float) -> None:
+        self.api_port = free_port()
+        w = self.workdir
+        comp = self._launch(
+            "kube-apiserver",
+            [
+                binary,
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                "--insecure-port=0",
+                f"--cert-dir={w / 'certs'}",
+                f"--token-auth-file={w / 'token.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={w / 'sa.pub'}",
+                f"--service-account-signing-key-file={w / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--endpoint-reconciler-type=none",
+                "--allow-privileged=true",
+                "--v=1",
+            ],
+        )
+        self._wait(comp, lambda: _http_ok(self.server + "/readyz", self.token), timeout, "did not become ready")
+
+    def _write_kubeconfig(self) -> None:
+        ca = self.workdir / "certs" / "apiserver.crt"
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kubesync-local", "cluster": {"server": self.server, "certificate-authority": str(ca)}}],
+            "users": [{"name": "kubesync-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "kubesync-local", "context": {"cluster": "kubesync-local", "user": "kubesync-admin"}}],
+            "current-context": "kubesync-local",
+        }
+        self.kubeconfig.write_text(json.dumps(config, indent=2))
+        self.kubeconfig.chmod(0o600)
+
+    def _start_controller_manager(self, binary: str) -> None:
+        w = self.workdir
+        self._launch(
+            "kube-controller-manager",
+            [
+                binary,
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--controllers=*,-nodeipam,-nodelifecycle,-ttl",
+                f"--service-account-private-key-file={w / 'sa.key'}",
+                f"--root-ca-file={w / 'certs' / 'apiserver.crt'}",
+                "--use-service-account-credentials=false",
+                "--port=0",
+                "--secure-port=0",
+                "--concurrent-gc-syncs=5",
+                "--v=1",
+            ],
+        )
+
+    def _wait_default_serviceaccount(self, timeout: float) -> None:
+        """Workloads need the `default` ServiceAccount, which the controller-manager creates."""
+        cm = self.components[-1]
+        url = self.server + "/api/v1/namespaces/default/serviceaccounts/default"
+        self._wait(cm, lambda: _http_ok(url, self.token), timeout, "did not create the default service account")
+
+    def _wait(self, comp: Component, ready, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not comp.alive():
+                raise comp.failure("failed to start")
+            if ready():
+                return
+            time.sleep(0.2)
+        raise comp.failure(f"{what} within {timeout:.0f}s")
+
+    # -- stop ------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        for comp in reversed(self.components):
+            comp.stop()
+        self.components.clear()
+        if self.owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
+
+    def restart(self, name: str, downtime: float = 0.0, timeout: float = 60.0) -> None:
+        """Stop one component and start it again with the same flags (for fault tests)."""
+        comp = self.component(name)
+        comp.stop()
+        time.sleep(downtime)
+        comp.start(tie_to_parent=self.tie_to_parent)
+        if name == "kube-apiserver":
+            self._wait(comp, lambda: _http_ok(self.server + "/readyz", self.token), timeout, "did not become ready")
+
+    def log_tails(self) -> str:
+        return "\n".join(f"--- {c.name} ---\n{_tail(c.log_path)}" for c in self.components)
+
+
+def _http_ok(url: str, token: str | None = None) -> bool:
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    ctx = ssl._create_unverified_context() if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(req, timeout=2, context=ctx) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+# -- `kubesync cluster up|down|env`: a detached supervisor that owns the components --------------------
+
+
+def default_state_dir() -> Path:
+    return cache_dir() / "cluster"
+
+
+def serve(workdir: Path) -> int:
+    """Foreground supervisor: start, write a pid file, run until SIGTERM/SIGINT, tear down."""
+    cluster = LocalCluster.create(workdir)
+    stop = False
+
+    def on_signal(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        cluster.start()
+    except ControlPlaneError as e:
+        (workdir / "error").write_text(str(e))
+        return 1
+    (workdir / "supervisor.pid").write_text(str(os.getpid()))
+    try:
+        while not stop:
+            for comp in cluster.components:
+                if not comp.alive():
+                    (workdir / "error").write_text(str(comp.failure("died")))
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        cluster.stop()
+        (workdir / "supervisor.pid").unlink(missing_ok=True)
+    return 0
+
+
+def up(workdir: Path, timeout: float = 180.0) -> Path:
+    """Start the supervisor in the background and wait until its kubeconfig works."""
+    find_binaries()
+    if supervisor_pid(workdir):
+        return workdir / "kubeconfig"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in ("error", "kubeconfig", "supervisor.pid"):
+        (workdir / stale).unlink(missing_ok=True)
+    shutil.rmtree(workdir / "etcd", ignore_errors=True)
+    logf = open(workdir / "supervisor.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "kubesync.localcluster", "serve", str(workdir)],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    logf.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (workdir / "error").exists():
+            raise ControlPlaneError((workdir / "error").read_text())
+        if (workdir / "supervisor.pid").exists():
+            return workdir / "kubeconfig"
+        time.sleep(0.3)
+    raise ControlPlaneError(f"the control plane did not start within {timeout:.0f}s; see {workdir}/logs")
+
+
+def supervisor_pid(workdir: Path) -> int | None:
+    try:
+        pid = int((workdir / "supervisor.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def down(workdir: Path, timeout: float = 30.0) -> bool:
+    pid = supervisor_pid(workdir)
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and supervisor_pid(workdir):
+        time.sleep(0.2)
+    return True
+
+
+if __name__ == "__main__":  # python -m kubesync.localcluster serve DIR
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        logging.basicConfig(level=logging.INFO)
+        raise SystemExit(serve(Path(sys.argv[2])))
+    print("usage: python -m kubesync.localcluster serve DIR", file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,128 @@
+"""Secret masking: values never shown, changes still visible."""
+
+from __future__ import annotations
+
+import base64
+import copy
+
+from kubesync.model import ObjectRef
+from kubesync.render.mask import (
+    CHANGED,
+    KUBECTL_LAST_APPLIED,
+    PLACEHOLDER,
+    fingerprint,
+    is_secret,
+    mask_pair,
+    mask_patch,
+    mask_secret,
+    redact,
+    secret_values,
+)
+
+SECRET_REF = ObjectRef("", "v1", "Secret", "shop", "db")
+CM_REF = ObjectRef("", "v1", "ConfigMap", "shop", "db")
+
+
+def b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+def secret(**data: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "data": {k: b64(v) for k, v in data.items()}}
+
+
+def test_is_secret_only_for_core_secrets():
+    assert is_secret(SECRET_REF) and is_secret(secret())
+    assert not is_secret(CM_REF)
+    assert not is_secret({"apiVersion": "example.com/v1", "kind": "Secret"})
+    assert not is_secret(None)
+
+
+def test_mask_secret_replaces_values_with_a_short_hash():
+    masked = mask_secret(secret(password="hunter2hunter2"))
+    value = masked["data"]["password"]
+    assert value == f"{PLACEHOLDER} (sha256:{fingerprint(b64('hunter2hunter2'), 'data')})"
+    assert "hunter2" not in str(masked) and b64("hunter2hunter2") not in str(masked)
+    assert len(value.split(":")[1].rstrip(")")) == 8
+
+
+def test_same_value_same_marker_data_and_string_data_agree():
+    as_data = mask_secret(secret(password="same-value"))["data"]["password"]
+    as_string = mask_secret({"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "same-value"}})["stringData"]["password"]
+    assert as_data == as_string
+    assert mask_secret(secret(password="other-value"))["data"]["password"] != as_data
+
+
+def test_mask_secret_does_not_mutate_and_leaves_other_kinds_alone():
+    original = secret(password="p4ssw0rd-xyz")
+    before = copy.deepcopy(original)
+    mask_secret(original)
+    assert original == before
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}}
+    assert mask_secret(cm) == cm and mask_secret(cm) is not cm
+    assert mask_secret(None) is None
+
+
+def test_null_values_stay_null():
+    s = {"apiVersion": "v1", "kind": "Secret", "data": {"a": None}}
+    assert mask_secret(s)["data"]["a"] is None
+
+
+def test_last_applied_annotation_masked_entirely():
+    s = secret(password="zzz-top-secret")
+    s["metadata"]["annotations"] = {KUBECTL_LAST_APPLIED: '{"stringData":{"password":"zzz-top-secret"}}', "team": "x"}
+    masked = mask_secret(s)
+    assert masked["metadata"]["annotations"][KUBECTL_LAST_APPLIED].startswith(PLACEHOLDER)
+    assert masked["metadata"]["annotations"]["team"] == "x"
+    assert "zzz-top-secret" not in str(masked)
+
+
+def test_hashes_off_says_only_changed_or_not():
+    before, after = secret(user="admin-user", password="old-pass"), secret(user="admin-user", password="new-pass")
+    mb, ma = mask_pair(before, after, hashes=False)
+    assert mb["data"] == {"user": PLACEHOLDER, "password": PLACEHOLDER}
+    assert ma["data"] == {"user": PLACEHOLDER, "password": CHANGED}
+    added = mask_pair(None, after, hashes=False)[1]  # a new Secret: every line is an addition anyway
+    assert added["data"] == {"user": PLACEHOLDER, "password": PLACEHOLDER}
+
+
+def test_mask_patch_masks_data_string_data_and_annotations():
+    patch = [
+        {"op": "replace", "path": "/data/password", "value": b64("new-pass-123")},
+        {"op": "add", "path": "/stringData", "value": {"token": "tok-xyz-123"}},
+        {"op": "test", "path": "/data/user", "value": b64("admin-user")},
+        {"op": "replace", "path": "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration", "value": "{...new-pass-123...}"},
+        {"op": "add", "path": "/metadata/annotations", "value": {KUBECTL_LAST_APPLIED: "new-pass-123", "team": "a"}},
+        {"op": "add", "path": "/metadata/labels/app", "value": "db"},
+        {"op": "remove", "path": "/data/old"},
+        {"op": "move", "from": "/data/a", "path": "/data/b"},
+    ]
+    masked = mask_patch(SECRET_REF, patch)
+    text = str(masked)
+    for raw in ("new-pass-123", "tok-xyz-123", "admin-user"):
+        assert raw not in text and b64(raw) not in text
+    assert masked[0]["value"] == mask_secret(secret(password="new-pass-123"))["data"]["password"]
+    assert masked[4]["value"]["team"] == "a"
+    assert masked[5]["value"] == "db"
+    assert masked[6] == {"op": "remove", "path": "/data/old"}
+    assert masked[7] == {"op": "move", "from": "/data/a", "path": "/data/b"}
+    assert patch[0]["value"] == b64("new-pass-123")  # the input is not touched
+
+
+def test_mask_patch_whole_object_and_other_kinds():
+    whole = mask_patch(SECRET_REF, [{"op": "replace", "path": "", "value": secret(password="whole-object-pw")}])
+    assert "whole-object-pw" not in str(whole) and b64("whole-object-pw") not in str(whole)
+    op = {"op": "replace", "path": "/data/password", "value": "plain"}
+    assert mask_patch(CM_REF, [op]) == (op,)
+
+
+def test_mask_patch_hashes_off():
+    masked = mask_patch(SECRET_REF, [{"op": "replace", "path": "/data/p", "value": "x"}, {"op": "test", "path": "/data/p", "value": "y"}], hashes=False)
+    assert [m["value"] for m in masked] == [CHANGED, PLACEHOLDER]
+
+
+def test_redact_free_text_by_known_values():
+    values = secret_values([secret(password="leaky-password")])
+    assert b64("leaky-password") in values and "leaky-password" in values
+    assert redact("failed: leaky-password rejected", values) == f"failed: {PLACEHOLDER} rejected"
+    assert redact("short a", {"a"}) == "short a"  # too short to redact safely

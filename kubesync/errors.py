@@ -30,7 +30,10 @@ MAX_BODY = 400  # long server bodies are cut before they reach a log or a termin
 def cut(text: str, limit: int = MAX_BODY) -> str:
     """Shorten a long message (server bodies can be many KiB)."""
     text = str(text)
-    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+    if len(text) <= limit:
+        return text
+    suffix = f"... ({len(text)} chars)"
+    return text[: max(0, limit - len(suffix))] + suffix
 
 
 class KubesyncError(Exception):

@@ -21,4 +21,4 @@ def test_manifest_error_lists_every_problem():
 def test_stale_plan_names_each_object():
     e = StalePlan(["v1 ConfigMap ns/a: changed"])
     assert "v1 ConfigMap ns/a: changed" in str(e)
-    assert "plan again" in str(e)
+    assert "kubesync plan" in str(e)

@@ -1,0 +1,348 @@
+"""Pure planning: resolved desired objects x live objects x inventory -> an ordered Plan.
+
+No I/O: the engine gathers live state and the inventory, this module decides. Waves follow the
+habits of Helm, kapp and Argo CD (namespaces and CRDs first, workloads late); deletions run after
+every create and update, in the reverse order. `kubesync.io/wave: "<int>"` overrides an object's wave.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from kubesync.diff import diff as diff_objects
+from kubesync.diff import normalize_desired
+from kubesync.diff import fieldset
+from kubesync.errors import PlanRefused
+from kubesync.model import (
+    LAST_APPLIED_ANNOTATION,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    SYNC_LABEL,
+    WAVE_ANNOTATION,
+    Action,
+    ActionType,
+    KubeObject,
+    ObjectRef,
+    Plan,
+    Risk,
+)
+from kubesync.resolve import Resolved
+
+# Ordering is a table: group_kind -> wave. Anything not listed (Ingress, HPA, custom resources,
+# webhooks...) goes in the last wave, after the workloads it refers to.
+WAVES: dict[str, int] = {
+    **dict.fromkeys(
+        ["Namespace", "CustomResourceDefinition.apiextensions.k8s.io", "PriorityClass.scheduling.k8s.io", "StorageClass.storage.k8s.io"],
+        0,
+    ),
+    **dict.fromkeys(
+        [
+            "ServiceAccount",
+            "ResourceQuota",
+            "LimitRange",
+            "PodSecurityPolicy.policy",
+            "ClusterRole.rbac.authorization.k8s.io",
+            "ClusterRoleBinding.rbac.authorization.k8s.io",
+            "Role.rbac.authorization.k8s.io",
+            "RoleBinding.rbac.authorization.k8s.io",
+        ],
+        1,
+    ),
+    **dict.fromkeys(["ConfigMap", "Secret", "PersistentVolume", "PersistentVolumeClaim"], 2),
+    **dict.fromkeys(["Service"], 3),
+    **dict.fromkeys(
+        [
+            "Deployment.apps",
+            "StatefulSet.apps",
+            "DaemonSet.apps",
+            "ReplicaSet.apps",
+            "ReplicationController",
+            "Pod",
+            "Job.batch",
+            "CronJob.batch",
+        ],
+        4,
+    ),
+}
+LAST_WAVE = 5
+
+# Fields the API server refuses to change in place: (group_kind, JSON pointer prefix).
+IMMUTABLE: tuple[tuple[str, str], ...] = (
+    ("Deployment.apps", "/spec/selector"),
+    ("ReplicaSet.apps", "/spec/selector"),
+    ("DaemonSet.apps", "/spec/selector"),
+    ("StatefulSet.apps", "/spec/selector"),
+    ("StatefulSet.apps", "/spec/serviceName"),
+    ("StatefulSet.apps", "/spec/volumeClaimTemplates"),
+    ("StatefulSet.apps", "/spec/podManagementPolicy"),
+    ("Job.batch", "/spec/selector"),
+    ("Job.batch", "/spec/template"),
+    ("Job.batch", "/spec/completions"),
+    ("Service", "/spec/clusterIP"),
+    ("PersistentVolumeClaim", "/spec/storageClassName"),
+    ("PersistentVolumeClaim", "/spec/accessModes"),
+    ("PersistentVolumeClaim", "/spec/volumeName"),
+    ("PersistentVolumeClaim", "/spec/selector"),
+    ("PersistentVolumeClaim", "/spec/volumeMode"),
+    ("Secret", "/type"),
+    ("RoleBinding.rbac.authorization.k8s.io", "/roleRef"),
+    ("ClusterRoleBinding.rbac.authorization.k8s.io", "/roleRef"),
+)
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+@dataclass(frozen=True)
+class InventoryEntry:
+    """One object a sync applied before, with the uid it had then (prune only ever deletes that uid)."""
+
+    ref: ObjectRef
+    uid: str
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What the caller decided about this sync run."""
+
+    sync: str
+    """The sync's name: the owner label's value and the inventory's name."""
+
+    prune: bool = False
+    """Plan deletions of owned objects that are gone from the desired state."""
+
+    max_prune: float = 0.5
+    """Largest share of the owned objects one run may delete without `force`."""
+
+    force: bool = False
+    """Allow pruning with an empty desired state or beyond max_prune."""
+
+    adopt: bool = False
+    """Take over existing objects that no tool manages (no managed-by label)."""
+
+    ignore: tuple = ()
+    """Ignore rules (kubesync.config.IgnoreRule): fields the diff leaves alone."""
+
+
+def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
+    """The table's wave, unless the object's annotation names one."""
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(WAVE_ANNOTATION)
+    if value is not None:
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            pass  # validated at load time; a bad value falls back to the table
+    return WAVES.get(ref.group_kind, LAST_WAVE)
+
+
+def owned_object(obj: KubeObject, sync: str, ignore: Sequence = ()) -> KubeObject:
+    """The desired object as kubesync sends it: our labels, plus the set of fields we set."""
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.setdefault("metadata", {})
+    labels = meta.get("labels") or {}
+    meta["labels"] = {**labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, SYNC_LABEL: sync}
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(LAST_APPLIED_ANNOTATION, None)
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    fields = fieldset.fieldset_of(normalize_desired(out))
+    meta.setdefault("annotations", {})[LAST_APPLIED_ANNOTATION] = fieldset.encode(fields)
+    return out
+
+
+def ownership(live: KubeObject, sync: str) -> str | None:
+    """None when the live object is ours; otherwise why it is not."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    manager = labels.get(MANAGED_BY_LABEL)
+    if manager == MANAGED_BY_VALUE:
+        owner = labels.get(SYNC_LABEL)
+        return None if owner == sync else f"managed by kubesync sync {owner!r}"
+    if manager:
+        return f"managed by {manager!r}"
+    return "exists and is not managed by kubesync (use --adopt to take it over)"
+
+
+def last_applied(live: KubeObject):
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(LAST_APPLIED_ANNOTATION)
+    return fieldset.decode(raw) if raw else None
+
+
+def _risks_for_patch(ref: ObjectRef, patch: Sequence[dict], live: KubeObject | None, desired: KubeObject | None) -> tuple[list[Risk], str]:
+    risks: list[Risk] = []
+    note = ""
+    immutable = [p for gk, p in IMMUTABLE if gk == ref.group_kind]
+    touched = [op["path"] for op in patch]
+    hits = sorted({t for t in touched for p in immutable if t == p or t.startswith(p + "/")})
+    if hits:
+        risks.append(Risk.IMMUTABLE)
+        note = f"immutable field(s) {', '.join(hits)} changed: the server rejects this update; delete and re-create the object"
+    if any(t.endswith("/image") for t in touched):
+        risks.append(Risk.IMAGE)
+    if ref.group == RBAC_GROUP:
+        risks.append(Risk.RBAC)
+    if desired is not None and live is not None:
+        want = (desired.get("spec") or {}).get("replicas")
+        had = (live.get("spec") or {}).get("replicas")
+        if want == 0 and had not in (0, None) and any(t == "/spec/replicas" for t in touched):
+            risks.append(Risk.SCALE_TO_ZERO)
+    return risks, note
+
+
+def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) -> tuple[Action | None, str | None]:
+    """The action for one desired object, or a conflict message when it belongs to someone else."""
+    ref = r.ref
+    wave = wave_of(ref, r.obj)
+    desired = owned_object(r.obj, settings.sync)
+    if live is None:
+        risks = [Risk.RBAC] if ref.group == RBAC_GROUP else []
+        return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks)), None
+    why = ownership(live, settings.sync)
+    adopting = False
+    if why is not None:
+        unmanaged = not ((live.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL)
+        if not (settings.adopt and unmanaged):
+            return None, f"{r.manifest.origin}: {ref}: {why}; left alone"
+        adopting = True
+    meta = live.get("metadata") or {}
+    previous = None if adopting else last_applied(live)
+    result = diff_objects(desired, live, previous, ignore=rules_for(ref, settings.ignore))
+    common = dict(
+        ref=ref,
+        wave=wave,
+        origin=r.manifest.origin,
+        desired=desired,
+        live=live,
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", ""),
+    )
+    if not result.patch:
+        return Action(ActionType.NOOP, **common), None
+    risks, note = _risks_for_patch(ref, result.patch, live, desired)
+    if r.rtype.has_scale and all(op["path"] == "/spec/replicas" for op in result.patch):
+        replicas = ((live.get("spec") or {}).get("replicas"), (desired.get("spec") or {}).get("replicas"))
+        return Action(ActionType.SCALE, patch=tuple(result.patch), replicas=replicas, risks=tuple(risks), **common), None
+    return Action(ActionType.UPDATE, patch=tuple(result.patch), risks=tuple(risks), note=note, **common), None
+
+
+def rules_for(ref: ObjectRef, rules: Iterable) -> tuple:
+    return tuple(rule for rule in rules if rule.matches(ref))
+
+
+def plan_prune(
+    desired_keys: set[tuple],
+    managed_live: dict[tuple, KubeObject],
+    inventory: Iterable[InventoryEntry],
+    settings: PlanSettings,
+) -> tuple[list[Action], list[str]]:
+    """Deletions: only objects in the inventory AND labelled with this sync AND with the recorded uid."""
+    actions: list[Action] = []
+    warnings: list[str] = []
+    inventory_uids = {e.ref.key: e.uid for e in inventory}
+    for key, live in sorted(managed_live.items()):
+        if key in desired_keys:
+            continue
+        ref = ObjectRef.of(live)
+        meta = live.get("metadata") or {}
+        if ownership(live, settings.sync) is not None:
+            continue
+        if meta.get("deletionTimestamp"):
+            continue  # already going away
+        recorded = inventory_uids.get(key)
+        if recorded is None:
+            warnings.append(f"{ref}: carries this sync's label but is not in its inventory; not pruned")
+            continue
+        if recorded != meta.get("uid"):
+            warnings.append(f"{ref}: uid differs from the inventory (re-created by someone else?); not pruned")
+            continue
+        risks = (Risk.DELETE, Risk.NAMESPACE_DELETE) if ref.kind == "Namespace" and not ref.group else (Risk.DELETE,)
+        actions.append(
+            Action(
+                ActionType.DELETE,
+                ref,
+                wave_of(ref, live),
+                None,
+                live=live,
+                uid=meta.get("uid", ""),
+                resource_version=meta.get("resourceVersion", ""),
+                risks=risks,
+            )
+        )
+    return actions, warnings
+
+
+def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: PlanSettings) -> None:
+    """Refuse the deletions a broken or emptied source would cause, unless forced."""
+    if not deletions or settings.force:
+        return
+    if n_desired == 0:
+        raise PlanRefused(
+            f"the desired state is empty and pruning would delete all {deletions} object(s) of sync "
+            f"{settings.sync!r}; refusing (an empty or broken source must not wipe a cluster). "
+            "Pass --force if you really mean it."
+        )
+    if owned and deletions / owned > settings.max_prune:
+        raise PlanRefused(
+            f"pruning would delete {deletions} of {owned} object(s) of sync {settings.sync!r} "
+            f"({deletions / owned:.0%}, more than the allowed {settings.max_prune:.0%}); refusing. "
+            "Pass --force, or raise --max-prune, if this is intended."
+        )
+
+
+def order(actions: Iterable[Action]) -> tuple[Action, ...]:
+    """Creates/updates by wave ascending, then deletions by wave descending; stable by object."""
+
+    def key(a: Action):
+        if a.type is ActionType.DELETE:
+            return (1, -a.wave, a.ref.namespace, a.ref.kind, a.ref.name)
+        return (0, a.wave, a.ref.namespace, a.ref.kind, a.ref.name)
+
+    return tuple(sorted(actions, key=key))
+
+
+def build_plan(
+    resolved: Sequence[Resolved],
+    live: dict[tuple, KubeObject],
+    managed_live: dict[tuple, KubeObject],
+    inventory: Iterable[InventoryEntry],
+    settings: PlanSettings,
+    source: str = "",
+    revision: str = "",
+) -> Plan:
+    """The whole plan. `live` holds desired objects that exist (by ref key); `managed_live` holds
+    every object carrying this sync's label (prune candidates)."""
+    actions: list[Action] = []
+    conflicts: list[str] = []
+    for r in resolved:
+        action, conflict = plan_object(r, live.get(r.ref.key), settings)
+        if action is not None:
+            actions.append(action)
+        if conflict:
+            conflicts.append(conflict)
+    warnings: list[str] = []
+    if settings.prune:
+        desired_keys = {r.ref.key for r in resolved}
+        deletions, warnings = plan_prune(desired_keys, managed_live, inventory, settings)
+        owned = sum(1 for o in managed_live.values() if ownership(o, settings.sync) is None)
+        check_prune_safety(len(resolved), len(deletions), owned, settings)
+        actions.extend(deletions)
+    return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings))
+
+
+def waves(plan: Plan) -> list[list[Action]]:
+    """Group the plan's ordered actions into steps that run one after the other."""
+    steps: list[list[Action]] = []
+    last = None
+    for a in plan.actions:
+        if a.type is ActionType.NOOP:
+            continue
+        key = (a.type is ActionType.DELETE, a.wave)
+        if key != last:
+            steps.append([])
+            last = key
+        steps[-1].append(a)
+    return steps

@@ -1,0 +1,145 @@
+"""Resolve manifests against the cluster's API: kind -> resource type, namespace defaulting.
+
+Pure given a lookup function (the discovery cache provides one), so it is unit-tested without a server.
+All problems are collected and raised together, as in manifest loading: nothing is half-resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from kubesync.errors import ResolveError
+from kubesync.model import KubeObject, Manifest, ObjectRef, ResourceType
+
+Lookup = Callable[[str, str], "ResourceType | None"]  # (apiVersion, kind) -> type or None
+
+CRD_GROUP = "apiextensions.k8s.io"
+
+# For offline work (compare two git refs, no cluster): built-in kinds that are cluster-scoped and
+# built-in kinds with a scale subresource. Anything else is assumed namespaced and not scalable.
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace", "Node", "PersistentVolume", "ComponentStatus",
+        "ClusterRole.rbac.authorization.k8s.io", "ClusterRoleBinding.rbac.authorization.k8s.io",
+        "CustomResourceDefinition.apiextensions.k8s.io", "APIService.apiregistration.k8s.io",
+        "StorageClass.storage.k8s.io", "CSIDriver.storage.k8s.io", "CSINode.storage.k8s.io", "VolumeAttachment.storage.k8s.io",
+        "PriorityClass.scheduling.k8s.io", "IngressClass.networking.k8s.io", "RuntimeClass.node.k8s.io",
+        "PodSecurityPolicy.policy", "CertificateSigningRequest.certificates.k8s.io",
+        "ValidatingWebhookConfiguration.admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration.admissionregistration.k8s.io",
+        "FlowSchema.flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io",
+    }
+)
+SCALABLE = frozenset({"Deployment.apps", "StatefulSet.apps", "ReplicaSet.apps", "ReplicationController"})
+
+
+def offline_lookup(api_version: str, kind: str) -> ResourceType:
+    """A best guess of the resource type without a cluster (for `compare`)."""
+    from kubesync.model import split_api_version
+
+    group, version = split_api_version(api_version)
+    group_kind = f"{kind}.{group}" if group else kind
+    return ResourceType(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=kind.lower() + "s",
+        namespaced=group_kind not in CLUSTER_SCOPED,
+        has_scale=group_kind in SCALABLE,
+    )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A desired object ready for planning: namespace defaulted, its resource type known."""
+
+    manifest: Manifest
+    rtype: ResourceType
+    obj: KubeObject = field(compare=False, hash=False, repr=False)  # metadata.namespace filled in
+
+    @property
+    def ref(self) -> ObjectRef:
+        return self.manifest.ref
+
+    @property
+    def pending_crd(self) -> bool:
+        """True when the kind is served by a CRD of this same desired state that the cluster lacks yet."""
+        return "pending-crd" in self.rtype.verbs
+
+
+def types_from_crds(manifests: tuple[Manifest, ...] | list[Manifest]) -> dict[tuple[str, str], ResourceType]:
+    """(apiVersion, kind) -> type for each version served by a CRD in the desired state."""
+    out: dict[tuple[str, str], ResourceType] = {}
+    for m in manifests:
+        if m.ref.group != CRD_GROUP or m.ref.kind != "CustomResourceDefinition":
+            continue
+        spec = m.obj.get("spec") or {}
+        names = spec.get("names") or {}
+        group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
+        if not (group and kind and plural):
+            continue
+        for v in spec.get("versions") or ([{"name": spec["version"]}] if spec.get("version") else []):
+            if v.get("served", True) is False:
+                continue
+            has_scale = "scale" in (v.get("subresources") or spec.get("subresources") or {})
+            out[(f"{group}/{v['name']}", kind)] = ResourceType(
+                group=group,
+                version=v["name"],
+                kind=kind,
+                plural=plural,
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                verbs=("pending-crd",),
+                has_scale=has_scale,
+            )
+    return out
+
+
+def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, default_namespace: str) -> list[Resolved]:
+    """Every manifest with its resource type and namespace, or a ResolveError listing every problem."""
+    from_crds = types_from_crds(manifests)
+    problems: list[str] = []
+    out: list[Resolved] = []
+    for m in manifests:
+        api_version = m.ref.api_version
+        rtype = lookup(api_version, m.ref.kind) or from_crds.get((api_version, m.ref.kind))
+        if rtype is None:
+            problems.append(
+                f"{m.origin}: {m.ref}: the cluster does not serve kind {m.ref.kind!r} in {api_version!r}; "
+                "is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?"
+            )
+            continue
+        obj = m.obj
+        ref = m.ref
+        if rtype.namespaced:
+            if not ref.namespace:
+                ref = ref.with_namespace(default_namespace)
+                obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": default_namespace}}
+        elif ref.namespace:
+            problems.append(
+                f"{m.origin}: {ref}: {ref.kind} is cluster-scoped and cannot have a namespace; remove metadata.namespace"
+            )
+            continue
+        manifest = Manifest(ref, obj, m.origin) if ref is not m.ref else m
+        out.append(Resolved(manifest, rtype, obj))
+    if problems:
+        raise ResolveError(
+            f"{len(problems)} object(s) cannot be resolved against the cluster; nothing was applied:\n"
+            + "\n".join("  " + p for p in problems)
+        )
+    _check_duplicates_after_defaulting(out)
+    return out
+
+
+def _check_duplicates_after_defaulting(items: list[Resolved]) -> None:
+    """`name: a` without namespace and `name: a, namespace: <default>` are the same object."""
+    seen: dict[tuple, Resolved] = {}
+    problems = []
+    for r in items:
+        other = seen.get(r.ref.key)
+        if other is not None:
+            problems.append(f"{r.manifest.origin}: {r.ref}: defined again (first at {other.manifest.origin})")
+        else:
+            seen[r.ref.key] = r
+    if problems:
+        raise ResolveError("the same object is defined twice once namespaces are defaulted:\n" + "\n".join("  " + p for p in problems))

@@ -1,0 +1,212 @@
+"""Plans and diffs for a terminal: a summary, a table of actions, unified YAML diffs like `kubectl diff`.
+
+Pure: a Plan in, a string out. Every object shown passes through `mask` first.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from typing import Any, Iterable
+
+import yaml
+
+from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
+from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Plan
+from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values, redact
+
+# Fields the server owns: shown in neither side of a diff.
+DROP_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink")
+DROP_TOP = ("status",)
+
+RESET, BOLD, RED, GREEN, YELLOW, CYAN = "\x1b[0m", "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[36m"
+ACTION_COLOR = {
+    ActionType.CREATE: GREEN,
+    ActionType.UPDATE: YELLOW,
+    ActionType.SCALE: CYAN,
+    ActionType.DELETE: RED,
+    ActionType.NOOP: "",
+}
+SUMMARY_ORDER = (ActionType.CREATE, ActionType.UPDATE, ActionType.SCALE, ActionType.DELETE)
+
+
+def paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{RESET}" if color and code and text else text
+
+
+# ---------------------------------------------------------------- objects as YAML
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for multi-line strings (readable ConfigMap diffs), no anchors, tuples as lists."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(tuple, lambda d, data: d.represent_list(list(data)))
+
+
+def for_display(obj: KubeObject | None) -> KubeObject | None:
+    """A copy without the fields the server owns (managedFields, resourceVersion, uid, ..., status)."""
+    if obj is None:
+        return None
+    out = copy.deepcopy(obj)
+    for key in DROP_TOP:
+        out.pop(key, None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in DROP_METADATA:
+            meta.pop(key, None)
+    return out
+
+
+def to_yaml(obj: KubeObject | None) -> str:
+    if obj is None:
+        return ""
+    return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 16)
+
+
+def ref_path(ref: ObjectRef) -> str:
+    """`apps.v1.Deployment.shop.web`, the file name `kubectl diff` gives an object."""
+    parts = ([ref.group] if ref.group else []) + [ref.version, ref.kind] + ([ref.namespace] if ref.namespace else []) + [ref.name]
+    return ".".join(parts)
+
+
+# ---------------------------------------------------------------- one object's diff
+
+
+def patch_lines(ref: ObjectRef, patch: Iterable[dict], *, hashes: bool = True) -> list[str]:
+    """A JSON patch, one op a line (Secret values masked)."""
+    out = []
+    for op in mask_patch(ref, patch, hashes=hashes):
+        line = f"{op.get('op')} {op.get('path', '')}"
+        if "from" in op:
+            line += f" from {op['from']}"
+        if "value" in op:
+            line += " " + json.dumps(op["value"], sort_keys=True, default=str, ensure_ascii=False)
+        out.append(line)
+    return out
+
+
+def diff_lines(action: Action, *, hashes: bool = True, secrets: set[str] | None = None) -> list[str]:
+    """The unified diff of one action (no colour): `--- live/<ref>`, `+++ desired/<ref>`, hunks.
+
+    Lines starting with `#` are notes for the reader, not part of the diff.
+    """
+    name = ref_path(action.ref)
+    head = [f"--- live/{name}", f"+++ desired/{name}"]
+    states = action_states(action)
+    notes = [f"# {redact(states.note, secrets or set())}"] if states.note else []
+    if action.note:
+        notes.append(f"# {redact(action.note, secrets or set())}")
+    if states.before is None and action.type in (ActionType.UPDATE, ActionType.SCALE):
+        return head + notes + ["# the JSON patch:"] + ["#   " + line for line in patch_lines(action.ref, action.patch, hashes=hashes)]
+    before, after = mask_pair(for_display(states.before), for_display(states.after), hashes=hashes)
+    body = list(difflib.unified_diff(to_yaml(before).splitlines(), to_yaml(after).splitlines(), lineterm="", n=3))
+    if not body:
+        return head + notes + ["# no visible difference (the change touches only fields the server owns)"]
+    return head + notes + body[2:]  # difflib's own ---/+++ lines are replaced by ours
+
+
+def colorize(lines: Iterable[str], color: bool) -> list[str]:
+    if not color:
+        return list(lines)
+    out = []
+    for line in lines:
+        if line.startswith(("--- ", "+++ ")):
+            out.append(paint(line, BOLD, True))
+        elif line.startswith("@@"):
+            out.append(paint(line, CYAN, True))
+        elif line.startswith("-"):
+            out.append(paint(line, RED, True))
+        elif line.startswith("+"):
+            out.append(paint(line, GREEN, True))
+        else:
+            out.append(line)
+    return out
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def summary_line(plan: Plan) -> str:
+    """`Plan: 2 to create, 1 to update, 1 to scale, 0 to delete (5 unchanged).` or `No changes. ...`"""
+    counts = plan.counts()
+    if not plan.has_changes:
+        n = counts[ActionType.NOOP.value]
+        return f"No changes. {n} object{'' if n == 1 else 's'} in sync."
+    parts = ", ".join(f"{counts[t.value]} to {t.value}" for t in SUMMARY_ORDER)
+    return f"Plan: {parts} ({counts[ActionType.NOOP.value]} unchanged)."
+
+
+def render_diff(plan: Plan, color: bool = False, *, hashes: bool = True) -> str:
+    """Every change as a unified YAML diff, in execution order, then the summary line."""
+    secrets = plan_secret_values(plan.actions)
+    blocks = ["\n".join(colorize(diff_lines(a, hashes=hashes, secrets=secrets), color)) for a in plan.changes]
+    summary = paint(summary_line(plan), BOLD, color)
+    return "\n".join(blocks + [summary]) + "\n"
+
+
+def _table(rows: list[list[str]], colors: list[list[str]], color: bool) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for row, codes in zip(rows, colors):
+        cells = [paint(cell.ljust(w) if i < len(row) - 1 else cell, code, color) for i, (cell, w, code) in enumerate(zip(row, widths, codes))]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def delta_cell(n: NamespaceDelta, resource: str) -> str:
+    """`250m -> 500m (+250m)`"""
+    fmt = lambda v, signed=False: format_amount(resource, v, signed)  # noqa: E731
+    return f"{fmt(n.before[resource])} -> {fmt(n.after[resource])} ({fmt(n.delta[resource], True)})"
+
+
+def deltas_lines(deltas: Deltas, color: bool = False) -> list[str]:
+    """A table of the CPU and memory the plan changes, per namespace and in total."""
+    if deltas.empty:
+        return []
+    rows = [["NAMESPACE", "CPU REQUESTS", "CPU LIMITS", "MEMORY REQUESTS", "MEMORY LIMITS"]]
+    rows += [[n.namespace or "-"] + [delta_cell(n, r) for r in RESOURCES] for n in deltas.namespaces]
+    if len(deltas.namespaces) > 1:
+        rows.append(["(total)"] + [delta_cell(deltas.total, r) for r in RESOURCES])
+    codes = [[BOLD] * 5] + [[""] * 5] * (len(rows) - 1)
+    out = [paint("Resource changes (workloads this plan touches):", BOLD, color)] + ["  " + line for line in _table(rows, codes, color)]
+    return out + [f"  note: {n}" for n in deltas.notes]
+
+
+def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None, hashes: bool = True) -> str:
+    """Summary counts first, then the actions in execution order, notes, resource deltas (when
+    given), conflicts, warnings, diffs."""
+    secrets = plan_secret_values(plan.actions)
+    out = [paint(summary_line(plan), BOLD, color)]
+    changes = plan.changes
+    if changes:
+        rows = [["WAVE", "ACTION", "OBJECT", "ORIGIN", "RISKS"]]
+        codes = [[BOLD] * 5]
+        for a in changes:
+            rows.append([str(a.wave), a.type.value, str(a.ref), str(a.origin) if a.origin else "-", ",".join(r.value for r in a.risks) or "-"])
+            codes.append(["", ACTION_COLOR[a.type], "", "", RED if a.risks else ""])
+        out += [""] + _table(rows, codes, color)
+        notes = [f"  {a.ref}: {redact(a.note, secrets)}" for a in changes if a.note]
+        if notes:
+            out += ["", paint("Notes:", BOLD, color)] + notes
+    if deltas is not None and not deltas.empty:
+        out += [""] + deltas_lines(deltas, color)
+    if plan.conflicts:
+        out += ["", paint("Conflicts (left alone, owned by another tool):", YELLOW, color)]
+        out += [f"  {redact(c, secrets)}" for c in plan.conflicts]
+    if plan.warnings:
+        out += ["", paint("Warnings:", YELLOW, color)] + [f"  {redact(w, secrets)}" for w in plan.warnings]
+    for a in changes:
+        out += [""] + colorize(diff_lines(a, hashes=hashes, secrets=secrets), color)
+    return "\n".join(out) + "\n"

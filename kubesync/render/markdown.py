@@ -1,0 +1,185 @@
+"""The plan as a pull-request comment (GitHub-flavoured Markdown).
+
+Title, counts, a risk callout, the resource deltas, then one collapsed section per object with its diff:
+deletions first, then risky changes, then the rest. GitHub refuses comments over 65536 characters, so
+diffs that do not fit are cut (the last one partly, the rest listed by name) with a note saying so.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable
+
+from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
+from kubesync.model import Action, ActionType, Plan
+from kubesync.render.mask import plan_secret_values, redact
+from kubesync.render.text import diff_lines, summary_line
+
+GITHUB_LIMIT = 65536
+MAX_LIST = 50  # items of one list (risks, warnings, namespaces) shown before "and N more"
+NOTE_RESERVE = 600  # room kept for the truncation note
+MIN_PARTIAL = 400  # a partial diff smaller than this is not worth showing
+RESOURCE_TITLES = {
+    "requests.cpu": "CPU requests",
+    "limits.cpu": "CPU limits",
+    "requests.memory": "Memory requests",
+    "limits.memory": "Memory limits",
+}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def escape(text: str) -> str:
+    """Literal text in Markdown (table cells, list items): `|`, backticks and friends escaped, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+
+
+def fence_for(body: str) -> str:
+    """A backtick fence longer than any backtick run inside `body`."""
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def short_revision(revision: str) -> str:
+    rev = revision.split(":", 1)[1] if re.match(r"^[a-z0-9]+:", revision) else revision
+    return rev[:7] if re.fullmatch(r"[0-9a-f]{8,}", rev) else rev[:12]
+
+
+def _more(items: list[str], shown: int = MAX_LIST) -> list[str]:
+    return items[:shown] + ([f"- …and {len(items) - shown} more"] if len(items) > shown else [])
+
+
+def order_for_review(actions: Iterable[Action]) -> list[Action]:
+    """Deletions first, then risky changes, then the rest; execution order within each group."""
+    changes = [a for a in actions if a.type is not ActionType.NOOP]
+    rank = lambda a: 0 if a.type is ActionType.DELETE else 1 if a.risks else 2  # noqa: E731
+    return sorted(changes, key=rank)  # sorted() is stable
+
+
+def _delta_cell(n: NamespaceDelta, resource: str) -> str:
+    before, after, delta = n.before[resource], n.after[resource], n.delta[resource]
+    return f"{format_amount(resource, before)} → {format_amount(resource, after)} ({format_amount(resource, delta, signed=True)})"
+
+
+def deltas_table(deltas: Deltas) -> list[str]:
+    if deltas.empty:
+        return []
+    out = [
+        "#### Resource changes",
+        "",
+        "| Namespace | " + " | ".join(RESOURCE_TITLES[r] for r in RESOURCES) + " |",
+        "|---|" + "---:|" * len(RESOURCES),
+    ]
+    rows = [f"| {escape(n.namespace or '(cluster)')} | " + " | ".join(_delta_cell(n, r) for r in RESOURCES) + " |" for n in deltas.namespaces]
+    out += rows[:MAX_LIST]
+    if len(rows) > MAX_LIST:
+        out.append(f"| …and {len(rows) - MAX_LIST} more | | | | |")
+    out.append("| **Total** | " + " | ".join(f"**{_delta_cell(deltas.total, r)}**" for r in RESOURCES) + " |")
+    if deltas.notes:
+        out += [""] + _more([f"- <sub>{escape(n)}</sub>" for n in deltas.notes])
+    return out + [""]
+
+
+def _section_head(a: Action) -> str:
+    summary = f"<b>{a.type.value}</b> <code>{html.escape(str(a.ref))}</code>"
+    if a.origin:
+        summary += f" · {html.escape(str(a.origin))}"
+    if a.risks:
+        summary += " · ⚠️ " + html.escape(", ".join(r.value for r in a.risks))
+    return f"<details><summary>{summary}</summary>\n\n"
+
+
+def _section(head: str, lines: list[str], cut: int = 0) -> str:
+    body = "\n".join(lines + ([f"# … {cut} more line{'s' if cut != 1 else ''} not shown"] if cut else []))
+    fence = fence_for(body)
+    return f"{head}{fence}diff\n{body}\n{fence}\n\n</details>\n\n"
+
+
+def _partial(head: str, lines: list[str], budget: int) -> str | None:
+    """The section with as many diff lines as fit in `budget` characters, or None."""
+    if budget < MIN_PARTIAL:
+        return None
+    lo, hi = 0, len(lines)
+    while lo < hi:  # the largest k whose section fits
+        k = (lo + hi + 1) // 2
+        if len(_section(head, lines[:k], len(lines) - k)) <= budget:
+            lo = k
+        else:
+            hi = k - 1
+    return _section(head, lines[:lo], len(lines) - lo) if lo else None
+
+
+def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT, hashes: bool = True) -> str:
+    """A pull-request comment of at most `max_chars` characters."""
+    secrets = plan_secret_values(plan.actions)
+    counts = plan.counts()
+    title = f"### kubesync plan: {escape(plan.sync)}"
+    if plan.revision:
+        title += f" @ {escape(short_revision(plan.revision))}"
+    head = [title, ""]
+    if plan.source:
+        head += [f"<sub>Source: {escape(plan.source)}</sub>", ""]
+    if not plan.has_changes:
+        head += [f"**{summary_line(plan)}**", ""]
+    else:
+        head += [
+            "| Create | Update | Scale | Delete | Unchanged |",
+            "|---:|---:|---:|---:|---:|",
+            "| " + " | ".join(str(counts[k]) for k in ("create", "update", "scale", "delete", "noop")) + " |",
+            "",
+        ]
+    risky = [a for a in plan.changes if a.risks]
+    if risky:
+        n = len(risky)
+        head += ["> [!WARNING]", f"> **{n} risky change{'s' if n != 1 else ''}**, review before merging:"]
+        items = [f"> - **{a.type.value}** {escape(str(a.ref))}: {escape(', '.join(r.value for r in a.risks))}" for a in risky]
+        head += [i if i.startswith(">") else "> " + i for i in _more(items)] + [""]
+    if deltas is not None:
+        head += deltas_table(deltas)
+    if plan.conflicts:
+        head += ["#### Conflicts (left alone, owned by another tool)", ""]
+        head += _more([f"- {escape(redact(c, secrets))}" for c in plan.conflicts]) + [""]
+    if plan.warnings:
+        head += ["#### Warnings", ""] + _more([f"- {escape(redact(w, secrets))}" for w in plan.warnings]) + [""]
+    ordered = order_for_review(plan.actions)
+    if ordered:
+        head += ["#### Changes", ""]
+    text = "\n".join(head) + "\n"
+    if len(text) > max_chars - NOTE_RESERVE:  # pathological: cut the head at a line boundary
+        text = text[: max(0, max_chars - NOTE_RESERVE)].rsplit("\n", 1)[0] + "\n"
+
+    omitted: list[Action] = []
+    partial = False
+    for a in ordered:
+        sec_head = _section_head(a)
+        lines = diff_lines(a, hashes=hashes, secrets=secrets)
+        if omitted:
+            omitted.append(a)
+            continue
+        section = _section(sec_head, lines)
+        if len(text) + len(section) + NOTE_RESERVE <= max_chars:
+            text += section
+            continue
+        cut = _partial(sec_head, lines, max_chars - NOTE_RESERVE - len(text))
+        if cut:
+            text, partial = text + cut, True
+        else:
+            omitted.append(a)
+    if omitted or partial:
+        note = [
+            "",
+            "> [!NOTE]",
+            f"> This comment was cut to fit GitHub's {max_chars}-character limit: "
+            + (f"{'the last diff shown is partial; ' if partial else ''}" f"{len(omitted)} of {len(ordered)} diffs are not shown.")
+            + " Run `kubesync plan` for the full plan.",
+        ]
+        text += "\n".join(note) + "\n"
+        listed = []
+        for a in omitted:
+            item = f"- {a.type.value} {escape(str(a.ref))}\n"
+            if len(text) + sum(map(len, listed)) + len(item) + 40 > max_chars:
+                listed.append(f"- …and {len(omitted) - len(listed)} more\n")
+                break
+            listed.append(item)
+        text += "".join(listed)
+    return (text.rstrip("\n") + "\n")[:max_chars]

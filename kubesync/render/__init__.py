@@ -1,0 +1,42 @@
+"""Everything a person or CI reads about a plan. Pure: a Plan in, a string out.
+
+Every format routes Secrets through `mask` (values shown as ``*** (sha256:1a2b3c4d)``); only
+``plan_to_dict(plan, mask=False)``, for the saved plan file, keeps them.
+"""
+
+from __future__ import annotations
+
+from kubesync.deltas import Deltas
+from kubesync.model import Plan
+from kubesync.render.json import load_plan, plan_from_dict, plan_to_dict, render_json
+from kubesync.render.markdown import render_markdown
+from kubesync.render.mask import mask_patch, mask_secret
+from kubesync.render.text import render_diff, render_plan
+
+FORMATS = ("text", "json", "markdown")
+
+
+def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Deltas | None = None, generated_at: str | None = None) -> str:
+    """`-o text|json|markdown` in one call (the JSON printed here is masked)."""
+    if output == "text":
+        return render_plan(plan, color, deltas=deltas)
+    if output == "json":
+        return render_json(plan, deltas, generated_at=generated_at)
+    if output == "markdown":
+        return render_markdown(plan, deltas)
+    raise ValueError(f"unknown output format {output!r}; expected one of {', '.join(FORMATS)}")
+
+
+__all__ = [
+    "FORMATS",
+    "load_plan",
+    "mask_patch",
+    "mask_secret",
+    "plan_from_dict",
+    "plan_to_dict",
+    "render",
+    "render_diff",
+    "render_json",
+    "render_markdown",
+    "render_plan",
+]

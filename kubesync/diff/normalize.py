@@ -1,0 +1,439 @@
+"""What the diff ignores or treats as equal, so that it shows a change only where there is one.
+
+Everything the API server adds, rewrites or drops on its own is either removed before comparing
+(server-managed metadata, `status`, nulls), rewritten the way the server rewrites it (`stringData` into
+base64 `data`), or compared by meaning instead of by spelling (quantities, empty maps, zero values the
+server omits). Ignore rules (JSON pointers and field managers) are resolved here into one matcher.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+from kubesync.diff.quantity import parse_quantity
+from kubesync.model import split_api_version
+
+__all__ = [
+    "SERVER_METADATA",
+    "normalize_desired",
+    "normalize_live",
+    "is_builtin",
+    "is_quantity_path",
+    "is_free_form_map",
+    "zero_is_absent",
+    "server_allocated",
+    "IgnoreRule",
+    "IgnoreMatcher",
+    "managed_paths",
+    "escape",
+    "unescape",
+    "pointer",
+    "parse_pointer",
+]
+
+# Metadata the server writes and owns; never compared, never patched.
+SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+# API groups served by kube-apiserver itself (Go structs with `omitempty`), as opposed to CRDs,
+# whose JSON the server stores as it was sent. CRD groups always contain a dot.
+BUILTIN_GROUPS = frozenset(
+    {
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "internal.apiserver.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
+
+# Fields that are maps with free-form keys (not structs): an empty one is omitted by the server, and
+# when one is dropped from the desired state only the keys kubesync set are removed from it, since
+# other tools add keys of their own (annotations above all).
+FREE_FORM_MAPS = frozenset(
+    {
+        "labels",
+        "annotations",
+        "data",
+        "binaryData",
+        "stringData",
+        "nodeSelector",
+        "matchLabels",
+        "selector",
+        "parameters",
+        "volumeAttributes",
+        "hard",
+        "limits",
+        "requests",
+        "capacity",
+        "allocatable",
+        "overhead",
+        "podFixed",
+        "default",
+        "defaultRequest",
+        "max",
+        "min",
+        "maxLimitRequestRatio",
+    }
+)
+
+# Non-pointer `omitempty` fields of built-in types: the server drops them when they hold the zero
+# value, so a desired `readOnly: false` equals a live object without `readOnly`. Pointer fields
+# (`automountServiceAccountToken`, `storageClassName`, `privileged`...) keep a zero and are not here.
+ZERO_IS_ABSENT: dict[str, Any] = {
+    # bool
+    "readOnly": False,
+    "hostNetwork": False,
+    "hostPID": False,
+    "hostIPC": False,
+    "stdin": False,
+    "stdinOnce": False,
+    "tty": False,
+    "paused": False,
+    "publishNotReadyAddresses": False,
+    "preserveUnknownFields": False,
+    "unschedulable": False,
+    # int
+    "initialDelaySeconds": 0,
+    "minReadySeconds": 0,
+    "hostPort": 0,
+    # string
+    "value": "",
+    "subPath": "",
+    "subPathExpr": "",
+    "hostIP": "",
+    "workingDir": "",
+    "nodeName": "",
+    "serviceAccountName": "",
+    "serviceAccount": "",
+    "hostname": "",
+    "subdomain": "",
+    "priorityClassName": "",
+    "externalName": "",
+    "loadBalancerIP": "",
+    "externalTrafficPolicy": "",
+    "medium": "",
+    "key": "",
+    "operator": "",
+    "effect": "",
+    "path": "",
+    "host": "",
+    "fsType": "",
+    "name": "",
+}
+
+# Fields the server fills in when the desired value is the zero value: any live value matches.
+SERVER_ALLOCATED: dict[str, Any] = {"clusterIP": "", "clusterIPs": [], "nodePort": 0, "healthCheckNodePort": 0}
+
+# LimitRange limits[] entries whose values are quantities.
+_LIMIT_RANGE_FIELDS = frozenset({"default", "defaultRequest", "max", "min", "maxLimitRequestRatio"})
+
+
+# ----------------------------------------------------------------------------- normalization
+
+
+def _drop_nulls(value: Any) -> Any:
+    """A deep copy without null map values (`null` means absent, in YAML as in the API)."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def _common(obj: dict) -> dict:
+    out = _drop_nulls(obj if isinstance(obj, dict) else {})
+    out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in SERVER_METADATA:
+            meta.pop(key, None)
+    return out
+
+
+def _canonical_base64(value: Any) -> Any:
+    """The server decodes `data` and re-encodes it: padding and line breaks do not survive."""
+    if not isinstance(value, str):
+        return value
+    try:
+        raw = base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return value  # not base64: the server will reject it; show it as it is
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _b64(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def normalize_desired(obj: dict) -> dict:
+    """The desired object as the server would store it: nulls, `status` and server metadata dropped,
+    a Secret's `stringData` merged into base64 `data` (stringData wins, as on the server)."""
+    out = _common(obj)
+    group, _ = split_api_version(str(out.get("apiVersion") or ""))
+    kind = out.get("kind")
+    if not group and kind == "Secret":
+        data = out.get("data")
+        merged = {k: _canonical_base64(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        string_data = out.pop("stringData", None)
+        if isinstance(string_data, dict):
+            merged.update({k: _b64(v) for k, v in string_data.items()})
+        if isinstance(data, dict) or isinstance(string_data, dict):
+            out["data"] = merged
+    elif not group and kind == "ConfigMap" and isinstance(out.get("binaryData"), dict):
+        out["binaryData"] = {k: _canonical_base64(v) for k, v in out["binaryData"].items()}
+    return out
+
+
+def normalize_live(obj: dict) -> dict:
+    """The live object without what the server owns: `status`, server metadata, nulls.
+
+    Empty maps are kept: the patch is applied to the raw live object, so a map that exists there must
+    be patched key by key, never re-added whole.
+    """
+    return _common(obj)
+
+
+# ----------------------------------------------------------------------------- field predicates
+
+
+def is_builtin(api_version: str) -> bool:
+    """True for the API groups kube-apiserver serves from Go types (not CRDs)."""
+    group, _ = split_api_version(api_version or "")
+    return "." not in group or group in BUILTIN_GROUPS
+
+
+def fields_of(path: Sequence[Any]) -> tuple[str, ...]:
+    """A path's map keys, list indices left out: the shape the tables are written in."""
+    return tuple(s for s in path if isinstance(s, str))
+
+
+def is_quantity_path(fields: tuple[str, ...], kind: str = "") -> bool:
+    """Is the value at these map keys a resource quantity (`cpu: 500m`)?"""
+    n = len(fields)
+    if n >= 3 and fields[-3] == "resources" and fields[-2] in ("limits", "requests"):
+        return True  # containers, PVC spec.resources.requests.storage, volumeClaimTemplates
+    if n >= 2 and fields[-2] in ("capacity", "allocatable", "overhead", "podFixed"):
+        return True  # PV spec.capacity, pod overhead, RuntimeClass overhead.podFixed
+    if n >= 3 and fields[-3:-1] == ("spec", "hard"):
+        return True  # ResourceQuota
+    if n >= 3 and fields[-3] == "limits" and fields[-2] in _LIMIT_RANGE_FIELDS:
+        return True  # LimitRange spec.limits[].max.cpu ...
+    if fields[-2:] == ("emptyDir", "sizeLimit"):
+        return True
+    return fields == ("capacity",) or fields == ("maximumVolumeSize",)  # CSIStorageCapacity
+
+
+def is_free_form_map(fields: tuple[str, ...]) -> bool:
+    return bool(fields) and fields[-1] in FREE_FORM_MAPS
+
+
+def zero_is_absent(value: Any, path: Sequence[Any], builtin: bool) -> bool:
+    """A desired zero value the server omits (`readOnly: false`) where the live object has nothing."""
+    if not builtin or not path or not isinstance(path[-1], str):
+        return False
+    zero = ZERO_IS_ABSENT.get(path[-1], _NOTHING)
+    if zero is _NOTHING or type(value) is not type(zero) or value != zero:
+        return False
+    parent = fields_of(path[:-1])
+    return not is_free_form_map(parent)  # an annotation "" is a real value
+
+
+def server_allocated(value: Any, path: Sequence[Any], builtin: bool) -> bool:
+    """A desired zero value the server replaces with one it chooses (`clusterIP: ""`, `nodePort: 0`)."""
+    if not builtin or not path or not isinstance(path[-1], str):
+        return False
+    zero = SERVER_ALLOCATED.get(path[-1], _NOTHING)
+    return zero is not _NOTHING and type(value) is type(zero) and value == zero
+
+
+_NOTHING = object()
+
+
+def quantities_equal(a: Any, b: Any) -> bool | None:
+    """True/False when both are quantities, None when either is not."""
+    try:
+        return parse_quantity(a) == parse_quantity(b)
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- JSON pointers
+
+
+def escape(token: Any) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + escape(s) for s in path)
+
+
+def parse_pointer(text: str) -> tuple[str, ...]:
+    """`/metadata/annotations/a~1b` -> ('metadata', 'annotations', 'a/b'); '' is the whole object."""
+    text = str(text or "")
+    if not text:
+        return ()
+    if not text.startswith("/"):
+        text = "/" + text
+    return tuple(unescape(t) for t in text[1:].split("/"))
+
+
+# ----------------------------------------------------------------------------- ignore rules
+
+
+class IgnoreRule(Protocol):
+    """What the diff needs of an ignore rule (kubesync.config's rules, or anything shaped alike)."""
+
+    paths: Sequence[str]  # JSON pointers; a `*` segment matches any map key or list index
+    managers: Sequence[str]  # field managers (fnmatch patterns) whose fields in live are left alone
+
+
+def managed_paths(live: dict, managers: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The live paths (map keys, list indices) that the named managers own, per `metadata.managedFields`.
+
+    `fieldsV1` keys: `f:<field>`, `k:<json of the item's keys>`, `v:<json of a set member>`,
+    `i:<index>`, and `.` for the node itself. Owned leaves are yielded; items that no longer exist are skipped.
+    """
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        name = str(entry.get("manager") or "")
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in managers):
+            continue
+        fields = entry.get("fieldsV1")
+        if isinstance(fields, dict):
+            yield from _owned(fields, live, ())
+
+
+def _owned(node: dict, value: Any, path: tuple) -> Iterator[tuple]:
+    for key, child in node.items():
+        if key == "." or not isinstance(key, str) or len(key) < 2 or key[1] != ":":
+            continue
+        kind, arg = key[0], key[2:]
+        step: Any = None
+        if kind == "f":
+            step = arg
+            sub = value.get(arg, _NOTHING) if isinstance(value, dict) else _NOTHING
+        elif kind in ("k", "v", "i") and isinstance(value, list):
+            step = _find_item(kind, arg, value)
+            sub = value[step] if step is not None else _NOTHING
+        else:
+            continue
+        if step is None:
+            continue
+        here = path + (step,)
+        grand = {k: v for k, v in (child or {}).items() if k != "."} if isinstance(child, dict) else {}
+        if not grand:
+            yield here
+        elif sub is not _NOTHING:
+            yield from _owned(grand, sub, here)
+
+
+def _find_item(kind: str, arg: str, items: list) -> int | None:
+    try:
+        if kind == "i":
+            index = int(arg)
+            return index if 0 <= index < len(items) else None
+        wanted = json.loads(arg)
+    except ValueError:
+        return None
+    for i, item in enumerate(items):
+        if kind == "v" and item == wanted:
+            return i
+        if kind == "k" and isinstance(wanted, dict) and isinstance(item, dict):
+            if all(item.get(k) == v for k, v in wanted.items()):
+                return i
+    return None
+
+
+_END = "\x00end"
+
+
+class IgnoreMatcher:
+    """Answers "is this path ignored?" for the JSON-pointer patterns and manager-owned live fields.
+
+    A path is ignored when a pattern is a prefix of it (ignoring `/spec/template` ignores all below).
+    """
+
+    def __init__(self, rules: Iterable[Any] = (), live: dict | None = None):
+        self._trie: dict = {}
+        managers: list[str] = []
+        for rule in rules or ():
+            for text in getattr(rule, "paths", None) or ():
+                self._add(parse_pointer(text))
+            managers.extend(str(m) for m in (getattr(rule, "managers", None) or ()))
+        if managers and isinstance(live, dict):
+            for path in managed_paths(live, managers):
+                self._add(tuple(str(s) for s in path))
+
+    def _add(self, segments: tuple[str, ...]) -> None:
+        node = self._trie
+        for s in segments:
+            node = node.setdefault(s, {})
+        node[_END] = True
+
+    def __bool__(self) -> bool:
+        return bool(self._trie)
+
+    def ignored(self, path: Sequence[Any]) -> bool:
+        if not self._trie:
+            return False
+        return self._match(self._trie, [str(s) for s in path], 0)
+
+    def _match(self, node: dict, segs: list[str], i: int) -> bool:
+        if _END in node:
+            return True
+        if i == len(segs):
+            return False
+        for key in (segs[i], "*"):
+            child = node.get(key)
+            if child is not None and self._match(child, segs, i + 1):
+                return True
+        return False
+
+    def below(self, path: Sequence[Any]) -> bool:
+        """Is some pattern strictly inside `path` (so writing or removing it whole would touch it)?"""
+        if not self._trie:
+            return False
+        return self._below(self._trie, [str(s) for s in path], 0)
+
+    def _below(self, node: dict, segs: list[str], i: int) -> bool:
+        if i == len(segs):
+            return any(k != _END for k in node)
+        for key in (segs[i], "*"):
+            child = node.get(key)
+            if child is not None and self._below(child, segs, i + 1):
+                return True
+        return False

@@ -155,11 +155,17 @@ def action_from_dict(d: dict, where: str = "action") -> Action:
 
 
 def plan_from_dict(d: dict) -> Plan:
-    """A Plan from `plan_to_dict(..., mask=False)` output. Refuses other schemas and masked Secrets."""
+    """A Plan from `plan_to_dict(..., mask=False)` output. Refuses other schemas and masked Secrets.
+    Keys it does not know (the saved file's `source_spec`, `namespace`) are left to the caller."""
     if not isinstance(d, dict) or d.get("schema") != SCHEMA:
         got = d.get("schema") if isinstance(d, dict) else type(d).__name__
         raise UsageError(f"not a kubesync plan: schema is {got!r}, expected {SCHEMA!r}")
-    actions = tuple(action_from_dict(a, f"actions[{i}]") for i, a in enumerate(_need(d, "actions", list, "plan")))
+    actions = []
+    for i, a in enumerate(_need(d, "actions", list, "plan")):
+        try:
+            actions.append(action_from_dict(a, f"actions[{i}]"))
+        except (TypeError, ValueError, AttributeError) as e:  # a hand-edited or truncated file
+            raise UsageError(f"not a valid kubesync plan: actions[{i}]: {e}") from e
     if d.get("masked"):
         masked = [str(a.ref) for a in actions if is_secret(a.ref) and a.type in WRITES]
         if masked:
@@ -171,7 +177,7 @@ def plan_from_dict(d: dict) -> Plan:
         sync=str(_need(d, "sync", str, "plan")),
         source=str(d.get("source") or ""),
         revision=str(d.get("revision") or ""),
-        actions=actions,
+        actions=tuple(actions),
         conflicts=tuple(str(c) for c in d.get("conflicts") or ()),
         warnings=tuple(str(w) for w in d.get("warnings") or ()),
     )

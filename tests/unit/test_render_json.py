@@ -54,6 +54,9 @@ def test_golden_plan_validates_against_the_schema():
     v.validate(plan_to_dict(plan, mask=False))  # the saved form too
     v.validate(plan_to_dict(fx.no_change_plan()))
     v.validate(json.loads(json.dumps(plan_to_dict(Plan("s", "", "", ())))))
+    saved = {**plan_to_dict(plan, mask=False), "source_spec": {"path": "manifests"}, "namespace": "shop"}
+    v.validate(saved)  # what `plan --out` writes
+    assert plan_from_dict(saved) == plan
 
 
 def test_schema_rejects_a_broken_plan():
@@ -122,6 +125,8 @@ def test_masked_plan_without_secret_writes_loads():
         (lambda d: d["actions"][0].pop("ref"), r"actions\[0\]: missing 'ref'"),
         (lambda d: d["actions"][0].update(type="explode"), r"actions\[0\]: 'explode' is not a valid ActionType"),
         (lambda d: d["actions"][0]["ref"].update(name=3), r"actions\[0\].ref.name: expected str"),
+        (lambda d: d["actions"][0].update(wave="soon"), r"actions\[0\]: invalid literal"),
+        (lambda d: d["actions"][0].update(replicas=[1, 2]), r"actions\[0\]: 'list' object has no attribute"),
     ],
 )
 def test_invalid_plan_files_are_refused_with_a_reason(mutate, message):

@@ -70,7 +70,7 @@ def deltas_table(deltas: Deltas) -> list[str]:
         "| Namespace | " + " | ".join(RESOURCE_TITLES[r] for r in RESOURCES) + " |",
         "|---|" + "---:|" * len(RESOURCES),
     ]
-    rows = [f"| {escape(n.namespace or '(cluster)')} | " + " | ".join(_delta_cell(n, r) for r in RESOURCES) + " |" for n in deltas.namespaces]
+    rows = [f"| {escape(n.namespace or '-')} | " + " | ".join(_delta_cell(n, r) for r in RESOURCES) + " |" for n in deltas.namespaces]
     out += rows[:MAX_LIST]
     if len(rows) > MAX_LIST:
         out.append(f"| …and {len(rows) - MAX_LIST} more | | | | |")

@@ -1,0 +1,531 @@
+"""YAML/JSON documents -> validated Manifests, all-or-nothing.
+
+Sources (a folder, a git tree, kustomize output) hand over ``SourceFile``s: a path and raw bytes.
+``load_files`` is the one code path that turns them into Manifests: it decodes, parses, expands
+``kind: List`` documents, checks identity fields and names, finds duplicates, and raises a single
+``ManifestError`` listing every problem, so a broken source never half-applies.
+
+Messages never quote field values (a Secret's data must not leak into a log or a CI comment);
+they quote only names, keys and types.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kubesync.errors import ManifestError
+from kubesync.model import Manifest, ObjectRef, Origin, split_api_version
+
+log = logging.getLogger(__name__)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+MANIFEST_SUFFIXES = YAML_SUFFIXES + JSON_SUFFIXES
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file a source yielded: its origin path (posix, relative) and its raw bytes.
+
+    ``rendered`` marks generated output (kustomize): its line numbers point at nothing a person
+    can open, so its manifests get line 0 and the path of the file that produced them.
+    """
+
+    path: str
+    data: bytes
+    rendered: bool = False
+
+
+# --- Kubernetes naming rules (k8s.io/apimachinery/pkg/util/validation) -----------------------
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+DNS1123_LABEL_RULE = "a DNS-1123 label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+DNS1123_SUBDOMAIN_RULE = (
+    "a DNS-1123 subdomain: at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+)
+DNS1035_LABEL_RULE = "a DNS-1035 label: at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
+PATH_SEGMENT_RULE = "a path segment: not '.' or '..' and without '/' or '%'"
+
+
+def is_dns1123_label(value: str) -> bool:
+    return len(value) <= 63 and _DNS1123_LABEL.fullmatch(value) is not None
+
+
+def is_dns1123_subdomain(value: str) -> bool:
+    return len(value) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(value) is not None
+
+
+def is_dns1035_label(value: str) -> bool:
+    return len(value) <= 63 and _DNS1035_LABEL.fullmatch(value) is not None
+
+
+def is_path_segment(value: str) -> bool:
+    return bool(value) and value not in (".", "..") and "/" not in value and "%" not in value
+
+
+_RBAC = "rbac.authorization.k8s.io"
+# (group, kind) -> (check, rule text). Kubernetes validates names per kind; most kinds use the
+# subdomain rule, but RBAC names like `system:aggregate-to-edit` are legal and common.
+NAME_RULES: dict[tuple[str, str], tuple[Any, str]] = {
+    ("", "Namespace"): (is_dns1123_label, DNS1123_LABEL_RULE),
+    ("", "Service"): (is_dns1035_label, DNS1035_LABEL_RULE),
+    (_RBAC, "Role"): (is_path_segment, PATH_SEGMENT_RULE),
+    (_RBAC, "ClusterRole"): (is_path_segment, PATH_SEGMENT_RULE),
+    (_RBAC, "RoleBinding"): (is_path_segment, PATH_SEGMENT_RULE),
+    (_RBAC, "ClusterRoleBinding"): (is_path_segment, PATH_SEGMENT_RULE),
+}
+DEFAULT_NAME_RULE = (is_dns1123_subdomain, DNS1123_SUBDOMAIN_RULE)
+
+
+# --- YAML loading with lines, duplicate keys and JSON-only values ----------------------------
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Kubernetes reads YAML as JSON: a date stays a string, and `=` is just a string.
+_DROPPED_RESOLVERS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+_YAML = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _MERGE = _YAML + "str", _YAML + "map", _YAML + "seq", _YAML + "merge"
+# Tags that have no JSON value; PyYAML would build bytes, sets, dates or tuples from them.
+_REFUSED_TAGS = {_YAML + t for t in ("timestamp", "binary", "set", "omap", "pairs")}
+_SCALAR_TAGS = {_YAML + t for t in ("null", "bool", "int", "float")}
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """libyaml's parser and composer (when present) with Kubernetes' view of implicit types."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
+        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def _construct_error(problem: str, node: Node) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+class _Builder:
+    """Nodes -> plain JSON values, noting duplicate keys; several times faster than PyYAML's constructor.
+
+    PyYAML's generic constructor dominates the cost of a big source and silently keeps the last
+    of two equal keys; building from the composed nodes directly fixes both.
+    """
+
+    def __init__(self, loader: _Loader):
+        self.loader = loader
+        self.memo: dict[int, Any] = {}  # aliases share one value, as in PyYAML (no billion laughs)
+        self.building: set[int] = set()
+        self.duplicates: list[tuple[int, str, int]] = []  # (line, key, first line)
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            if node.tag == _STR:
+                return node.value
+            return self.scalar(node)
+        key = id(node)
+        if key in self.memo:
+            if key in self.building:
+                raise _construct_error("recursive alias: a node contains itself", node)
+            return self.memo[key]
+        if isinstance(node, SequenceNode):
+            return self.sequence(node, key)
+        return self.mapping(node, key)
+
+    def scalar(self, node: ScalarNode) -> Any:
+        if node.tag in _SCALAR_TAGS:
+            return self.loader.yaml_constructors[node.tag](self.loader, node)
+        raise self.unsupported(node)
+
+    def sequence(self, node: SequenceNode, key: int) -> list:
+        if node.tag != _SEQ:
+            raise self.unsupported(node)
+        out: list = []
+        self.memo[key] = out
+        self.building.add(key)
+        out.extend(self.build(item) for item in node.value)
+        self.building.discard(key)
+        return out
+
+    def mapping(self, node: MappingNode, key: int) -> dict:
+        if node.tag != _MAP:
+            raise self.unsupported(node)
+        out: dict = {}
+        self.memo[key] = out
+        self.building.add(key)
+        lines: dict[Any, int] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merges.append(value_node)
+                continue
+            k = self.build(key_node)
+            try:
+                first = lines.setdefault(k, key_node.start_mark.line + 1)
+            except TypeError:
+                raise _construct_error("found an unhashable key (a list or mapping used as a key)", key_node) from None
+            if k in out:
+                self.duplicates.append((key_node.start_mark.line + 1, str(k), first))
+            out[k] = self.build(value_node)
+        if merges:
+            self.merge(out, merges)
+        self.building.discard(key)
+        return out
+
+    def merge(self, out: dict, merges: list[Node]) -> None:
+        """`<<: *base` keys fill in what the mapping does not set; earlier merges win."""
+        sources: list[Node] = []
+        for m in merges:
+            sources += m.value if isinstance(m, SequenceNode) else [m]
+        merged: dict = {}
+        for src in reversed(sources):
+            value = self.build(src)
+            if not isinstance(value, dict):
+                raise _construct_error("a merge key (<<) needs a mapping or a list of mappings", src)
+            merged.update(value)
+        merged.update(out)
+        out.clear()
+        out.update(merged)
+
+    def unsupported(self, node: Node) -> yaml.constructor.ConstructorError:
+        if node.tag in _REFUSED_TAGS:
+            return _construct_error(
+                f"unsupported tag {node.tag.replace(_YAML, '!!')}: "
+                "Kubernetes objects hold only maps, lists, strings, numbers, booleans and null",
+                node,
+            )
+        return _construct_error(f"could not determine a constructor for the tag {node.tag!r}", node)
+
+
+@dataclass(frozen=True)
+class _Document:
+    """One parsed document: the value, its 1-based line, and the duplicate keys seen inside it."""
+
+    value: Any
+    line: int
+    node: Node | None = None
+    duplicates: tuple[tuple[int, str, int], ...] = ()
+
+
+def _yaml_documents(path: str, text: str, problems: list[str]) -> Iterator[_Document]:
+    """Yield each non-empty YAML document; a syntax error ends the file with one problem."""
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            builder = _Builder(loader)
+            value = builder.build(node)
+            if value is None:
+                continue  # empty or comment-only document
+            yield _Document(value, node.start_mark.line + 1, node, tuple(builder.duplicates))
+    except yaml.MarkedYAMLError as e:
+        problems.append(_yaml_error(path, e))
+    except yaml.YAMLError as e:  # unmarked: rare (reader errors are caught before parsing)
+        problems.append(f"{path}: invalid YAML: {e}")
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(path: str, e: yaml.MarkedYAMLError) -> str:
+    """Name file, line and column; never the offending text (it may be a Secret value)."""
+    mark = e.problem_mark or e.context_mark
+    where = f"{path}:{mark.line + 1}" if mark else path
+    column = f" at column {mark.column + 1}" if mark else ""
+    what = e.problem or "syntax error"
+    if e.context:
+        what += f" ({e.context}"
+        what += f" at line {e.context_mark.line + 1})" if e.context_mark and e.context_mark is not mark else ")"
+    return f"{where}: invalid YAML{column}: {what}"
+
+
+def _json_documents(path: str, text: str, problems: list[str]) -> Iterator[_Document]:
+    """Yield each JSON value of a file (one object, or several concatenated like `kubectl` accepts)."""
+    decoder = json.JSONDecoder(object_pairs_hook=_JsonObject)
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= end:
+            return
+        line = text.count("\n", 0, pos) + 1
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            problems.append(f"{path}:{e.lineno}: invalid JSON at column {e.colno}: {e.msg}")
+            return
+        dups = tuple((line, key, line) for key in _json_duplicates(value))
+        yield _Document(_plain(value), line, None, dups)
+
+
+class _JsonObject(dict):
+    """A JSON object that remembers keys given more than once (json keeps only the last)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]):
+        super().__init__(pairs)
+        self.duplicates: list[str] = []
+        if len(self) < len(pairs):
+            seen: set[str] = set()
+            self.duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]
+
+
+def _json_duplicates(value: Any) -> Iterator[str]:
+    if isinstance(value, _JsonObject):
+        yield from value.duplicates
+        for v in value.values():
+            yield from _json_duplicates(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _json_duplicates(v)
+
+
+def _plain(value: Any) -> Any:
+    """Turn _JsonObject back into dict, so manifests hold plain JSON values only."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- documents -> manifests ------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _label(obj: dict) -> str:
+    """The best name for an object in a message: its ObjectRef, or kind/name, or nothing."""
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if all(isinstance(v, str) and v for v in (api_version, kind, name)):
+        return str(ObjectRef.of(obj))
+    kind = kind if isinstance(kind, str) and kind else None
+    name = name if isinstance(name, str) and name else None
+    if kind and name:
+        return f"{kind}/{name}"
+    return kind or (f"name {name}" if name else "")
+
+
+def _is_list(obj: dict) -> bool:
+    """`kind: List` and typed lists (ConfigMapList ...) are containers, not objects to sync.
+
+    A named object is never a container, even if its kind happens to end in "List".
+    """
+    kind = obj.get("kind")
+    return isinstance(kind, str) and kind.endswith("List") and "items" in obj and not _has_name(obj)
+
+
+def _has_name(obj: dict) -> bool:
+    meta = obj.get("metadata")
+    return isinstance(meta, dict) and bool(meta.get("name"))
+
+
+def _items_nodes(node: Node | None) -> list[Node] | None:
+    """The YAML nodes of a List's items, to give each item its own line."""
+    if not isinstance(node, MappingNode):
+        return None
+    for key, value in node.value:
+        if isinstance(key, ScalarNode) and key.value == "items" and isinstance(value, SequenceNode):
+            return value.value
+    return None
+
+
+def _expand(doc: _Document, path: str, problems: list[str]) -> Iterator[tuple[Any, int]]:
+    """Yield (object, line) for a document, expanding List kinds (recursively) into their items."""
+    value = doc.value
+    if not (isinstance(value, dict) and _is_list(value)):
+        yield value, doc.line
+        return
+    items = value.get("items")
+    if items is None:
+        return
+    if not isinstance(items, list):
+        problems.append(f"{path}:{doc.line}: {value['kind']}: items must be a list, not {_type_name(items)}")
+        return
+    nodes = _items_nodes(doc.node)
+    for i, item in enumerate(items):
+        node = nodes[i] if nodes is not None and i < len(nodes) else None
+        line = node.start_mark.line + 1 if node is not None else doc.line
+        yield from _expand(_Document(item, line, node), path, problems)
+
+
+def _check_string(field: str, value: Any, example: str) -> str | None:
+    if value is None:
+        return f"{field} is missing; set it, e.g. {field.rsplit('.', 1)[-1]}: {example}"
+    if not isinstance(value, str):
+        return f"{field} must be a string, not {_type_name(value)}"
+    if not value:
+        return f"{field} is empty; set it, e.g. {field.rsplit('.', 1)[-1]}: {example}"
+    return None
+
+
+def _check_object(obj: Any) -> list[str]:
+    """What is wrong with one document as a Kubernetes object (empty list when nothing)."""
+    if not isinstance(obj, dict):
+        return [f"a document must be a mapping with apiVersion, kind and metadata, not {_type_name(obj)}"]
+    found = [
+        _check_string("apiVersion", obj.get("apiVersion"), "apps/v1"),
+        _check_string("kind", obj.get("kind"), "Deployment"),
+    ]
+    meta = obj.get("metadata")
+    if meta is None:
+        found.append("metadata is missing; set metadata.name")
+    elif not isinstance(meta, dict):
+        found.append(f"metadata must be a mapping, not {_type_name(meta)}")
+    else:
+        found += _check_metadata(obj, meta)
+    return [f for f in found if f]
+
+
+def _check_metadata(obj: dict, meta: dict) -> list[str | None]:
+    name = meta.get("name")
+    if name is None and meta.get("generateName") is not None:
+        return [
+            "metadata.generateName is not supported (a sync must know each object's name to update and prune it); "
+            "set metadata.name instead"
+        ]
+    found = [_check_string("metadata.name", name, "web")]
+    if found[0] is None:
+        found.append(_check_name(obj, name))
+    namespace = meta.get("namespace")
+    if namespace is not None:
+        if not isinstance(namespace, str):
+            found.append(f"metadata.namespace must be a string, not {_type_name(namespace)}")
+        elif not is_dns1123_label(namespace):
+            found.append(f"metadata.namespace {namespace!r} is not a valid namespace name: it must be {DNS1123_LABEL_RULE}")
+    for field in ("labels", "annotations"):
+        found += _check_string_map(meta, field)
+    return found
+
+
+def _check_name(obj: dict, name: str) -> str | None:
+    kind = obj.get("kind")
+    api_version = obj.get("apiVersion")
+    group = split_api_version(api_version)[0] if isinstance(api_version, str) else ""
+    check, rule = NAME_RULES.get((group, kind if isinstance(kind, str) else ""), DEFAULT_NAME_RULE)
+    if check(name):
+        return None
+    return f"metadata.name {name!r} is not a valid {kind} name: it must be {rule}"
+
+
+def _check_string_map(meta: dict, field: str) -> list[str | None]:
+    """Labels and annotations are string maps; an unquoted `version: 1.0` is a classic mistake."""
+    value = meta.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"metadata.{field} must be a mapping, not {_type_name(value)}"]
+    return [
+        f"metadata.{field}[{k!r}] must be a string, not {_type_name(v)}; quote the value in YAML"
+        for k, v in value.items()
+        if not isinstance(v, str)
+    ]
+
+
+def _manifests_of(path: str, docs: Iterable[_Document], rendered: bool, problems: list[str]) -> Iterator[Manifest]:
+    """Validate every object of a file's documents; yield the good ones, note the bad ones."""
+    def where(line: int) -> str:
+        return path if rendered else f"{path}:{line}"
+
+    for doc in docs:
+        for line, key, first in doc.duplicates:
+            prefix = _label(doc.value) if isinstance(doc.value, dict) else ""
+            first_at = f" (first at line {first})" if first != line else ""
+            problems.append(
+                f"{where(line)}: {prefix + ': ' if prefix else ''}duplicate key {key!r}{first_at}; "
+                "only the last one would count, remove the other"
+            )
+        for obj, line in _expand(doc, path, problems):
+            wrong = _check_object(obj)
+            if wrong:
+                label = _label(obj) if isinstance(obj, dict) else ""
+                problems += [f"{where(line)}: {label + ': ' if label else ''}{w}" for w in wrong]
+                continue
+            yield Manifest(ObjectRef.of(obj), obj, Origin(path, 0 if rendered else line))
+
+
+def parse_documents(path: str, text: str, problems: list[str], *, rendered: bool = False) -> list[Manifest]:
+    """Parse one file's text into Manifests, appending what is wrong to ``problems``.
+
+    JSON is chosen by the ``.json`` suffix; everything else is (multi-document) YAML.
+    """
+    parse = _json_documents if path.lower().endswith(JSON_SUFFIXES) else _yaml_documents
+    return list(_manifests_of(path, parse(path, text, problems), rendered, problems))
+
+
+def parse(path: str, text: str) -> list[Manifest]:
+    """Parse one file's text into Manifests, or raise ManifestError listing every problem."""
+    return list(load_files([SourceFile(path, text.encode("utf-8"))]))
+
+
+def decode(file: SourceFile, problems: list[str]) -> str | None:
+    """The file's text, or None (with a problem noted) for binary or non-UTF-8 files."""
+    data = file.data
+    if b"\0" in data:
+        problems.append(
+            f"{file.path}: binary file (it contains a NUL byte); only YAML and JSON text is read, "
+            "remove it or add it to .kubesyncignore"
+        )
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        problems.append(
+            f"{file.path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02X}); save the file as UTF-8 "
+            "or add it to .kubesyncignore"
+        )
+        return None
+
+
+def _duplicates(manifests: Iterable[Manifest], problems: list[str]) -> None:
+    """The same object (version excluded) defined twice is refused, naming both places."""
+    first: dict[tuple[str, str, str, str], Manifest] = {}
+    for m in manifests:
+        seen = first.setdefault(m.ref.key, m)
+        if seen is not m:
+            problems.append(f"{m.origin}: {m.ref}: defined twice, first at {seen.origin}; keep only one definition")
+
+
+def load_files(files: Iterable[SourceFile], problems: Iterable[str] = ()) -> tuple[Manifest, ...]:
+    """Every file -> Manifests, in file then document order; all-or-nothing.
+
+    ``problems`` carries what the source already found (unreadable or oversized files), so the
+    person fixing the source sees everything in one run.
+    """
+    found = list(problems)
+    manifests: list[Manifest] = []
+    count = 0
+    for file in files:
+        count += 1
+        text = decode(file, found)
+        if text is not None:
+            manifests += parse_documents(file.path, text, found, rendered=file.rendered)
+    _duplicates(manifests, found)
+    if found:
+        raise ManifestError(found)
+    log.debug("parsed %d objects from %d files", len(manifests), count)
+    return tuple(manifests)

@@ -1,0 +1,115 @@
+"""Where desired state comes from: a folder, or a ref of a git repository, optionally a sub-folder.
+
+    SourceSpec ──load()──► directory.load  (files below a folder)      ─┐
+                      └──► git.load        (blobs of a commit's tree)  ─┼─► manifests.load_files ─► DesiredState
+                           either may render a kustomization instead    ─┘
+
+Both sources hand (path, bytes) files to one function, so ignore rules, size limits and parsing
+behave the same for a folder and a git tree. The submodules are imported lazily: a plain folder
+never pays for importing gitpython.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+
+from kubesync.errors import SourceError
+from kubesync.model import DesiredState
+
+_URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@github.com:org/repo.git
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@")
+SUPPORTED_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file")
+FALLBACK_NAME = "kubesync"
+
+
+def redact(text: str) -> str:
+    """Remove `user:password@` from every URL in a text: credentials never reach output or logs."""
+    return _USERINFO.sub(r"\1", str(text))
+
+
+def is_url(repo: str) -> bool:
+    """A remote to clone (https, ssh, git, file URL or scp-like `git@host:path`), not a local path."""
+    return bool(_URL_SCHEME.match(repo) or (_SCP_LIKE.match(repo) and not os.path.exists(repo)))
+
+
+def clean_subpath(subpath: str | None) -> str:
+    """A sub-folder as a normalised relative posix path ('' for the root); refuses escapes.
+
+    `..` and absolute paths are refused rather than resolved: a source must not read outside
+    the folder or repository it names.
+    """
+    if not subpath:
+        return ""
+    text = subpath.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[a-zA-Z]:", text):
+        raise SourceError(f"sub-folder {subpath!r} is absolute; give a path relative to the source root")
+    if ".." in text.split("/"):
+        raise SourceError(f"sub-folder {subpath!r} leaves the source root ('..'); give a path inside it")
+    cleaned = posixpath.normpath(text)
+    return "" if cleaned == "." else cleaned
+
+
+def dns_label(text: str) -> str:
+    """Squeeze a folder or repository name into a DNS-1123 label (sync names label objects)."""
+    label = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63].rstrip("-")
+    return label or FALLBACK_NAME
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What to read: a folder (`path`), or a git `repo` at `ref`; either with a `subpath`."""
+
+    path: str | None = None
+    repo: str | None = None
+    ref: str | None = None
+    subpath: str | None = None
+
+    def describe(self) -> str:
+        """For people and logs: `manifests`, or `repo@ref:sub` with credentials stripped."""
+        if self.repo:
+            text = f"{redact(self.repo)}@{self.ref or 'HEAD'}"
+        else:
+            text = self.path or "."
+        return f"{text}:{self.subpath}" if self.subpath else text
+
+    def default_name(self) -> str:
+        """The sync name when none is given: the source folder's name, as a DNS-1123 label."""
+        if self.subpath and clean_subpath(self.subpath):
+            base = posixpath.basename(clean_subpath(self.subpath))
+        elif self.repo:
+            base = re.split(r"[/:]", redact(self.repo).rstrip("/"))[-1]
+            base = base[:-4] if base.endswith(".git") else base
+        else:
+            absolute = os.path.abspath(self.path or ".")
+            base = os.path.basename(absolute)
+            if os.path.isfile(absolute):
+                base = os.path.splitext(base)[0]
+        return dns_label(base)
+
+    def check(self) -> None:
+        """Refuse contradictory specs before any I/O."""
+        if bool(self.path) == bool(self.repo):
+            raise SourceError("give a source: either a folder PATH or --repo (not both)")
+        if self.ref and not self.repo:
+            raise SourceError(f"--ref {self.ref} needs --repo: a folder has no refs")
+        clean_subpath(self.subpath)
+
+
+def load(spec: SourceSpec, *, fetch: bool = True) -> DesiredState:
+    """Read and validate a whole source; raises SourceError (ManifestError listing every problem).
+
+    An empty source yields zero manifests: whether that is allowed is the planner's decision.
+    `fetch=False` reuses a cached clone as is (for a second ref of the same repository).
+    """
+    spec.check()
+    if spec.repo:
+        from kubesync.sources import git
+
+        return git.load(spec, fetch=fetch)
+    from kubesync.sources import directory
+
+    return directory.load(spec)

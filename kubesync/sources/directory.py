@@ -1,0 +1,374 @@
+"""Files below a folder, and the file-selection rules every source shares.
+
+A source describes its tree as `Entry`s (a folder on disk, or a git tree); `collect` walks them
+with one set of rules, so a folder and a git commit of it yield exactly the same files:
+
+- hidden files and folders (a name starting with '.') are skipped;
+- `.kubesyncignore` at the source root, in the common gitignore syntax, prunes paths;
+- only `*.yaml`, `*.yml` and `*.json` are read, in sorted path order;
+- anything that might hide manifests (an unreadable folder, a symlink loop, an oversized file)
+  is a problem, never a silent skip: a silently missing object would be pruned.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubesync.errors import SourceError
+from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile, load_files
+from kubesync.model import DesiredState
+from kubesync.sources import clean_subpath
+from kubesync.sources import kustomize
+
+if TYPE_CHECKING:
+    from kubesync.sources import SourceSpec
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # larger files are refused: manifests that big are a mistake
+IGNORE_FILE = ".kubesyncignore"
+
+
+# --- .kubesyncignore: the common gitignore subset ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class IgnorePattern:
+    """One line of .kubesyncignore, compiled to a regex over the path relative to the source root."""
+
+    regex: re.Pattern[str]
+    negate: bool
+    dir_only: bool
+    text: str
+
+
+def _char_class(pattern: str, i: int) -> tuple[str, int] | None:
+    """Translate `[...]` starting at i; None when unclosed (then '[' is literal, as in git)."""
+    j = i + 1
+    if j < len(pattern) and pattern[j] in "!^":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 1
+    if j >= len(pattern):
+        return None
+    body = pattern[i + 1 : j]
+    negate = body[:1] in ("!", "^")
+    body = body[1:] if negate else body
+    body = "".join("\\" + c if c in "\\[]&~|^" else c for c in body)
+    return ("[^/" + body + "]" if negate else "[" + body + "]"), j + 1
+
+
+def _glob_to_regex(pattern: str) -> str:
+    """gitignore glob -> regex: `*` and `?` stay inside one path segment, `**` spans segments."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**", i) and (i == 0 or pattern[i - 1] == "/") and (i + 2 == n or pattern[i + 2] == "/"):
+            if i + 2 == n:
+                out.append(".*")  # trailing `/**`: everything inside
+                i += 2
+            else:
+                out.append("(?:.*/)?")  # `**/`: zero or more folders
+                i += 3
+        elif c == "*":
+            out.append("[^/]*")
+            while i < n and pattern[i] == "*":
+                i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[" and (cls := _char_class(pattern, i)):
+            out.append(cls[0])
+            i = cls[1]
+        elif c == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def _parse_pattern(line: str) -> IgnorePattern | None:
+    """One .kubesyncignore line -> a pattern (None for blanks and comments)."""
+    text = re.sub(r"(?<!\\) +$", "", line.rstrip("\r\n"))
+    if not text or text.startswith("#"):
+        return None
+    negate = text.startswith("!")
+    body = text[1:] if negate else text
+    if body.startswith(("\\#", "\\!")):
+        body = body[1:]
+    dir_only = body.endswith("/")
+    body = body.rstrip("/")
+    if not body:
+        return None
+    anchored = "/" in body  # a slash anywhere but the end ties the pattern to the root
+    body = body.lstrip("/")
+    regex = ("" if anchored else "(?:.*/)?") + _glob_to_regex(body)
+    return IgnorePattern(re.compile(regex, re.DOTALL), negate, dir_only, text)
+
+
+class IgnoreRules:
+    """Gitignore-style rules; the last matching pattern decides, `!` re-includes.
+
+    As in git, a file inside an ignored folder cannot be re-included: `collect` never enters
+    an ignored folder.
+    """
+
+    def __init__(self, patterns: Iterable[IgnorePattern] = ()):
+        self.patterns = tuple(patterns)
+
+    @classmethod
+    def parse(cls, text: str) -> "IgnoreRules":
+        return cls(p for p in map(_parse_pattern, text.splitlines()) if p is not None)
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        result = False
+        for p in self.patterns:
+            if (is_dir or not p.dir_only) and p.regex.fullmatch(rel):
+                result = not p.negate
+        return result
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+
+def parse_ignore_file(data: bytes, where: str) -> IgnoreRules:
+    """The rules of a .kubesyncignore file's bytes; a file that is not text is refused."""
+    try:
+        return IgnoreRules.parse(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise SourceError(f"{where}: not valid UTF-8; save it as UTF-8") from e
+
+
+# --- one walk for every source ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in a folder of a source tree: a sub-folder (`children`) or a file (`read`).
+
+    `problem` says why the entry cannot be used (a broken link, a loop); it is reported only if
+    the rules would have read the entry.
+    """
+
+    name: str
+    is_dir: bool
+    size: int = 0
+    read: Callable[[], bytes] | None = None
+    children: Callable[[], Iterable["Entry"]] | None = None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """What a source tree yielded: files to parse, and problems found while reading it."""
+
+    files: tuple[SourceFile, ...]
+    problems: tuple[str, ...] = ()
+
+
+def _sort_key(file: SourceFile) -> list[str]:
+    return file.path.split("/")
+
+
+def collect(entries: Iterable[Entry], ignore: IgnoreRules, *, prefix: str = "", max_bytes: int | None = None) -> FileSet:
+    """Walk a source tree with the shared rules; origins are `prefix/relative path`."""
+    walk = _Walk(ignore, prefix, MAX_FILE_BYTES if max_bytes is None else max_bytes)
+    walk.folder(entries, "")
+    return FileSet(tuple(sorted(walk.files, key=_sort_key)), tuple(walk.problems))
+
+
+class _Walk:
+    def __init__(self, ignore: IgnoreRules, prefix: str, max_bytes: int):
+        self.ignore, self.prefix, self.max_bytes = ignore, prefix, max_bytes
+        self.files: list[SourceFile] = []
+        self.problems: list[str] = []
+
+    def origin(self, rel: str) -> str:
+        return posixpath.join(self.prefix, rel) if self.prefix else rel
+
+    def folder(self, entries: Iterable[Entry], rel_dir: str) -> None:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_dir:
+                self.subfolder(entry, rel)
+            else:
+                self.file(entry, rel)
+
+    def subfolder(self, entry: Entry, rel: str) -> None:
+        if self.ignore.ignored(rel, True):
+            return
+        if entry.problem or entry.children is None:
+            self.problems.append(f"{self.origin(rel)}/: {entry.problem or 'cannot be read'}")
+            return
+        try:
+            children = list(entry.children())
+        except OSError as e:
+            self.problems.append(f"{self.origin(rel)}/: cannot read the folder: {e.strerror or e}")
+            return
+        self.folder(children, rel)
+
+    def file(self, entry: Entry, rel: str) -> None:
+        if self.ignore.ignored(rel, False):
+            return
+        origin = self.origin(rel)
+        if entry.name in kustomize.KUSTOMIZATION_FILES:
+            self.problems.append(
+                f"{origin}: a kustomization below the source root is not rendered; "
+                "point the source at its folder, or add it to .kubesyncignore"
+            )
+            return
+        if not entry.name.lower().endswith(MANIFEST_SUFFIXES):
+            if entry.problem:
+                log.warning("skipping %s: %s", origin, entry.problem)
+            return
+        if entry.problem or entry.read is None:
+            self.problems.append(f"{origin}: {entry.problem or 'cannot be read'}")
+            return
+        if entry.size > self.max_bytes:
+            self.problems.append(_too_large(origin, entry.size, self.max_bytes))
+            return
+        try:
+            data = entry.read()
+        except OSError as e:
+            self.problems.append(f"{origin}: cannot read: {e.strerror or e}")
+            return
+        if len(data) > self.max_bytes:  # grew since it was listed
+            self.problems.append(_too_large(origin, len(data), self.max_bytes))
+            return
+        self.files.append(SourceFile(origin, data))
+
+
+def _size(n: int) -> str:
+    """4194304 -> '4 MiB', 4194400 -> '4.0 MiB', 1536 -> '1.5 KiB', 10 -> '10 bytes'."""
+    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n // scale} {unit}" if n % scale == 0 else f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _too_large(origin: str, size: int, limit: int) -> str:
+    return f"{origin}: file is {_size(size)}, over the {_size(limit)} limit; split it, or add it to .kubesyncignore"
+
+
+# --- folders on disk --------------------------------------------------------------------------
+
+
+def _stat_problem(e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return "symlink loop (too many levels of symbolic links); remove the link, or add it to .kubesyncignore"
+    if e.errno == errno.ENOENT:
+        return "broken symlink (its target does not exist); remove the link, or add it to .kubesyncignore"
+    return f"cannot read: {e.strerror or e}"
+
+
+def _disk_entry(entry: os.DirEntry, ancestors: frozenset[tuple[int, int]]) -> Entry:
+    """One scandir entry as an Entry; symlinks are followed, loops back to an ancestor refused."""
+    try:
+        st = os.stat(entry.path)
+    except OSError as e:
+        return Entry(entry.name, False, problem=_stat_problem(e))
+    if stat.S_ISDIR(st.st_mode):
+        key = (st.st_dev, st.st_ino)
+        if key in ancestors:
+            return Entry(
+                entry.name,
+                True,
+                problem="symlink loop (it points back to a folder above it); remove the link, or add it to .kubesyncignore",
+            )
+        return Entry(entry.name, True, children=partial(_disk_entries, entry.path, ancestors | {key}))
+    if stat.S_ISREG(st.st_mode):
+        return Entry(entry.name, False, size=st.st_size, read=Path(entry.path).read_bytes)
+    return Entry(entry.name, False, problem="not a regular file (a pipe, socket or device)")
+
+
+def _disk_entries(path: str, ancestors: frozenset[tuple[int, int]]) -> Iterator[Entry]:
+    with os.scandir(path) as it:
+        found = sorted(it, key=lambda e: e.name)
+    return (_disk_entry(e, ancestors) for e in found)
+
+
+def read_directory(root: Path, *, prefix: str = "", max_bytes: int | None = None) -> FileSet:
+    """Every manifest file below `root`, by the shared rules; origins are `prefix/relative path`."""
+    ignore_path = root / IGNORE_FILE
+    ignore = IgnoreRules()
+    if ignore_path.is_file():
+        ignore = parse_ignore_file(ignore_path.read_bytes(), posixpath.join(prefix, IGNORE_FILE))
+    st = root.stat()
+    try:
+        entries = list(_disk_entries(str(root), frozenset({(st.st_dev, st.st_ino)})))
+    except OSError as e:
+        raise SourceError(f"cannot read source folder {root}: {e.strerror or e}") from e
+    return collect(entries, ignore, prefix=prefix, max_bytes=max_bytes)
+
+
+def content_revision(files: Iterable[SourceFile]) -> str:
+    """A short content hash of (path, bytes): the same files give the same revision anywhere."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.path}\0{len(f.data)}\0".encode())
+        h.update(f.data)
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def _root(spec: "SourceSpec") -> tuple[Path, str]:
+    """The folder to read and the origin prefix (the sub-folder, so origins stay source-relative)."""
+    base = Path(spec.path or ".")
+    if not base.exists():
+        raise SourceError(f"source folder {spec.path} does not exist")
+    sub = clean_subpath(spec.subpath)
+    root = base / sub if sub else base
+    if not root.exists():
+        raise SourceError(f"sub-folder {sub} does not exist in source folder {spec.path}")
+    return root, sub
+
+
+def read_source(spec: "SourceSpec") -> FileSet:
+    """The files of a folder source: a kustomize rendering, a single file, or the folder's files."""
+    root, prefix = _root(spec)
+    if root.is_file():
+        return _single_file(root, prefix or root.name)
+    names = os.listdir(root)
+    kfile = kustomize.find_kustomization(names)
+    if kfile:
+        display = str(root)
+        data = kustomize.render(root, display)
+        return FileSet((SourceFile(posixpath.join(prefix, kfile), data, rendered=True),))
+    return read_directory(root, prefix=prefix)
+
+
+def _single_file(path: Path, origin: str) -> FileSet:
+    """A source that names one file is read whatever its name (the person chose it)."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return FileSet((), (_too_large(origin, size, MAX_FILE_BYTES),))
+    try:
+        return FileSet((SourceFile(origin, path.read_bytes()),))
+    except OSError as e:
+        return FileSet((), (f"{origin}: cannot read: {e.strerror or e}",))
+
+
+def load(spec: "SourceSpec") -> DesiredState:
+    """A folder source as a validated DesiredState, revision = content hash."""
+    fileset = read_source(spec)
+    manifests = load_files(fileset.files, fileset.problems)
+    revision = content_revision(fileset.files)
+    log.info("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
+    return DesiredState(manifests, spec.describe(), revision)

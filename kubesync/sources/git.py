@@ -1,0 +1,329 @@
+"""Refs of a git repository, read straight from the commit's tree (no checkout).
+
+Reading blobs instead of checking out lets two refs of one repository be read side by side
+(`kubesync compare`) and never touches a person's work tree. A local path is opened in place;
+a URL is fetched into a bare cache under `$XDG_CACHE_HOME/kubesync/git/<sha256 of the URL>`.
+
+Credentials come from git itself (credential helpers, ssh agent, or a URL with userinfo). The
+cache is filled with `git fetch URL` so a URL's password is never written to the cache's config,
+and every message passes through `redact()`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import git
+from gitdb.exc import BadName, BadObject
+
+from kubesync.errors import SourceError, cut
+from kubesync.manifests import SourceFile, load_files
+from kubesync.model import DesiredState
+from kubesync.sources import SUPPORTED_SCHEMES, clean_subpath, is_url, redact
+from kubesync.sources import kustomize
+from kubesync.sources.directory import IGNORE_FILE, Entry, FileSet, IgnoreRules, collect, parse_ignore_file
+
+if TYPE_CHECKING:
+    from kubesync.sources import SourceSpec
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT = 300  # seconds for one fetch; a hung remote must not hang the daemon
+REMOTE_HEAD = "refs/remotes/origin/HEAD"
+# The cache mirrors branches and tags under their own names, and the remote's HEAD.
+FETCH_REFSPECS = ("+HEAD:" + REMOTE_HEAD, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+SYMLINK_MODE = 0o120000
+
+
+def _git_env() -> dict[str, str]:
+    """Never wait for a password on a terminal nobody watches; keep the user's ssh command."""
+    env = {"GIT_TERMINAL_PROMPT": "0"}
+    if "GIT_SSH_COMMAND" not in os.environ and "GIT_SSH" not in os.environ:
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    return env
+
+
+def _git_failure(e: Exception) -> str:
+    """A git error for people: stderr when there is one, redacted and cut."""
+    detail = getattr(e, "stderr", "") or str(e)
+    detail = " ".join(str(detail).replace("stderr:", "").split()).strip("' ")
+    return cut(redact(detail))
+
+
+# --- opening a repository: in place, or through the clone cache ------------------------------
+
+
+@dataclass
+class OpenRepo:
+    """A repository ready to read, with the name people know it by."""
+
+    repo: git.Repo
+    display: str  # the URL (redacted) or the path as given
+    cached: bool  # a clone in the cache (branches mirrored) rather than a repository opened in place
+
+
+def cache_root() -> Path:
+    """`$XDG_CACHE_HOME/kubesync/git`, else `~/.cache/kubesync/git`."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    return root / "kubesync" / "git"
+
+
+def cache_path(url: str) -> Path:
+    """The cache folder of a URL, keyed by the URL without credentials (a rotated token keeps it)."""
+    return cache_root() / hashlib.sha256(redact(url).encode()).hexdigest()
+
+
+def _check_url(url: str) -> None:
+    if url.startswith("-"):
+        raise SourceError(f"repository {redact(url)!r} looks like an option; give a URL or a path")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "ssh"
+    if scheme not in SUPPORTED_SCHEMES:
+        raise SourceError(
+            f"repository {redact(url)}: unsupported URL scheme {scheme!r}; use one of {', '.join(SUPPORTED_SCHEMES)}"
+        )
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One fetch at a time per cache folder, across processes (a CLI run beside the daemon)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _fetch(repo: git.Repo, url: str) -> None:
+    log.info("fetching %s", redact(url))
+    try:
+        repo.git.fetch("--prune", "--force", "--quiet", url, *FETCH_REFSPECS, env=_git_env(), kill_after_timeout=FETCH_TIMEOUT)
+    except git.GitCommandError as e:
+        raise SourceError(f"cannot fetch {redact(url)}: {_git_failure(e)}") from None
+
+
+def _clone(url: str, path: Path) -> None:
+    """Fill a new bare cache in a temp folder, then rename it into place (atomic for readers)."""
+    tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent))
+    try:
+        repo = git.Repo.init(tmp, bare=True)
+        try:
+            _fetch(repo, url)
+        finally:
+            repo.close()
+        os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def open_cached(url: str, *, fetch: bool = True) -> OpenRepo:
+    """A bare clone of `url` in the cache: created on first use, fetched on reuse."""
+    _check_url(url)
+    path = cache_path(url)
+    with _locked(path):
+        if not (path / "HEAD").exists():
+            log.info("cloning %s into %s", redact(url), path)
+            _clone(url, path)
+        elif fetch:
+            repo = git.Repo(path)
+            try:
+                _fetch(repo, url)
+            finally:
+                repo.close()
+    return OpenRepo(git.Repo(path), redact(url), cached=True)
+
+
+def open_local(path: str) -> OpenRepo:
+    """A repository on disk, opened in place: nothing is fetched or checked out."""
+    try:
+        repo = git.Repo(path)
+    except git.NoSuchPathError:
+        raise SourceError(f"repository {path} does not exist") from None
+    except git.InvalidGitRepositoryError:
+        raise SourceError(f"{path} is not a git repository") from None
+    return OpenRepo(repo, path, cached=False)
+
+
+def open_repo(repo: str, *, fetch: bool = True) -> OpenRepo:
+    return open_cached(repo, fetch=fetch) if is_url(repo) else open_local(repo)
+
+
+# --- refs and trees ---------------------------------------------------------------------------
+
+
+def _candidates(opened: OpenRepo, ref: str | None) -> list[str]:
+    """Names to try for a ref, most specific first.
+
+    A plain branch name that exists only on a remote resolves to `<remote>/<name>`; in the
+    cache, branches are mirrored under their own names, so `origin/x` means `x` there.
+    """
+    if not ref or ref == "HEAD":
+        return [REMOTE_HEAD] if opened.cached else ["HEAD"]
+    names = [ref]
+    if opened.cached:
+        if ref.startswith("origin/"):
+            names.append(ref[len("origin/") :])
+    else:
+        names += [f"{remote.name}/{ref}" for remote in opened.repo.remotes]
+    return names
+
+
+def _existing_commit(repo: git.Repo, name: str) -> git.Commit | None:
+    try:
+        commit = repo.commit(name)
+        if repo.odb.info(commit.binsha).type != b"commit":  # a full sha is taken on trust otherwise
+            return None
+        return commit
+    except (BadName, BadObject, ValueError, IndexError):
+        return None
+
+
+def resolve(opened: OpenRepo, ref: str | None) -> git.Commit:
+    """The commit a branch, tag, sha, or remote branch names; SourceError naming repo and ref."""
+    for name in _candidates(opened, ref):
+        commit = _existing_commit(opened.repo, name)
+        if commit is not None:
+            return commit
+    branches = sorted(h.name for h in opened.repo.heads)[:10]
+    known = f" (branches: {', '.join(branches)})" if branches else ""
+    raise SourceError(f"unknown ref {ref or 'HEAD'!r} in repository {opened.display}: not a branch, tag or commit there{known}")
+
+
+def _subtree(commit: git.Commit, sub: str, display: str) -> git.Tree:
+    if not sub:
+        return commit.tree
+    try:
+        item = commit.tree / sub
+    except KeyError:
+        raise SourceError(f"sub-folder {sub} does not exist in {display} at {commit.hexsha[:12]}") from None
+    if item.type != "tree":
+        raise SourceError(f"{sub} is a file, not a folder, in {display} at {commit.hexsha[:12]}")
+    return item
+
+
+def _read_blob(blob: git.Blob) -> bytes:
+    try:
+        return blob.data_stream.read()
+    except (ValueError, git.GitCommandError, BadObject) as e:
+        raise OSError(f"cannot read blob {blob.hexsha[:12]}: {e}") from e
+
+
+def _tree_entries(tree: git.Tree) -> Iterator[Entry]:
+    """A git tree as Entries for the shared walk; symlinks and submodules are never followed."""
+    for item in tree:
+        if item.type == "tree":
+            yield Entry(item.name, True, children=partial(_tree_entries, item))
+        elif item.type == "blob" and item.mode == SYMLINK_MODE:
+            yield Entry(
+                item.name,
+                False,
+                problem="is a symlink, which git sources do not follow; commit the file itself, or add it to .kubesyncignore",
+            )
+        elif item.type == "blob":
+            yield Entry(item.name, False, size=item.size, read=partial(_read_blob, item))
+        else:
+            yield Entry(
+                item.name,
+                True,
+                problem="is a git submodule, which git sources do not read; add it to .kubesyncignore",
+            )
+
+
+def _ignore_rules(tree: git.Tree, prefix: str) -> IgnoreRules:
+    try:
+        blob = tree / IGNORE_FILE
+    except KeyError:
+        return IgnoreRules()
+    return parse_ignore_file(blob.data_stream.read(), posixpath.join(prefix, IGNORE_FILE))
+
+
+def read_tree(tree: git.Tree, prefix: str) -> FileSet:
+    """Every manifest file of a tree, by the same rules as a folder; origins are repo-relative."""
+    return collect(list(_tree_entries(tree)), _ignore_rules(tree, prefix), prefix=prefix)
+
+
+# --- kustomize on a commit --------------------------------------------------------------------
+
+
+def materialize(tree: git.Tree, dest: Path) -> None:
+    """Write a commit's whole tree to `dest` (a kustomization may reference `../`)."""
+    root = dest.resolve()
+    for item in tree.traverse():
+        target = (dest / item.path).resolve()
+        if root not in target.parents:
+            raise SourceError(f"refusing tree entry {item.path!r}: it points outside the repository")
+        if item.type == "tree":
+            target.mkdir(parents=True, exist_ok=True)
+        elif item.type == "blob":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = item.data_stream.read()
+            if item.mode == SYMLINK_MODE:
+                _materialize_link(target, data.decode("utf-8", "replace"), root)
+            else:
+                target.write_bytes(data)
+                if item.mode & stat.S_IXUSR:
+                    target.chmod(0o755)
+
+
+def _materialize_link(target: Path, link: str, root: Path) -> None:
+    """Recreate a symlink only when it stays inside the tree; kustomize must not read the host."""
+    resolved = (target.parent / link).resolve()
+    if resolved == root or root in resolved.parents:
+        target.symlink_to(link)
+    else:
+        log.warning("not recreating symlink %s: it points outside the repository", target.relative_to(root))
+
+
+def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str) -> FileSet:
+    where = f"{opened.display}@{commit.hexsha[:12]}"
+    with tempfile.TemporaryDirectory(prefix="kubesync-kustomize-") as tmp:
+        checkout = Path(tmp) / "repo"
+        checkout.mkdir()
+        materialize(commit.tree, checkout)
+        folder = checkout / sub if sub else checkout
+        display = f"{where}:{sub}" if sub else where
+        data = kustomize.render(folder, display, rename=[(str(checkout), where)])
+    return FileSet((SourceFile(posixpath.join(sub, kfile), data, rendered=True),))
+
+
+# --- the source -------------------------------------------------------------------------------
+
+
+def read_commit(opened: OpenRepo, commit: git.Commit, subpath: str | None) -> FileSet:
+    """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
+    sub = clean_subpath(subpath)
+    tree = _subtree(commit, sub, opened.display)
+    kfile = kustomize.find_kustomization(item.name for item in tree)
+    if kfile:
+        return _render(opened, commit, sub, kfile)
+    return read_tree(tree, sub)
+
+
+def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
+    """A git source as a validated DesiredState; the revision is the resolved commit sha."""
+    assert spec.repo, "git.load needs spec.repo"
+    clean_subpath(spec.subpath)  # refuse an escaping sub-folder before any I/O
+    opened = open_repo(spec.repo, fetch=fetch)
+    try:
+        commit = resolve(opened, spec.ref)
+        fileset = read_commit(opened, commit, spec.subpath)
+    finally:
+        opened.repo.close()
+    manifests = load_files(fileset.files, fileset.problems)
+    log.info("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
+    return DesiredState(manifests, spec.describe(), commit.hexsha)

@@ -1,0 +1,149 @@
+"""sources/kustomize.py: kustomization folders rendered by kustomize or `kubectl kustomize`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import git
+import pytest
+
+from kubesync.errors import SourceError
+from kubesync.model import Origin
+from kubesync.sources import SourceSpec, load
+from kubesync.sources import kustomize
+
+HAS_TOOL = bool(shutil.which("kustomize") or shutil.which("kubectl"))
+needs_tool = pytest.mark.skipif(not HAS_TOOL, reason="neither kustomize nor kubectl is installed")
+
+
+@pytest.fixture(autouse=True)
+def _no_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+BASE = {
+    "base/kustomization.yaml": "resources: [deployment.yaml, config.yaml]\n",
+    "base/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+""",
+    "base/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: base}\n",
+    "overlays/prod/kustomization.yaml": """namePrefix: prod-
+namespace: shop
+commonLabels:
+  env: prod
+resources: [../../base]
+""",
+}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_find_kustomization_prefers_kustomizes_own_order():
+    assert kustomize.find_kustomization(["a.yaml", "Kustomization", "kustomization.yml"]) == "kustomization.yml"
+    assert kustomize.find_kustomization(["kustomization.yaml", "kustomization.yml"]) == "kustomization.yaml"
+    assert kustomize.find_kustomization(["Kustomization"]) == "Kustomization"
+    assert kustomize.find_kustomization(["app.yaml"]) is None
+
+
+@needs_tool
+def test_folder_with_a_kustomization_is_rendered(tmp_path):
+    write(tmp_path, BASE)
+    state = load(SourceSpec(path=str(tmp_path / "overlays/prod")))
+    by_name = {m.ref.name: m for m in state.manifests}
+    assert sorted(by_name) == ["prod-settings", "prod-web"]
+    web = by_name["prod-web"]
+    assert (web.ref.kind, web.ref.namespace) == ("Deployment", "shop")
+    assert web.obj["metadata"]["labels"] == {"env": "prod"}
+    assert web.obj["spec"]["selector"]["matchLabels"] == {"app": "web", "env": "prod"}
+    assert web.origin == Origin("kustomization.yaml", 0)
+    assert state.revision.startswith("sha256:")
+
+
+@needs_tool
+def test_sub_folder_kustomization_keeps_its_folder_as_origin(tmp_path):
+    write(tmp_path, BASE)
+    state = load(SourceSpec(path=str(tmp_path), subpath="overlays/prod"))
+    assert {str(m.origin) for m in state.manifests} == {"overlays/prod/kustomization.yaml"}
+
+
+@needs_tool
+def test_kustomize_failure_names_the_folder_and_shows_stderr(tmp_path):
+    write(tmp_path, {"kustomization.yaml": "resources: [missing.yaml]\n"})
+    with pytest.raises(SourceError) as info:
+        load(SourceSpec(path=str(tmp_path)))
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path}: kustomize build failed: ")
+    assert "missing.yaml" in message
+
+
+def test_no_tool_on_path_is_a_clear_error(tmp_path, monkeypatch):
+    write(tmp_path, {"kustomization.yaml": "resources: []\n"})
+    monkeypatch.setattr(kustomize.shutil, "which", lambda name: None)
+    with pytest.raises(SourceError) as info:
+        load(SourceSpec(path=str(tmp_path)))
+    assert str(info.value) == f"{tmp_path}: holds a kustomization, but neither `kustomize` nor `kubectl` is on PATH; install one of them"
+
+
+def test_kustomize_is_preferred_over_kubectl(monkeypatch):
+    monkeypatch.setattr(kustomize.shutil, "which", lambda name: f"/opt/bin/{name}")
+    assert kustomize.command("/d", "d") == ["/opt/bin/kustomize", "build", "/d"]
+    monkeypatch.setattr(kustomize.shutil, "which", lambda name: "/usr/bin/kubectl" if name == "kubectl" else None)
+    assert kustomize.command("/d", "d") == ["/usr/bin/kubectl", "kustomize", "/d"]
+
+
+def test_long_stderr_is_cut(tmp_path, monkeypatch):
+    script = tmp_path / "kustomize"
+    script.write_text('#!/bin/sh\ni=0\nwhile [ $i -lt 200 ]; do i=$((i+1)); echo "error line $i in $2" >&2; done\nexit 1\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    (tmp_path / "app").mkdir()
+    with pytest.raises(SourceError) as info:
+        kustomize.render(tmp_path / "app", "overlays/app")
+    message = str(info.value)
+    assert message.startswith("overlays/app: kustomize build failed: error line 1 in overlays/app\nerror line 2")
+    assert message.endswith(" chars)") and len(message) < 500
+
+
+@needs_tool
+def test_git_sub_folder_is_rendered_from_the_commit_not_the_work_tree(tmp_path):
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    write(tmp_path / "repo", BASE)
+    repo.index.add(list(BASE))
+    actor = git.Actor("Test", "test@example.com")
+    first = repo.index.commit("kustomize", author=actor, committer=actor)
+    (tmp_path / "repo/overlays/prod/kustomization.yaml").write_text("resources: [nope.yaml]\n")  # uncommitted
+    state = load(SourceSpec(repo=str(tmp_path / "repo"), ref="main", subpath="overlays/prod"))
+    assert sorted(m.ref.name for m in state.manifests) == ["prod-settings", "prod-web"]
+    assert {str(m.origin) for m in state.manifests} == {"overlays/prod/kustomization.yaml"}
+    assert state.revision == first.hexsha
+
+
+@needs_tool
+def test_git_kustomize_failure_names_repo_and_folder_not_a_temp_dir(tmp_path):
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    write(tmp_path / "repo", {"app/kustomization.yaml": "resources: [../missing]\n"})
+    repo.index.add(["app/kustomization.yaml"])
+    actor = git.Actor("Test", "test@example.com")
+    sha = repo.index.commit("broken", author=actor, committer=actor).hexsha[:12]
+    with pytest.raises(SourceError) as info:
+        load(SourceSpec(repo=str(tmp_path / "repo"), subpath="app"))
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'repo'}@{sha}:app: kustomize build failed: ")
+    assert "kubesync-kustomize-" not in message

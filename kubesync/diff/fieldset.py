@@ -11,12 +11,19 @@ then the item's key value; atomic lists, scalars and empty maps are leaves (`{}`
 Encoded as compact JSON with sorted keys (so reordering YAML does not change the annotation); above
 2 KiB as `z:` + base64(zlib(json)). Decoding is tolerant: a garbage annotation gives None, and the diff
 then runs two-way (no removals) rather than failing.
+
+Annotations share a 256 KiB budget per object. When the compressed set would still take more than
+HASH_ABOVE (thousands of long, random map keys), every large map of leaves is stored as 48-bit hashes
+of its keys instead, `{"#": base64(sorted hashes)}`: about 8 characters per key whatever the key's
+length. Such a node answers "did kubesync set key k?" but cannot list its keys, which is all the diff
+asks of it (it checks live keys against the set).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import zlib
 from dataclasses import dataclass
@@ -29,8 +36,57 @@ from kubesync.model import LAST_APPLIED_ANNOTATION
 __all__ = ["FieldSet", "fieldset_of", "encode", "decode", "last_applied_of", "COMPRESS_ABOVE"]
 
 COMPRESS_ABOVE = 2048  # characters of JSON above which the annotation is compressed
+HASH_ABOVE = 64 * 1024  # characters of compressed annotation above which large maps are stored hashed
+HASH_MIN_KEYS = 64  # maps with fewer leaf keys stay readable
+_HASH_BYTES = 6
 _MAX_DECODED = 16 * 1024 * 1024  # a compressed annotation larger than this once inflated is garbage
 _MISSING = object()
+
+
+class HashedKeys(Mapping):
+    """A map of leaves known only by the hashes of its keys: membership, no listing."""
+
+    __slots__ = ("encoded", "_hashes")
+
+    def __init__(self, encoded: str):
+        raw = base64.b64decode(encoded, validate=True)
+        if len(raw) % _HASH_BYTES:
+            raise ValueError("hashed keys: length is not a multiple of the hash size")
+        self.encoded = encoded
+        self._hashes = frozenset(raw[i : i + _HASH_BYTES] for i in range(0, len(raw), _HASH_BYTES))
+
+    @classmethod
+    def of(cls, keys: Iterable[str]) -> "HashedKeys":
+        return cls(base64.b64encode(b"".join(sorted({_hash(k) for k in keys}))).decode("ascii"))
+
+    def __getitem__(self, key: str) -> dict:
+        if isinstance(key, str) and _hash(key) in self._hashes:
+            return {}
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and _hash(key) in self._hashes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())  # the names are not kept
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __bool__(self) -> bool:
+        return True  # never "a leaf", even with no keys
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HashedKeys) and self._hashes == other._hashes
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"HashedKeys({len(self._hashes)} keys)"
+
+
+def _hash(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=_HASH_BYTES).digest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +107,9 @@ class FieldSet:
         def walk(node: Mapping, prefix: str) -> None:
             if not node:
                 out.append(prefix)
+                return
+            if isinstance(node, HashedKeys):
+                out.append(f"{prefix}.#{len(node)}")
                 return
             for key in sorted(node):
                 child = node[key]
@@ -84,10 +143,10 @@ def fieldset_of(desired: Mapping, *, ignore: Iterable[Any] | IgnoreMatcher = (),
     """
     matcher = ignore if isinstance(ignore, IgnoreMatcher) else IgnoreMatcher(ignore, live if isinstance(live, dict) else None)
     kind = str(desired.get("kind") or "")
-    return FieldSet(_node(desired, live if live is not None else _MISSING, (), kind, matcher))
+    return FieldSet(_node(desired, live if live is not None else _MISSING, (), kind, matcher) or {})
 
 
-def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) -> dict:
+def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) -> dict | None:
     if isinstance(value, dict):
         out: dict = {}
         live_map = live if isinstance(live, dict) else {}
@@ -95,8 +154,10 @@ def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) 
             p = path + (key,)
             if _skip(p) or ignore.ignored(p):
                 continue
-            out[key] = _node(child, live_map.get(key, _MISSING), p, kind, ignore)
-        return out
+            node = _node(child, live_map.get(key, _MISSING), p, kind, ignore)
+            if node is not None:
+                out[key] = node
+        return out if out or not value else None  # a map emptied by skipped keys is not "an empty map we set"
     if isinstance(value, list):
         rule = merge_rule(fields_of(path), kind)
         if rule is None:
@@ -116,17 +177,47 @@ def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) 
             if ignore.ignored(p):
                 continue
             live_item = live[live_index[token]] if token in live_index else _MISSING
-            items[token] = _node(item, live_item, p, kind, ignore)
+            items[token] = _node(item, live_item, p, kind, ignore) or {}
         return {rule.marker: items}
     return {}
 
 
 def encode(fs: FieldSet) -> str:
-    """Compact JSON, or `z:` + base64(zlib) when that is longer than COMPRESS_ABOVE characters."""
-    text = json.dumps(fs.tree, separators=(",", ":"), sort_keys=True)
+    """Compact JSON, or `z:` + base64(zlib) above COMPRESS_ABOVE characters; large maps hashed above HASH_ABOVE."""
+    text = _pack(_jsonable(fs.tree))
+    if len(text) > HASH_ABOVE:
+        hashed = _pack(_jsonable(_hashed(fs.tree)))
+        if len(hashed) < len(text):
+            return hashed
+    return text
+
+
+def _pack(tree: Mapping) -> str:
+    text = json.dumps(tree, separators=(",", ":"), sort_keys=True)
     if len(text) <= COMPRESS_ABOVE:
         return text
     return "z:" + base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
+
+
+def _jsonable(node: Mapping) -> dict:
+    if isinstance(node, HashedKeys):
+        return {"#": node.encoded}
+    return {k: _jsonable(v) for k, v in node.items()}
+
+
+def _hashed(node: Mapping) -> Mapping:
+    """The same set with every large map of leaves replaced by the hashes of its keys."""
+    if isinstance(node, HashedKeys):
+        return node
+    if len(node) >= HASH_MIN_KEYS and not any(k.startswith("@") for k in node) and all(isinstance(v, Mapping) and not v for v in node.values()):
+        return HashedKeys.of(node)
+    out: dict = {}
+    for key, child in node.items():
+        if key.startswith("@") and isinstance(child, Mapping) and not isinstance(child, HashedKeys):
+            out[key] = {token: _hashed(item) for token, item in child.items()}  # list items stay listed
+        else:
+            out[key] = _hashed(child)
+    return out
 
 
 def decode(text: Any) -> FieldSet | None:
@@ -143,20 +234,22 @@ def decode(text: Any) -> FieldSet | None:
         tree = json.loads(text)
     except (ValueError, binascii.Error, zlib.error, UnicodeDecodeError, RecursionError):
         return None
-    return FieldSet(tree) if _valid(tree) else None
+    try:
+        return FieldSet(_load(tree))
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        return None
 
 
-def _valid(tree: Any) -> bool:
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, dict):
-            return False
-        for key, child in node.items():
-            if not isinstance(key, str):
-                return False
-            stack.append(child)
-    return True
+def _load(node: Any) -> Mapping:
+    """Check the decoded JSON is a trie (maps of maps) and turn hashed nodes back into HashedKeys."""
+    if not isinstance(node, dict):
+        raise ValueError("not a field set")
+    if len(node) == 1 and isinstance(node.get("#"), str):
+        return HashedKeys(node["#"])
+    out = {}
+    for key, child in node.items():
+        out[key] = _load(child)
+    return out
 
 
 def last_applied_of(live: Mapping | None) -> FieldSet | None:
@@ -166,10 +259,3 @@ def last_applied_of(live: Mapping | None) -> FieldSet | None:
     if not isinstance(annotations, Mapping):
         return None
     return decode(annotations.get(LAST_APPLIED_ANNOTATION))
-
-
-def iter_tokens(node: Mapping, marker: str) -> Iterator[tuple[str, Mapping]]:
-    """The recorded items of a keyed list node under `marker`."""
-    items = node.get(marker) if isinstance(node, Mapping) else None
-    if isinstance(items, Mapping):
-        yield from items.items()

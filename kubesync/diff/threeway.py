@@ -241,13 +241,14 @@ class _Differ:
             else:
                 yield from self.walk(dv, lv, fs.get(key) if fs else None, p, lab)
         if fs:
-            for key, owned in fs.items():
-                if key in d or key not in l:
+            # live's keys checked against the set (a hashed set can answer membership, not list its keys)
+            for key, lv in l.items():
+                if key in d or key not in fs:
                     continue
                 p = path + (key,)
                 if _identity(p) or self.ignore.ignored(p):
                     continue
-                yield from self.remove_gone(owned, l[key], p, label + (_key_label(key),))
+                yield from self.remove_gone(fs[key], lv, p, label + (_key_label(key),))
 
     def walk_keyed(self, rule: MergeRule, d: list, l: list, fs: Any, path: tuple, label: tuple) -> Iterator[tuple[dict, tuple]]:
         owned = fs.get(rule.marker) if isinstance(fs, Mapping) else None
@@ -295,9 +296,10 @@ class _Differ:
             return
         fields = fields_of(path)
         if isinstance(lv, dict) and (len(path) == 1 or fields[-1] == "metadata" or is_free_form_map(fields) or self.ignore.below(path)):
-            for key, child in (owned.items() if isinstance(owned, Mapping) else ()):
-                if key in lv:
-                    yield from self.remove_gone(child, lv[key], path + (key,), label + (_key_label(key),))
+            if isinstance(owned, Mapping):
+                for key, child in lv.items():
+                    if key in owned:
+                        yield from self.remove_gone(owned[key], child, path + (key,), label + (_key_label(key),))
             return
         if isinstance(lv, list):
             rule = merge_rule(fields, self.kind)

@@ -275,6 +275,12 @@ def plan_prune(
     return actions, warnings
 
 
+def owned_count(managed_live: dict[tuple, KubeObject], inventory: Iterable[InventoryEntry]) -> int:
+    """How many live objects the sync owns: in its inventory, with the recorded uid."""
+    uids = {e.ref.key: e.uid for e in inventory}
+    return sum(1 for key, o in managed_live.items() if uids.get(key) and uids[key] == (o.get("metadata") or {}).get("uid"))
+
+
 def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: PlanSettings) -> None:
     """Refuse the deletions a broken or emptied source would cause, unless forced."""
     if not deletions or settings.force:
@@ -327,8 +333,7 @@ def build_plan(
     if settings.prune:
         desired_keys = {r.ref.key for r in resolved}
         deletions, warnings = plan_prune(desired_keys, managed_live, inventory, settings)
-        owned = sum(1 for o in managed_live.values() if ownership(o, settings.sync) is None)
-        check_prune_safety(len(resolved), len(deletions), owned, settings)
+        check_prune_safety(len(resolved), len(deletions), owned_count(managed_live, inventory), settings)
         actions.extend(deletions)
     return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings))
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
-from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Plan
+from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values, redact
 
 # Fields the server owns: shown in neither side of a diff.
@@ -66,6 +66,14 @@ def for_display(obj: KubeObject | None) -> KubeObject | None:
     if isinstance(meta, dict):
         for key in DROP_METADATA:
             meta.pop(key, None)
+        # kubesync's own bookkeeping (the set of fields it applied) is noise to a reviewer.
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations:
+            annotations = {k: v for k, v in annotations.items() if k != LAST_APPLIED_ANNOTATION}
+            if annotations:
+                meta["annotations"] = annotations
+            else:
+                meta.pop("annotations")
     return out
 
 

@@ -228,15 +228,15 @@ def _yaml_documents(path: str, text: str, problems: list[str]) -> Iterator[_Docu
                 continue  # empty or comment-only document
             yield _Document(value, node.start_mark.line + 1, node, tuple(builder.duplicates))
     except yaml.MarkedYAMLError as e:
-        problems.append(_yaml_error(path, e))
+        problems.append(describe_yaml_error(path, e))
     except yaml.YAMLError as e:  # unmarked: rare (reader errors are caught before parsing)
         problems.append(f"{path}: invalid YAML: {e}")
     finally:
         loader.dispose()
 
 
-def _yaml_error(path: str, e: yaml.MarkedYAMLError) -> str:
-    """Name file, line and column; never the offending text (it may be a Secret value)."""
+def describe_yaml_error(path: str, e: yaml.MarkedYAMLError) -> str:
+    """`path:line: invalid YAML at column N: what`; never the offending text (it may be a Secret value)."""
     mark = e.problem_mark or e.context_mark
     where = f"{path}:{mark.line + 1}" if mark else path
     column = f" at column {mark.column + 1}" if mark else ""

@@ -1,0 +1,440 @@
+"""kubesync.yaml: the syncs a daemon keeps converged, validated into nested frozen dataclasses.
+
+    syncs:
+      - name: shop
+        source: {path: ./manifests}          # or {repo: URL, ref: main, path: sub}
+        namespace: shop
+        context: kind-dev
+        prune: true
+        selfHeal: true
+        interval: 30s
+        maxPrune: 0.5
+        ignore:
+          - {group: apps, kind: Deployment, name: web, paths: [/spec/replicas]}
+          - {kind: Deployment, managers: [kube-controller-manager]}
+    webhook: {url: https://hooks.example/..., format: slack}
+
+The file is read from YAML nodes rather than plain values, so every problem names its file,
+line and field; all problems are reported at once. Values are echoed only where they cannot be
+secret (durations, names, enumerations): a webhook URL often carries a token.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from kubesync.errors import ConfigError, SourceError
+from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
+from kubesync.model import ObjectRef
+from kubesync.sources import SourceSpec, clean_subpath, is_url
+
+DEFAULT_INTERVAL = 30.0
+DEFAULT_MAX_PRUNE = 0.5
+WEBHOOK_FORMATS = ("json", "slack")
+
+# --- durations (shared with the CLI) ----------------------------------------------------------
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'30s', '5m', '1h30m', '500ms', '2d' or a plain number of seconds -> seconds.
+
+    Raises ValueError (argparse turns it into a usage message when used as `type=`).
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        s = str(text).strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", s):
+            seconds = float(s)
+        elif _DURATION.fullmatch(s):
+            seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(s))
+        else:
+            raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 5m or 1h30m")
+    if seconds < 0:
+        raise ValueError(f"{text!r} is negative; a duration is 0 or more")
+    return seconds
+
+
+# --- the settings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Differences the diff engine must not act on, for the objects this rule matches."""
+
+    group: str | None = None
+    """API group to match ("" is the core group); None matches every group."""
+    kind: str | None = None
+    """Kind to match, e.g. Deployment; None matches every kind."""
+    name: str | None = None
+    """Object name to match; None matches every name."""
+    namespace: str | None = None
+    """Namespace to match; None matches every namespace."""
+    paths: tuple[str, ...] = ()
+    """JSON pointers (RFC 6901) of fields to leave alone, e.g. /spec/replicas."""
+    managers: tuple[str, ...] = ()
+    """Field managers (metadata.managedFields) whose fields are left alone, e.g. an HPA's."""
+
+    def matches(self, ref: ObjectRef) -> bool:
+        """Whether the rule applies to an object: every field it sets must be equal."""
+        wanted = ((self.group, ref.group), (self.kind, ref.kind), (self.name, ref.name), (self.namespace, ref.namespace))
+        return all(want is None or want == have for want, have in wanted)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where the daemon posts alerts (sync failed, degraded, recovered)."""
+
+    url: str
+    """http(s) URL to POST to; may hold a token, so it is never printed."""
+    format: str = "json"
+    """Body format: `json` (kubesync's own event) or `slack` (an incoming-webhook message)."""
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """One source kept converged into one cluster."""
+
+    name: str
+    """Names the inventory and the owner label; a DNS-1123 label, unique in the file."""
+    source: SourceSpec
+    """Where manifests come from; relative paths are resolved against the config file's folder."""
+    namespace: str = "default"
+    """Namespace for namespaced objects that name none."""
+    context: str | None = None
+    """kubeconfig context to use; None for the current context (or in-cluster config)."""
+    prune: bool = False
+    """Delete owned objects that are gone from the source."""
+    self_heal: bool = False
+    """Revert out-of-band changes to managed objects as soon as they are seen."""
+    interval: float = DEFAULT_INTERVAL
+    """Seconds between git polls and full resyncs."""
+    max_prune: float = DEFAULT_MAX_PRUNE
+    """Largest share (0..1) of the owned objects one run may delete; more is refused as a likely mistake."""
+    ignore: tuple[IgnoreRule, ...] = ()
+    """Differences to leave alone (fields other controllers own)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole kubesync.yaml."""
+
+    syncs: tuple[SyncConfig, ...]
+    """Every sync, in file order."""
+    webhook: WebhookConfig | None = None
+    """Alert destination; None for no alerts."""
+    path: str = field(default="", compare=False)
+    """The file it was read from (for messages)."""
+
+    def sync(self, name: str) -> SyncConfig:
+        """The sync called `name`; ConfigError naming the known ones otherwise."""
+        for s in self.syncs:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.syncs)
+        raise ConfigError(f"{self.path or 'kubesync.yaml'}: no sync named {name!r}; known: {known}")
+
+
+# --- reading YAML nodes with file:line for every problem --------------------------------------
+
+_SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore")
+_SOURCE_KEYS = ("path", "repo", "ref")
+_IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
+_WEBHOOK_KEYS = ("url", "format")
+_TOP_KEYS = ("syncs", "webhook")
+_POINTER = re.compile(r"(/([^~/]|~[01])*)+")
+
+
+def _kind_of(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    tag = node.tag.rsplit(":", 1)[-1]
+    return {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean", "null": "null"}.get(tag, tag)
+
+
+class _Reader:
+    """Typed access to YAML nodes that records problems as `file:line: field: message`."""
+
+    def __init__(self, path: str, loader: yaml.SafeLoader):
+        self.path = path
+        self.loader = loader
+        self._found: list[tuple[int, str]] = []
+
+    def fail(self, node: Node, where: str, message: str) -> None:
+        line = node.start_mark.line + 1
+        self._found.append((line, f"{self.path}:{line}: {where}: {message}"))
+
+    @property
+    def problems(self) -> list[str]:
+        """In file order, as a person reads the file top to bottom."""
+        return [text for _, text in sorted(self._found, key=lambda found: found[0])]
+
+    def mapping(self, node: Node, where: str, known: Sequence[str]) -> dict[str, Node] | None:
+        """A mapping's key -> value node; unknown and repeated keys are problems."""
+        if not isinstance(node, MappingNode):
+            self.fail(node, where, f"must be a mapping, not {_kind_of(node)}")
+            return None
+        out: dict[str, Node] = {}
+        for key_node, value in node.value:
+            key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+            if key in out:
+                self.fail(key_node, f"{where}.{key}", "is given twice; keep one")
+            elif key not in known:
+                self.fail(key_node, where, _unknown_key(key, known))
+            else:
+                out[key] = value
+        return out
+
+    def value(self, node: Node, where: str, types: tuple[type, ...], expected: str) -> Any:
+        if not isinstance(node, ScalarNode):
+            self.fail(node, where, f"must be {expected}, not {_kind_of(node)}")
+            return None
+        try:
+            value = self.loader.construct_object(node)
+        except yaml.YAMLError:  # an unknown !tag
+            self.fail(node, where, f"must be {expected}, not {node.tag}")
+            return None
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            self.fail(node, where, f"must be {expected}, not {_kind_of(node)}")
+            return None
+        return value
+
+    def string(self, node: Node, where: str) -> str | None:
+        value = self.value(node, where, (str,), "a string")
+        if value == "":
+            self.fail(node, where, "is empty")
+            return None
+        return value
+
+    def boolean(self, node: Node, where: str) -> bool | None:
+        return self.value(node, where, (bool,), "true or false")
+
+    def strings(self, node: Node, where: str) -> tuple[str, ...]:
+        if not isinstance(node, SequenceNode):
+            self.fail(node, where, f"must be a list of strings, not {_kind_of(node)}")
+            return ()
+        items = (self.string(item, f"{where}[{i}]") for i, item in enumerate(node.value))
+        return tuple(s for s in items if s is not None)
+
+    def items(self, node: Node, where: str) -> list[Node]:
+        if not isinstance(node, SequenceNode):
+            self.fail(node, where, f"must be a list, not {_kind_of(node)}")
+            return []
+        return list(node.value)
+
+
+def _unknown_key(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [k for k in known if k.lower() == key.lower().replace("_", "")]
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {key!r}; {hint}known keys: {', '.join(known)}"
+
+
+def _duration(r: _Reader, node: Node, where: str) -> float | None:
+    value = r.value(node, where, (str, int, float), "a duration like 30s, 5m or 1h30m")
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as e:
+        r.fail(node, where, str(e))
+        return None
+    if seconds <= 0:
+        r.fail(node, where, "must be more than 0")
+        return None
+    return seconds
+
+
+def _share(r: _Reader, node: Node, where: str) -> float | None:
+    value = r.value(node, where, (int, float), "a number from 0 to 1")
+    if value is not None and not 0 <= value <= 1:
+        r.fail(node, where, f"{value} is not between 0 and 1 (a share: 0.5 allows deleting half the owned objects)")
+        return None
+    return None if value is None else float(value)
+
+
+def _source(r: _Reader, node: Node, where: str, base: Path) -> SourceSpec | None:
+    fields = r.mapping(node, where, _SOURCE_KEYS)
+    if fields is None:
+        return None
+    get = {k: r.string(v, f"{where}.{k}") for k, v in fields.items()}
+    if "repo" in fields:
+        repo = get["repo"]
+        if repo is None:
+            return None
+        try:
+            sub = clean_subpath(get.get("path"))
+        except SourceError as e:
+            r.fail(fields["path"], f"{where}.path", str(e))
+            return None
+        repo = repo if is_url(repo) else str(_resolve(base, repo))
+        return SourceSpec(repo=repo, ref=get.get("ref"), subpath=sub or None)
+    if "path" not in fields:
+        r.fail(node, where, "needs path (a folder) or repo (a git repository)")
+        return None
+    if "ref" in fields:
+        r.fail(fields["ref"], f"{where}.ref", "needs repo: a folder has no refs")
+    path = get["path"]
+    return SourceSpec(path=str(_resolve(base, path))) if path else None
+
+
+def _resolve(base: Path, path: str) -> Path:
+    """Relative paths in kubesync.yaml are relative to the file, not to where the daemon runs."""
+    p = Path(os.path.expanduser(path))
+    return Path(os.path.normpath(p if p.is_absolute() else base / p))
+
+
+def _ignore_rule(r: _Reader, node: Node, where: str) -> IgnoreRule | None:
+    fields = r.mapping(node, where, _IGNORE_KEYS)
+    if fields is None:
+        return None
+    selectors = {k: r.value(fields[k], f"{where}.{k}", (str,), "a string") for k in _IGNORE_KEYS[:4] if k in fields}
+    known_problems = len(r.problems)
+    paths = r.strings(fields["paths"], f"{where}.paths") if "paths" in fields else ()
+    for i, p in enumerate(paths):
+        if not _POINTER.fullmatch(p):
+            r.fail(fields["paths"].value[i], f"{where}.paths[{i}]", f"{p!r} is not a JSON pointer; write it like /spec/replicas")
+    managers = r.strings(fields["managers"], f"{where}.managers") if "managers" in fields else ()
+    if not paths and not managers and len(r.problems) == known_problems:
+        r.fail(node, where, "needs paths (JSON pointers) or managers (field manager names) to ignore")
+        return None
+    group = selectors.get("group")
+    return IgnoreRule(
+        group="" if group == "core" else group,
+        kind=selectors.get("kind"),
+        name=selectors.get("name"),
+        namespace=selectors.get("namespace"),
+        paths=paths,
+        managers=managers,
+    )
+
+
+def _optional(r: _Reader, fields: dict[str, Node], key: str, where: str, read: Callable[..., Any], default: Any) -> Any:
+    if key not in fields:
+        return default
+    value = read(r, fields[key], f"{where}.{key}")
+    return default if value is None else value
+
+
+def _sync(r: _Reader, node: Node, where: str, base: Path) -> SyncConfig | None:
+    fields = r.mapping(node, where, _SYNC_KEYS)
+    if fields is None:
+        return None
+    if "source" not in fields:
+        r.fail(node, where, "needs source, e.g. source: {path: ./manifests}")
+        return None
+    source = _source(r, fields["source"], f"{where}.source", base)
+    if source is None:
+        return None
+    name = _optional(r, fields, "name", where, _Reader.string, None) or source.default_name()
+    if not is_dns1123_label(name):
+        r.fail(fields.get("name", node), f"{where}.name", f"{name!r} is not a valid sync name: it must be {DNS1123_LABEL_RULE}")
+    namespace = _optional(r, fields, "namespace", where, _Reader.string, "default")
+    if not is_dns1123_label(namespace):
+        r.fail(fields["namespace"], f"{where}.namespace", f"{namespace!r} is not a valid namespace name: it must be {DNS1123_LABEL_RULE}")
+    ignore = [_ignore_rule(r, n, f"{where}.ignore[{i}]") for i, n in enumerate(r.items(fields["ignore"], f"{where}.ignore"))] if "ignore" in fields else []
+    return SyncConfig(
+        name=name,
+        source=source,
+        namespace=namespace,
+        context=_optional(r, fields, "context", where, _Reader.string, None),
+        prune=_optional(r, fields, "prune", where, _Reader.boolean, False),
+        self_heal=_optional(r, fields, "selfHeal", where, _Reader.boolean, False),
+        interval=_optional(r, fields, "interval", where, _duration, DEFAULT_INTERVAL),
+        max_prune=_optional(r, fields, "maxPrune", where, _share, DEFAULT_MAX_PRUNE),
+        ignore=tuple(rule for rule in ignore if rule is not None),
+    )
+
+
+def _webhook(r: _Reader, node: Node) -> WebhookConfig | None:
+    fields = r.mapping(node, "webhook", _WEBHOOK_KEYS)
+    if fields is None:
+        return None
+    if "url" not in fields:
+        r.fail(node, "webhook", "needs url")
+        return None
+    url = r.string(fields["url"], "webhook.url")
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        r.fail(fields["url"], "webhook.url", "must be an http:// or https:// URL")
+    fmt = _optional(r, fields, "format", "webhook", _Reader.string, "json")
+    if fmt not in WEBHOOK_FORMATS:
+        r.fail(fields["format"], "webhook.format", f"{fmt!r} is not one of {', '.join(WEBHOOK_FORMATS)}")
+    return WebhookConfig(url, fmt) if url else None
+
+
+def _unique_names(r: _Reader, syncs: list[tuple[int, Node, SyncConfig | None]]) -> None:
+    first: dict[str, int] = {}
+    for i, node, sync in syncs:
+        if sync is None:
+            continue
+        if sync.name in first:
+            r.fail(
+                node,
+                f"syncs[{i}].name",
+                f"{sync.name!r} is already used by syncs[{first[sync.name]}]; sync names name inventories and must be unique",
+            )
+        first.setdefault(sync.name, i)
+
+
+def _compose(text: str, path: str) -> tuple[Node | None, yaml.SafeLoader]:
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node(), loader
+    except yaml.MarkedYAMLError as e:
+        raise ConfigError(describe_yaml_error(path, e)) from None
+
+
+def _raise(problems: list[str], path: str) -> None:
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    raise ConfigError(f"{len(problems)} problems in {path}:\n" + "\n".join("  " + p for p in problems))
+
+
+def parse_config(text: str, path: str = "kubesync.yaml", base_dir: str | os.PathLike | None = None) -> Config:
+    """Validate a kubesync.yaml text; relative source paths resolve against `base_dir`."""
+    base = Path(base_dir) if base_dir is not None else Path(path).resolve().parent
+    node, loader = _compose(text, path)
+    if node is None:
+        raise ConfigError(f"{path}: is empty; list at least one sync under syncs:")
+    r = _Reader(path, loader)
+    fields = r.mapping(node, "(top level)", _TOP_KEYS)
+    if fields is None:
+        _raise(r.problems, path)
+    if "syncs" not in fields:
+        r.fail(node, "syncs", "is missing; list at least one sync under syncs:")
+        _raise(r.problems, path)
+    nodes = r.items(fields["syncs"], "syncs")
+    if not nodes and not r.problems:
+        r.fail(fields["syncs"], "syncs", "is empty; list at least one sync")
+    syncs = [(i, n, _sync(r, n, f"syncs[{i}]", base)) for i, n in enumerate(nodes)]
+    _unique_names(r, syncs)
+    webhook = _webhook(r, fields["webhook"]) if "webhook" in fields else None
+    if r.problems:
+        _raise(r.problems, path)
+    return Config(tuple(s for _, _, s in syncs if s is not None), webhook, path)
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate a kubesync.yaml file; ConfigError names file:line and the field."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {p}: {getattr(e, 'strerror', None) or e}") from None
+    return parse_config(text, str(p), p.resolve().parent)

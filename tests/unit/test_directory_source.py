@@ -379,3 +379,21 @@ def test_redact_and_is_url():
     assert is_url("git@github.com:org/r.git")
     assert not is_url("/srv/repos/r")
     assert not is_url("relative/repo")
+
+
+# --- the demo app -----------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "manifests-example"
+
+
+def test_manifests_example_is_a_valid_source_in_its_own_namespace():
+    state = load(SourceSpec(path=str(EXAMPLE)))
+    kinds = sorted(m.ref.kind for m in state.manifests)
+    assert kinds == ["ConfigMap", "Deployment", "Namespace", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount"]
+    assert {m.ref.namespace for m in state.manifests if m.ref.kind != "Namespace"} == {"kubesync-demo"}
+    by_kind = {m.ref.kind: m.obj for m in state.manifests}
+    assert all(port["protocol"] == "TCP" for port in by_kind["Service"]["spec"]["ports"])
+    assert by_kind["Deployment"]["spec"]["replicas"] == 2
+    assert by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    assert "stringData" in by_kind["Secret"] and "data" not in by_kind["Secret"]
+    assert SourceSpec(path=str(EXAMPLE)).default_name() == "manifests-example"

@@ -323,7 +323,8 @@ def managed_paths(live: dict, managers: Sequence[str]) -> Iterator[tuple[Any, ..
     """The live paths (map keys, list indices) that the named managers own, per `metadata.managedFields`.
 
     `fieldsV1` keys: `f:<field>`, `k:<json of the item's keys>`, `v:<json of a set member>`,
-    `i:<index>`, and `.` for the node itself. Owned leaves are yielded; items that no longer exist are skipped.
+    `i:<index>`, and `.` for the node itself. Owned leaves are yielded; list items that no longer exist in
+    live are skipped.
     """
     entries = (live.get("metadata") or {}).get("managedFields") or []
     for entry in entries:
@@ -357,8 +358,8 @@ def _owned(node: dict, value: Any, path: tuple) -> Iterator[tuple]:
         grand = {k: v for k, v in (child or {}).items() if k != "."} if isinstance(child, dict) else {}
         if not grand:
             yield here
-        elif sub is not _NOTHING:
-            yield from _owned(grand, sub, here)
+        else:
+            yield from _owned(grand, sub, here)  # f: paths resolve without live; k:/v:/i: need the live list
 
 
 def _find_item(kind: str, arg: str, items: list) -> int | None:

@@ -68,6 +68,11 @@ class SourceSpec:
     ref: str | None = None
     subpath: str | None = None
 
+    def __repr__(self) -> str:
+        """Redacted: a spec ends up in logs and tracebacks, its repo URL may carry a password."""
+        shown = {"path": self.path, "repo": self.repo and redact(self.repo), "ref": self.ref, "subpath": self.subpath}
+        return "SourceSpec(" + ", ".join(f"{k}={v!r}" for k, v in shown.items() if v is not None) + ")"
+
     def describe(self) -> str:
         """For people and logs: `manifests`, or `repo@ref:sub` with credentials stripped."""
         if self.repo:

@@ -370,5 +370,5 @@ def load(spec: "SourceSpec") -> DesiredState:
     fileset = read_source(spec)
     manifests = load_files(fileset.files, fileset.problems)
     revision = content_revision(fileset.files)
-    log.info("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
+    log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
     return DesiredState(manifests, spec.describe(), revision)

@@ -110,7 +110,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _fetch(repo: git.Repo, url: str) -> None:
-    log.info("fetching %s", redact(url))
+    log.debug("fetching %s", redact(url))
     try:
         repo.git.fetch("--prune", "--force", "--quiet", url, *FETCH_REFSPECS, env=_git_env(), kill_after_timeout=FETCH_TIMEOUT)
     except git.GitCommandError as e:
@@ -325,5 +325,5 @@ def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
     finally:
         opened.repo.close()
     manifests = load_files(fileset.files, fileset.problems)
-    log.info("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
+    log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
     return DesiredState(manifests, spec.describe(), commit.hexsha)

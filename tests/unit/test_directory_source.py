@@ -323,6 +323,8 @@ def test_describe_strips_credentials():
     spec = SourceSpec(repo="https://bot:t0ken@github.com/org/infra.git", ref="main", subpath="apps/shop")
     assert spec.describe() == "https://github.com/org/infra.git@main:apps/shop"
     assert SourceSpec(repo="/srv/infra").describe() == "/srv/infra@HEAD"
+    assert repr(spec) == "SourceSpec(repo='https://github.com/org/infra.git', ref='main', subpath='apps/shop')"
+    assert spec.repo == "https://bot:t0ken@github.com/org/infra.git"  # kept for git itself
 
 
 @pytest.mark.parametrize(

@@ -135,14 +135,14 @@ def test_unknown_ref_names_repo_and_ref(origin):
     assert "unknown ref '0000000000000000000000000000000000000000'" in str(info.value)
 
 
-def test_escaping_sub_folders_are_refused(origin):
+def test_escaping_sub_folders_are_refused_before_any_io(tmp_path):
     for subpath, message in (
         ("../x", "sub-folder '../x' leaves the source root ('..'); give a path inside it"),
         ("apps/../../x", "sub-folder 'apps/../../x' leaves the source root ('..'); give a path inside it"),
         ("/etc", "sub-folder '/etc' is absolute; give a path relative to the source root"),
     ):
         with pytest.raises(SourceError) as info:
-            load(SourceSpec(repo=str(origin.path), subpath=subpath))
+            load(SourceSpec(repo=str(tmp_path / "not-even-a-repo"), subpath=subpath))
         assert str(info.value) == message
 
 

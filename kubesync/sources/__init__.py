@@ -118,3 +118,18 @@ def load(spec: SourceSpec, *, fetch: bool = True) -> DesiredState:
     from kubesync.sources import directory
 
     return directory.load(spec)
+
+
+def current_revision(spec: SourceSpec, *, fetch: bool = True) -> str:
+    """The revision `load(spec)` would report, without parsing: lets a poller skip unchanged sources.
+
+    For git this fetches and resolves the ref only; for a folder it reads (but does not parse) the files.
+    """
+    spec.check()
+    if spec.repo:
+        from kubesync.sources import git
+
+        return git.current_revision(spec, fetch=fetch)
+    from kubesync.sources import directory
+
+    return directory.content_revision(directory.read_source(spec).files)

@@ -314,6 +314,16 @@ def read_commit(opened: OpenRepo, commit: git.Commit, subpath: str | None) -> Fi
     return read_tree(tree, sub)
 
 
+def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
+    """The commit sha the spec's ref names now, without reading the tree (a cheap poll)."""
+    assert spec.repo, "git.current_revision needs spec.repo"
+    opened = open_repo(spec.repo, fetch=fetch)
+    try:
+        return resolve(opened, spec.ref).hexsha
+    finally:
+        opened.repo.close()
+
+
 def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
     """A git source as a validated DesiredState; the revision is the resolved commit sha."""
     assert spec.repo, "git.load needs spec.repo"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubesync.errors import ManifestError, SourceError
-from kubesync.sources import SourceSpec, clean_subpath, dns_label, is_url, load, redact
+from kubesync.sources import SourceSpec, clean_subpath, current_revision, dns_label, is_url, load, redact
 from kubesync.sources import directory
 from kubesync.sources.directory import Entry, IgnoreRules, collect, content_revision, read_directory
 
@@ -123,6 +123,7 @@ def test_revision_is_a_content_hash_of_paths_and_bytes(tmp_path):
     one = write(tmp_path / "one", {"a.yaml": cm("a"), "b/c.yaml": cm("c")})
     two = write(tmp_path / "two", {"a.yaml": cm("a"), "b/c.yaml": cm("c")})
     rev = load(SourceSpec(path=str(one))).revision
+    assert current_revision(SourceSpec(path=str(one))) == rev
     assert rev.startswith("sha256:") and len(rev) == len("sha256:") + 16
     assert load(SourceSpec(path=str(two))).revision == rev
     (two / "b/c.yaml").write_text(cm("c") + "data: {k: v}\n")

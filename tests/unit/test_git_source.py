@@ -10,7 +10,7 @@ import git
 import pytest
 
 from kubesync.errors import ManifestError, SourceError
-from kubesync.sources import SourceSpec, load
+from kubesync.sources import SourceSpec, current_revision, load
 from kubesync.sources import directory
 from kubesync.sources import git as gitsource
 
@@ -230,6 +230,7 @@ def test_file_url_is_cloned_bare_into_the_cache_and_fetched_on_reuse(origin, tmp
 
     newer = commit(origin.repo, {"other/e.yaml": cm("e")}, "newer")
     assert load(SourceSpec(repo=url, ref="main"), fetch=False).revision == origin.first.hexsha
+    assert current_revision(SourceSpec(repo=url, ref="main")) == newer.hexsha
     state = load(SourceSpec(repo=url, ref="main"))
     assert (state.revision, names(state)) == (newer.hexsha, ["a", "b", "c", "e"])
 

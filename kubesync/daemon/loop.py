@@ -1,0 +1,304 @@
+"""One SyncWorker per sync: a thread that sleeps until a trigger, then reads, plans and applies.
+
+A run is "never worse than before": a source that cannot be read (git unreachable, invalid YAML,
+empty) fails the run before anything is planned, so nothing is applied or pruned; the error is
+reported (log, metrics, alert) and retried with backoff, while any new trigger retries at once.
+
+Drift: when the plan has changes but the source has not moved since the cluster last matched it,
+the changes are drift. With self-heal they are reverted; without, they are reported (log line per
+newly drifted object, kubesync_drifted_objects) until the source moves. Only the leader applies;
+a follower plans and reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from kubesync import engine, errors
+from kubesync.cluster.discovery import Discovery
+from kubesync.daemon.connections import CountingCluster
+from kubesync.daemon.settings import DaemonSettings, SyncSettings
+from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
+from kubesync.daemon.watch import ClusterWatcher
+from kubesync.health import assess
+from kubesync.model import DesiredState, KubeObject, ObjectRef, ResourceType
+from kubesync.plan import PlanSettings
+
+log = logging.getLogger(__name__)
+
+
+def one_line(text: str) -> str:
+    """Log records are one line each: multi-line errors (a list of manifest problems) are joined."""
+    text = re.sub(r":[ \t]*\n\s*", ": ", str(text).strip())
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def short(revision: str) -> str:
+    """A git sha or a `sha256:` content hash, cut to what people compare."""
+    head, sep, tail = revision.rpartition(":")
+    return f"{head}{sep}{tail[:12]}"
+
+
+class SyncLog(logging.LoggerAdapter):
+    """Prefixes `[sync]` and carries `sync` for the JSON formatter."""
+
+    def process(self, msg, kwargs):
+        kwargs.setdefault("extra", {}).update(self.extra)
+        return f"[{self.extra['sync']}] {msg}", kwargs
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What /readyz reports about one sync."""
+
+    state: str = "starting"  # starting, synced, drifted, standby, failed
+    revision: str = ""  # the revision the cluster last matched
+    error: str = ""
+    runs: int = 0
+    last_run: float = 0.0
+
+
+class SyncWorker:
+    def __init__(self, sync: SyncSettings, settings: DaemonSettings, connections, metrics, notifier, leader,
+                 stop: threading.Event):
+        self.sync = sync
+        self.settings = settings
+        self.connections = connections
+        self.metrics = metrics
+        self.notifier = notifier
+        self.leader = leader
+        self.stop = stop
+        self.abort = threading.Event()  # stops a running apply after its current wave
+        self.wakeup = Wakeup()
+        self.log = SyncLog(log, {"sync": sync.name})
+        self.status = SyncStatus()
+        self.converged: str | None = None  # the revision the cluster was last seen to match
+        self.failures = 0
+        self._drifted: set[str] = set()
+        self._conflicts: set[str] = set()
+        self._counting = None  # (cluster, its counting wrapper): one per connection, so watches survive runs
+        self.watcher = ClusterWatcher(sync.name, engine.selector(sync.name), self._on_event, settings.watch_timeout)
+        self.poller: GitPoller | None = None
+        self.files: DirectoryWatcher | None = None
+        self.thread = threading.Thread(target=self._run, name=f"sync-{sync.name}", daemon=True)
+        metrics.register_sync(sync.name)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> "SyncWorker":
+        src = self.sync.source
+        if src.repo:
+            self.poller = GitPoller(src, self.sync.interval, self.wakeup, self.stop, self.sync.name,
+                                    loaded=lambda: self.status.revision or None).start()
+        elif src.path:
+            import os
+
+            try:
+                self.files = DirectoryWatcher(os.path.abspath(src.path), self.wakeup, self.settings.debounce, self.sync.name).start()
+            except OSError as e:  # a missing folder: the first run reports it; the timer retries
+                self.log.warning("cannot watch %s: %s", src.path, e)
+        self.thread.start()
+        return self
+
+    def trigger(self, reason: str) -> None:
+        """An immediate run (POST /webhook/<sync>): a git source is polled first."""
+        if self.poller is not None and reason == "webhook":
+            self.poller.poke()
+        else:
+            self.wakeup.wake(reason)
+
+    def interrupt(self) -> None:
+        """Stop after the current write wave (shutdown, or the leadership was lost)."""
+        self.abort.set()
+        self.wakeup.wake("stop")
+
+    def close(self) -> None:
+        for part in (self.files, self.poller, self.watcher):
+            if part is not None:
+                part.stop()
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        reasons = {"startup"}
+        while not self.stop.is_set():
+            for reason in sorted(reasons):
+                self.metrics.triggers.labels(self.sync.name, reason).inc()
+            ok = self.run_once(reasons)
+            if self.stop.is_set():
+                break
+            if ok:
+                wait = self.sync.resync
+            else:
+                backoff = self.settings.retry_backoff
+                wait = backoff[min(self.failures, len(backoff)) - 1]
+            reasons = self.wakeup.wait(wait) or {"resync" if ok else "retry"}
+            if self.stop.is_set():
+                break
+            reasons |= self.wakeup.gather(self.settings.settle)
+            reasons.discard("stop")
+        self.log.debug("worker stopped")
+
+    def run_once(self, reasons: set[str]) -> bool:
+        """One read-plan-apply; True unless it failed. Never raises."""
+        started = time.monotonic()
+        self.log.debug("run (%s)", ", ".join(sorted(reasons)))
+        error = ""
+        try:
+            result = self._sync()
+        except errors.KubesyncError as e:
+            result, error = "error", type(e).__name__
+            self._failed(one_line(str(e)))
+        except Exception as e:  # a bug must not kill the worker: report it like any failure
+            self.log.exception("unexpected error")
+            result, error = "error", type(e).__name__
+            self._failed(f"unexpected {type(e).__name__}: {errors.cut(str(e))}")
+        self.metrics.run(self.sync.name, result, time.monotonic() - started, error)
+        if result != "error":
+            self.failures = 0
+        self.status = replace(self.status, runs=self.status.runs + 1, last_run=time.time())
+        return result != "error"
+
+    def _failed(self, message: str) -> None:
+        self.failures += 1
+        backoff = self.settings.retry_backoff
+        wait = backoff[min(self.failures, len(backoff)) - 1]
+        self.log.error("sync failed; nothing more applied, retrying in %gs: %s", wait, message)
+        self.status = replace(self.status, state="failed", error=errors.cut(message))
+        self.notifier.sync_result(self.sync.name, False, errors.cut(message, 1000), self.status.revision)
+
+    def _succeeded(self, desired: DesiredState, state: str) -> None:
+        if self.status.state == "failed":
+            self.log.info("syncing again at %s", short(desired.revision))
+        self.status = replace(self.status, state=state, revision=desired.revision, error="")
+        self.metrics.success(self.sync.name, desired.revision, time.time())
+        self.notifier.sync_result(self.sync.name, True, f"synced at {short(desired.revision)}", desired.revision)
+
+    # -- one run -----------------------------------------------------------------------------------------
+
+    def _load(self) -> DesiredState:
+        from kubesync import sources
+
+        if self.poller is not None and self.poller.error:
+            raise errors.SourceError(self.poller.error)
+        desired = sources.load(self.sync.source, fetch=False) if self.poller is not None else sources.load(self.sync.source)
+        if not desired.manifests and not self.sync.allow_empty:
+            raise errors.SourceError(
+                f"{desired.source} holds no objects; treated as an error so nothing is applied or pruned "
+                "(allow it with --allow-empty)"
+            )
+        return desired
+
+    def spec(self) -> engine.SyncSpec:
+        s = self.sync
+        plan = PlanSettings(sync=s.name, prune=s.prune, max_prune=s.max_prune, ignore=tuple(s.ignore))
+        return engine.SyncSpec(name=s.name, namespace=s.namespace, plan=plan, inventory_namespace=s.inventory_namespace)
+
+    def _cluster(self):
+        def count(e: errors.ClusterError) -> None:
+            self.metrics.api_errors.labels(self.sync.name, type(e).__name__).inc()
+
+        try:
+            cluster = self.connections.get(self.sync.context)
+        except errors.ClusterError as e:
+            count(e)
+            raise
+        if self._counting is None or self._counting[0] is not cluster:
+            self._counting = (cluster, CountingCluster(cluster, count))
+        return self._counting[1]
+
+    def _sync(self) -> str:
+        desired = self._load()
+        cluster = self._cluster()
+        discovery = Discovery(cluster)  # fresh each run: CRDs come and go
+        spec = self.spec()
+        planned = engine.plan_sync(cluster, discovery, desired, spec)
+        plan = planned.plan
+        self._watch(cluster, discovery, planned)
+        self._report_conflicts(plan)
+        changes = plan.changes
+        moved = desired.revision != self.converged
+        drift = [] if moved else list(changes)
+        self._report_drift(drift, desired.revision)
+
+        if not changes:
+            self.converged = desired.revision
+            self._succeeded(desired, "synced")
+            return "success"
+        if not self.leader.is_leader():
+            self.log.info("standby: %d change(s) planned at %s; only the leader applies", len(changes), short(desired.revision))
+            self.status = replace(self.status, state="standby", error="")
+            return "standby"
+        if drift and not self.sync.self_heal:
+            self.status = replace(self.status, state="drifted", revision=desired.revision, error="")
+            return "success"
+
+        self.abort.clear()
+        if self.stop.is_set() or not self.leader.is_leader():
+            return "standby"
+        what = "reverting drift" if drift else f"applying {short(desired.revision)}"
+        self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
+        report = engine.apply_planned(cluster, discovery, planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
+        engine.raise_for_failures(report)
+        if report.not_started:
+            self.log.warning("stopped before %d action(s) of later waves; the next run continues", len(report.not_started))
+            return "standby"
+        self.converged = desired.revision
+        self._report_drift([], desired.revision)
+        self._succeeded(desired, "synced")
+        return "success"
+
+    # -- reporting ---------------------------------------------------------------------------------------
+
+    def _progress(self, outcome) -> None:
+        self.metrics.objects.labels(self.sync.name, outcome.result).inc()
+        if outcome.failed:
+            self.log.warning("%s", one_line(outcome.message))
+        elif outcome.result != "unchanged":
+            extra = f" ({outcome.message})" if outcome.message else ""
+            self.log.info("%s %s%s", outcome.result, outcome.action.ref, extra)
+
+    def _report_drift(self, drift, revision: str) -> None:
+        now = {str(a.ref) for a in drift}
+        for ref in sorted(now - self._drifted):
+            how = "reverting (self-heal)" if self.sync.self_heal else "reported only (self-heal is off)"
+            self.log.warning("drift: %s differs from revision %s; %s", ref, short(revision), how)
+        self._drifted = now
+        self.metrics.drifted.labels(self.sync.name).set(len(now))
+
+    def _report_conflicts(self, plan) -> None:
+        now = set(plan.conflicts) | set(plan.warnings)
+        for line in sorted(now - self._conflicts):
+            self.log.warning("%s", one_line(line))
+        self._conflicts = now
+
+    def _watch(self, cluster, discovery: Discovery, planned) -> None:
+        rtypes: dict[tuple[str, str], ResourceType] = {}
+        namespaces: set[str] = set()
+        for r in planned.resolved:
+            if not r.pending_crd:
+                rtypes[(r.rtype.api_version, r.rtype.kind)] = r.rtype
+            if r.ref.namespace:
+                namespaces.add(r.ref.namespace)
+        for e in planned.inventory:
+            rtype = discovery.resource_for(e.ref.api_version, e.ref.kind)
+            if rtype is not None:
+                rtypes[(rtype.api_version, rtype.kind)] = rtype
+        self.watcher.ensure(cluster, rtypes, namespaces)
+
+    def _on_event(self, kind: str, obj: KubeObject, changed: bool) -> None:
+        """Health comes from here only: the watch delivers each object's versions in order, where a
+        run's copies may be older than what the watch already showed."""
+        ref = ObjectRef.of(obj)
+        if kind == "DELETED":
+            self.notifier.object_gone(self.sync.name, str(ref))
+        else:
+            self.notifier.object_health(self.sync.name, str(ref), assess(obj))
+        self.metrics.degraded.labels(self.sync.name).set(self.notifier.degraded(self.sync.name))
+        if changed and not self.stop.is_set():
+            self.log.debug("%s %s in the cluster", ref, kind.lower())
+            self.wakeup.wake("watch")

@@ -1,0 +1,127 @@
+"""The daemon process: wires workers, triggers, leader election, alerts and HTTP; stops on a signal.
+
+Threads: one per sync worker (plus its triggers: a watchdog observer and debouncer or a git poller,
+and a watch per managed type), the leader elector, the alert sender and the HTTP server. The main
+thread only waits for SIGTERM/SIGINT, then shuts down in order: running applies stop after their
+current wave, workers are joined, the Lease is released, queued alerts are sent, and the exit
+status is 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from kubesync import __version__
+from kubesync.daemon.connections import Connections, CountingCluster
+from kubesync.daemon.http import StatusServer
+from kubesync.daemon.leader import AlwaysLeader, LeaderElector
+from kubesync.daemon.loop import SyncWorker
+from kubesync.daemon.metrics import Metrics
+from kubesync.daemon.notify import Notifier
+from kubesync.daemon.settings import DaemonSettings
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, settings: DaemonSettings, connections: Connections | None = None):
+        self.settings = settings
+        self.stop = threading.Event()
+        self.metrics = Metrics()
+        self.connections = connections or Connections(settings.kubeconfig, settings.context)
+        self.leader = self._elector()
+        self.notifier = Notifier(settings.alerts, may_send=self.leader.is_leader,
+                                 on_result=lambda result: self.metrics.alerts.labels(result).inc())
+        self.workers = {
+            s.name: SyncWorker(s, settings, self.connections, self.metrics, self.notifier, self.leader, self.stop)
+            for s in settings.syncs
+        }
+        self.server = StatusServer(settings.listen, health=self.health, ready=self.ready, metrics=self.metrics.render,
+                                   trigger=self.trigger)
+
+    def _elector(self):
+        if not self.settings.lease.enabled:
+            self.metrics.leader.set(1)
+            return AlwaysLeader()
+
+        def count(e) -> None:
+            self.metrics.api_errors.labels("leader-election", type(e).__name__).inc()
+
+        cluster = CountingCluster(self.connections.get(None), count)
+        return LeaderElector(cluster, self.settings.lease, on_change=self._leadership)
+
+    # -- callbacks ---------------------------------------------------------------------------------------
+
+    def _leadership(self, leading: bool) -> None:
+        self.metrics.leader.set(1 if leading else 0)
+        for w in self.workers.values():
+            if leading:
+                w.wakeup.wake("leader")  # apply what followers only planned
+            else:
+                w.abort.set()  # stop writing after the current wave
+
+    def trigger(self, sync: str) -> bool:
+        worker = self.workers.get(sync)
+        if worker is None:
+            return False
+        worker.trigger("webhook")
+        return True
+
+    def health(self) -> tuple[bool, dict]:
+        dead = [name for name, w in self.workers.items() if w.thread.ident is not None and not w.thread.is_alive()]
+        ok = self.stop.is_set() or not dead
+        return ok, {"ok": ok, "dead_workers": dead}
+
+    def ready(self) -> tuple[bool, dict]:
+        syncs = {
+            name: {"state": w.status.state, "revision": w.status.revision, "error": w.status.error, "runs": w.status.runs}
+            for name, w in self.workers.items()
+        }
+        ok = not self.stop.is_set() and all(w.status.runs > 0 for w in self.workers.values())
+        return ok, {"ready": ok, "leader": self.leader.is_leader(), "identity": self.leader.identity, "syncs": syncs}
+
+    # -- run and stop ------------------------------------------------------------------------------------
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.stop.is_set():
+            log.warning("second %s: exiting at once", signal.Signals(signum).name)
+            os._exit(1)
+        log.info("%s received: shutting down", signal.Signals(signum).name)
+        self.stop.set()
+
+    def run(self) -> int:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        self.metrics.info.info({"identity": self.leader.identity or "-", "version": __version__})
+        self.server.start()
+        self.notifier.start()
+        self.leader.start(self.stop)
+        for w in self.workers.values():
+            w.start()
+        log.info("daemon started: %d sync(s): %s", len(self.workers), ", ".join(self.workers))
+        while not self.stop.wait(0.5):
+            pass
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        self.stop.set()
+        for w in self.workers.values():
+            w.interrupt()
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        for w in self.workers.values():
+            w.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [name for name, w in self.workers.items() if w.thread.is_alive()]
+        if stuck:
+            log.warning("sync(s) %s still running after %gs; abandoned", ", ".join(stuck), self.settings.shutdown_timeout)
+        for w in self.workers.values():
+            w.close()
+        self.leader.release()
+        self.notifier.stop()
+        self.server.stop()
+        log.info("daemon stopped")
+        return 0

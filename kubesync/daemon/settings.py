@@ -1,0 +1,138 @@
+"""The daemon's settings: frozen dataclasses the CLI and kubesync.yaml fill in, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kubesync import inventory
+from kubesync.apply import ApplySettings
+from kubesync.sources import SourceSpec
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """One sync the daemon keeps converged."""
+
+    name: str
+    """Names the inventory, the owner label, the metrics' `sync` label and the webhook path."""
+
+    source: SourceSpec
+    """Where the desired state comes from (a folder, or a ref of a git repository)."""
+
+    namespace: str = "default"
+    """Namespace for namespaced objects that name none."""
+
+    context: str | None = None
+    """kubeconfig context of the target cluster; None for the daemon's own (or in-cluster) config."""
+
+    prune: bool = False
+    """Delete owned objects that are gone from the source (never when the source is empty)."""
+
+    self_heal: bool = False
+    """Revert out-of-band changes at once; when False drift is only reported until the source moves."""
+
+    interval: float = 30.0
+    """Seconds between polls of a git source's ref."""
+
+    resync: float = 30.0
+    """Seconds between full resyncs when nothing else triggered one."""
+
+    max_prune: float = 0.5
+    """Largest share of the owned objects one run may delete."""
+
+    ignore: tuple = ()
+    """Ignore rules (kubesync.config.IgnoreRule) for fields other controllers own."""
+
+    allow_empty: bool = False
+    """Accept a source without objects; otherwise an empty source is an error and nothing is applied."""
+
+    inventory_namespace: str = inventory.DEFAULT_NAMESPACE
+    """Namespace of the sync's inventory ConfigMap."""
+
+
+@dataclass(frozen=True)
+class LeaseSettings:
+    """Leader election among replicas through a coordination.k8s.io/v1 Lease."""
+
+    enabled: bool = False
+    """When False this process is always the leader (a single replica)."""
+
+    name: str = "kubesync-leader"
+    """Name of the Lease object."""
+
+    namespace: str = "default"
+    """Namespace of the Lease object."""
+
+    duration: float = 15.0
+    """Seconds a follower waits after the last observed renewal before taking over."""
+
+    identity: str = ""
+    """This process's holderIdentity; empty means hostname + pid + random."""
+
+    @property
+    def renew_deadline(self) -> float:
+        """A leader that could not renew for this long steps down (before anyone may take over)."""
+        return self.duration * 2 / 3
+
+    @property
+    def retry_period(self) -> float:
+        """Seconds between renewals (leader) or attempts to acquire (follower)."""
+        return max(0.2, self.duration / 8)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where and how alerts are posted."""
+
+    url: str
+    """http(s) URL the alerts are POSTed to; may carry a token, so it is never logged."""
+
+    format: str = "json"
+    """`json` (kubesync's own event object) or `slack` (`{"text": ...}`)."""
+
+    retry_backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0)
+    """Sleeps between attempts to deliver one alert; its length is the retry count."""
+
+    timeout: float = 10.0
+    """Seconds for one POST."""
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """Everything one `kubesync daemon` process does."""
+
+    syncs: tuple[SyncSettings, ...]
+    """The syncs to keep converged, each in its own worker thread."""
+
+    listen: str = "127.0.0.1:9090"
+    """HOST:PORT of /healthz, /readyz, /metrics and POST /webhook/<sync>."""
+
+    kubeconfig: str | None = None
+    """kubeconfig file; None for $KUBECONFIG, ~/.kube/config, then in-cluster configuration."""
+
+    context: str | None = None
+    """Default kubeconfig context (also the cluster holding the Lease)."""
+
+    lease: LeaseSettings = field(default_factory=LeaseSettings)
+    """Leader election."""
+
+    alerts: AlertSettings | None = None
+    """Alert destination; None sends none."""
+
+    apply: ApplySettings = field(default_factory=ApplySettings)
+    """How each run's plan is applied."""
+
+    debounce: float = 0.5
+    """Quiet seconds after the last file change before a directory source is re-read."""
+
+    settle: float = 0.2
+    """Seconds a worker waits after a trigger to gather the ones that follow it into one run."""
+
+    retry_backoff: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    """Seconds before retrying a failed run (the last repeats); a new trigger retries at once."""
+
+    watch_timeout: float = 60.0
+    """Seconds one cluster watch request stays open before it is renewed."""
+
+    shutdown_timeout: float = 30.0
+    """Seconds to wait for running syncs to finish their write wave on SIGTERM."""

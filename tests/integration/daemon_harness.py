@@ -1,0 +1,116 @@
+"""Running `kubesync daemon` as a subprocess against the session's control plane, and reading it back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from kubesync.localcluster import _die_with_parent, free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    """Poll until predicate() is truthy and return it; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not met within {timeout}s")
+        time.sleep(interval)
+
+
+def kubesync_env(kubeconfig: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+class DaemonProcess:
+    """One `python -m kubesync daemon ...` with its own port and log file."""
+
+    def __init__(self, args: list[str], kubeconfig: str, log_dir: Path, name: str = "daemon"):
+        self.port = free_port()
+        self.log_path = Path(log_dir) / f"{name}-{self.port}.log"
+        argv = [PYTHON, "-m", "kubesync", "daemon", *args, "--listen", f"127.0.0.1:{self.port}"]
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=kubesync_env(kubeconfig), cwd=str(REPO_ROOT), preexec_fn=_die_with_parent,
+            )
+
+    # -- reading it ------------------------------------------------------------------------------------
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def http(self, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes] | None:
+        """(status, body), or None while nothing listens yet."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
+
+    def json(self, path: str) -> dict | None:
+        got = self.http(path)
+        return None if got is None else json.loads(got[1])
+
+    def metrics(self) -> dict[tuple, float]:
+        """{(sample name, frozenset of labels): value} from /metrics ({} while not up)."""
+        got = self.http("/metrics")
+        if got is None or got[0] != 200:
+            return {}
+        out = {}
+        for family in text_string_to_metric_families(got[1].decode()):
+            for s in family.samples:
+                out[(s.name, frozenset(s.labels.items()))] = s.value
+        return out
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        return self.metrics().get((name, frozenset(labels.items())))
+
+    def wait_ready(self, timeout: float = 30.0) -> dict:
+        def ready():
+            self.check_alive()
+            got = self.http("/readyz")
+            return got is not None and got[0] == 200 and json.loads(got[1])
+
+        return wait_until(ready, timeout, what=f"daemon ready; log:\n{self.log()}")
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}; log:\n{self.log()}")
+
+    # -- stopping it -----------------------------------------------------------------------------------
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __enter__(self) -> "DaemonProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()

@@ -1,0 +1,102 @@
+"""Alerts from the daemon: one webhook POST per transition, never one per loop."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.integration.test_daemon import configmap
+
+pytestmark = pytest.mark.integration
+
+
+def deployment(namespace: str, replicas: int) -> str:
+    # No kubelet or scheduler runs: pods never become ready, so with a 2s progress deadline the
+    # deployment controller marks it ProgressDeadlineExceeded (Degraded); at 0 replicas it completes.
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: stuck, namespace: {namespace}}}
+spec:
+  replicas: {replicas}
+  progressDeadlineSeconds: 2
+  selector: {{matchLabels: {{app: stuck}}}}
+  template:
+    metadata: {{labels: {{app: stuck}}}}
+    spec:
+      containers: [{{name: web, image: nginx:1.25}}]
+"""
+
+
+class Receiver:
+    """A webhook endpoint on loopback recording every JSON body it accepts."""
+
+    def __init__(self):
+        self.bodies: list[dict] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[str]:
+        return [b["event"] for b in self.bodies]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespace, tmp_path):
+    hook = Receiver()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "deploy.yaml").write_text(deployment(namespace, 1))
+    (src / "cm.yaml").write_text(configmap("conf", namespace, a="1"))
+    name = f"alerts-{secrets.token_hex(3)}"
+    try:
+        with DaemonProcess([str(src), "--name", name, "--interval", "5m", "--webhook", hook.url], kubeconfig, tmp_path) as d:
+            d.wait_ready()
+            wait_until(lambda: "object_degraded" in hook.events(), 30, what=f"degraded alert; got {hook.bodies}")
+            first = hook.bodies[0]
+            assert first["sync"] == name and first["object"] == f"apps/v1 Deployment {namespace}/stuck"
+            assert "progress deadline exceeded" in first["message"]
+            assert d.metric("kubesync_degraded_objects", sync=name) == 1
+
+            # A broken source fails every retry, but alerts once.
+            (src / "cm.yaml").write_text("data: [\n")
+            wait_until(lambda: (d.metric("kubesync_sync_runs_total", sync=name, result="error") or 0) >= 3, 20, what="three failed runs")
+            assert hook.events() == ["object_degraded", "sync_failed"]
+
+            # Fixed, and scaled to 0 so the deployment completes: each recovery is told once.
+            (src / "deploy.yaml").write_text(deployment(namespace, 0))
+            (src / "cm.yaml").write_text(configmap("conf", namespace, a="1"))
+            wait_until(lambda: "object_recovered" in hook.events(), 30, what=f"recovery alerts; got {hook.events()}")
+            wait_until(lambda: "sync_recovered" in hook.events(), 5, what="sync recovery alert")
+
+            # More runs (a webhook push, a resync) repeat nothing.
+            assert d.http(f"/webhook/{name}", method="POST", body=b"{}")[0] == 202
+            assert d.http("/webhook/no-such-sync", method="POST", body=b"{}")[0] == 404
+            wait_until(lambda: (d.metric("kubesync_triggers_total", sync=name, trigger="webhook") or 0) >= 1, 5, what="webhook run")
+            time.sleep(1.5)
+            assert sorted(hook.events()) == sorted(["object_degraded", "sync_failed", "sync_recovered", "object_recovered"])
+            assert d.metric("kubesync_alerts_total", result="sent") == 4
+            assert d.metric("kubesync_degraded_objects", sync=name) == 0
+            assert d.terminate() == 0
+    finally:
+        hook.close()

@@ -110,7 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", default="127.0.0.1:9090", metavar="HOST:PORT", help="address of /healthz, /readyz, /metrics")
     p.add_argument("--leader-elect", action="store_true", help="elect one writer among replicas through a Lease")
     p.add_argument("--lease-namespace", default="default", metavar="NS", help="namespace of the leader Lease")
+    p.add_argument("--lease-name", default="kubesync-leader", metavar="NAME", help="name of the leader Lease (default kubesync-leader)")
+    p.add_argument("--lease-duration", default="15s", metavar="DURATION", help="how long a dead leader's Lease blocks a follower (default 15s)")
+    p.add_argument("--identity", metavar="ID", help="holder identity in the Lease (default: hostname-pid-random)")
+    p.add_argument("--max-prune", type=float, default=None, metavar="SHARE", help="largest share of owned objects one run may delete (default 0.5)")
+    p.add_argument("--allow-empty", action="store_true", help="accept a source without objects (otherwise an error: nothing applied or pruned)")
     p.add_argument("--webhook", metavar="URL", help="POST alerts (sync failed, degraded, recovered) as JSON to this URL")
+    p.add_argument("--webhook-format", choices=("json", "slack"), default=None, help="alert body: kubesync's JSON event or Slack's {\"text\": ...}")
     _add_common(p)
 
     p = sub.add_parser("cluster", help="the embedded local control plane (etcd + kube-apiserver + controller-manager)", formatter_class=fmt)

@@ -32,8 +32,8 @@ class MergeRule:
 
     @property
     def marker(self) -> str:
-        """The fieldset key under which the items are recorded: `@name`, `@containerPort,protocol`."""
-        return "@" + ",".join(self.keys)
+        """The fieldset key under which the items are recorded: `@name`, `@containerPort,protocol`, `@=` (a set)."""
+        return "@" + ",".join(self.keys) if self.keys else "@="
 
     def matches(self, fields: tuple[str, ...], kind: str) -> bool:
         if self.kinds and kind not in self.kinds:
@@ -44,7 +44,14 @@ class MergeRule:
         return fields[-len(parts):] == parts
 
     def token(self, item: Any) -> str | None:
-        """The item's identity as a string, or None when it is not a map carrying every key."""
+        """The item's identity as a string, or None when it is not a map carrying every key.
+
+        A rule without keys describes a set of scalars (finalizers): the item is its own key.
+        """
+        if not self.keys:
+            if isinstance(item, str):
+                return item
+            return None if isinstance(item, (dict, list)) or item is None else json.dumps(item)
         if not isinstance(item, dict):
             return None
         values = []
@@ -59,6 +66,8 @@ class MergeRule:
 
     def label(self, item: Any) -> str:
         """How a person reads the item's identity in a path: `[name=web]`, `[port=80,protocol=TCP]`."""
+        if not self.keys:
+            return f"[{json.dumps(item)}]"
         item = item if isinstance(item, dict) else {}
         return "[" + ",".join(f"{k}={item.get(k, self.defaults.get(k))}" for k in self.keys) + "]"
 
@@ -83,11 +92,13 @@ MERGE_KEYS: tuple[MergeRule, ...] = (
     MergeRule("topologySpreadConstraints", ("topologyKey", "whenUnsatisfiable")),
     # Service ports: the server-side-apply keys; a port without protocol is the TCP one
     MergeRule("^spec.ports", ("port", "protocol"), _TCP, kinds=("Service",)),
+    # a set: other controllers add finalizers (kubernetes.io/pvc-protection); only ours are removed
+    MergeRule("^metadata.finalizers", ()),
     MergeRule("^webhooks", ("name",), kinds=("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")),
     MergeRule("^spec.versions", ("name",), kinds=("CustomResourceDefinition",)),
 )
 """Atomic on purpose (no rule): tolerations, envFrom, args, command, RBAC rules, ingress rules and tls,
-Endpoints subsets, volumeClaimTemplates, finalizers, ownerReferences, NetworkPolicy rules, HPA metrics."""
+Endpoints subsets, volumeClaimTemplates, ownerReferences, NetworkPolicy rules, HPA metrics."""
 
 
 def merge_rule(fields: tuple[str, ...], kind: str) -> MergeRule | None:

@@ -74,7 +74,7 @@ BUILTIN_GROUPS = frozenset(
 
 # Fields that are maps with free-form keys (not structs): an empty one is omitted by the server, and
 # when one is dropped from the desired state only the keys kubesync set are removed from it, since
-# other tools add keys of their own (annotations above all).
+# other tools add keys of their own (annotations above all). By name anywhere...
 FREE_FORM_MAPS = frozenset(
     {
         "labels",
@@ -87,20 +87,21 @@ FREE_FORM_MAPS = frozenset(
         "selector",
         "parameters",
         "volumeAttributes",
-        "hard",
-        "limits",
-        "requests",
-        "capacity",
         "allocatable",
         "overhead",
         "podFixed",
-        "default",
-        "defaultRequest",
-        "max",
-        "min",
-        "maxLimitRequestRatio",
     }
 )
+# ... and by (parent, name): resources.limits, ResourceQuota spec.hard, PV spec.capacity, LimitRange limits[].max
+_LIMIT_RANGE_FIELDS = frozenset({"default", "defaultRequest", "max", "min", "maxLimitRequestRatio"})
+FREE_FORM_MAPS_IN = {
+    "resources": frozenset({"limits", "requests"}),
+    "spec": frozenset({"hard", "capacity"}),
+    "limits": _LIMIT_RANGE_FIELDS,
+}
+
+# Below these fields, names are the user's (a CRD's schema properties), so no table here applies.
+SCHEMA_FIELDS = frozenset({"openAPIV3Schema"})
 
 # Non-pointer `omitempty` fields of built-in types: the server drops them when they hold the zero
 # value, so a desired `readOnly: false` equals a live object without `readOnly`. Pointer fields
@@ -149,9 +150,6 @@ ZERO_IS_ABSENT: dict[str, Any] = {
 
 # Fields the server fills in when the desired value is the zero value: any live value matches.
 SERVER_ALLOCATED: dict[str, Any] = {"clusterIP": "", "clusterIPs": [], "nodePort": 0, "healthCheckNodePort": 0}
-
-# LimitRange limits[] entries whose values are quantities.
-_LIMIT_RANGE_FIELDS = frozenset({"default", "defaultRequest", "max", "min", "maxLimitRequestRatio"})
 
 
 # ----------------------------------------------------------------------------- normalization
@@ -234,24 +232,33 @@ def fields_of(path: Sequence[Any]) -> tuple[str, ...]:
     return tuple(s for s in path if isinstance(s, str))
 
 
+def _in_schema(fields: Sequence[str]) -> bool:
+    return any(f in SCHEMA_FIELDS for f in fields)
+
+
 def is_quantity_path(fields: tuple[str, ...], kind: str = "") -> bool:
     """Is the value at these map keys a resource quantity (`cpu: 500m`)?"""
     n = len(fields)
+    if n < 2 or _in_schema(fields):
+        return fields == ("capacity",) or fields == ("maximumVolumeSize",)  # CSIStorageCapacity
     if n >= 3 and fields[-3] == "resources" and fields[-2] in ("limits", "requests"):
         return True  # containers, PVC spec.resources.requests.storage, volumeClaimTemplates
-    if n >= 2 and fields[-2] in ("capacity", "allocatable", "overhead", "podFixed"):
+    if fields[-2] in ("allocatable", "overhead", "podFixed") or fields[-3:-1] == ("spec", "capacity"):
         return True  # PV spec.capacity, pod overhead, RuntimeClass overhead.podFixed
-    if n >= 3 and fields[-3:-1] == ("spec", "hard"):
+    if fields[-3:-1] == ("spec", "hard"):
         return True  # ResourceQuota
     if n >= 3 and fields[-3] == "limits" and fields[-2] in _LIMIT_RANGE_FIELDS:
         return True  # LimitRange spec.limits[].max.cpu ...
-    if fields[-2:] == ("emptyDir", "sizeLimit"):
-        return True
-    return fields == ("capacity",) or fields == ("maximumVolumeSize",)  # CSIStorageCapacity
+    return fields[-2:] == ("emptyDir", "sizeLimit")
 
 
 def is_free_form_map(fields: tuple[str, ...]) -> bool:
-    return bool(fields) and fields[-1] in FREE_FORM_MAPS
+    """Is the map at these keys one of free-form keys (labels, data, resources.limits) rather than a struct?"""
+    if not fields or _in_schema(fields):
+        return False
+    if fields[-1] in FREE_FORM_MAPS:
+        return True
+    return len(fields) >= 2 and fields[-1] in FREE_FORM_MAPS_IN.get(fields[-2], ())
 
 
 def zero_is_absent(value: Any, path: Sequence[Any], builtin: bool) -> bool:
@@ -262,7 +269,7 @@ def zero_is_absent(value: Any, path: Sequence[Any], builtin: bool) -> bool:
     if zero is _NOTHING or type(value) is not type(zero) or value != zero:
         return False
     parent = fields_of(path[:-1])
-    return not is_free_form_map(parent)  # an annotation "" is a real value
+    return not is_free_form_map(parent) and not _in_schema(parent)  # an annotation "" is a real value
 
 
 def server_allocated(value: Any, path: Sequence[Any], builtin: bool) -> bool:

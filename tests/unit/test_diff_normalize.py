@@ -258,3 +258,37 @@ def test_volume_mounts_keyed_by_mount_path():
     desired = pod({"volumeMounts": [{"name": "data", "mountPath": "/b"}, {"name": "data", "mountPath": "/a"}]})
     live = pod({"volumeMounts": [{"name": "data", "mountPath": "/a"}, {"name": "data", "mountPath": "/b"}]})
     assert patch(desired, live) == []
+
+
+def test_finalizers_are_a_set_only_ours_removed():
+    live = cm({"a": "1"}, finalizers=["kubernetes.io/pvc-protection", "example.com/cleanup", "example.com/old"])
+    before = cm({"a": "1"}, finalizers=["example.com/old", "example.com/cleanup"])
+    desired = cm({"a": "1"}, finalizers=["example.com/cleanup", "example.com/new"])
+    assert patch(desired, live, fieldset_of(normalize_desired(before))) == [
+        {"op": "remove", "path": "/metadata/finalizers/2"},
+        {"op": "add", "path": "/metadata/finalizers/-", "value": "example.com/new"},
+    ]
+    assert patch(cm({"a": "1"}), live, fieldset_of(normalize_desired(before))) == [
+        {"op": "remove", "path": "/metadata/finalizers/2"},
+        {"op": "remove", "path": "/metadata/finalizers/1"},
+    ]
+
+
+def test_names_inside_a_crd_schema_are_the_users():
+    """`labels`, `limits`, `readOnly` under openAPIV3Schema are property names, not Kubernetes fields."""
+    def crd(props):
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"type": "object", "properties": props}}}]},
+        }
+
+    before = crd({"labels": {"type": "object"}, "size": {"type": "string"}})
+    live = crd({"labels": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}, "size": {"type": "string"}})
+    assert patch(crd({"size": {"type": "string"}}), live, fieldset_of(normalize_desired(before))) == [
+        {"op": "remove", "path": "/spec/versions/0/schema/openAPIV3Schema/properties/labels"}
+    ]
+    assert patch(crd({"size": {"type": "string"}, "labels": {}}), crd({"size": {"type": "string"}})) == [
+        {"op": "add", "path": "/spec/versions/0/schema/openAPIV3Schema/properties/labels", "value": {}}
+    ]

@@ -194,6 +194,8 @@ def collect(entries: Iterable[Entry], ignore: IgnoreRules, *, prefix: str = "", 
 
 
 class _Walk:
+    """One pass over a tree: hidden and ignored paths pruned, problems gathered, never raised."""
+
     def __init__(self, ignore: IgnoreRules, prefix: str, max_bytes: int):
         self.ignore, self.prefix, self.max_bytes = ignore, prefix, max_bytes
         self.files: list[SourceFile] = []

@@ -223,22 +223,28 @@ def _read_blob(blob: git.Blob) -> bytes:
         raise OSError(f"cannot read blob {blob.hexsha[:12]}: {e}") from e
 
 
+def _name(item: git.objects.base.IndexObject) -> str:
+    """An entry's own name; `Submodule.name` would read .gitmodules (and fail without one)."""
+    return posixpath.basename(item.path)
+
+
 def _tree_entries(tree: git.Tree) -> Iterator[Entry]:
     """A git tree as Entries for the shared walk; symlinks and submodules are never followed."""
     for item in tree:
+        name = _name(item)
         if item.type == "tree":
-            yield Entry(item.name, True, children=partial(_tree_entries, item))
+            yield Entry(name, True, children=partial(_tree_entries, item))
         elif item.type == "blob" and item.mode == SYMLINK_MODE:
             yield Entry(
-                item.name,
+                name,
                 False,
                 problem="is a symlink, which git sources do not follow; commit the file itself, or add it to .kubesyncignore",
             )
         elif item.type == "blob":
-            yield Entry(item.name, False, size=item.size, read=partial(_read_blob, item))
+            yield Entry(name, False, size=item.size, read=partial(_read_blob, item))
         else:
             yield Entry(
-                item.name,
+                name,
                 True,
                 problem="is a git submodule, which git sources do not read; add it to .kubesyncignore",
             )
@@ -308,7 +314,7 @@ def read_commit(opened: OpenRepo, commit: git.Commit, subpath: str | None) -> Fi
     """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
     sub = clean_subpath(subpath)
     tree = _subtree(commit, sub, opened.display)
-    kfile = kustomize.find_kustomization(item.name for item in tree)
+    kfile = kustomize.find_kustomization(_name(item) for item in tree)
     if kfile:
         return _render(opened, commit, sub, kfile)
     return read_tree(tree, sub)

@@ -205,6 +205,17 @@ def test_symlinks_in_a_tree_are_problems_not_silent_skips(origin):
     ]
 
 
+def test_submodules_are_problems_unless_ignored(origin):
+    origin.repo.git.update_index("--add", "--cacheinfo", f"160000,{origin.first.hexsha},other/vendor")
+    origin.repo.index.update()
+    origin.repo.index.commit("submodule", author=ACTOR, committer=ACTOR)
+    with pytest.raises(ManifestError) as info:
+        load(SourceSpec(repo=str(origin.path), subpath="other"))
+    assert info.value.problems == ["other/vendor/: is a git submodule, which git sources do not read; add it to .kubesyncignore"]
+    commit(origin.repo, {"other/.kubesyncignore": "/vendor/\n"}, "ignore it")
+    assert names(load(SourceSpec(repo=str(origin.path), subpath="other"))) == ["c"]
+
+
 def test_an_empty_tree_gives_zero_manifests(origin):
     commit(origin.repo, {"empty/README.md": "nothing yet"}, "empty")
     state = load(SourceSpec(repo=str(origin.path), subpath="empty"))

@@ -137,7 +137,7 @@ class Notifier:
 
     def _emit(self, alert: Alert) -> None:
         level = logging.WARNING if alert.event in ("sync_failed", "object_degraded") else logging.INFO
-        log.log(level, "alert %s: %s", alert.event, alert.summary())
+        log.log(level, "alert %s: %s", alert.event, alert.summary(), extra={"sync": alert.sync})
         if self.settings is None:
             return
         if not self.may_send():
@@ -189,5 +189,7 @@ class Notifier:
                     return False
             except (urllib.error.URLError, OSError) as e:
                 why = cut(str(getattr(e, "reason", e)), 120)  # never the URL: it may hold a token
-            log.warning("alert %s not delivered (%s); attempt %d of %d", alert.event, why, n + 1, len(attempts))
+            log.warning("alert %s not delivered (%s); attempt %d of %d", alert.event, why, n + 1, len(attempts),
+                        extra={"sync": alert.sync})
+        log.error("alert %s for sync %s given up after %d attempts", alert.event, alert.sync, len(attempts), extra={"sync": alert.sync})
         return False

@@ -168,13 +168,9 @@ class GitPoller:
         self._poke.set()
 
     def current(self) -> str:
-        from kubesync.sources import git as gitsource
+        from kubesync.sources import current_revision
 
-        opened = gitsource.open_repo(self.spec.repo, fetch=True)
-        try:
-            return gitsource.resolve(opened, self.spec.ref).hexsha
-        finally:
-            opened.repo.close()
+        return current_revision(self.spec, fetch=True)
 
     def poll_once(self) -> bool:
         """One poll; True when the worker was woken."""

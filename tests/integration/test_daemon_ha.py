@@ -1,0 +1,89 @@
+"""Two daemons, one Lease: only the leader writes; a dead leader is replaced within a lease duration;
+SIGTERM exits 0 and hands the Lease over at once."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.integration.test_daemon import cm_data, configmap, data_is
+
+pytestmark = pytest.mark.integration
+
+
+def lease_of(cluster, namespace: str, name: str) -> dict:
+    lease = cluster.get_or_none(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}")
+    return (lease or {}).get("spec") or {}
+
+
+def holder(cluster, namespace: str, name: str) -> str:
+    return lease_of(cluster, namespace, name).get("holderIdentity") or ""
+
+
+def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, cluster, namespace, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cm.yaml").write_text(configmap("shared", namespace, a="1"))
+    lease = f"lease-{secrets.token_hex(3)}"
+    duration = 4.0
+    args = [str(src), "--name", f"ha-{secrets.token_hex(3)}", "--interval", "5m", "--self-heal",
+            "--leader-elect", "--lease-namespace", namespace, "--lease-name", lease, "--lease-duration", f"{duration:g}s"]
+    with DaemonProcess(args, kubeconfig, tmp_path, "a") as a, DaemonProcess(args, kubeconfig, tmp_path, "b") as b:
+        id_a = a.wait_ready()["identity"]
+        id_b = b.wait_ready()["identity"]
+        assert id_a != id_b
+        first = wait_until(lambda: holder(cluster, namespace, lease), 10, what="a leader elected")
+        leader, follower, id_leader, id_follower = (a, b, id_a, id_b) if first == id_a else (b, a, id_b, id_a)
+        wait_until(data_is(cluster, namespace, "shared", a="1"), 15, what="first apply")
+        wait_until(lambda: leader.metric("kubesync_leader") == 1 and follower.metric("kubesync_leader") == 0, 5, what="leader gauges")
+
+        (src / "cm.yaml").write_text(configmap("shared", namespace, a="2"))
+        wait_until(data_is(cluster, namespace, "shared", a="2"), 10, what="edit applied by the leader")
+        time.sleep(1)
+        assert not [k for k in follower.metrics() if k[0] == "kubesync_objects_total"], "a follower wrote"
+        assert follower.check_alive() is None
+
+        killed = time.monotonic()
+        leader.kill()  # SIGKILL: no release, the Lease must expire
+        wait_until(lambda: holder(cluster, namespace, lease) == id_follower, duration + 5, interval=0.1, what="takeover")
+        took = time.monotonic() - killed
+        assert took <= duration + 1.5, f"takeover took {took:.1f}s with a {duration:g}s lease"
+        assert lease_of(cluster, namespace, lease)["leaseTransitions"] >= 1
+
+        # The new leader writes: a source edit and a revert of drift.
+        (src / "cm.yaml").write_text(configmap("shared", namespace, a="3"))
+        wait_until(data_is(cluster, namespace, "shared", a="3"), 10, what="edit applied by the new leader")
+        cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/shared", body={"data": {"a": "x"}},
+                        content_type="application/merge-patch+json")
+        wait_until(data_is(cluster, namespace, "shared", a="3"), 10, what="drift reverted by the new leader")
+        assert follower.metric("kubesync_leader") == 1
+        assert (follower.metric("kubesync_objects_total", sync=args[2], action="patched") or 0) >= 1
+        assert follower.terminate() == 0
+        assert cm_data(cluster, namespace, "shared") == {"a": "3"}
+
+
+def test_sigterm_exits_zero_and_releases_the_lease(kubeconfig, cluster, namespace, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cm.yaml").write_text(configmap("handover", namespace, a="1"))
+    lease = f"lease-{secrets.token_hex(3)}"
+    # A long lease: a quick takeover can only come from the release, not from expiry.
+    args = [str(src), "--name", f"term-{secrets.token_hex(3)}", "--interval", "5m",
+            "--leader-elect", "--lease-namespace", namespace, "--lease-name", lease, "--lease-duration", "60s"]
+    with DaemonProcess(args, kubeconfig, tmp_path, "a") as a:
+        id_a = a.wait_ready()["identity"]
+        wait_until(lambda: holder(cluster, namespace, lease) == id_a, 10, what="a leads")
+        wait_until(data_is(cluster, namespace, "handover", a="1"), 15, what="first apply")
+        with DaemonProcess(args, kubeconfig, tmp_path, "b") as b:
+            id_b = b.wait_ready()["identity"]
+            stopped = time.monotonic()
+            assert a.terminate() == 0
+            assert "released the lease" in a.log()
+            wait_until(lambda: holder(cluster, namespace, lease) == id_b, 10, interval=0.1, what="b takes the released lease")
+            assert time.monotonic() - stopped < 10
+            assert b.terminate() == 0
+    spec = lease_of(cluster, namespace, lease)
+    assert spec.get("holderIdentity") in ("", None) and spec["leaseDurationSeconds"] == 1

@@ -136,8 +136,9 @@ def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
     return WAVES.get(ref.group_kind, LAST_WAVE)
 
 
-def owned_object(obj: KubeObject, sync: str, ignore: Sequence = ()) -> KubeObject:
-    """The desired object as kubesync sends it: our labels, plus the set of fields we set."""
+def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeObject | None = None) -> KubeObject:
+    """The desired object as kubesync sends it: our labels, plus the set of fields we set
+    (ignored fields, including those other managers own in `live`, are left out of that set)."""
     out = copy.deepcopy(obj)
     out.pop("status", None)
     meta = out.setdefault("metadata", {})
@@ -149,7 +150,7 @@ def owned_object(obj: KubeObject, sync: str, ignore: Sequence = ()) -> KubeObjec
         meta["annotations"] = annotations
     else:
         meta.pop("annotations", None)
-    fields = fieldset.fieldset_of(normalize_desired(out))
+    fields = fieldset.fieldset_of(normalize_desired(out), ignore=ignore, live=live)
     meta.setdefault("annotations", {})[LAST_APPLIED_ANNOTATION] = fieldset.encode(fields)
     return out
 
@@ -197,7 +198,8 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
     """The action for one desired object, or a conflict message when it belongs to someone else."""
     ref = r.ref
     wave = wave_of(ref, r.obj)
-    desired = owned_object(r.obj, settings.sync)
+    rules = rules_for(ref, settings.ignore)
+    desired = owned_object(r.obj, settings.sync, rules, live)
     if live is None:
         risks = [Risk.RBAC] if ref.group == RBAC_GROUP else []
         return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks)), None
@@ -210,7 +212,7 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
         adopting = True
     meta = live.get("metadata") or {}
     previous = None if adopting else last_applied(live)
-    result = diff_objects(desired, live, previous, ignore=rules_for(ref, settings.ignore))
+    result = diff_objects(desired, live, previous, ignore=rules)
     common = dict(
         ref=ref,
         wave=wave,

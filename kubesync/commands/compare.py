@@ -12,7 +12,8 @@ def run(args) -> int:
 
     base_spec = SourceSpec(repo=args.repo, ref=args.base, subpath=args.subpath)
     head_spec = SourceSpec(repo=args.repo, ref=args.head, subpath=args.subpath)
-    base, head = load(base_spec), load(head_spec)
+    base = load(base_spec)
+    head = load(head_spec, fetch=False)  # one fetch serves both refs
     plan = compare_states(base, head, sync=head_spec.default_name(), namespace=args.namespace or "default")
     write_out(render(plan, args.output, use_color(args)))
     return gate_exit(plan, args)

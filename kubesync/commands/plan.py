@@ -30,7 +30,12 @@ def save(plan, path: str, source_spec=None, namespace: str = "") -> None:
 
     data = plan_to_dict(plan, mask=False, generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     if source_spec is not None:
-        data["source_spec"] = {k: v for k, v in dataclasses.asdict(source_spec).items() if v is not None}
+        from kubesync.sources import redact
+
+        raw = {k: v for k, v in dataclasses.asdict(source_spec).items() if v is not None}
+        if "repo" in raw:  # credentials belong in git's config, never in a file handed around for review
+            raw["repo"] = redact(raw["repo"])
+        data["source_spec"] = raw
     data["namespace"] = namespace
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

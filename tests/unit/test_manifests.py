@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -353,16 +352,14 @@ def test_secret_values_never_appear_in_messages():
     assert secret not in str(info.value)
 
 
-def test_ten_thousand_objects_parse_fast():
+def test_ten_thousand_objects_parse_with_exact_lines():
+    """Speed is measured in bench/, never asserted here; this checks a large file's origins."""
     doc = (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\n  namespace: shop\n  labels: {{app: web}}\n"
         "spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n"
         "        ports: [{{containerPort: 80, protocol: TCP}}]\n"
     )
     text = "---\n".join(doc.format(i=i) for i in range(10000))
-    start = time.perf_counter()
     manifests = load_files([SourceFile("big.yaml", text.encode())])
-    elapsed = time.perf_counter() - start
     assert len(manifests) == 10000
     assert manifests[-1].origin.line == 9999 * 15 + 1
-    assert elapsed < 10, f"10000 objects took {elapsed:.1f}s"

@@ -1,0 +1,207 @@
+"""The command line as CI scripts and reviewers use it: help, exit codes, output formats, saved
+plans with stale-plan refusal, offline compare of two git refs, status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import git
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "kubesync" / "schema" / "plan.v1.json").read_text())
+
+APP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  greeting: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+          resources:
+            requests: {cpu: 250m, memory: 64Mi}
+"""
+
+
+def kubesync(*args, kubeconfig=None, input=None, check_code=None):
+    env = {**os.environ}
+    if kubeconfig:
+        env["KUBECONFIG"] = kubeconfig
+    proc = subprocess.run([sys.executable, "-m", "kubesync", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, input=input, timeout=120)
+    if check_code is not None:
+        assert proc.returncode == check_code, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture
+def app(tmp_path):
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "app.yaml").write_text(APP)
+    return folder
+
+
+def sync_args(folder, namespace):
+    return [str(folder), "-n", namespace, "--name", f"cli-{namespace[-6:]}"]
+
+
+def test_help_lists_every_subcommand_and_exit_codes():
+    out = kubesync("--help", check_code=0).stdout
+    for cmd in ("plan", "diff", "apply", "status", "compare", "daemon", "cluster"):
+        assert cmd in out
+        kubesync(cmd, "--help", check_code=0)
+    plan_help = kubesync("plan", "--help").stdout
+    assert "2  changes present" in plan_help and "--kubeconfig" in plan_help and "--context" in plan_help
+
+
+def test_missing_source_is_a_usage_error():
+    proc = kubesync("plan", check_code=1)
+    assert proc.stderr.strip() == "error: no source: give a PATH or --repo URL [--ref REF] [--path SUBDIR]"
+
+
+def test_plan_exit_codes_and_formats(kubeconfig, namespace, app):
+    args = sync_args(app, namespace)
+    proc = kubesync("plan", *args, "--exit-code", kubeconfig=kubeconfig, check_code=2)
+    assert proc.stdout.startswith("Plan: 2 to create, 0 to update, 0 to scale, 0 to delete")
+
+    doc = json.loads(kubesync("plan", *args, "-o", "json", kubeconfig=kubeconfig, check_code=0).stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["summary"]["create"] == 2
+    assert [a["type"] for a in doc["actions"]] == ["create", "create"]
+
+    md = kubesync("plan", *args, "-o", "markdown", kubeconfig=kubeconfig, check_code=0).stdout
+    assert "| create |" in md.lower() or "create" in md.lower()
+    assert "<details>" in md
+
+    kubesync("apply", *args, "--yes", kubeconfig=kubeconfig, check_code=0)
+    proc = kubesync("plan", *args, "--exit-code", kubeconfig=kubeconfig, check_code=0)
+    assert "No changes." in proc.stdout
+
+
+def test_fail_on_turns_risks_into_exit_1(kubeconfig, namespace, app):
+    args = sync_args(app, namespace)
+    kubesync("apply", *args, "--yes", kubeconfig=kubeconfig, check_code=0)
+    (app / "app.yaml").write_text(APP.replace("nginx:1.25", "nginx:1.26"))
+    proc = kubesync("plan", *args, "--fail-on", "image", kubeconfig=kubeconfig, check_code=1)
+    assert "error: the plan has risky changes named by --fail-on: image" in proc.stderr
+    kubesync("plan", *args, "--fail-on", "delete", "--exit-code", kubeconfig=kubeconfig, check_code=2)
+    proc = kubesync("plan", *args, "--fail-on", "bogus", kubeconfig=kubeconfig, check_code=1)
+    assert "--fail-on: unknown risk 'bogus'" in proc.stderr
+
+
+def test_deletions_need_yes_when_not_on_a_terminal(kubeconfig, namespace, app):
+    args = sync_args(app, namespace)
+    kubesync("apply", *args, "--yes", kubeconfig=kubeconfig, check_code=0)
+    (app / "app.yaml").write_text(APP.split("---\n")[1])
+    proc = kubesync("apply", *args, "--prune", kubeconfig=kubeconfig, check_code=1)
+    assert "the plan deletes 1 object(s); pass --yes to confirm when not on a terminal" in proc.stderr
+    kubesync("apply", *args, "--prune", "--yes", kubeconfig=kubeconfig, check_code=0)
+
+
+def test_saved_plan_applies_exactly_and_refuses_when_stale(kubeconfig, namespace, app, tmp_path, cluster):
+    args = sync_args(app, namespace)
+    kubesync("apply", *args, "--yes", kubeconfig=kubeconfig, check_code=0)
+    (app / "app.yaml").write_text(APP.replace("greeting: hello", "greeting: bonjour"))
+    plan_file = tmp_path / "plan.json"
+    kubesync("plan", *args, "--out", str(plan_file), kubeconfig=kubeconfig, check_code=0)
+    assert oct(plan_file.stat().st_mode & 0o777) == "0o600"
+    saved = json.loads(plan_file.read_text())
+    jsonschema.validate(saved, SCHEMA)
+
+    # Out-of-band change to the object the plan updates: the plan is stale and nothing is applied.
+    path = f"/api/v1/namespaces/{namespace}/configmaps/settings"
+    cluster.request("PATCH", path, body={"metadata": {"annotations": {"touched": "yes"}}},
+                    content_type="application/merge-patch+json")
+    proc = kubesync("apply", "--plan", str(plan_file), "--yes", kubeconfig=kubeconfig, check_code=1)
+    assert "the saved plan is stale; nothing was applied" in proc.stderr
+    assert f"v1 ConfigMap {namespace}/settings: changed since the plan (resourceVersion" in proc.stderr
+    assert cluster.get(path)["data"] == {"greeting": "hello"}
+
+    # A fresh plan applies exactly its actions.
+    kubesync("plan", *args, "--out", str(plan_file), kubeconfig=kubeconfig, check_code=0)
+    proc = kubesync("apply", "--plan", str(plan_file), "--yes", kubeconfig=kubeconfig, check_code=0)
+    assert "Apply complete: 0 created, 1 patched, 0 scaled, 0 deleted." in proc.stdout
+    assert cluster.get(path)["data"] == {"greeting": "bonjour"}
+
+    # The source moving to another revision also makes a saved plan stale.
+    (app / "app.yaml").write_text(APP.replace("greeting: hello", "greeting: hola"))
+    kubesync("plan", *args, "--out", str(plan_file), kubeconfig=kubeconfig, check_code=0)
+    (app / "app.yaml").write_text(APP.replace("greeting: hello", "greeting: ciao"))
+    proc = kubesync("apply", "--plan", str(plan_file), "--yes", kubeconfig=kubeconfig, check_code=1)
+    assert "revision moved" in proc.stderr
+    assert cluster.get(path)["data"] == {"greeting": "bonjour"}
+    kubesync("apply", "--plan", str(plan_file), "--yes", "--replan", kubeconfig=kubeconfig, check_code=0)
+    assert cluster.get(path)["data"] == {"greeting": "ciao"}
+
+
+def test_status_shows_out_of_sync_after_an_out_of_band_change(kubeconfig, namespace, app, cluster):
+    args = sync_args(app, namespace)
+    kubesync("apply", *args, "--yes", kubeconfig=kubeconfig, check_code=0)
+    cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/settings", body={"data": {"greeting": "drift"}},
+                    content_type="application/merge-patch+json")
+    doc = json.loads(kubesync("status", *args, "-o", "json", kubeconfig=kubeconfig, check_code=0).stdout)
+    states = {row["object"]: row["sync"] for row in doc["objects"]}
+    assert states == {f"v1 ConfigMap {namespace}/settings": "OutOfSync", f"apps/v1 Deployment {namespace}/web": "Synced"}
+    table = kubesync("status", *args, kubeconfig=kubeconfig, check_code=0).stdout
+    assert table.splitlines()[0].split()[:3] == ["OBJECT", "SYNC", "HEALTH"]
+
+
+def make_repo(path: Path) -> git.Repo:
+    repo = git.Repo.init(path, initial_branch="main")
+    with repo.config_writer() as cw:
+        cw.set_value("user", "name", "t").set_value("user", "email", "t@example.com")
+    (path / "deploy").mkdir()
+    (path / "deploy" / "app.yaml").write_text(APP)
+    repo.index.add(["deploy/app.yaml"])
+    repo.index.commit("base")
+    repo.create_head("feature").checkout()
+    (path / "deploy" / "app.yaml").write_text(APP.replace("replicas: 2", "replicas: 0").split("---\n")[1]
+                                              + "---\n" + textwrap.dedent("""\
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: token}
+        stringData: {token: do-not-print-me}
+        """))
+    repo.index.add(["deploy/app.yaml"])
+    repo.index.commit("feature")
+    repo.heads.main.checkout()
+    return repo
+
+
+def test_compare_two_git_refs_without_a_cluster(tmp_path):
+    make_repo(tmp_path / "repo")
+    base = ["compare", "--repo", str(tmp_path / "repo"), "--path", "deploy", "--base", "main"]
+    proc = kubesync(*base, "--head", "feature", "--exit-code", check_code=2)
+    assert "Plan: 1 to create, 0 to update, 1 to scale, 1 to delete" in proc.stdout
+    assert "do-not-print-me" not in proc.stdout and "ZG8tbm90LXByaW50LW1l" not in proc.stdout
+    doc = json.loads(kubesync(*base, "--head", "feature", "-o", "json", check_code=0).stdout)
+    jsonschema.validate(doc, SCHEMA)
+    kinds = {(a["type"], a["ref"]["kind"]): a["risks"] for a in doc["actions"] if a["type"] != "noop"}
+    assert kinds == {("create", "Secret"): [], ("scale", "Deployment"): ["scale-to-zero"], ("delete", "ConfigMap"): ["delete"]}
+    md = kubesync(*base, "--head", "feature", "-o", "markdown", check_code=0).stdout
+    assert "do-not-print-me" not in md
+    kubesync(*base, "--head", "main", "--exit-code", check_code=0)
+    kubesync(*base, "--head", "feature", "--fail-on", "scale-to-zero", check_code=1)

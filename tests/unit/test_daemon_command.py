@@ -1,0 +1,121 @@
+"""`kubesync daemon` flags and kubesync.yaml -> DaemonSettings; deploy/ agrees with the CLI and config format."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubesync.cli import build_parser
+from kubesync.commands.daemon import settings_from
+from kubesync.config import parse_config
+from kubesync.errors import ConfigError, UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def settings(argv: str):
+    return settings_from(build_parser().parse_args(["daemon", *shlex.split(argv)]))
+
+
+def test_one_sync_from_flags(tmp_path):
+    s = settings(f"{tmp_path} --name shop -n web --interval 10s --self-heal --prune --webhook http://h/x --leader-elect "
+                 "--lease-duration 4s --lease-namespace kubesync-system --identity me --listen 0.0.0.0:9000")
+    (sync,) = s.syncs
+    assert (sync.name, sync.namespace, sync.interval, sync.resync, sync.self_heal, sync.prune) == ("shop", "web", 10, 10, True, True)
+    assert sync.source.path == str(tmp_path) and not sync.allow_empty
+    assert s.alerts.url == "http://h/x" and s.alerts.format == "json"
+    assert (s.lease.enabled, s.lease.duration, s.lease.namespace, s.lease.identity) == (True, 4, "kubesync-system", "me")
+    assert s.listen == "0.0.0.0:9000"
+
+
+def test_a_git_source_from_flags():
+    (sync,) = settings("--repo https://example.com/r.git --ref main --path app").syncs
+    assert (sync.source.repo, sync.source.ref, sync.source.subpath, sync.name) == ("https://example.com/r.git", "main", "app", "app")
+
+
+def write_config(tmp_path, text):
+    (tmp_path / "kubesync.yaml").write_text(text)
+    return tmp_path / "kubesync.yaml"
+
+
+CONFIG = """
+syncs:
+  - name: one
+    source: {path: ./one}
+    namespace: a
+    context: ctx-a
+    selfHeal: true
+    interval: 45s
+  - name: two
+    source: {repo: https://example.com/r.git, ref: main, path: k8s}
+    prune: true
+    maxPrune: 0.2
+webhook: {url: "https://hooks.example.com/T0?token=x", format: slack}
+"""
+
+
+def test_every_sync_of_a_config(tmp_path):
+    path = write_config(tmp_path, CONFIG)
+    s = settings(f"--config {path} --context fallback")
+    one, two = s.syncs
+    assert (one.name, one.namespace, one.context, one.self_heal, one.interval) == ("one", "a", "ctx-a", True, 45)
+    assert one.source.path == str(tmp_path / "one")
+    assert (two.name, two.context, two.prune, two.max_prune, two.source.subpath) == ("two", "fallback", True, 0.2, "k8s")
+    assert s.alerts.format == "slack" and s.alerts.url.startswith("https://hooks.example.com/")
+
+
+def test_config_with_name_runs_that_sync_and_flags_override_the_webhook(tmp_path):
+    path = write_config(tmp_path, CONFIG)
+    s = settings(f"--config {path} --name two --webhook http://other/ --webhook-format json")
+    assert [x.name for x in s.syncs] == ["two"]
+    assert s.alerts.url == "http://other/" and s.alerts.format == "json"
+    with pytest.raises(ConfigError, match="no sync named"):
+        settings(f"--config {path} --name three")
+
+
+@pytest.mark.parametrize("argv, message", [
+    ("", "no source"),
+    (". --interval soon", "--interval"),
+    (". --interval 0s", "--interval"),
+    (". --lease-duration x", "--lease-duration"),
+    (". --webhook ftp://x", "--webhook"),
+    (". --max-prune 2", "--max-prune"),
+])
+def test_usage_errors(argv, message):
+    with pytest.raises(UsageError, match=message):
+        settings(argv)
+
+
+def deploy_documents():
+    docs = []
+    for f in sorted((REPO / "deploy").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+def test_deploy_runs_the_daemon_with_flags_the_cli_accepts_and_a_valid_config(tmp_path):
+    docs = deploy_documents()
+    container = docs[("Deployment", "kubesync")]["spec"]["template"]["spec"]["containers"][0]
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "daemon" and args.leader_elect and args.lease_namespace == "kubesync-system"
+    text = docs[("ConfigMap", "kubesync-config")]["data"]["kubesync.yaml"]
+    config = parse_config(text, "kubesync.yaml", base_dir=tmp_path)
+    assert [s.name for s in config.syncs] == ["demo"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert args.listen.endswith(f":{ports['http']}")
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_deploy_rbac_covers_the_lease_and_the_inventory_in_kubesync_system():
+    docs = deploy_documents()
+    role = docs[("Role", "kubesync-state")]
+    assert role["metadata"]["namespace"] == "kubesync-system"
+    rules = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    assert {"get", "create", "update"} <= rules[("coordination.k8s.io", "leases")]
+    assert {"get", "create", "update"} <= rules[("", "configmaps")]
+    cluster_rules = docs[("ClusterRole", "kubesync-managed-kinds")]["rules"]
+    assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in cluster_rules), "least privilege: no wildcards"

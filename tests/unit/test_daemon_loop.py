@@ -1,0 +1,193 @@
+"""A sync worker's decisions, with the pipeline stubbed: when it applies, reports drift, stands by or fails."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kubesync import errors
+from kubesync.apply import ApplyReport, Outcome
+from kubesync.daemon import loop
+from kubesync.daemon.metrics import Metrics
+from kubesync.daemon.notify import Notifier
+from kubesync.daemon.settings import DaemonSettings, SyncSettings
+from kubesync.engine import Planned
+from kubesync.model import Action, ActionType, DesiredState, Manifest, ObjectRef, Plan
+from kubesync.plan import PlanSettings
+from kubesync.sources import SourceSpec
+
+REF = ObjectRef("", "v1", "ConfigMap", "shop", "conf")
+
+
+class Leader:
+    def __init__(self, leading=True):
+        self.leading = leading
+        self.identity = "me"
+
+    def is_leader(self):
+        return self.leading
+
+
+class Connections:
+    def get(self, context=None):
+        return object()
+
+
+class Pipeline:
+    """Stands in for the source and the engine; records what the worker asked for."""
+
+    def __init__(self, monkeypatch):
+        self.revision = "rev-1"
+        self.manifests = (Manifest(REF, {"apiVersion": "v1", "kind": "ConfigMap"}),)
+        self.changes = [Action(ActionType.UPDATE, REF)]
+        self.source_error: Exception | None = None
+        self.planned = 0
+        self.applied: list[threading.Event] = []
+        monkeypatch.setattr("kubesync.sources.load", self.load)
+        monkeypatch.setattr(loop.engine, "plan_sync", self.plan_sync)
+        monkeypatch.setattr(loop.engine, "apply_planned", self.apply_planned)
+
+    def load(self, spec, fetch=True):
+        if self.source_error:
+            raise self.source_error
+        return DesiredState(self.manifests, "src", self.revision)
+
+    def plan_sync(self, cluster, discovery, desired, spec):
+        self.planned += 1
+        plan = Plan(spec.name, desired.source, desired.revision, tuple(self.changes))
+        return Planned(plan, [], PlanSettings(sync=spec.name), [])
+
+    def apply_planned(self, cluster, discovery, planned, spec, settings, progress=None, stop=None):
+        self.applied.append(stop)
+        outcomes = [Outcome(a, "patched") for a in planned.plan.changes]
+        for o in outcomes:
+            progress(o)
+        self.changes = []  # the cluster now matches
+        return ApplyReport(outcomes)
+
+
+class Recorder(Notifier):
+    def __init__(self):
+        super().__init__(None)
+        self.events = []
+
+    def _emit(self, alert):
+        self.events.append(alert.event)
+
+
+@pytest.fixture
+def pipeline(monkeypatch):
+    return Pipeline(monkeypatch)
+
+
+def worker(tmp_path, leader=None, **sync):
+    settings = SyncSettings(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
+    w = loop.SyncWorker(settings, DaemonSettings(syncs=(settings,)), Connections(), Metrics(), Recorder(), leader or Leader(),
+                        threading.Event())
+    w.watcher.ensure = lambda *args: None
+    return w
+
+
+def value(w, name, **labels):
+    return w.metrics.registry.get_sample_value(name, {"sync": "shop", **labels})
+
+
+def test_the_first_run_applies(tmp_path, pipeline):
+    w = worker(tmp_path)
+    assert w.run_once({"startup"}) is True
+    assert len(pipeline.applied) == 1 and pipeline.applied[0] is w.abort
+    assert w.status.state == "synced" and w.converged == "rev-1"
+    assert value(w, "kubesync_objects_total", action="patched") == 1
+    assert value(w, "kubesync_sync_runs_total", result="success") == 1
+
+
+def test_drift_without_self_heal_is_reported_not_reverted(tmp_path, pipeline):
+    w = worker(tmp_path)
+    w.run_once({"startup"})
+    pipeline.changes = [Action(ActionType.UPDATE, REF)]  # someone edited the object
+    assert w.run_once({"watch"}) is True
+    assert len(pipeline.applied) == 1
+    assert value(w, "kubesync_drifted_objects") == 1 and w.status.state == "drifted"
+    pipeline.revision = "rev-2"  # the source moved: apply, drift included
+    w.run_once({"file"})
+    assert len(pipeline.applied) == 2 and value(w, "kubesync_drifted_objects") == 0
+
+
+def test_drift_with_self_heal_is_reverted(tmp_path, pipeline):
+    w = worker(tmp_path, self_heal=True)
+    w.run_once({"startup"})
+    pipeline.changes = [Action(ActionType.UPDATE, REF)]
+    w.run_once({"watch"})
+    assert len(pipeline.applied) == 2
+    assert value(w, "kubesync_drifted_objects") == 0 and w.status.state == "synced"
+
+
+def test_a_follower_plans_but_never_applies(tmp_path, pipeline):
+    w = worker(tmp_path, leader=Leader(False))
+    assert w.run_once({"startup"}) is True
+    assert pipeline.planned == 1 and pipeline.applied == []
+    assert w.status.state == "standby"
+    assert value(w, "kubesync_sync_runs_total", result="standby") == 1
+
+
+def test_an_empty_source_is_an_error_unless_allowed(tmp_path, pipeline):
+    pipeline.manifests = ()
+    w = worker(tmp_path, prune=True)
+    assert w.run_once({"startup"}) is False
+    assert pipeline.planned == 0 and pipeline.applied == []
+    assert value(w, "kubesync_sync_errors_total", error="SourceError") == 1
+    allowed = worker(tmp_path, prune=True, allow_empty=True)
+    assert allowed.run_once({"startup"}) is True and pipeline.planned == 1
+
+
+def test_a_broken_source_fails_alerts_once_and_recovers(tmp_path, pipeline):
+    w = worker(tmp_path)
+    w.run_once({"startup"})
+    pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
+    pipeline.changes = [Action(ActionType.UPDATE, REF)]
+    for _ in range(3):
+        assert w.run_once({"retry"}) is False
+    assert len(pipeline.applied) == 1 and w.failures == 3
+    assert w.status.state == "failed" and "invalid YAML" in w.status.error
+    assert value(w, "kubesync_sync_failing") == 1
+    pipeline.source_error = None
+    pipeline.revision = "rev-2"
+    assert w.run_once({"file"}) is True
+    assert w.failures == 0 and value(w, "kubesync_sync_failing") == 0
+    assert w.notifier.events == ["sync_failed", "sync_recovered"]
+
+
+def test_a_failed_git_poll_is_a_source_error(tmp_path, pipeline):
+    w = worker(tmp_path)
+    w.poller = type("Poller", (), {"error": "cannot poll repo@main: connection refused"})()
+    assert w.run_once({"git"}) is False
+    assert "connection refused" in w.status.error and pipeline.planned == 0
+
+
+def test_nothing_is_applied_once_shutdown_began(tmp_path, pipeline):
+    w = worker(tmp_path)
+    w.stop.set()
+    w.run_once({"startup"})
+    assert pipeline.applied == []
+
+
+def test_interrupt_sets_the_event_the_applier_watches(tmp_path, pipeline):
+    w = worker(tmp_path)
+    w.run_once({"startup"})
+    w.interrupt()
+    assert pipeline.applied[0].is_set()
+    assert w.wakeup.wait(0) == {"stop"}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("2 problems:\n  a.yaml:1: x\n  b.yaml:2: y", "2 problems: a.yaml:1: x; b.yaml:2: y"),
+    ("one line", "one line"),
+])
+def test_errors_are_logged_on_one_line(text, want):
+    assert loop.one_line(text) == want
+
+
+def test_short_revisions():
+    assert loop.short("sha256:0123456789abcdef") == "sha256:0123456789ab"
+    assert loop.short("0123456789abcdef0123") == "0123456789ab"

@@ -1,0 +1,170 @@
+"""Alerts: transitions only, the leader only, JSON or Slack bodies, retried delivery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kubesync.daemon.notify import Alert, Notifier, Transitions, payload
+from kubesync.daemon.settings import AlertSettings
+from kubesync.health import Health, HealthStatus
+
+@pytest.fixture(autouse=True)
+def _propagate(monkeypatch):
+    """caplog listens on the root logger; a CLI test earlier in the run may have cut kubesync's off."""
+    monkeypatch.setattr(logging.getLogger("kubesync"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("kubesync"), "level", logging.INFO)
+
+
+DEGRADED = Health(HealthStatus.DEGRADED, "progress deadline exceeded")
+HEALTHY = Health(HealthStatus.HEALTHY, "ok")
+PROGRESSING = Health(HealthStatus.PROGRESSING, "rolling out")
+
+
+class Recorder(Notifier):
+    """A notifier that records what it would send."""
+
+    def __init__(self, **kwargs):
+        super().__init__(AlertSettings(url="http://example.invalid/hook"), **kwargs)
+        self.sent: list[Alert] = []
+
+    def _emit(self, alert):
+        if self.may_send():
+            self.sent.append(alert)
+
+
+def test_transitions_report_only_changes():
+    t = Transitions()
+    assert t.update(("s", ""), "ok", "ok") is None
+    assert t.update(("s", ""), "failed", "ok") == "ok"
+    assert t.update(("s", ""), "failed", "ok") is None
+    assert t.update(("s", ""), "ok", "ok") == "failed"
+
+
+def test_a_failing_sync_alerts_once_and_once_more_when_it_recovers():
+    n = Recorder()
+    n.sync_result("shop", True)  # healthy from the start: nothing to say
+    for _ in range(5):
+        n.sync_result("shop", False, "invalid YAML")
+    n.sync_result("shop", True, "synced")
+    n.sync_result("shop", True, "synced")
+    assert [a.event for a in n.sent] == ["sync_failed", "sync_recovered"]
+    assert n.sent[0].message == "invalid YAML"
+
+
+def test_object_health_alerts_on_degraded_and_on_recovery_only():
+    n = Recorder()
+    ref = "apps/v1 Deployment shop/web"
+    n.object_health("shop", ref, HEALTHY)
+    n.object_health("shop", ref, PROGRESSING)
+    n.object_health("shop", ref, DEGRADED)
+    n.object_health("shop", ref, DEGRADED)
+    assert n.degraded("shop") == 1
+    n.object_health("shop", ref, PROGRESSING)  # not yet recovered
+    n.object_health("shop", ref, HEALTHY)
+    assert [(a.event, a.object) for a in n.sent] == [("object_degraded", ref), ("object_recovered", ref)]
+    assert n.degraded("shop") == 0
+
+
+def test_objects_are_tracked_per_sync_and_forgotten_when_deleted():
+    n = Recorder()
+    n.object_health("a", "v1 Pod x/p", DEGRADED)
+    n.object_health("b", "v1 Pod x/p", DEGRADED)
+    assert len(n.sent) == 2
+    n.object_gone("a", "v1 Pod x/p")
+    assert n.degraded("a") == 0 and n.degraded("b") == 1
+
+
+def test_followers_remember_but_do_not_send():
+    leading = {"now": False}
+    n = Recorder(may_send=lambda: leading["now"])
+    n.sync_result("shop", False, "broken")
+    assert n.sent == []
+    leading["now"] = True
+    n.sync_result("shop", False, "broken")  # the new leader knows: no repeat
+    n.sync_result("shop", True)
+    assert [a.event for a in n.sent] == ["sync_recovered"]
+
+
+def test_payload_formats():
+    alert = Alert("sync_failed", "shop", "invalid YAML", revision="sha256:0123456789abcdef", time="2026-01-01T00:00:00Z")
+    body = json.loads(payload(alert, "json"))
+    assert body == {"event": "sync_failed", "sync": "shop", "message": "invalid YAML",
+                    "revision": "sha256:0123456789abcdef", "time": "2026-01-01T00:00:00Z"}
+    slack = json.loads(payload(alert, "slack"))
+    assert list(slack) == ["text"]
+    assert "sync shop failed" in slack["text"] and "sha256:0123456789ab)" in slack["text"]
+
+
+class Hook:
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+        self.bodies = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=secret"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def hook():
+    hooks = []
+
+    def make(statuses=()):
+        h = Hook(statuses)
+        hooks.append(h)
+        return h
+
+    yield make
+    for h in hooks:
+        h.server.shutdown()
+        h.server.server_close()
+
+
+def test_delivery_retries_server_errors(hook, caplog):
+    h = hook([500, 503])
+    n = Notifier(AlertSettings(url=h.url, retry_backoff=(0.01, 0.01, 0.01)))
+    assert n.deliver(Alert("sync_failed", "shop", "boom")) is True
+    assert len(h.bodies) == 3
+    assert "token=secret" not in caplog.text
+
+
+def test_delivery_does_not_retry_a_refusal(hook):
+    h = hook([400])
+    n = Notifier(AlertSettings(url=h.url, retry_backoff=(0.01, 0.01)))
+    assert n.deliver(Alert("sync_failed", "shop", "boom")) is False
+    assert len(h.bodies) == 1
+
+
+def test_delivery_gives_up_after_the_backoff(caplog):
+    n = Notifier(AlertSettings(url="http://127.0.0.1:1/hook?token=secret", retry_backoff=(0.01, 0.01), timeout=1))
+    assert n.deliver(Alert("sync_failed", "shop", "boom")) is False
+    assert "given up after 3 attempts" in caplog.text
+    assert "token=secret" not in caplog.text
+
+
+def test_the_sender_thread_delivers_in_order_and_counts(hook):
+    h = hook()
+    results = []
+    n = Notifier(AlertSettings(url=h.url), on_result=results.append).start()
+    n.sync_result("shop", False, "broken")
+    n.sync_result("shop", True, "fixed")
+    n.stop(timeout=5)
+    assert [b["event"] for b in h.bodies] == ["sync_failed", "sync_recovered"]
+    assert results == ["sent", "sent"]

@@ -94,6 +94,7 @@ class LeaderElector:
         self._observed_at = float("-inf")
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._error = ""
 
     @property
     def path(self) -> str:
@@ -168,8 +169,14 @@ class LeaderElector:
     def step(self) -> None:
         try:
             held = self.try_acquire_or_renew()
+            if self._error:
+                log.info("lease %s/%s reachable again", self.settings.namespace, self.settings.name)
+                self._error = ""
         except errors.KubesyncError as e:
-            log.warning("lease %s/%s: %s", self.settings.namespace, self.settings.name, errors.cut(str(e)))
+            message = errors.cut(str(e))
+            if message != self._error:  # once per distinct problem, not every retry period
+                log.warning("lease %s/%s: %s", self.settings.namespace, self.settings.name, message)
+            self._error = message
             held = None
         now = self.clock()
         if held:

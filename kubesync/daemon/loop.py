@@ -13,6 +13,7 @@ a follower plans and reports.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -80,6 +81,7 @@ class SyncWorker:
         self.failures = 0
         self._drifted: set[str] = set()
         self._conflicts: set[str] = set()
+        self._standby: tuple = ()
         self._counting = None  # (cluster, its counting wrapper): one per connection, so watches survive runs
         self.watcher = ClusterWatcher(sync.name, engine.selector(sync.name), self._on_event, settings.watch_timeout)
         self.poller: GitPoller | None = None
@@ -94,15 +96,20 @@ class SyncWorker:
         if src.repo:
             self.poller = GitPoller(src, self.sync.interval, self.wakeup, self.stop, self.sync.name,
                                     loaded=lambda: self.status.revision or None).start()
-        elif src.path:
-            import os
-
-            try:
-                self.files = DirectoryWatcher(os.path.abspath(src.path), self.wakeup, self.settings.debounce, self.sync.name).start()
-            except OSError as e:  # a missing folder: the first run reports it; the timer retries
-                self.log.warning("cannot watch %s: %s", src.path, e)
+        else:
+            self._watch_files()
         self.thread.start()
         return self
+
+    def _watch_files(self) -> None:
+        """Start the folder watcher (again after a failure: the folder may appear later)."""
+        src = self.sync.source
+        if not src.path or self.files is not None:
+            return
+        try:
+            self.files = DirectoryWatcher(os.path.abspath(src.path), self.wakeup, self.settings.debounce, self.sync.name).start()
+        except OSError as e:  # a missing folder: the run reports it; the next run tries again
+            self.log.debug("cannot watch %s yet: %s", src.path, e)
 
     def trigger(self, reason: str) -> None:
         """An immediate run (POST /webhook/<sync>): a git source is polled first."""
@@ -212,6 +219,8 @@ class SyncWorker:
         return self._counting[1]
 
     def _sync(self) -> str:
+        if self.thread.is_alive():
+            self._watch_files()
         desired = self._load()
         cluster = self._cluster()
         discovery = Discovery(cluster)  # fresh each run: CRDs come and go
@@ -230,7 +239,10 @@ class SyncWorker:
             self._succeeded(desired, "synced")
             return "success"
         if not self.leader.is_leader():
-            self.log.info("standby: %d change(s) planned at %s; only the leader applies", len(changes), short(desired.revision))
+            seen = (desired.revision, len(changes))
+            if seen != self._standby:  # once per state, not on every watch event
+                self.log.info("standby: %d change(s) planned at %s; only the leader applies", len(changes), short(desired.revision))
+            self._standby = seen
             self.status = replace(self.status, state="standby", error="")
             return "standby"
         if drift and not self.sync.self_heal:
@@ -243,10 +255,13 @@ class SyncWorker:
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
         report = engine.apply_planned(cluster, discovery, planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
+        if self.abort.is_set() and (report.failures or report.not_started):
+            # Shutdown or a lost leadership cut the apply short: not the source's fault, no alert.
+            done = sum(1 for o in report.outcomes if not o.failed)
+            self.log.warning("apply interrupted: %d action(s) done, %d abandoned, %d not started; the next leader run continues",
+                             done, len(report.failures), len(report.not_started))
+            return "aborted"
         engine.raise_for_failures(report)
-        if report.not_started:
-            self.log.warning("stopped before %d action(s) of later waves; the next run continues", len(report.not_started))
-            return "standby"
         self.converged = desired.revision
         self._report_drift([], desired.revision)
         self._succeeded(desired, "synced")

@@ -1,6 +1,6 @@
 """The daemon's Prometheus series, in one registry per process (tests can build several).
 
-    kubesync_sync_runs_total{sync,result}              runs by result: success, error, standby
+    kubesync_sync_runs_total{sync,result}              runs by result: success, error, standby (follower), aborted
     kubesync_sync_duration_seconds{sync,result}        histogram of run durations
     kubesync_sync_errors_total{sync,error}             failed runs by error class (SourceError, PlanRefused...)
     kubesync_sync_failing{sync}                        1 while the last run failed

@@ -121,10 +121,15 @@ class DirectoryWatcher:
                     return  # reads do not change anything
                 poke()
 
+        import os
+
+        # A single-file source: watch its folder (other files there only cause a run that changes nothing).
+        folder, recursive = (os.path.dirname(self.path), False) if os.path.isfile(self.path) else (self.path, True)
+        observer = Observer()
+        observer.daemon = True
+        observer.schedule(Handler(), folder, recursive=recursive)  # raises OSError for a missing folder
         self._debouncer.start()
-        self._observer = Observer()
-        self._observer.daemon = True
-        self._observer.schedule(Handler(), self.path, recursive=True)
+        self._observer = observer
         self._observer.start()
         log.debug("watching %s for sync %s", self.path, self.sync)
         return self

@@ -87,3 +87,32 @@ def test_sigterm_exits_zero_and_releases_the_lease(kubeconfig, cluster, namespac
             assert b.terminate() == 0
     spec = lease_of(cluster, namespace, lease)
     assert spec.get("holderIdentity") in ("", None) and spec["leaseDurationSeconds"] == 1
+
+
+def test_sigterm_abandons_a_hung_write_wave_and_exits_zero(kubeconfig, cluster, namespace, tmp_path):
+    """A pruned object held by a finalizer keeps the delete wave waiting; SIGTERM must not wait for it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "keep.yaml").write_text(configmap("keep", namespace, a="1"))
+    (src / "held.yaml").write_text(configmap("held", namespace, b="2"))
+    lease = f"lease-{secrets.token_hex(3)}"
+    args = [str(src), "--name", f"hung-{secrets.token_hex(3)}", "--prune", "--interval", "5m",
+            "--leader-elect", "--lease-namespace", namespace, "--lease-name", lease, "--lease-duration", "30s"]
+    held = f"/api/v1/namespaces/{namespace}/configmaps/held"
+    try:
+        with DaemonProcess(args, kubeconfig, tmp_path) as d:
+            identity = d.wait_ready()["identity"]
+            wait_until(data_is(cluster, namespace, "held", b="2"), 15, what="first apply")
+            cluster.request("PATCH", held, body={"metadata": {"finalizers": ["example.com/hold"]}},
+                            content_type="application/merge-patch+json")
+            (src / "held.yaml").unlink()
+            wait_until(lambda: (cluster.get_or_none(held) or {}).get("metadata", {}).get("deletionTimestamp"), 15,
+                       what="prune started (and hangs on the finalizer)")
+            time.sleep(0.5)
+            stopped = time.monotonic()
+            assert d.terminate(20) == 0
+            assert time.monotonic() - stopped < 10
+            assert "apply interrupted" in d.log() and "alert sync_failed" not in d.log()
+            assert holder(cluster, namespace, lease) in ("", None) and holder(cluster, namespace, lease) != identity
+    finally:
+        cluster.request("PATCH", held, body={"metadata": {"finalizers": None}}, content_type="application/merge-patch+json")

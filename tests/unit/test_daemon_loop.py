@@ -191,3 +191,18 @@ def test_errors_are_logged_on_one_line(text, want):
 def test_short_revisions():
     assert loop.short("sha256:0123456789abcdef") == "sha256:0123456789ab"
     assert loop.short("0123456789abcdef0123") == "0123456789ab"
+
+
+def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline, monkeypatch):
+    w = worker(tmp_path)
+
+    def interrupted(cluster, discovery, planned, spec, settings, progress=None, stop=None):
+        w.interrupt()  # SIGTERM arrives during the first wave
+        first, *rest = planned.plan.changes
+        return ApplyReport([Outcome(first, "failed", "abandoned")], not_started=list(rest))
+
+    monkeypatch.setattr(loop.engine, "apply_planned", interrupted)
+    pipeline.changes = [Action(ActionType.UPDATE, REF), Action(ActionType.UPDATE, REF.with_namespace("other"))]
+    assert w.run_once({"startup"}) is True
+    assert value(w, "kubesync_sync_runs_total", result="aborted") == 1
+    assert w.notifier.events == [] and w.converged is None

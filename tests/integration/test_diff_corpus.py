@@ -1,0 +1,646 @@
+"""The diff is exact against the real API server.
+
+1. A corpus of realistic manifests (tests/integration/corpus, plus the demo app in manifests-example)
+   is applied through the engine; planning again, after the controllers have had their say, must give
+   a no-op for every object. Each object is its own test, so a failure names it and shows its patch.
+2. For one object of each representative kind, a field is changed, removed and added in the desired
+   state, and changed out-of-band in live: each plan is exactly the expected JSON patch, applying it
+   converges (the next plan is empty), and out-of-band changes to fields kubesync never set give no patch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from kubesync import engine
+from kubesync.apply import ApplySettings
+from kubesync.cluster.client import JSON_PATCH, MERGE_PATCH
+from kubesync.cluster.discovery import Discovery
+from kubesync.diff import decode
+from kubesync.model import LAST_APPLIED_ANNOTATION, ActionType, ObjectRef
+from kubesync.plan import PlanSettings, owned_object, plan_object
+from kubesync.sources import SourceSpec, load
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+EXAMPLE = Path(__file__).resolve().parents[2] / "manifests-example"
+EXAMPLE_NAMESPACE = "kubesync-demo"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+class Sync:
+    """One sync: a folder planned and applied through the engine (as `kubesync apply` does)."""
+
+    def __init__(self, cluster, folder: Path, namespace: str, name: str | None = None):
+        self.cluster = cluster
+        self.folder = folder
+        self.name = name or unique("corpus")  # sync names are cluster-wide
+        self.spec = engine.SyncSpec(name=self.name, namespace=namespace, plan=PlanSettings(sync=self.name),
+                                    inventory_namespace=namespace)
+        self.discovery = Discovery(cluster)
+
+    def plan(self) -> engine.Planned:
+        self.discovery = Discovery(self.cluster)
+        return engine.plan_sync(self.cluster, self.discovery, load(SourceSpec(path=str(self.folder))), self.spec)
+
+    def apply(self, planned: engine.Planned | None = None):
+        planned = planned or self.plan()
+        report = engine.apply_planned(self.cluster, self.discovery, planned, self.spec, ApplySettings())
+        failures = [o.message for o in report.failures]
+        assert not failures and not report.not_started, "apply failed:\n" + "\n".join(failures)
+        return report
+
+
+def describe(action) -> str:
+    return f"{action.type.value} {action.ref}\n" + "\n".join("    " + json.dumps(op, sort_keys=True) for op in action.patch)
+
+
+def settle(cluster, paths, quiet: float = 1.0, timeout: float = 60.0) -> None:
+    """Wait until controllers stop writing these objects (their resourceVersions stay put)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        now = [(cluster.get_or_none(p) or {}).get("metadata", {}).get("resourceVersion") for p in paths]
+        if now == last:
+            return
+        last = now
+        time.sleep(quiet)
+    raise AssertionError(f"objects kept changing for {timeout}s: {paths}")
+
+
+# ----------------------------------------------------------------------------- 1. the corpus
+
+
+def corpus_files() -> list[Path]:
+    return sorted(CORPUS.glob("*.yaml"))
+
+
+def example_files() -> list[Path]:
+    return sorted(EXAMPLE.glob("*.yaml"))
+
+
+def corpus_ids() -> list[str]:
+    """`<file>:<Kind>/<name>` for every document, read at collection time (no cluster needed)."""
+    out = []
+    for folder, files in (("", corpus_files()), ("example/", example_files())):
+        for path in files:
+            for doc in yaml.safe_load_all(path.read_text()):
+                if doc:
+                    name = doc["metadata"]["name"].replace("__SUFFIX__", "x")
+                    out.append(f"{folder}{path.name}:{doc['kind']}/{name}")
+    return out
+
+
+CORPUS_IDS = corpus_ids()
+
+
+def render_corpus(dest: Path, suffix: str, namespace: str) -> dict[str, tuple[str, str, str, str]]:
+    """Write the corpus (and the demo app, in a namespace of its own) with the per-test names filled in.
+
+    Returns id -> (apiVersion, kind, namespace-or-"", name) for every object.
+    """
+    dest.mkdir()
+    (dest / "example").mkdir()
+    demo_namespace = f"{EXAMPLE_NAMESPACE}-{suffix}"
+    objects = {}
+    for folder, files in (("", corpus_files()), ("example/", example_files())):
+        for path in files:
+            text = path.read_text().replace("__SUFFIX__", suffix).replace("__NAMESPACE__", namespace)
+            if folder:
+                text = text.replace(EXAMPLE_NAMESPACE, demo_namespace)
+            (dest / folder / path.name).write_text(text)
+            for doc, raw in zip(yaml.safe_load_all(text), yaml.safe_load_all(path.read_text())):
+                if doc:
+                    name = raw["metadata"]["name"].replace("__SUFFIX__", "x")
+                    ns = doc["metadata"].get("namespace", "")
+                    objects[f"{folder}{path.name}:{doc['kind']}/{name}"] = (doc["apiVersion"], doc["kind"], ns, doc["metadata"]["name"])
+    return objects
+
+
+@dataclass
+class AppliedCorpus:
+    namespace: str
+    suffix: str
+    sync: Sync
+    objects: dict[str, tuple[str, str, str, str]]
+    first: engine.Planned
+    report: Any
+    second: engine.Planned = None  # type: ignore[assignment]
+    paths: dict[str, str] = field(default_factory=dict)
+
+    def action(self, planned: engine.Planned, object_id: str):
+        api_version, kind, ns, name = self.objects[object_id]
+        for a in planned.plan.actions:
+            if a.ref.api_version == api_version and a.ref.kind == kind and a.ref.name == name and a.ref.namespace in (ns, self.namespace):
+                return a
+        raise AssertionError(f"{object_id}: not in the plan")
+
+
+@pytest.fixture(scope="module")
+def applied_corpus(cluster, tmp_path_factory):
+    """The whole corpus applied once into a namespace of its own, then planned again once settled.
+
+    Module-scoped: the per-object tests below only read it.
+    """
+    suffix = secrets.token_hex(3)
+    namespace = f"ks-corpus-{suffix}"
+    cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    folder = tmp_path_factory.mktemp("corpus") / "corpus"
+    objects = render_corpus(folder, suffix, namespace)
+    sync = Sync(cluster, folder, namespace, name=f"corpus-{suffix}")
+    try:
+        first = sync.plan()
+        report = sync.apply(first)
+        corpus = AppliedCorpus(namespace, suffix, sync, objects, first, report)
+        discovery = Discovery(cluster)
+        for object_id, (api_version, kind, ns, name) in objects.items():
+            rtype = discovery.resource_for(api_version, kind)
+            assert rtype is not None, f"{object_id}: {api_version} {kind} not served"
+            corpus.paths[object_id] = rtype.path(ns or (namespace if rtype.namespaced else ""), name)
+        # Controllers (deployment, statefulset, job, service account tokens...) write right after a
+        # create; the diff must hold against what they leave, so wait for them to finish.
+        settle(cluster, list(corpus.paths.values()))
+        corpus.second = sync.plan()
+        yield corpus
+    finally:
+        cleanup(cluster, namespace, suffix)
+
+
+def cleanup(cluster, namespace: str, suffix: str) -> None:
+    """Namespaces first (their objects go with them), then the cluster-scoped objects of this run."""
+    for path in (
+        f"/api/v1/namespaces/{namespace}",
+        f"/api/v1/namespaces/{EXAMPLE_NAMESPACE}-{suffix}",
+        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/backuppolicies.corpus-{suffix}.example.com",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterroles/corpus-monitoring-{suffix}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/corpus-monitoring-{suffix}",
+        f"/apis/scheduling.k8s.io/v1/priorityclasses/corpus-high-{suffix}",
+    ):
+        try:
+            cluster.request("DELETE", path)
+        except Exception:
+            pass
+
+
+def test_corpus_is_large_and_varied():
+    kinds = {i.split(":")[1].split("/")[0] for i in CORPUS_IDS}
+    assert len(corpus_files()) >= 30
+    assert {
+        "Deployment", "StatefulSet", "DaemonSet", "Service", "Ingress", "Role", "RoleBinding", "ClusterRole",
+        "ClusterRoleBinding", "ServiceAccount", "ConfigMap", "Secret", "Job", "CronJob", "PersistentVolumeClaim",
+        "CustomResourceDefinition", "BackupPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+        "NetworkPolicy", "ResourceQuota", "LimitRange", "PriorityClass", "Namespace",
+    } <= kinds
+    assert len(CORPUS_IDS) == len(set(CORPUS_IDS))
+
+
+def test_corpus_applies_every_object_once(applied_corpus):
+    results = sorted((o.result, str(o.action.ref)) for o in applied_corpus.report.outcomes)
+    assert {r for r, _ in results} == {"created"}
+    assert len(results) == len(applied_corpus.objects)
+
+
+@pytest.mark.parametrize("object_id", CORPUS_IDS)
+def test_corpus_object_is_unchanged_when_planned_again(applied_corpus, object_id):
+    action = applied_corpus.action(applied_corpus.second, object_id)
+    assert action.type is ActionType.NOOP, f"{object_id}: expected no change after apply, got:\n{describe(action)}"
+
+
+@pytest.mark.parametrize("object_id", CORPUS_IDS)
+def test_corpus_object_diffs_empty_against_a_fresh_get(cluster, applied_corpus, object_id):
+    """The same, against the object read with a GET (not the LIST the engine uses), right now."""
+    planned = applied_corpus.second
+    r = next(r for r in planned.resolved if r.ref == applied_corpus.action(planned, object_id).ref)
+    live = cluster.get(applied_corpus.paths[object_id])
+    action, conflict = plan_object(r, live, planned.settings)
+    assert conflict is None
+    assert action.type is ActionType.NOOP, f"{object_id}: expected no change, got:\n{describe(action)}"
+    # kubesync's record of what it set is on the object, and names no server-owned field
+    fs = decode(live["metadata"]["annotations"][LAST_APPLIED_ANNOTATION])
+    assert fs is not None and fs.paths()
+    assert not any(p.startswith(("status", "metadata.uid", "metadata.resourceVersion")) for p in fs.paths())
+
+
+# ----------------------------------------------------------------------------- 2. exact patches
+
+FIELDSET = object()  # in an expected op list: "the last-applied set is rewritten to the desired one"
+
+
+@dataclass
+class Step:
+    """One change and the exact patch the next plan must hold for the object under test.
+
+    Either `edit` changes the desired state, or `live` is sent as an out-of-band PATCH.
+    """
+
+    label: str
+    expect: list
+    edit: Callable[[dict], None] | None = None
+    live: Any = None
+    content_type: str = MERGE_PATCH
+    action: ActionType | None = None  # default: UPDATE when a patch is expected, NOOP otherwise
+    check: Callable[[dict], Any] | None = None  # on the live object after apply
+    has_field: str | None = None  # dotted FieldSet path that must (not) be recorded after this step
+    lacks_field: str | None = None
+
+
+@dataclass
+class Case:
+    kind: str
+    base: str  # YAML; `__SUFFIX__` is replaced by a per-test suffix; the last document is the object under test
+    collection: str  # REST path of its collection, `{ns}` and `{suffix}` filled in
+    steps: list[Step]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+def b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def at(obj: dict, dotted: str) -> Any:
+    """obj at `spec.template.spec.containers.0.image` (digits index lists)."""
+    for part in dotted.split("."):
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    return obj
+
+
+def container(obj: dict) -> dict:
+    spec = obj["spec"]
+    if "jobTemplate" in spec:
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]["containers"][0]
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+  annotations: {example.com/team: shop}
+spec:
+  replicas: 2
+  revisionHistoryLimit: 5
+  selector: {matchLabels: {app: web}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+          ports: [{name: http, containerPort: 8080}]
+          env: [{name: MODE, value: production}]
+          resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: "0.5", memory: 128Mi}}
+          readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 5}
+"""
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  annotations: {example.com/expose: internal}
+spec:
+  selector: {app: web}
+  ports:
+    - {name: http, port: 80, targetPort: http, protocol: TCP}
+"""
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data:
+  greeting: hello
+  log.level: info
+"""
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+type: Opaque
+stringData:
+  password: s3cret-one
+  token: tok-123456
+"""
+
+STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:16.1
+          args: ["-c", "max_connections=100"]
+          env:
+            - {name: POSTGRES_DB, value: shop}
+            - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
+          volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: {requests: {storage: 1Gi}}
+"""
+
+INGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  ingressClassName: nginx
+  tls: [{hosts: [shop.example.com], secretName: web-tls}]
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+"""
+
+CRONJOB = """\
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: backup}
+spec:
+  schedule: "30 2 * * *"
+  startingDeadlineSeconds: 300
+  suspend: false
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - {name: backup, image: "registry.example.com/pg-backup:3.2", args: [--compress]}
+"""
+
+CUSTOM_RESOURCE = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: backuppolicies.changes-__SUFFIX__.example.com}
+spec:
+  group: changes-__SUFFIX__.example.com
+  scope: Namespaced
+  names: {kind: BackupPolicy, plural: backuppolicies, singular: backuppolicy, listKind: BackupPolicyList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                schedule: {type: string}
+                retention:
+                  type: object
+                  properties:
+                    days: {type: integer, default: 7}
+                    keepLast: {type: integer, default: 3}
+                compression: {type: string, default: gzip}
+                threshold: {type: number}
+---
+apiVersion: changes-__SUFFIX__.example.com/v1
+kind: BackupPolicy
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  retention: {days: 14}
+  threshold: 0.75
+"""
+
+FOREIGN_ANNOTATION = {"metadata": {"annotations": {"example.com/touched-by": "oncall"}, "labels": {"team": "sre"}}}
+
+
+def merged(*patches: dict) -> dict:
+    out: dict = {}
+    for p in patches:
+        for k, v in p.items():
+            out[k] = merged(out.get(k, {}), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+CONTAINER0 = "/spec/template/spec/containers/0"
+
+CASES = [
+    Case("Deployment", DEPLOYMENT, "/apis/apps/v1/namespaces/{ns}/deployments", [
+        Step("image changed", [{"op": "replace", "path": f"{CONTAINER0}/image", "value": "nginx:1.26"}],
+             edit=lambda o: container(o).update(image="nginx:1.26"),
+             check=lambda live: at(live, "spec.template.spec.containers.0.image") == "nginx:1.26"),
+        Step("quantity respelled: same value, no patch", [],
+             edit=lambda o: container(o)["resources"]["limits"].update(cpu="500m", memory="0.125Gi")),
+        Step("probe removed", [FIELDSET, {"op": "remove", "path": f"{CONTAINER0}/readinessProbe"}],
+             edit=lambda o: container(o).pop("readinessProbe"),
+             check=lambda live: "readinessProbe" not in at(live, "spec.template.spec.containers.0"),
+             lacks_field="spec.template.spec.containers.@name=web.readinessProbe.periodSeconds"),
+        Step("env var added", [FIELDSET, {"op": "add", "path": f"{CONTAINER0}/env/-", "value": {"name": "LOG_LEVEL", "value": "debug"}}],
+             edit=lambda o: container(o)["env"].append({"name": "LOG_LEVEL", "value": "debug"}),
+             has_field="spec.template.spec.containers.@name=web.env.@name=LOG_LEVEL.value"),
+        Step("owned fields changed out-of-band", [
+            {"op": "replace", "path": "/metadata/annotations/example.com~1team", "value": "shop"},
+            {"op": "replace", "path": "/spec/revisionHistoryLimit", "value": 5},
+            {"op": "replace", "path": "/spec/strategy/rollingUpdate/maxSurge", "value": 1},
+        ], live={"metadata": {"annotations": {"example.com/team": "payments"}},
+                 "spec": {"revisionHistoryLimit": 20, "strategy": {"rollingUpdate": {"maxSurge": "50%"}}}}),
+        Step("image changed out-of-band (kubectl set image)", [{"op": "replace", "path": f"{CONTAINER0}/image", "value": "nginx:1.26"}],
+             live={"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:latest"}]}}}},
+             content_type=STRATEGIC_MERGE_PATCH),
+        Step("scaled out-of-band (kubectl scale)", [{"op": "replace", "path": "/spec/replicas", "value": 2}],
+             live={"spec": {"replicas": 5}}, action=ActionType.SCALE,
+             check=lambda live: live["spec"]["replicas"] == 2),
+        Step("foreign annotation, label and server-defaulted fields changed: no patch", [],
+             live=merged(FOREIGN_ANNOTATION, {"spec": {"progressDeadlineSeconds": 120, "template": {"spec": {
+                 "terminationGracePeriodSeconds": 5,
+                 "containers": [{"name": "web", "terminationMessagePolicy": "FallbackToLogsOnError"}]}}}}),
+             content_type=STRATEGIC_MERGE_PATCH),
+    ]),
+    Case("Service", SERVICE, "/api/v1/namespaces/{ns}/services", [
+        Step("named targetPort changed to a number", [{"op": "replace", "path": "/spec/ports/0/targetPort", "value": 8080}],
+             edit=lambda o: o["spec"]["ports"][0].update(targetPort=8080),
+             check=lambda live: live["spec"]["ports"][0]["targetPort"] == 8080),
+        Step("annotation removed", [FIELDSET, {"op": "remove", "path": "/metadata/annotations/example.com~1expose"}],
+             edit=lambda o: o["metadata"].pop("annotations"),
+             check=lambda live: "example.com/expose" not in live["metadata"]["annotations"]),
+        Step("port added", [FIELDSET, {"op": "add", "path": "/spec/ports/-",
+                                        "value": {"name": "metrics", "port": 9090, "targetPort": 9090, "protocol": "TCP"}}],
+             edit=lambda o: o["spec"]["ports"].append({"name": "metrics", "port": 9090, "targetPort": 9090, "protocol": "TCP"}),
+             has_field='spec.ports.@port,protocol=[9090,"TCP"].targetPort'),
+        Step("selector changed out-of-band", [{"op": "replace", "path": "/spec/selector/app", "value": "web"}],
+             live={"spec": {"selector": {"app": "hijacked"}}}),
+        Step("foreign annotation and server-defaulted sessionAffinity changed: no patch", [],
+             live=merged(FOREIGN_ANNOTATION, {"spec": {"sessionAffinity": "ClientIP"}})),
+    ]),
+    Case("ConfigMap", CONFIGMAP, "/api/v1/namespaces/{ns}/configmaps", [
+        Step("value changed", [{"op": "replace", "path": "/data/greeting", "value": "bonjour"}],
+             edit=lambda o: o["data"].update(greeting="bonjour")),
+        Step("key removed", [FIELDSET, {"op": "remove", "path": "/data/log.level"}],
+             edit=lambda o: o["data"].pop("log.level"),
+             check=lambda live: live["data"] == {"greeting": "bonjour"}),
+        Step("binaryData added", [FIELDSET, {"op": "add", "path": "/binaryData", "value": {"logo.png": "iVBORw0KGgo="}}],
+             edit=lambda o: o.update(binaryData={"logo.png": "iVBORw0KGgo="}),
+             has_field="binaryData.logo.png"),
+        Step("value changed out-of-band", [{"op": "replace", "path": "/data/greeting", "value": "bonjour"}],
+             live={"data": {"greeting": "hola"}}),
+        Step("foreign key and label added: no patch", [], live=merged(FOREIGN_ANNOTATION, {"data": {"extra": "theirs"}})),
+    ]),
+    Case("Secret", SECRET, "/api/v1/namespaces/{ns}/secrets", [
+        Step("stringData value changed: patches data", [{"op": "replace", "path": "/data/password", "value": b64("s3cret-two")}],
+             edit=lambda o: o["stringData"].update(password="s3cret-two"),
+             check=lambda live: live["data"]["password"] == b64("s3cret-two") and "stringData" not in live),
+        Step("key removed", [FIELDSET, {"op": "remove", "path": "/data/token"}],
+             edit=lambda o: o["stringData"].pop("token"),
+             check=lambda live: set(live["data"]) == {"password"}),
+        Step("key added as data", [FIELDSET, {"op": "add", "path": "/data/ca.crt", "value": b64("-----BEGIN CERTIFICATE-----\n")}],
+             edit=lambda o: o.update(data={"ca.crt": b64("-----BEGIN CERTIFICATE-----\n")}),
+             has_field="data.ca.crt"),
+        Step("value changed out-of-band", [{"op": "replace", "path": "/data/password", "value": b64("s3cret-two")}],
+             live={"data": {"password": b64("leaked")}}),
+        Step("foreign key and annotation added: no patch", [], live=merged(FOREIGN_ANNOTATION, {"data": {"extra": b64("theirs")}})),
+    ]),
+    Case("StatefulSet", STATEFULSET, "/apis/apps/v1/namespaces/{ns}/statefulsets", [
+        Step("args changed: atomic list replaced whole",
+             [{"op": "replace", "path": f"{CONTAINER0}/args", "value": ["-c", "max_connections=200"]}],
+             edit=lambda o: container(o).update(args=["-c", "max_connections=200"])),
+        Step("env var removed by key", [FIELDSET, {"op": "remove", "path": f"{CONTAINER0}/env/0"}],
+             edit=lambda o: container(o)["env"].pop(0),
+             check=lambda live: [e["name"] for e in at(live, "spec.template.spec.containers.0.env")] == ["PGDATA"]),
+        Step("pod annotations added", [FIELDSET, {"op": "add", "path": "/spec/template/metadata/annotations",
+                                                  "value": {"backup.example.com/enabled": "true"}}],
+             edit=lambda o: o["spec"]["template"]["metadata"].update(annotations={"backup.example.com/enabled": "true"})),
+        Step("scaled out-of-band", [{"op": "replace", "path": "/spec/replicas", "value": 1}],
+             live={"spec": {"replicas": 3}}, action=ActionType.SCALE),
+        Step("server-defaulted fields changed: no patch", [],
+             live=merged(FOREIGN_ANNOTATION, {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 1}}, "template": {"spec": {"dnsPolicy": "Default"}}}})),
+    ]),
+    Case("Ingress", INGRESS, "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", [
+        Step("class changed", [{"op": "replace", "path": "/spec/ingressClassName", "value": "traefik"}],
+             edit=lambda o: o["spec"].update(ingressClassName="traefik")),
+        Step("tls removed", [FIELDSET, {"op": "remove", "path": "/spec/tls"}],
+             edit=lambda o: o["spec"].pop("tls"),
+             check=lambda live: "tls" not in live["spec"]),
+        Step("annotation added", [{"op": "add", "path": "/metadata/annotations/nginx.ingress.kubernetes.io~1ssl-redirect", "value": "false"},
+                                  FIELDSET],
+             edit=lambda o: o["metadata"].update(annotations={"nginx.ingress.kubernetes.io/ssl-redirect": "false"})),
+        Step("rules changed out-of-band: atomic list replaced whole", [{"op": "replace", "path": "/spec/rules", "value": [
+            {"host": "shop.example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}],
+             live={"spec": {"rules": [{"host": "shop.example.com", "http": {"paths": [
+                 {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 8080}}}}]}}]}}),
+        Step("foreign annotation and default backend added: no patch", [],
+             live=merged(FOREIGN_ANNOTATION, {"spec": {"defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}}}})),
+    ]),
+    Case("CronJob", CRONJOB, "/apis/batch/v1beta1/namespaces/{ns}/cronjobs", [
+        Step("schedule changed", [{"op": "replace", "path": "/spec/schedule", "value": "0 4 * * *"}],
+             edit=lambda o: o["spec"].update(schedule="0 4 * * *")),
+        Step("deadline removed", [FIELDSET, {"op": "remove", "path": "/spec/startingDeadlineSeconds"}],
+             edit=lambda o: o["spec"].pop("startingDeadlineSeconds"),
+             check=lambda live: "startingDeadlineSeconds" not in live["spec"]),
+        Step("history limit added over the server's default: a replace",
+             [FIELDSET, {"op": "replace", "path": "/spec/successfulJobsHistoryLimit", "value": 5}],
+             edit=lambda o: o["spec"].update(successfulJobsHistoryLimit=5),
+             has_field="spec.successfulJobsHistoryLimit"),
+        Step("suspended out-of-band", [{"op": "replace", "path": "/spec/suspend", "value": False}],
+             live={"spec": {"suspend": True}}, check=lambda live: live["spec"]["suspend"] is False),
+        Step("server-defaulted field changed: no patch", [],
+             live=merged(FOREIGN_ANNOTATION, {"spec": {"failedJobsHistoryLimit": 4, "concurrencyPolicy": "Forbid"}})),
+    ]),
+    Case("BackupPolicy", CUSTOM_RESOURCE, "/apis/changes-{suffix}.example.com/v1/namespaces/{ns}/backuppolicies", [
+        Step("nested value changed", [{"op": "replace", "path": "/spec/retention/days", "value": 30}],
+             edit=lambda o: o["spec"]["retention"].update(days=30)),
+        Step("field removed", [FIELDSET, {"op": "remove", "path": "/spec/threshold"}],
+             edit=lambda o: o["spec"].pop("threshold"),
+             check=lambda live: "threshold" not in live["spec"]),
+        Step("field added over the schema default: a replace", [FIELDSET, {"op": "replace", "path": "/spec/compression", "value": "zstd"}],
+             edit=lambda o: o["spec"].update(compression="zstd")),
+        Step("changed out-of-band", [{"op": "replace", "path": "/spec/schedule", "value": "0 3 * * *"}],
+             live={"spec": {"schedule": "* * * * *"}}),
+        Step("schema-defaulted field changed: no patch", [],
+             live=merged(FOREIGN_ANNOTATION, {"spec": {"retention": {"keepLast": 10}}})),
+    ]),
+]
+
+
+def write_docs(folder: Path, docs: list[dict]) -> None:
+    (folder / "objects.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
+def expected_ops(step: Step, doc: dict, sync: str) -> tuple:
+    annotation = owned_object(doc, sync)["metadata"]["annotations"][LAST_APPLIED_ANNOTATION]
+    fieldset_op = {"op": "replace", "path": "/metadata/annotations/kubesync.io~1last-applied-fields", "value": annotation}
+    return tuple(fieldset_op if op is FIELDSET else op for op in step.expect)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_changed_removed_added_and_drifted_fields_give_exact_patches(cluster, namespace, tmp_path, case):
+    suffix = namespace[-6:]
+    folder = tmp_path / "src"
+    folder.mkdir()
+    docs = [d for d in yaml.safe_load_all(case.base.replace("__SUFFIX__", suffix)) if d]
+    write_docs(folder, docs)
+    sync = Sync(cluster, folder, namespace)
+    doc = docs[-1]
+    path = case.collection.format(ns=namespace, suffix=suffix) + "/" + doc["metadata"]["name"]
+    ref = ObjectRef.of({**doc, "metadata": {**doc["metadata"], "namespace": namespace}})
+    try:
+        sync.apply()
+        settle(cluster, [path])
+        assert not sync.plan().plan.has_changes, "not converged right after the first apply"
+        for step in case.steps:
+            if step.edit:
+                step.edit(doc)
+                write_docs(folder, docs)
+            if step.live is not None:
+                cluster.request("PATCH", path, body=step.live, content_type=step.content_type)
+            planned = sync.plan()
+            others = [describe(a) for a in planned.plan.changes if a.ref != ref]
+            assert not others, f"{case.kind}, {step.label}: unexpected changes to other objects:\n" + "\n".join(others)
+            [action] = [a for a in planned.plan.actions if a.ref == ref]
+            want = expected_ops(step, doc, sync.name)
+            assert action.patch == want, f"{case.kind}, {step.label}: got\n{describe(action)}"
+            assert action.type is (step.action or (ActionType.UPDATE if want else ActionType.NOOP)), f"{case.kind}, {step.label}"
+            if want:
+                sync.apply(planned)
+                again = sync.plan()
+                assert not again.plan.has_changes, f"{case.kind}, {step.label}: not converged:\n" + "\n".join(
+                    describe(a) for a in again.plan.changes)
+            live = cluster.get(path)
+            if step.check:
+                assert step.check(live), f"{case.kind}, {step.label}: live object not as expected"
+            fs = decode(live["metadata"]["annotations"][LAST_APPLIED_ANNOTATION])
+            if step.has_field:
+                assert step.has_field in fs.paths(), f"{case.kind}, {step.label}: {step.has_field} not recorded"
+            if step.lacks_field:
+                assert step.lacks_field not in fs.paths(), f"{case.kind}, {step.label}: {step.lacks_field} still recorded"
+    finally:
+        if docs[0]["kind"] == "CustomResourceDefinition":
+            cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{docs[0]['metadata']['name']}")

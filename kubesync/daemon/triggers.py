@@ -184,7 +184,7 @@ class GitPoller:
         moved = sha != self._seen
         self._seen = sha
         if moved and (not first or sha != self.loaded()):
-            log.info("[%s] %s moved to %s", self.sync, self.spec.describe(), sha[:12])
+            log.info("[%s] %s %s %s", self.sync, self.spec.describe(), "is at" if first else "moved to", sha[:12])
             self.wakeup.wake("git")
             return True
         return False

@@ -163,3 +163,33 @@ def test_empty_source_prunes_nothing_even_with_prune(kubeconfig, cluster, namesp
         assert cm_data(cluster, namespace, "survivor") == {"a": "1"}
         assert "holds no objects" in d.log()
         assert d.terminate() == 0
+
+
+def test_unreachable_git_remote_keeps_the_last_good_state(kubeconfig, cluster, namespace, tmp_path):
+    repo_dir = tmp_path / "remote"
+    repo = git.Repo.init(repo_dir, initial_branch="main")
+    with repo.config_writer() as cw:
+        cw.set_value("user", "name", "test")
+        cw.set_value("user", "email", "test@example.com")
+    (repo_dir / "cm.yaml").write_text(configmap("remote", namespace, v="one"))
+    repo.index.add(["cm.yaml"])
+    repo.index.commit("first")
+    name = sync_name()
+    # A file:// URL goes through the clone cache and `git fetch`, like an https remote.
+    args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", name, "--prune", "--interval", "1s"]
+    with DaemonProcess(args, kubeconfig, tmp_path) as d:
+        d.wait_ready()
+        wait_until(data_is(cluster, namespace, "remote", v="one"), 15, what="first commit applied")
+        moved = tmp_path / "remote-away"
+        repo_dir.rename(moved)  # the remote is gone
+        wait_until(lambda: d.metric("kubesync_sync_failing", sync=name) == 1, 15, what="unreachable remote reported")
+        assert (d.metric("kubesync_sync_errors_total", sync=name, error="SourceError") or 0) >= 1
+        assert cm_data(cluster, namespace, "remote") == {"v": "one"}  # nothing pruned
+        assert "cannot poll" in d.json("/readyz")["syncs"][name]["error"]
+        moved.rename(repo_dir)
+        (repo_dir / "cm.yaml").write_text(configmap("remote", namespace, v="two"))
+        repo.index.add(["cm.yaml"])
+        repo.index.commit("second")
+        wait_until(data_is(cluster, namespace, "remote", v="two"), 20, what="syncing resumed")
+        wait_until(lambda: d.metric("kubesync_sync_failing", sync=name) == 0, 5, what="failure cleared")
+        assert d.terminate() == 0

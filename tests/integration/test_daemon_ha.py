@@ -50,7 +50,7 @@ def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, 
         leader.kill()  # SIGKILL: no release, the Lease must expire
         wait_until(lambda: holder(cluster, namespace, lease) == id_follower, duration + 5, interval=0.1, what="takeover")
         took = time.monotonic() - killed
-        assert took <= duration + 1.5, f"takeover took {took:.1f}s with a {duration:g}s lease"
+        assert took <= duration + 2.0, f"takeover took {took:.1f}s with a {duration:g}s lease"
         assert lease_of(cluster, namespace, lease)["leaseTransitions"] >= 1
 
         # The new leader writes: a source edit and a revert of drift.

@@ -7,16 +7,30 @@ import os
 from kubesync.commands.common import gate_exit, prepare, use_color, write_out
 
 
-def render(plan, fmt: str, color: bool) -> str:
+def render(plan, fmt: str, color: bool, deltas=None) -> str:
     from kubesync.deltas import compute_deltas
     from kubesync.render import markdown, text
     from kubesync.render import json as render_json
 
+    deltas = deltas if deltas is not None else compute_deltas(plan)
     if fmt == "json":
-        return render_json.render_json(plan, deltas=compute_deltas(plan))
+        return render_json.render_json(plan, deltas=deltas)
     if fmt == "markdown":
-        return markdown.render_markdown(plan, deltas=compute_deltas(plan))
-    return text.render_plan(plan, color=color)
+        return markdown.render_markdown(plan, deltas=deltas)
+    return text.render_plan(plan, color=color, deltas=None if deltas.empty else deltas)
+
+
+def with_quota_warnings(plan, deltas, cluster):
+    """Warn when the plan's CPU/memory would push a namespace past its ResourceQuota."""
+    from dataclasses import replace
+
+    from kubesync.deltas import quota_warnings
+
+    quotas = []
+    for ns in sorted(n.namespace for n in deltas.namespaces if n.namespace):
+        quotas.extend(cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas").get("items") or [])
+    warnings = quota_warnings(deltas, quotas) if quotas else []
+    return replace(plan, warnings=plan.warnings + tuple(warnings)) if warnings else plan
 
 
 def save(plan, path: str, source_spec=None, namespace: str = "") -> None:
@@ -44,9 +58,14 @@ def save(plan, path: str, source_spec=None, namespace: str = "") -> None:
 
 
 def run(args) -> int:
+    from kubesync.deltas import compute_deltas
+
     cluster, discovery, desired, spec, planned = prepare(args)
     plan = planned.plan
-    write_out(render(plan, args.output, use_color(args)))
+    deltas = compute_deltas(plan)
+    if not deltas.empty:
+        plan = with_quota_warnings(plan, deltas, cluster)
+    write_out(render(plan, args.output, use_color(args), deltas))
     if args.out:
         from kubesync.commands.common import source_spec
 

@@ -205,3 +205,18 @@ def test_compare_two_git_refs_without_a_cluster(tmp_path):
     assert "do-not-print-me" not in md
     kubesync(*base, "--head", "main", "--exit-code", check_code=0)
     kubesync(*base, "--head", "feature", "--fail-on", "scale-to-zero", check_code=1)
+
+
+def test_plan_shows_resource_deltas_and_quota_it_would_exceed(kubeconfig, namespace, app, cluster):
+    cluster.request("POST", f"/api/v1/namespaces/{namespace}/resourcequotas", body={
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "small"},
+        "spec": {"hard": {"requests.cpu": "300m", "requests.memory": "1Gi"}}})
+    args = sync_args(app, namespace)
+    doc = json.loads(kubesync("plan", *args, "-o", "json", kubeconfig=kubeconfig, check_code=0).stdout)
+    total = doc["deltas"]["total"]
+    assert total["requests.cpu"] == {"before": "0", "after": "500m", "delta": "+500m"}
+    assert total["requests.memory"]["after"] == "128Mi"
+    assert any("ResourceQuota" in w and "small" in w and "requests.cpu" in w for w in doc["warnings"]), doc["warnings"]
+    text = kubesync("plan", *args, "--no-color", kubeconfig=kubeconfig, check_code=0).stdout
+    assert "\033[" not in text
+    assert "ResourceQuota" in text

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", action="store_true", help="take over existing objects not managed by any tool")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation before deleting")
     p.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client", help="client: plan only; server: send every write with dryRun=All")
+    p.add_argument("--cascade", choices=("background", "foreground", "orphan"), default="background",
+                   help="how pruned objects' dependents are deleted (default background, like kubectl)")
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")

@@ -56,7 +56,7 @@ def summary(report) -> str:
 def settings_from(args):
     from kubesync.apply import ApplySettings
 
-    return ApplySettings(dry_run=args.dry_run == "server")
+    return ApplySettings(dry_run=args.dry_run == "server", propagation_policy=args.cascade.capitalize())
 
 
 def run(args) -> int:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["MergeRule", "MERGE_KEYS", "merge_rule"]
+__all__ = ["MergeRule", "MERGE_KEYS", "UNORDERED", "merge_rule", "unordered"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,19 @@ MERGE_KEYS: tuple[MergeRule, ...] = (
 )
 """Atomic on purpose (no rule): tolerations, envFrom, args, command, RBAC rules, ingress rules and tls,
 Endpoints subsets, volumeClaimTemplates, ownerReferences, NetworkPolicy rules, HPA metrics."""
+
+
+# Atomic lists whose order the server does not keep: equal when their items match one to one in any
+# order; still replaced whole. HPAs are stored as autoscaling/v1, where a CPU-utilization metric
+# becomes `targetCPUUtilizationPercentage`: read back as v2beta1/v2beta2 it comes last.
+UNORDERED: tuple[MergeRule, ...] = (
+    MergeRule("^spec.metrics", (), kinds=("HorizontalPodAutoscaler",)),
+)
+
+
+def unordered(fields: tuple[str, ...], kind: str) -> bool:
+    """Is the atomic list at `fields` compared without regard to order (UNORDERED)?"""
+    return any(rule.matches(fields, kind) for rule in UNORDERED)
 
 
 def merge_rule(fields: tuple[str, ...], kind: str) -> MergeRule | None:

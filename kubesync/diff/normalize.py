@@ -119,6 +119,7 @@ ZERO_IS_ABSENT: dict[str, Any] = {
     "publishNotReadyAddresses": False,
     "preserveUnknownFields": False,
     "unschedulable": False,
+    "globalDefault": False,  # PriorityClass
     # int
     "initialDelaySeconds": 0,
     "minReadySeconds": 0,
@@ -249,7 +250,17 @@ def is_quantity_path(fields: tuple[str, ...], kind: str = "") -> bool:
         return True  # ResourceQuota
     if n >= 3 and fields[-3] == "limits" and fields[-2] in _LIMIT_RANGE_FIELDS:
         return True  # LimitRange spec.limits[].max.cpu ...
+    if fields[-2:] == ("resourceFieldRef", "divisor"):
+        return True  # env valueFrom and downwardAPI items: `divisor: 1` is stored as "1"
+    if kind == "HorizontalPodAutoscaler" and fields[:2] == ("spec", "metrics") and (
+        fields[-2:] in _HPA_TARGETS or fields[-1] in ("targetValue", "targetAverageValue")
+    ):
+        return True  # v2beta2 target.value/averageValue, v2beta1 targetValue/targetAverageValue
     return fields[-2:] == ("emptyDir", "sizeLimit")
+
+
+# HorizontalPodAutoscaler metric targets that are quantities (`averageValue: 1000` is stored as "1k").
+_HPA_TARGETS = frozenset({("target", "value"), ("target", "averageValue")})
 
 
 def is_free_form_map(fields: tuple[str, ...]) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
 from kubesync.diff.fieldset import FieldSet, decode
-from kubesync.diff.mergekeys import MergeRule, merge_rule
+from kubesync.diff.mergekeys import MergeRule, merge_rule, unordered
 from kubesync.diff.normalize import (
     IgnoreMatcher,
     fields_of,
@@ -209,8 +209,28 @@ class _Differ:
                     if i is None or not self.contains(item, l[i], path + (i,)):
                         return False
                 return True
-            return len(d) == len(l) and all(self.contains(dv, lv, path + (i,)) for i, (dv, lv) in enumerate(zip(d, l)))
+            if len(d) != len(l):
+                return False
+            if unordered(fields_of(path), self.kind):
+                return self.contains_unordered(d, l, path)
+            return all(self.contains(dv, lv, path + (i,)) for i, (dv, lv) in enumerate(zip(d, l)))
         return self.scalar_equal(d, l, path)
+
+    def contains_unordered(self, d: list, l: list, path: tuple) -> bool:
+        """Each desired item contained in its own live item, in any order (a bipartite matching)."""
+        match: dict[int, int] = {}  # live index -> desired index
+
+        def place(i: int, seen: set[int]) -> bool:
+            for j, lv in enumerate(l):
+                if j in seen or not self.contains(d[i], lv, path + (j,)):
+                    continue
+                seen.add(j)
+                if j not in match or place(match[j], seen):
+                    match[j] = i
+                    return True
+            return False
+
+        return all(place(i, set()) for i in range(len(d)))
 
     # ------------------------------------------------------------------ three-way walk
 

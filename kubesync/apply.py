@@ -177,7 +177,7 @@ class Applier:
             if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
                 return
             time.sleep(0.2)
-        raise errors.ApplyFailed([f"CustomResourceDefinition {ref.name} not Established within {self.settings.crd_timeout:.0f}s"])
+        raise errors.KubesyncError(f"CustomResourceDefinition {ref.name} not Established within {self.settings.crd_timeout:.0f}s")
 
     def _replanned(self, action: Action, live: KubeObject | None, why: str) -> Outcome:
         if self.replan is None:
@@ -247,15 +247,16 @@ class Applier:
             return Outcome(action, "deleted", "already gone")
         except errors.ClusterConflict as e:
             raise errors.ClusterConflict(f"uid changed since the plan (re-created by someone else?); not deleted: {e}") from e
-        if not self.settings.dry_run:
-            self._wait_gone(path, action)
-        return Outcome(action, "deleted")
+        note = "" if self.settings.dry_run else self._wait_gone(path, action)
+        return Outcome(action, "deleted", note)
 
-    def _wait_gone(self, path: str, action: Action) -> None:
+    def _wait_gone(self, path: str, action: Action) -> str:
+        """'' once the object is gone; a note when we stopped waiting because of a shutdown."""
         deadline = time.monotonic() + self.settings.delete_timeout
-        while time.monotonic() < deadline and not self.stop.is_set():
+        while time.monotonic() < deadline:
             live = self.cluster.get_or_none(path)
             if live is None or live.get("metadata", {}).get("uid") != action.uid:
-                return
-            time.sleep(0.25)
-        raise errors.ApplyFailed([f"{action.ref}: still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)"])
+                return ""
+            if self.stop.wait(0.25):
+                return "deletion requested; stopped waiting for it to finish (shutting down)"
+        raise errors.KubesyncError(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")

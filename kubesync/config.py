@@ -126,6 +126,8 @@ class SyncConfig:
     """Largest share (0..1) of the owned objects one run may delete; more is refused as a likely mistake."""
     ignore: tuple[IgnoreRule, ...] = ()
     """Differences to leave alone (fields other controllers own)."""
+    allow_empty: bool = False
+    """Accept a source with no objects; otherwise an empty source is an error (nothing applied or pruned)."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class Config:
 
 # --- reading YAML nodes with file:line for every problem --------------------------------------
 
-_SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore")
+_SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore", "allowEmpty")
 _SOURCE_KEYS = ("path", "repo", "ref")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
 _WEBHOOK_KEYS = ("url", "format")
@@ -357,6 +359,7 @@ def _sync(r: _Reader, node: Node, where: str, base: Path) -> SyncConfig | None:
         interval=_optional(r, fields, "interval", where, _duration, DEFAULT_INTERVAL),
         max_prune=_optional(r, fields, "maxPrune", where, _share, DEFAULT_MAX_PRUNE),
         ignore=tuple(rule for rule in ignore if rule is not None),
+        allow_empty=_optional(r, fields, "allowEmpty", where, _Reader.boolean, False),
     )
 
 

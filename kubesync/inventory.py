@@ -15,7 +15,7 @@ from typing import Iterable
 
 from kubesync import errors
 from kubesync.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, ObjectRef
-from kubesync.plan import InventoryEntry
+from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ def write(cluster, sync: str, entries: Iterable[InventoryEntry], namespace: str 
     }
     if cluster.get_or_none(f"/api/v1/namespaces/{namespace}") is None:
         try:
-            cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            # Unowned but adoptable: a sync that declares this namespace (deploy/ does) takes it over.
+            meta = {"name": namespace, "labels": {ADOPTABLE_LABEL: "true"}}
+            cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
         except errors.ClusterConflict:
             pass
     try:

@@ -44,14 +44,14 @@ WAVES: dict[str, int] = {
             "LimitRange",
             "PodSecurityPolicy.policy",
             "ClusterRole.rbac.authorization.k8s.io",
-            "ClusterRoleBinding.rbac.authorization.k8s.io",
             "Role.rbac.authorization.k8s.io",
-            "RoleBinding.rbac.authorization.k8s.io",
         ],
         1,
     ),
-    **dict.fromkeys(["ConfigMap", "Secret", "PersistentVolume", "PersistentVolumeClaim"], 2),
-    **dict.fromkeys(["Service"], 3),
+    # Bindings after their roles: a non-admin binder gets 404 "role not found" when they race.
+    **dict.fromkeys(["ClusterRoleBinding.rbac.authorization.k8s.io", "RoleBinding.rbac.authorization.k8s.io"], 2),
+    **dict.fromkeys(["ConfigMap", "Secret", "PersistentVolume", "PersistentVolumeClaim"], 3),
+    **dict.fromkeys(["Service"], 4),
     **dict.fromkeys(
         [
             "Deployment.apps",
@@ -63,10 +63,10 @@ WAVES: dict[str, int] = {
             "Job.batch",
             "CronJob.batch",
         ],
-        4,
+        5,
     ),
 }
-LAST_WAVE = 5
+LAST_WAVE = 6
 
 # Fields the API server refuses to change in place: (group_kind, JSON pointer prefix).
 IMMUTABLE: tuple[tuple[str, str], ...] = (
@@ -91,6 +91,7 @@ IMMUTABLE: tuple[tuple[str, str], ...] = (
     ("ClusterRoleBinding.rbac.authorization.k8s.io", "/roleRef"),
 )
 RBAC_GROUP = "rbac.authorization.k8s.io"
+ADOPTABLE_LABEL = "kubesync.io/adoptable"
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,8 @@ def ownership(live: KubeObject, sync: str) -> str | None:
         return None if owner == sync else f"managed by kubesync sync {owner!r}"
     if manager:
         return f"managed by {manager!r}"
+    if labels.get(ADOPTABLE_LABEL) == "true":
+        return None  # created unowned on purpose (e.g. the inventory's namespace): any sync may own it
     return "exists and is not managed by kubesync (use --adopt to take it over)"
 
 

@@ -193,15 +193,15 @@ def test_unknown_keys_are_refused_with_a_suggestion():
     text = "syncs:\n  - source: {path: m}\n    self_heal: true\n    intervall: 5m\nwebhooks: {url: http://x}\n"
     assert error(text) == (
         "3 problems in k.yaml:\n"
-        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore\n"
-        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore\n"
+        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty\n"
+        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty\n"
         "  k.yaml:5: (top level): unknown key 'webhooks'; did you mean 'webhook'? known keys: syncs, webhook"
     )
 
 
 def test_unknown_key_without_a_close_match():
     assert error("syncs:\n  - source: {path: m}\n    zzz: 1\n") == (
-        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore"
+        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty"
     )
 
 
@@ -318,3 +318,13 @@ def test_unreadable_config_files(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(bad)
     assert str(info.value).startswith(f"cannot read config file {bad}: 'utf-8' codec can't decode byte 0xe9")
+
+
+def test_allow_empty_is_read(tmp_path):
+    from kubesync.config import load_config
+
+    (tmp_path / "m").mkdir()
+    path = tmp_path / "kubesync.yaml"
+    path.write_text("syncs:\n  - name: a\n    source: {path: m}\n    allowEmpty: true\n  - name: b\n    source: {path: m}\n")
+    config = load_config(str(path))
+    assert [s.allow_empty for s in config.syncs] == [True, False]

@@ -124,6 +124,15 @@ def test_objects_owned_by_others_are_conflicts_left_alone(labels, message):
     assert conflict == f"app.yaml:1: v1 ConfigMap shop/cfg: {message}; left alone"
 
 
+def test_objects_marked_adoptable_are_taken_over_without_adopt():
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubesync-system", "uid": "u", "resourceVersion": "1",
+                                                                "labels": {"kubesync.io/adoptable": "true"}}}
+    desired = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubesync-system"}}
+    nst = ResourceType("", "v1", "Namespace", "namespaces", False)
+    action, conflict = plan_object(resolved(desired, nst), ns, S)
+    assert conflict is None and action.type is ActionType.UPDATE
+
+
 def test_adopt_takes_over_unmanaged_objects_only():
     live = {**configmap(data={"k": "theirs"}), "metadata": {"name": "cfg", "namespace": "shop", "uid": "u", "resourceVersion": "7"}}
     action, conflict = plan_object(resolved(configmap(), CM_T), live, PlanSettings(sync="shop", adopt=True))
@@ -140,11 +149,13 @@ def test_wave_table_and_annotation_override():
     assert wave_of(ObjectRef("", "v1", "Namespace", "", "a"), {}) == 0
     assert wave_of(ObjectRef("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "", "a"), {}) == 0
     assert wave_of(ObjectRef("", "v1", "ServiceAccount", "n", "a"), {}) == 1
-    assert wave_of(ObjectRef("", "v1", "Secret", "n", "a"), {}) == 2
-    assert wave_of(ObjectRef("", "v1", "Service", "n", "a"), {}) == 3
-    assert wave_of(ObjectRef("apps", "v1", "Deployment", "n", "a"), {}) == 4
-    assert wave_of(ObjectRef("networking.k8s.io", "v1", "Ingress", "n", "a"), {}) == 5
-    assert wave_of(ObjectRef("example.com", "v1", "Widget", "n", "a"), {}) == 5
+    assert wave_of(ObjectRef("rbac.authorization.k8s.io", "v1", "Role", "n", "a"), {}) == 1
+    assert wave_of(ObjectRef("rbac.authorization.k8s.io", "v1", "RoleBinding", "n", "a"), {}) == 2
+    assert wave_of(ObjectRef("", "v1", "Secret", "n", "a"), {}) == 3
+    assert wave_of(ObjectRef("", "v1", "Service", "n", "a"), {}) == 4
+    assert wave_of(ObjectRef("apps", "v1", "Deployment", "n", "a"), {}) == 5
+    assert wave_of(ObjectRef("networking.k8s.io", "v1", "Ingress", "n", "a"), {}) == 6
+    assert wave_of(ObjectRef("example.com", "v1", "Widget", "n", "a"), {}) == 6
     override = {"metadata": {"annotations": {"kubesync.io/wave": "-1"}}}
     assert wave_of(ObjectRef("apps", "v1", "Deployment", "n", "a"), override) == -1
 

@@ -34,7 +34,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kubesync.errors import ConfigError, SourceError
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
-from kubesync.model import ObjectRef
+from kubesync.model import INVENTORY_NAMESPACE, ObjectRef
 from kubesync.sources import SourceSpec, clean_subpath, is_url
 
 DEFAULT_INTERVAL = 30.0
@@ -128,6 +128,13 @@ class SyncConfig:
     """Differences to leave alone (fields other controllers own)."""
     allow_empty: bool = False
     """Accept a source with no objects; otherwise an empty source is an error (nothing applied or pruned)."""
+    inventory_namespace: str = INVENTORY_NAMESPACE
+    """Namespace of the sync's inventory ConfigMap."""
+
+    @property
+    def resync(self) -> float:
+        """Seconds between full resyncs when nothing else triggered one (the poll interval)."""
+        return self.interval
 
 
 @dataclass(frozen=True)

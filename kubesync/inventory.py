@@ -14,12 +14,12 @@ import zlib
 from typing import Iterable
 
 from kubesync import errors
-from kubesync.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, ObjectRef
+from kubesync.model import INVENTORY_NAMESPACE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, ObjectRef
 from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMESPACE = "kubesync-system"
+DEFAULT_NAMESPACE = INVENTORY_NAMESPACE
 FORMAT = "kubesync.io/inventory/v1"
 
 

@@ -17,6 +17,7 @@ MANAGED_BY_VALUE = "kubesync"
 SYNC_LABEL = "kubesync.io/sync"
 LAST_APPLIED_ANNOTATION = "kubesync.io/last-applied-fields"
 WAVE_ANNOTATION = "kubesync.io/wave"
+INVENTORY_NAMESPACE = "kubesync-system"  # where each sync's inventory ConfigMap lives by default
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:

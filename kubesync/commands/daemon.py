@@ -19,30 +19,26 @@ def _duration(flag: str, value: str) -> float:
 
 def _from_config(cfg, args, interval: float):
     """A config sync; flags switch prune/self-heal/empty-source on for every sync, never off."""
-    from kubesync.daemon.settings import SyncSettings
+    from dataclasses import replace
 
-    every = cfg.interval or interval
-    return SyncSettings(
-        name=cfg.name,
-        source=cfg.source,
+    return replace(
+        cfg,
         namespace=cfg.namespace or "default",
         context=cfg.context or getattr(args, "context", None),
         prune=bool(cfg.prune or args.prune),
         self_heal=bool(cfg.self_heal or args.self_heal),
-        interval=every,
-        resync=every,
+        interval=cfg.interval or interval,
         max_prune=cfg.max_prune if args.max_prune is None else args.max_prune,
-        ignore=tuple(cfg.ignore),
-        allow_empty=bool(getattr(cfg, "allow_empty", False) or args.allow_empty),
+        allow_empty=bool(cfg.allow_empty or args.allow_empty),
     )
 
 
 def _from_flags(args, interval: float):
     from kubesync.commands.common import source_spec
-    from kubesync.daemon.settings import SyncSettings
+    from kubesync.config import SyncConfig
 
     src = source_spec(args)
-    return SyncSettings(
+    return SyncConfig(
         name=args.name or src.default_name(),
         source=src,
         namespace=args.namespace or "default",
@@ -50,7 +46,6 @@ def _from_flags(args, interval: float):
         prune=args.prune,
         self_heal=args.self_heal,
         interval=interval,
-        resync=interval,
         max_prune=0.5 if args.max_prune is None else args.max_prune,
         allow_empty=args.allow_empty,
     )

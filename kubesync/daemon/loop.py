@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from kubesync import engine, errors
 from kubesync.cluster.discovery import Discovery
 from kubesync.daemon.connections import CountingCluster
-from kubesync.daemon.settings import DaemonSettings, SyncSettings
+from kubesync.config import SyncConfig
+from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
 from kubesync.daemon.watch import ClusterWatcher
 from kubesync.health import assess
@@ -64,7 +65,7 @@ class SyncStatus:
 
 
 class SyncWorker:
-    def __init__(self, sync: SyncSettings, settings: DaemonSettings, connections, metrics, notifier, leader,
+    def __init__(self, sync: SyncConfig, settings: DaemonSettings, connections, metrics, notifier, leader,
                  stop: threading.Event):
         self.sync = sync
         self.settings = settings

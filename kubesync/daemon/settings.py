@@ -4,50 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubesync import inventory
 from kubesync.apply import ApplySettings
-from kubesync.sources import SourceSpec
-
-
-@dataclass(frozen=True)
-class SyncSettings:
-    """One sync the daemon keeps converged."""
-
-    name: str
-    """Names the inventory, the owner label, the metrics' `sync` label and the webhook path."""
-
-    source: SourceSpec
-    """Where the desired state comes from (a folder, or a ref of a git repository)."""
-
-    namespace: str = "default"
-    """Namespace for namespaced objects that name none."""
-
-    context: str | None = None
-    """kubeconfig context of the target cluster; None for the daemon's own (or in-cluster) config."""
-
-    prune: bool = False
-    """Delete owned objects that are gone from the source (never when the source is empty)."""
-
-    self_heal: bool = False
-    """Revert out-of-band changes at once; when False drift is only reported until the source moves."""
-
-    interval: float = 30.0
-    """Seconds between polls of a git source's ref."""
-
-    resync: float = 30.0
-    """Seconds between full resyncs when nothing else triggered one."""
-
-    max_prune: float = 0.5
-    """Largest share of the owned objects one run may delete."""
-
-    ignore: tuple = ()
-    """Ignore rules (kubesync.config.IgnoreRule) for fields other controllers own."""
-
-    allow_empty: bool = False
-    """Accept a source without objects; otherwise an empty source is an error and nothing is applied."""
-
-    inventory_namespace: str = inventory.DEFAULT_NAMESPACE
-    """Namespace of the sync's inventory ConfigMap."""
+from kubesync.config import SyncConfig
 
 
 @dataclass(frozen=True)
@@ -101,7 +59,7 @@ class AlertSettings:
 class DaemonSettings:
     """Everything one `kubesync daemon` process does."""
 
-    syncs: tuple[SyncSettings, ...]
+    syncs: tuple[SyncConfig, ...]
     """The syncs to keep converged, each in its own worker thread."""
 
     listen: str = "127.0.0.1:9090"

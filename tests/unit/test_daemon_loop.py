@@ -11,7 +11,8 @@ from kubesync.apply import ApplyReport, Outcome
 from kubesync.daemon import loop
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
-from kubesync.daemon.settings import DaemonSettings, SyncSettings
+from kubesync.config import SyncConfig
+from kubesync.daemon.settings import DaemonSettings
 from kubesync.engine import Planned
 from kubesync.model import Action, ActionType, DesiredState, Manifest, ObjectRef, Plan
 from kubesync.plan import PlanSettings
@@ -82,7 +83,7 @@ def pipeline(monkeypatch):
 
 
 def worker(tmp_path, leader=None, **sync):
-    settings = SyncSettings(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
+    settings = SyncConfig(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
     w = loop.SyncWorker(settings, DaemonSettings(syncs=(settings,)), Connections(), Metrics(), Recorder(), leader or Leader(),
                         threading.Event())
     w.watcher.ensure = lambda *args: None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -18,17 +16,7 @@ from kubesync.model import Action, ActionType, ObjectRef, Plan
 from kubesync.render.json import SCHEMA, load_plan, plan_from_dict, plan_to_dict, render_json
 
 
-def _fixture():
-    name = "kubesync_golden_plan_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "golden" / "plan_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixture()
+from tests.unit.golden import plan_fixture as fx  # noqa: E402
 SCHEMA_FILE = Path(kubesync.__file__).parent / "schema" / "plan.v1.json"
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 from kubesync.deltas import compute_deltas
@@ -12,17 +10,7 @@ from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, Risk
 from kubesync.render.markdown import GITHUB_LIMIT, escape, fence_for, order_for_review, render_markdown, short_revision
 
 
-def _fixture():
-    name = "kubesync_golden_plan_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "golden" / "plan_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixture()
+from tests.unit.golden import plan_fixture as fx  # noqa: E402
 
 
 def cm(name: str, value: str) -> dict:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,17 +16,7 @@ from kubesync.render.markdown import render_markdown
 from kubesync.render.text import render_diff, render_plan
 
 
-def _fixture():
-    name = "kubesync_golden_plan_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "golden" / "plan_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixture()
+from tests.unit.golden import plan_fixture as fx  # noqa: E402
 
 
 def leaky_plan() -> Plan:

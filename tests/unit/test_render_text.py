@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from kubesync.deltas import compute_deltas
@@ -11,17 +9,7 @@ from kubesync.model import Action, ActionType, ObjectRef, Plan
 from kubesync.render.text import for_display, render_diff, render_plan, summary_line
 
 
-def _fixture():
-    name = "kubesync_golden_plan_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "golden" / "plan_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixture()
+from tests.unit.golden import plan_fixture as fx  # noqa: E402
 DEPLOY = ObjectRef("apps", "v1", "Deployment", "shop", "web")
 
 

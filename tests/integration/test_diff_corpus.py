@@ -146,7 +146,8 @@ class AppliedCorpus:
     def action(self, planned: engine.Planned, object_id: str):
         api_version, kind, ns, name = self.objects[object_id]
         for a in planned.plan.actions:
-            if a.ref.api_version == api_version and a.ref.kind == kind and a.ref.name == name and a.ref.namespace in (ns, self.namespace):
+            namespaces = (ns,) if ns else ("", self.namespace)  # namespaced objects without one go to the sync's
+            if a.ref.api_version == api_version and a.ref.kind == kind and a.ref.name == name and a.ref.namespace in namespaces:
                 return a
         raise AssertionError(f"{object_id}: not in the plan")
 

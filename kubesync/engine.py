@@ -7,10 +7,10 @@ one only gathers their inputs from the outside world.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from kubesync import errors, inventory
-from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome
+from kubesync.apply import Applier, ApplyReport, ApplySettings
 from kubesync.cluster.discovery import Discovery
 from kubesync.cluster.live import list_by_ref, list_managed
 from kubesync.model import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from kubesync import errors
-from kubesync.commands.common import connect, prepare, use_color, write_out
+from kubesync.commands.common import prepare, use_color, write_out
 from kubesync.model import ActionType
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from typing import Callable
 
 from kubesync import errors

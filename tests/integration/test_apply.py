@@ -4,7 +4,6 @@ invalid objects, prune safety, foreign owners, CRDs with their custom resources,
 from __future__ import annotations
 
 import textwrap
-import threading
 
 import pytest
 

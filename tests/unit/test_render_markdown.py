@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from kubesync.deltas import compute_deltas
 from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, Risk

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from kubesync.deltas import compute_deltas
 from kubesync.model import Action, ActionType, ObjectRef, Plan

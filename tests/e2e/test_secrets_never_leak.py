@@ -29,11 +29,12 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def forms(value: str) -> set[str]:
+def forms(value: str) -> list[str]:
     """The value as written, the ways it can appear on the wire (base64 with and without padding), and
     its random tail alone: a server error that quotes a few bytes around a position leaks a fragment."""
     encoded = b64(value)
-    return {value, value[-8:], encoded, encoded.rstrip("="), base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")}
+    urlsafe = base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+    return list(dict.fromkeys([value, encoded, encoded.rstrip("="), urlsafe, value[-8:]]))  # most telling first
 
 
 def kubesync(*args: str, kubeconfig: str, cwd=None) -> subprocess.CompletedProcess:

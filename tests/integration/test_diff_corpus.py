@@ -486,10 +486,11 @@ CASES = [
         Step("scaled out-of-band (kubectl scale)", [{"op": "replace", "path": "/spec/replicas", "value": 2}],
              live={"spec": {"replicas": 5}}, action=ActionType.SCALE,
              check=lambda live: live["spec"]["replicas"] == 2),
-        Step("foreign annotation, label and server-defaulted fields changed: no patch", [],
+        Step("foreign annotation, label, env var and server-defaulted fields changed: no patch", [],
              live=merged(FOREIGN_ANNOTATION, {"spec": {"progressDeadlineSeconds": 120, "template": {"spec": {
                  "terminationGracePeriodSeconds": 5,
-                 "containers": [{"name": "web", "terminationMessagePolicy": "FallbackToLogsOnError"}]}}}}),
+                 "containers": [{"name": "web", "terminationMessagePolicy": "FallbackToLogsOnError",
+                                 "env": [{"name": "DEBUG", "value": "1"}]}]}}}}),  # and `kubectl set env`
              content_type=STRATEGIC_MERGE_PATCH),
     ]),
     Case("Service", SERVICE, "/api/v1/namespaces/{ns}/services", [

@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 import urllib3
 
 from kubesync import errors
+from kubesync.cluster.kubeconfig import Direct
+from kubesync.cluster.kubeconfig import read as read_kubeconfig
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +82,36 @@ class Cluster:
     """A connection to one cluster (one kubeconfig context)."""
 
     def __init__(self, configuration, settings: ClientSettings | None = None, context: str = ""):
-        from kubernetes.client import ApiClient
-
+        """`configuration`: the official client's Configuration, or a kubeconfig.Direct (no client import)."""
         self.configuration = configuration
         self.settings = settings or ClientSettings()
         self.context = context
-        self._api = ApiClient(configuration)
-        self._pool = self._api.rest_client.pool_manager
+        if isinstance(configuration, Direct):
+            self._api = None
+            self._pool = configuration.pool_manager()
+            self._auth = configuration.auth_headers()
+        else:
+            from kubernetes.client import ApiClient
+
+            self._api = ApiClient(configuration)
+            self._pool = self._api.rest_client.pool_manager
+            self._auth = {}
         self.server = configuration.host.rstrip("/")
         self.stats = RequestStats()
 
     @classmethod
     def connect(cls, kubeconfig: str | None = None, context: str | None = None, settings: ClientSettings | None = None) -> "Cluster":
         """kubeconfig (flag, $KUBECONFIG, ~/.kube/config) or, when none exists, in-cluster configuration."""
+        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        if kubeconfig or os.path.exists(path):
+            direct = read_kubeconfig(path, context)  # the common shapes, without importing the official client
+            if direct is not None:
+                return cls(direct, settings, context or "")
+
         from kubernetes import config as kconfig
         from kubernetes.client import Configuration
 
         cfg = Configuration()
-        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         try:
             if kubeconfig or os.path.exists(path.split(os.pathsep)[0]):
                 kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
@@ -144,7 +158,10 @@ class Cluster:
         headers = {"Accept": JSON, "User-Agent": "kubesync"}
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             headers["Content-Type"] = content_type
-        self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
+        if self._api is None:
+            headers.update(self._auth)
+        else:
+            self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
         return headers
 
     def _url(self, path: str, query: dict[str, Any] | None) -> str:

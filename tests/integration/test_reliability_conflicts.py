@@ -1,0 +1,222 @@
+"""A conflict storm: another client rewrites the same objects in a tight loop while a stale plan is
+applied. Every object ends in the desired state or is reported as failed; nothing the other client
+wrote is silently lost, because no write is ever based on a stale read."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from kubesync import engine
+from kubesync.apply import ApplySettings
+from kubesync.cluster.client import MERGE_PATCH, Cluster
+from kubesync.cluster.discovery import Discovery
+from kubesync.model import ActionType
+from kubesync.plan import WAVES, PlanSettings
+from kubesync.sources import SourceSpec, load
+
+N = 24
+COLLIDING = {f"cm-{i:02d}" for i in range(0, N, 4)}  # the other client also writes our key here
+STORM_KEY = "storm.example.com/seq"
+CONFLICT_FAILURE = "still changing concurrently after"
+
+
+def write_source(folder, version: int) -> None:
+    """v1: ConfigMaps without data. v2: data and an annotation of ours."""
+    docs = []
+    for i in range(N):
+        doc = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02d}\n"
+        if version == 2:
+            doc += "  annotations:\n    example.com/owner: payments\ndata:\n  greeting: v2\n"
+        docs.append(doc)
+    (folder / "app.yaml").write_text("---\n".join(docs))
+
+
+class Storm:
+    """Two threads, each owning half the objects, merge-patching them as fast as they can.
+
+    Each remembers, per object, the last value it wrote and the resourceVersion the server gave it;
+    the writes to one object come from one thread, so "last" is well defined.
+    """
+
+    def __init__(self, kubeconfig: str, namespace: str):
+        self.namespace = namespace
+        self.stop = threading.Event()
+        self.last: dict[str, tuple[int, int, bool]] = {}  # name -> (seq, resourceVersion, wrote greeting)
+        self.errors: list[str] = []
+        self.writes = 0
+        self.lock = threading.Lock()
+        names = [f"cm-{i:02d}" for i in range(N)]
+        self.threads = [
+            threading.Thread(target=self._loop, args=(Cluster.connect(kubeconfig), names[k::2]), name=f"storm-{k}", daemon=True)
+            for k in range(2)
+        ]
+
+    def _loop(self, client: Cluster, names: list[str]) -> None:
+        seq = 0
+        while not self.stop.is_set():
+            seq += 1
+            for name in names:
+                path = f"/api/v1/namespaces/{self.namespace}/configmaps/{name}"
+                data = {"theirs": str(seq)}
+                if name in COLLIDING:
+                    data["greeting"] = f"storm-{seq}"
+                body = {"metadata": {"annotations": {STORM_KEY: str(seq)}}, "data": data}
+                try:
+                    out = client.request("PATCH", path, body=body, content_type=MERGE_PATCH, retry=False)
+                except Exception as e:  # an unknown outcome would spoil the bookkeeping: fail the test
+                    self.errors.append(f"{name}: {e}")
+                    return
+                with self.lock:
+                    self.last[name] = (seq, int(out["metadata"]["resourceVersion"]), name in COLLIDING)
+                    self.writes += 1
+
+    def start(self) -> "Storm":
+        for t in self.threads:
+            t.start()
+        return self
+
+    def wait_until_every_object_was_hit(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.last) == N and all(seq >= 2 for seq, _, _ in self.last.values()):
+                    return
+            assert not self.errors, self.errors
+            time.sleep(0.05)
+        raise AssertionError("the storm did not reach every object")
+
+    def halt(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+        assert not self.errors, self.errors
+
+
+def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clients_writes(
+    kubeconfig, cluster, namespace, tmp_path
+):
+    folder = tmp_path / "app"
+    folder.mkdir()
+    sync = f"storm-{namespace[-6:]}"
+    spec = engine.SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+
+    def plan():
+        discovery = Discovery(cluster)
+        return discovery, engine.plan_sync(cluster, discovery, load(SourceSpec(path=str(folder))), spec)
+
+    write_source(folder, 1)
+    discovery, planned = plan()
+    assert not engine.apply_planned(cluster, discovery, planned, spec, ApplySettings()).failures
+
+    # Plan v2 while nobody else writes: each ConfigMap patch adds /data as a whole map...
+    write_source(folder, 2)
+    discovery, stale = plan()
+    assert {a.type for a in stale.plan.changes} == {ActionType.UPDATE} and len(stale.plan.changes) == N
+    assert all({"op": "add", "path": "/data", "value": {"greeting": "v2"}} in a.patch for a in stale.plan.changes)
+
+    # ...then the other client writes every object (so the whole plan is stale) and keeps writing.
+    storm = Storm(kubeconfig, namespace).start()
+    try:
+        storm.wait_until_every_object_was_hit()
+        patches_before = cluster.stats.by_method["PATCH"]
+        report = engine.apply_planned(cluster, discovery, stale, spec, ApplySettings())
+        patches = cluster.stats.by_method["PATCH"] - patches_before
+    finally:
+        storm.halt()
+
+    outcomes = {o.action.ref.name: o for o in report.outcomes if o.action.ref.kind == "ConfigMap"}
+    assert sorted(outcomes) == [f"cm-{i:02d}" for i in range(N)]
+    # Every planned patch was stale, so every object needed at least one re-read and a second attempt.
+    assert patches >= 2 * N, patches
+    failed = {name: o.message for name, o in outcomes.items() if o.failed}
+    for name, message in failed.items():
+        assert CONFLICT_FAILURE in message and "not overwritten" in message, message
+
+    live = {c["metadata"]["name"]: c for c in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps",
+                                                             labelSelector=f"kubesync.io/sync={sync}")["items"]}
+    for name, outcome in outcomes.items():
+        obj = live[name]
+        seq, storm_rv, collided = storm.last[name]
+        annotations, data = obj["metadata"]["annotations"], obj.get("data") or {}
+        # The other client's last write is intact: its annotation and its own data key.
+        assert annotations[STORM_KEY] == str(seq), (name, annotations)
+        assert data["theirs"] == str(seq), (name, data)
+        if outcome.failed:
+            continue
+        assert outcome.result == "patched", (name, outcome)
+        assert annotations["example.com/owner"] == "payments"
+        ours_rv = int(outcome.live["metadata"]["resourceVersion"])
+        if collided and storm_rv > ours_rv:
+            assert data["greeting"] == f"storm-{seq}", (name, data)  # they wrote last; nothing hid that
+        else:
+            assert data["greeting"] == "v2", (name, data)
+
+    print(f"storm: {storm.writes} writes; apply: {patches} patches, {len(failed)} of {N} objects failed")
+
+    # Once the storm is over, a rerun converges and keeps the other client's fields.
+    discovery, again = plan()
+    rerun = engine.apply_planned(cluster, discovery, again, spec, ApplySettings())
+    assert not rerun.failures, [o.message for o in rerun.failures]
+    for c in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps", labelSelector=f"kubesync.io/sync={sync}")["items"]:
+        name = c["metadata"]["name"]
+        assert c["data"]["greeting"] == "v2" and c["data"]["theirs"] == str(storm.last[name][0])
+        assert c["metadata"]["annotations"][STORM_KEY] == str(storm.last[name][0])
+    assert not plan()[1].plan.has_changes
+
+
+def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_backoff(
+    kubeconfig, cluster, namespace, tmp_path
+):
+    """Another writer touching an object every 80 ms (a busy controller) must not defeat the retries:
+    a retry that reads the object right before writing wins within a few attempts. One that reads,
+    then sleeps its backoff (0.1 to 3 s), then writes with what it read is stale every time."""
+    folder = tmp_path / "app"
+    folder.mkdir()
+    sync = f"busy-{namespace[-6:]}"
+    spec = engine.SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+
+    def source(greeting: str, replicas: int) -> None:
+        (folder / "app.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: busy\ndata:\n  greeting: {greeting}\n---\n"
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+            f"  annotations: {{kubesync.io/wave: '{WAVES['ConfigMap']}'}}\n"  # one step with the ConfigMap: both report
+            f"spec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n"
+            "  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: 'nginx:1.25'}]\n"
+        )
+
+    def plan():
+        discovery = Discovery(cluster)
+        return discovery, engine.plan_sync(cluster, discovery, load(SourceSpec(path=str(folder))), spec)
+
+    source("v1", 1)
+    discovery, planned = plan()
+    assert not engine.apply_planned(cluster, discovery, planned, spec, ApplySettings()).failures
+    source("v2", 3)
+    discovery, stale = plan()
+    assert {(a.type, a.ref.kind) for a in stale.plan.changes} == {(ActionType.UPDATE, "ConfigMap"), (ActionType.SCALE, "Deployment")}
+
+    stop = threading.Event()
+    writes = {"n": 0}
+    other = Cluster.connect(kubeconfig)
+
+    def busy_controller():
+        while not stop.is_set():
+            writes["n"] += 1
+            for path in (f"/api/v1/namespaces/{namespace}/configmaps/busy", f"/apis/apps/v1/namespaces/{namespace}/deployments/web"):
+                other.request("PATCH", path, body={"metadata": {"annotations": {STORM_KEY: str(writes["n"])}}},
+                              content_type=MERGE_PATCH)
+            stop.wait(0.08)
+
+    thread = threading.Thread(target=busy_controller, name="busy-controller", daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.3)  # the plan is stale now
+        report = engine.apply_planned(cluster, discovery, stale, spec, ApplySettings())
+    finally:
+        stop.set()
+        thread.join(30)
+    results = {o.action.ref.kind: (o.result, o.message) for o in report.outcomes}
+    assert results == {"ConfigMap": ("patched", ""), "Deployment": ("scaled", "1 -> 3")}, results
+    assert cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/busy")["data"] == {"greeting": "v2"}
+    assert cluster.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web")["spec"]["replicas"] == 3

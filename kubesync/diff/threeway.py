@@ -18,6 +18,7 @@ index down; new list items appended with `/-`), and applying it then diffing aga
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -129,7 +130,9 @@ def _identity(path: tuple) -> bool:
     return len(path) == 2 and path[0] == "metadata" and path[1] in ("name", "namespace")
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_label(key: str) -> str:
+    """`.name` or `["example.com/team"]`; cached, as the same keys recur in every object."""
     return "." + key if _IDENT.fullmatch(key) else "[" + json.dumps(key) + "]"
 
 
@@ -171,6 +174,8 @@ class _Differ:
         return zero_is_absent(value, path, self.builtin) or server_allocated(value, path, self.builtin)
 
     def scalar_equal(self, d: Any, l: Any, path: tuple) -> bool:
+        if type(d) is type(l) and d == l:
+            return True  # the common case, and equal spellings are equal quantities: skip the path tests
         if isinstance(l, (dict, list)):
             return False
         if is_quantity_path(fields_of(path), self.kind):

@@ -159,19 +159,23 @@ SERVER_ALLOCATED: dict[str, Any] = {"clusterIP": "", "clusterIPs": [], "nodePort
 def _drop_nulls(value: Any) -> Any:
     """A deep copy without null map values (`null` means absent, in YAML as in the API)."""
     if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+        return {k: _drop_nulls(v) if isinstance(v, (dict, list)) else v for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
+        return [_drop_nulls(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
 def _common(obj: dict) -> dict:
-    out = _drop_nulls(obj if isinstance(obj, dict) else {})
-    out.pop("status", None)
-    meta = out.get("metadata")
-    if isinstance(meta, dict):
-        for key in SERVER_METADATA:
-            meta.pop(key, None)
+    """A copy without nulls, `status` and server metadata; what is dropped is never copied (managedFields
+    is often the largest part of a live object)."""
+    out: dict = {}
+    for key, value in (obj if isinstance(obj, dict) else {}).items():
+        if value is None or key == "status":
+            continue
+        if key == "metadata" and isinstance(value, dict):
+            out[key] = {k: _drop_nulls(v) for k, v in value.items() if v is not None and k not in SERVER_METADATA}
+        else:
+            out[key] = _drop_nulls(value)
     return out
 
 

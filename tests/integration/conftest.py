@@ -1,0 +1,67 @@
+"""Fixtures for fault tests: a control plane of their own, so stopping its apiserver or etcd never
+disturbs the session's shared one (nor the other tests running against it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+from kubesync import localcluster
+
+EMBEDDED_ONLY = (
+    "this test stops and restarts control-plane components and needs the embedded control plane; "
+    "it cannot run against the external cluster named by KUBESYNC_TEST_KUBECONFIG"
+)
+
+
+def ensure_running(plane: localcluster.LocalCluster, timeout: float = 60.0) -> None:
+    """Start again any component a failed test left stopped, and wait until the apiserver serves."""
+    for comp in plane.components:
+        if not comp.alive():
+            comp.start(tie_to_parent=plane.tie_to_parent)
+    api = plane.component("kube-apiserver")
+    plane._wait(api, lambda: localcluster._http_ok(plane.server + "/readyz", plane.token), timeout, "did not become ready")
+
+
+@pytest.fixture(scope="module")
+def fault_plane(tmp_path_factory):
+    """A separate etcd + kube-apiserver + controller-manager for one module of fault tests.
+
+    Never a skip: against an external cluster the test fails and says why.
+    """
+    if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
+        pytest.fail(EMBEDDED_ONLY)
+    plane = localcluster.LocalCluster.create(tmp_path_factory.mktemp("fault-plane"))
+    try:
+        plane.start()
+    except localcluster.ControlPlaneError as e:
+        pytest.fail(f"the fault tests' own control plane failed to start:\n{e}")
+    try:
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture
+def fault_cluster(fault_plane):
+    """A client of the fault control plane; every component is running when the test starts and ends."""
+    from kubesync.cluster.client import Cluster
+
+    ensure_running(fault_plane)
+    yield Cluster.connect(str(fault_plane.kubeconfig))
+    ensure_running(fault_plane)
+
+
+@pytest.fixture
+def fault_namespace(fault_cluster, request) -> str:
+    """A fresh namespace on the fault control plane."""
+    base = "ks-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = f"{base}-{secrets.token_hex(3)}"[:63].strip("-")
+    fault_cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    try:
+        fault_cluster.request("DELETE", f"/api/v1/namespaces/{name}", retry=False)
+    except Exception:
+        pass

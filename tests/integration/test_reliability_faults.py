@@ -1,0 +1,214 @@
+"""Faults in the middle of an apply, on a control plane of the tests' own (see conftest.fault_plane):
+the apiserver killed and restarted, etcd briefly gone. Whatever the first run reports, a rerun
+converges with nothing lost and nothing duplicated, and a plan after it is empty."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from kubesync import engine, inventory
+from kubesync.apply import ApplySettings
+from kubesync.cluster.client import ClientSettings
+from kubesync.cluster.discovery import Discovery
+from kubesync.plan import PlanSettings
+from kubesync.sources import SourceSpec, load
+
+from tests.conftest import REPO_ROOT, _wait_for
+
+N_CONFIGMAPS = 200
+N_DEPLOYMENTS = 3
+CLI_TIMEOUT = 240
+
+
+def write_source(folder, tag: str = "v1"):
+    """200 ConfigMaps in four files and three Deployments: enough for an apply to take a while."""
+    folder.mkdir(exist_ok=True)
+    for f in range(4):
+        docs = [
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata:\n  index: '{i}'\n  tag: {tag}\n"
+            for i in range(f * 50, (f + 1) * 50)
+        ]
+        (folder / f"configmaps-{f}.yaml").write_text("---\n".join(docs))
+    docs = [
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  replicas: 1\n"
+        f"  selector: {{matchLabels: {{app: web-{i}}}}}\n  template:\n    metadata: {{labels: {{app: web-{i}}}}}\n"
+        f"    spec:\n      containers: [{{name: web, image: 'nginx:1.25'}}]\n"
+        for i in range(N_DEPLOYMENTS)
+    ]
+    (folder / "deployments.yaml").write_text("---\n".join(docs))
+    return folder
+
+
+def cli(*args: str, kubeconfig: str) -> list[str]:
+    return [sys.executable, "-m", "kubesync", *args, "--kubeconfig", kubeconfig, "--no-color"]
+
+
+def run_cli(*args: str, kubeconfig: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args, kubeconfig=kubeconfig), cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=CLI_TIMEOUT, env={**os.environ, "NO_COLOR": "1"})
+
+
+def labelled(cluster, path: str, sync: str) -> list[dict]:
+    return cluster.get(path, labelSelector=f"kubesync.io/sync={sync}")["items"]
+
+
+def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: str) -> None:
+    """Exactly the desired objects, each once, each in the inventory with its live uid."""
+    cms = labelled(cluster, f"/api/v1/namespaces/{namespace}/configmaps", sync)
+    assert sorted(c["metadata"]["name"] for c in cms) == [f"cm-{i:03d}" for i in range(N_CONFIGMAPS)]
+    assert all(c["data"] == {"index": c["metadata"]["name"][3:].lstrip("0") or "0", "tag": "v1"} for c in cms)
+    others = [c["metadata"]["name"] for c in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps")["items"]]
+    others = [n for n in others if n != "kube-root-ca.crt" and not n.startswith("kubesync-inventory-")]
+    assert sorted(others) == [f"cm-{i:03d}" for i in range(N_CONFIGMAPS)]
+    deps = cluster.get(f"/apis/apps/v1/namespaces/{namespace}/deployments")["items"]
+    assert sorted(d["metadata"]["name"] for d in deps) == [f"web-{i}" for i in range(N_DEPLOYMENTS)]
+    live_uids = {("ConfigMap", c["metadata"]["name"]): c["metadata"]["uid"] for c in cms}
+    live_uids.update({("Deployment", d["metadata"]["name"]): d["metadata"]["uid"] for d in deps})
+    entries = inventory.read(cluster, sync, inventory_namespace)
+    assert {(e.ref.kind, e.ref.name): e.uid for e in entries} == live_uids
+    assert len(entries) == N_CONFIGMAPS + N_DEPLOYMENTS  # no entry twice
+    # One ReplicaSet per Deployment: no Deployment was rewritten with a different template.
+    rs_path = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
+    _wait_for(lambda: len(cluster.get(rs_path)["items"]) >= N_DEPLOYMENTS, 60)
+    time.sleep(1.0)
+    assert len(cluster.get(rs_path)["items"]) == N_DEPLOYMENTS
+
+
+def wait_until_objects_exist(cluster, namespace: str, sync: str, proc_or_thread, at_least: int = 10) -> int:
+    """Poll until the apply has created its first objects; fail if it finished before we could interfere."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        n = len(labelled(cluster, f"/api/v1/namespaces/{namespace}/configmaps", sync))
+        if n >= at_least:
+            return n
+        finished = proc_or_thread.poll() is not None if hasattr(proc_or_thread, "poll") else not proc_or_thread.is_alive()
+        assert not finished, "the apply ended before the fault could be injected"
+        time.sleep(0.03)
+    raise AssertionError("the apply created no objects within 120 s")
+
+
+RETRY_BUDGET = sum(ClientSettings().retry_backoff)  # how long the client keeps retrying one request
+
+
+@pytest.mark.parametrize("downtime", [1.0, RETRY_BUDGET + 3.0], ids=["within-retry-budget", "beyond-retry-budget"])
+def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplicates(
+    downtime, fault_plane, fault_cluster, fault_namespace, tmp_path
+):
+    kubeconfig = str(fault_plane.kubeconfig)
+    sync = f"fault-api-{fault_namespace[-6:]}"
+    src = write_source(tmp_path / "app")
+    args = ("apply", str(src), "--yes", "-n", fault_namespace, "--name", sync)
+    # Output goes to files: the plan of 203 creates is bigger than a pipe's buffer.
+    out, err = tmp_path / "first.out", tmp_path / "first.err"
+    with open(out, "w") as stdout_f, open(err, "w") as stderr_f:
+        first = subprocess.Popen(cli(*args, kubeconfig=kubeconfig), cwd=REPO_ROOT, stdout=stdout_f, stderr=stderr_f)
+    try:
+        seen = wait_until_objects_exist(fault_cluster, fault_namespace, sync, first)
+        api = fault_plane.component("kube-apiserver")
+        api.stop(grace=1.0)  # SIGTERM, then SIGKILL after a second: a crash, not a drain
+        time.sleep(downtime)
+        api.start(tie_to_parent=fault_plane.tie_to_parent)
+        first.wait(timeout=CLI_TIMEOUT)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    stderr = err.read_text()
+    assert seen < N_CONFIGMAPS, "the apiserver was stopped after the apply had already finished its ConfigMaps"
+    print(f"apiserver stopped {downtime:.1f}s with {seen} ConfigMaps created; the interrupted run exited {first.returncode}")
+
+    # The interrupted run either rode it out on the client's retries or failed with one clear line.
+    assert first.returncode in (0, 1), stderr
+    assert "Traceback" not in stderr and "unexpected" not in stderr, stderr
+    if downtime > RETRY_BUDGET:
+        assert first.returncode == 1, "requests failed for longer than the retry budget, yet the apply succeeded"
+    if first.returncode == 1:
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, stderr
+        assert "cannot reach" in stderr, stderr
+
+    ensure_ready(fault_plane)
+    rerun = run_cli(*args, kubeconfig=kubeconfig)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "! failed" not in rerun.stdout, rerun.stdout
+
+    again = run_cli("plan", str(src), "-n", fault_namespace, "--name", sync, "--exit-code", kubeconfig=kubeconfig)
+    assert again.returncode == 0, again.stdout + again.stderr  # 0 = no changes
+    assert again.stdout == f"No changes. {N_CONFIGMAPS + N_DEPLOYMENTS} objects in sync.\n", again.stdout
+    assert_converged(fault_cluster, fault_namespace, sync, inventory.DEFAULT_NAMESPACE)
+
+
+def ensure_ready(plane) -> None:
+    from tests.integration.conftest import ensure_running
+
+    ensure_running(plane)
+
+
+class EngineRun:
+    """Plan and apply a folder through the engine in a background thread; keep the report or the error."""
+
+    def __init__(self, cluster, folder, sync: str, namespace: str):
+        self.cluster, self.folder = cluster, folder
+        self.spec = engine.SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+        self.report = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="engine-run", daemon=True)
+
+    def plan(self):
+        discovery = Discovery(self.cluster)
+        return discovery, engine.plan_sync(self.cluster, discovery, load(SourceSpec(path=str(self.folder))), self.spec)
+
+    def _run(self):
+        try:
+            discovery, planned = self.plan()
+            self.report = engine.apply_planned(self.cluster, discovery, planned, self.spec, ApplySettings())
+        except BaseException as e:  # kept for the assertions
+            self.error = e
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float = CLI_TIMEOUT):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the apply did not finish within {timeout}s"
+        return self
+
+
+def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
+    fault_plane, fault_cluster, fault_namespace, tmp_path
+):
+    from kubesync.cluster.client import Cluster
+
+    sync = f"fault-etcd-{fault_namespace[-6:]}"
+    src = write_source(tmp_path / "app")
+    run = EngineRun(Cluster.connect(str(fault_plane.kubeconfig)), src, sync, fault_namespace).start()
+    seen = wait_until_objects_exist(fault_cluster, fault_namespace, sync, run.thread)
+    etcd = fault_plane.component("etcd")
+    etcd.stop(grace=1.0)
+    time.sleep(2.5)
+    etcd.start(tie_to_parent=fault_plane.tie_to_parent)
+    run.join()
+    assert seen < N_CONFIGMAPS, "etcd was stopped after the apply had already finished its ConfigMaps"
+
+    print(f"etcd stopped with {seen} ConfigMaps created; error={run.error!r}, "
+          f"failures={len(run.report.failures) if run.report else None}")
+    if run.error is None and not run.report.failures:
+        carried = True  # the apiserver and the client's retries rode it out
+    else:
+        carried = False
+        messages = [str(run.error)] if run.error else [o.message for o in run.report.failures]
+        assert all("unexpected" not in m for m in messages), messages
+        ensure_ready(fault_plane)
+        rerun = EngineRun(Cluster.connect(str(fault_plane.kubeconfig)), src, sync, fault_namespace).start().join()
+        assert rerun.error is None and not rerun.report.failures, (rerun.error, rerun.report and rerun.report.failures)
+
+    _, planned = EngineRun(fault_cluster, src, sync, fault_namespace).plan()
+    assert not planned.plan.has_changes, (carried, [str(a.ref) for a in planned.plan.changes][:10])
+    assert_converged(fault_cluster, fault_namespace, sync, fault_namespace)

@@ -179,3 +179,21 @@ def test_server_error_quoting_a_secret_value_is_masked(kubeconfig, cluster, name
         assert failed.returncode == 1
         assert "secret.yaml:1: v1 Secret" in failed.stderr
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/secrets/creds") is None
+
+
+def test_yaml_error_never_quotes_a_secret_value(kubeconfig, cluster, namespace, tmp_path):
+    """An unquoted password starting with '!' is read by YAML as a tag: the loader's error must name
+    the file and line, not repeat the tag (it is the password)."""
+    folder = tmp_path / "app"
+    folder.mkdir()
+    scan = Scanner(kubeconfig, folder, namespace, f"yamltag-{namespace[-6:]}")
+    password = canary("tag")
+    scan.remember(password)
+    (folder / "secret.yaml").write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: !{password}\n"
+    )
+    for label, args in {"tag: plan": ("plan", "--log-format", "json"), "tag: apply": ("apply", "--yes")}.items():
+        broken = scan.run(label, *args, *scan.sync_args())
+        assert broken.returncode == 1
+        assert "secret.yaml:6: invalid YAML at column 13:" in broken.stderr, broken.stderr
+    assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/secrets/creds") is None

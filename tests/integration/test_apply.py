@@ -247,7 +247,7 @@ def test_prune_deletes_only_owned_objects_and_refuses_an_empty_source(cluster, n
     assert cluster.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/web") is not None
 
     write(src, "only.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hello}\n")
-    with pytest.raises(errors.PlanRefused, match=r"delete 4 of 6 object\(s\)"):
+    with pytest.raises(errors.PlanRefused, match=r"delete 4 of 5 object\(s\)"):
         sync.plan(prune=True)
     planned, report = sync.apply(prune=True, force=True)
     deleted = sorted(o.action.ref.kind for o in report.outcomes if o.result == "deleted")

@@ -184,25 +184,28 @@ def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) 
 
 def encode(fs: FieldSet) -> str:
     """Compact JSON, or `z:` + base64(zlib) above COMPRESS_ABOVE characters; large maps hashed above HASH_ABOVE."""
-    text = _pack(_jsonable(fs.tree))
+    text = _pack(fs.tree)
     if len(text) > HASH_ABOVE:
-        hashed = _pack(_jsonable(_hashed(fs.tree)))
+        hashed = _pack(_hashed(fs.tree))
         if len(hashed) < len(text):
             return hashed
     return text
 
 
 def _pack(tree: Mapping) -> str:
-    text = json.dumps(tree, separators=(",", ":"), sort_keys=True)
+    text = json.dumps(tree, separators=(",", ":"), sort_keys=True, default=_jsonable)
     if len(text) <= COMPRESS_ABOVE:
         return text
     return "z:" + base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
 
 
-def _jsonable(node: Mapping) -> dict:
+def _jsonable(node: Any) -> dict:
+    """json's hook for the nodes that are not plain dicts (the C encoder walks the plain ones)."""
     if isinstance(node, HashedKeys):
         return {"#": node.encoded}
-    return {k: _jsonable(v) for k, v in node.items()}
+    if isinstance(node, Mapping):
+        return dict(node)
+    raise TypeError(f"not part of a field set: {type(node).__name__}")
 
 
 def _hashed(node: Mapping) -> Mapping:

@@ -7,9 +7,8 @@ every create and update, in the reverse order. `kubesync.io/wave: "<int>"` overr
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from kubesync.diff import diff as diff_objects
 from kubesync.diff import normalize_desired
@@ -137,10 +136,19 @@ def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
     return WAVES.get(ref.group_kind, LAST_WAVE)
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (maps, lists, scalars): several times faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
 def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeObject | None = None) -> KubeObject:
     """The desired object as kubesync sends it: our labels, plus the set of fields we set
     (ignored fields, including those other managers own in `live`, are left out of that set)."""
-    out = copy.deepcopy(obj)
+    out = _json_copy(obj)
     out.pop("status", None)
     meta = out.setdefault("metadata", {})
     labels = meta.get("labels") or {}

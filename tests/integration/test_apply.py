@@ -237,7 +237,7 @@ def test_prune_deletes_only_owned_objects_and_refuses_an_empty_source(cluster, n
     sync.apply()
     # An object labelled like ours but never applied by this sync (not in the inventory).
     lookalike = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "lookalike", "labels": {
-        "app.kubernetes.io/managed-by": "kubesync", "kubesync.io/sync": "app"}}, "data": {"x": "y"}}
+        "app.kubernetes.io/managed-by": "kubesync", "kubesync.io/sync": sync.spec.name}}, "data": {"x": "y"}}
     cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body=lookalike)
 
     for f in src.iterdir():

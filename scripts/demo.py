@@ -79,6 +79,8 @@ def main() -> int:
             p.unlink()
         kubesync("plan", str(source), "--name", "demo", "--prune", env=env)
         kubesync("apply", str(source), "--name", "demo", "--prune", "--yes", env=env)
+        step("Status: sync state and health of every object")
+        print("(the local control plane has no kubelet: pods never start, so the Deployment stays Progressing)")
         kubesync("status", str(source), "--name", "demo", env=env)
 
         step("Tearing the control plane down")

@@ -123,6 +123,10 @@ def _run(desired: Mapping, live: Mapping, last_applied: Any, ignore: Iterable[An
         yield op, "".join(label).lstrip(".")
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _identity(path: tuple) -> bool:
     """apiVersion, kind, name and namespace say which object this is; they are never patched."""
     if len(path) == 1:
@@ -182,6 +186,8 @@ class _Differ:
             same = quantities_equal(d, l)
             if same is not None:
                 return same
+        if not self.builtin and _number(d) and _number(l):
+            return d == l  # custom resources are plain JSON: `1.0` comes back as 1, 1e22 as a float
         return type(d) is type(l) and d == l
 
     def contains(self, d: Any, l: Any, path: tuple) -> bool:

@@ -6,6 +6,8 @@ the fields that matter). Before the fix, each pair gave a patch on every plan, f
 
 from __future__ import annotations
 
+import copy
+
 import yaml
 
 from kubesync.diff import diff, fieldset_of, normalize_desired
@@ -221,3 +223,43 @@ def test_resource_field_ref_divisor_changed_by_value_is_a_change():
     desired["spec"]["template"]["spec"]["containers"][0]["env"][1]["valueFrom"]["resourceFieldRef"]["divisor"] = "1Gi"
     assert patch(desired, DEPLOYMENT_LIVE) == [{
         "op": "replace", "path": "/spec/template/spec/containers/0/env/1/valueFrom/resourceFieldRef/divisor", "value": "1Gi"}]
+
+
+# ---------------------------------------------------------------- custom resources: JSON numbers
+
+BACKUP_POLICY = yaml.safe_load("""
+apiVersion: corpus.example.com/v1
+kind: BackupPolicy
+metadata: {name: nightly, namespace: shop}
+spec:
+  weight: 1.0
+  threshold: 0.75
+  options: {timeoutSeconds: 30.0, big: 10000000000000000000000, enabled: true, retries: 1}
+""")
+
+# The server decodes a custom resource's JSON numbers as int64 when integral, float64 otherwise.
+BACKUP_POLICY_LIVE = yaml.safe_load("""
+apiVersion: corpus.example.com/v1
+kind: BackupPolicy
+metadata: {name: nightly, namespace: shop, uid: 77aa, resourceVersion: "5"}
+spec:
+  weight: 1
+  threshold: 0.75
+  options: {timeoutSeconds: 30, big: 1.0e+22, enabled: true, retries: 1}
+""")
+
+
+def test_custom_resource_numbers_compared_by_value():
+    assert patch(BACKUP_POLICY, BACKUP_POLICY_LIVE) == []
+
+
+def test_custom_resource_number_changed_or_retyped_is_a_change():
+    desired = copy.deepcopy(BACKUP_POLICY)
+    desired["spec"]["weight"] = 1.5
+    desired["spec"]["options"]["retries"] = "1"  # a string is not the number
+    desired["spec"]["options"]["enabled"] = 1  # nor is 1 the boolean true
+    assert patch(desired, BACKUP_POLICY_LIVE) == [
+        {"op": "replace", "path": "/spec/weight", "value": 1.5},
+        {"op": "replace", "path": "/spec/options/enabled", "value": 1},
+        {"op": "replace", "path": "/spec/options/retries", "value": "1"},
+    ]

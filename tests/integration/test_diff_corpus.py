@@ -741,3 +741,39 @@ def test_crd_schema_zero_values_the_server_omits_are_no_change(cluster, namespac
         assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
     finally:
         cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/probes.zero-{suffix}.example.com")
+
+
+ENV_ORDER = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: env-order}
+spec:
+  selector: {matchLabels: {app: env-order}}
+  template:
+    metadata: {labels: {app: env-order}}
+    spec:
+      containers:
+        - name: app
+          image: busybox:1.36
+          env:
+            - {name: DATA_DIR, value: $(BASE_DIR)/data}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "diff bug, not fixed: keyed lists ignore order, but env order is meaningful (`$(VAR)` only sees "
+    "variables defined before it). A variable added in front is appended with `env/-`, and reordering "
+    "env in the source is never applied; kubectl apply keeps the order with $setElementOrder"))
+def test_env_order_of_the_source_reaches_the_cluster(cluster, namespace, tmp_path):
+    folder = tmp_path / "env"
+    folder.mkdir()
+    (folder / "deploy.yaml").write_text(ENV_ORDER)
+    sync = Sync(cluster, folder, namespace)
+    sync.apply()
+    # BASE_DIR must come first for $(BASE_DIR) to expand in DATA_DIR
+    (folder / "deploy.yaml").write_text(ENV_ORDER.replace(
+        "            - {name: DATA_DIR", "            - {name: BASE_DIR, value: /srv}\n            - {name: DATA_DIR"))
+    sync.apply()
+    live = cluster.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/env-order")
+    names = [e["name"] for e in live["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert names == ["BASE_DIR", "DATA_DIR"]

@@ -168,7 +168,7 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
 def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_backoff(
     kubeconfig, cluster, namespace, tmp_path
 ):
-    """Another writer touching an object every 80 ms (a busy controller) must not defeat the retries:
+    """Another writer touching an object every ~70 ms (a busy controller) must not defeat the retries:
     a retry that reads the object right before writing wins within a few attempts. One that reads,
     then sleeps its backoff (0.1 to 3 s), then writes with what it read is stale every time."""
     folder = tmp_path / "app"
@@ -197,25 +197,26 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
     assert {(a.type, a.ref.kind) for a in stale.plan.changes} == {(ActionType.UPDATE, "ConfigMap"), (ActionType.SCALE, "Deployment")}
 
     stop = threading.Event()
-    writes = {"n": 0}
-    other = Cluster.connect(kubeconfig)
 
-    def busy_controller():
+    def busy_controller(path: str) -> None:
+        """Writes one object every ~70 ms: shorter than the first backoff (0.1 s), much longer than a GET + PATCH."""
+        other, n = Cluster.connect(kubeconfig), 0
         while not stop.is_set():
-            writes["n"] += 1
-            for path in (f"/api/v1/namespaces/{namespace}/configmaps/busy", f"/apis/apps/v1/namespaces/{namespace}/deployments/web"):
-                other.request("PATCH", path, body={"metadata": {"annotations": {STORM_KEY: str(writes["n"])}}},
-                              content_type=MERGE_PATCH)
-            stop.wait(0.08)
+            n += 1
+            other.request("PATCH", path, body={"metadata": {"annotations": {STORM_KEY: str(n)}}}, content_type=MERGE_PATCH)
+            stop.wait(0.06)
 
-    thread = threading.Thread(target=busy_controller, name="busy-controller", daemon=True)
-    thread.start()
+    paths = (f"/api/v1/namespaces/{namespace}/configmaps/busy", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+    threads = [threading.Thread(target=busy_controller, args=(p,), name="busy-controller", daemon=True) for p in paths]
+    for t in threads:
+        t.start()
     try:
         time.sleep(0.3)  # the plan is stale now
         report = engine.apply_planned(cluster, discovery, stale, spec, ApplySettings())
     finally:
         stop.set()
-        thread.join(30)
+        for t in threads:
+            t.join(30)
     results = {o.action.ref.kind: (o.result, o.message) for o in report.outcomes}
     assert results == {"ConfigMap": ("patched", ""), "Deployment": ("scaled", "1 -> 3")}, results
     assert cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/busy")["data"] == {"greeting": "v2"}

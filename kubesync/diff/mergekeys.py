@@ -29,6 +29,9 @@ class MergeRule:
     keys: tuple[str, ...]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     kinds: tuple[str, ...] = ()
+    ordered: bool = False
+    """The items' order means something (env: `$(VAR)` refers to variables defined before it), so the
+    desired order is enforced, as kubectl does with `$setElementOrder`."""
 
     @property
     def marker(self) -> str:
@@ -82,7 +85,7 @@ MERGE_KEYS: tuple[MergeRule, ...] = (
     MergeRule("containers.ports", ("containerPort", "protocol"), _TCP),
     MergeRule("initContainers.ports", ("containerPort", "protocol"), _TCP),
     MergeRule("ephemeralContainers.ports", ("containerPort", "protocol"), _TCP),
-    MergeRule("env", ("name",)),
+    MergeRule("env", ("name",), ordered=True),
     MergeRule("volumeMounts", ("mountPath",)),
     MergeRule("volumeDevices", ("devicePath",)),
     MergeRule("volumes", ("name",)),

@@ -289,6 +289,11 @@ class _Differ:
             t = rule.token(item)
             if t is not None:
                 live_at.setdefault(t, []).append(i)
+        if rule.ordered:
+            replacement = self.reorder(rule, d, l, owned, path)
+            if replacement is not None:
+                yield _op("replace", path, replacement), label
+                return
         wanted: set[str] = set()
         appends: list[Any] = []
         for item in d:
@@ -316,6 +321,26 @@ class _Differ:
                 continue
             yield _op("add", path + ("-",), self.compose(item, MISSING, p)), label + (rule.label(item),)
             index += 1
+
+    def reorder(self, rule: MergeRule, d: list, l: list, owned: Mapping | None, path: tuple) -> list | None:
+        """For an ordered keyed list: the whole new list when item-by-item ops would leave the desired
+        items out of order (a new item in front, or a reordering); None when they keep the order.
+
+        The new list is the desired items in order, then the items other tools added, in live order.
+        """
+        if self.ignore.below(path):
+            return None  # ignored fields inside: never rewrite the list whole
+        tokens = [rule.token(item) for item in d]
+        wanted = set(tokens)
+        present = {rule.token(item) for item in l}
+        gone = {t for t in owned or () if t not in wanted}
+        kept = [t for t in (rule.token(item) for item in l) if t in wanted]
+        if kept + [t for t in tokens if t not in present] == tokens:
+            return None
+        live_by = {rule.token(item): item for item in l}
+        ours = [self.compose(item, live_by.get(t, MISSING), path + (i,)) for i, (t, item) in enumerate(zip(tokens, d))]
+        foreign = [copy.deepcopy(item) for item in l if rule.token(item) not in wanted and rule.token(item) not in gone]
+        return ours + foreign
 
     def remove_gone(self, owned: Any, lv: Any, path: tuple, label: tuple) -> Iterator[tuple[dict, tuple]]:
         """Remove what kubesync set at `path`, now gone from the desired state.

@@ -760,11 +760,8 @@ spec:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "diff bug, not fixed: keyed lists ignore order, but env order is meaningful (`$(VAR)` only sees "
-    "variables defined before it). A variable added in front is appended with `env/-`, and reordering "
-    "env in the source is never applied; kubectl apply keeps the order with $setElementOrder"))
 def test_env_order_of_the_source_reaches_the_cluster(cluster, namespace, tmp_path):
+    """`$(VAR)` only sees variables defined before it: a variable added in front must land in front."""
     folder = tmp_path / "env"
     folder.mkdir()
     (folder / "deploy.yaml").write_text(ENV_ORDER)
@@ -777,3 +774,4 @@ def test_env_order_of_the_source_reaches_the_cluster(cluster, namespace, tmp_pat
     live = cluster.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/env-order")
     names = [e["name"] for e in live["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert names == ["BASE_DIR", "DATA_DIR"]
+    assert not sync.plan().plan.has_changes

@@ -239,8 +239,14 @@ def test_tolerations_and_env_from_are_atomic_with_defaults_absorbed():
 
 
 def test_keyed_lists_ignore_order():
+    a, b = {"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b"}
+    assert patch(pod({"volumeMounts": [a, b]}), pod({"volumeMounts": [b, a]})) == []
+
+
+def test_env_order_is_enforced():
+    """`$(VAR)` refers to variables defined before it: env is the one keyed list whose order counts."""
     a, b = {"name": "a", "value": "1"}, {"name": "b", "value": "2"}
-    assert patch(pod({"env": [a, b]}), pod({"env": [b, a]})) == []
+    assert patch(pod({"env": [a, b]}), pod({"env": [b, a]})) == [{"op": "replace", "path": "/spec/containers/0/env", "value": [a, b]}]
 
 
 def test_list_without_keys_on_every_item_is_atomic():

@@ -263,3 +263,36 @@ def test_custom_resource_number_changed_or_retyped_is_a_change():
         {"op": "replace", "path": "/spec/options/enabled", "value": 1},
         {"op": "replace", "path": "/spec/options/retries", "value": "1"},
     ]
+
+
+def _pod_env(*names, extra=None):
+    env = [{"name": n, "value": n.lower()} for n in names]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i", "env": env + (extra or [])}]}}
+
+
+def test_env_added_in_front_keeps_the_desired_order():
+    from kubesync.diff import diff, fieldset_of, normalize_desired
+
+    last = fieldset_of(normalize_desired(_pod_env("A", "B")))
+    out = diff(_pod_env("NEW", "A", "B"), _pod_env("A", "B"), last)
+    assert out.patch == ({"op": "replace", "path": "/spec/containers/0/env",
+                          "value": [{"name": "NEW", "value": "new"}, {"name": "A", "value": "a"}, {"name": "B", "value": "b"}]},)
+
+
+def test_env_reordered_in_the_source_is_reordered_live_and_foreign_vars_stay_last():
+    from kubesync.diff import diff, fieldset_of, normalize_desired
+
+    last = fieldset_of(normalize_desired(_pod_env("DATA_DIR", "BASE_DIR")))
+    foreign = [{"name": "DEBUG", "value": "1"}]
+    out = diff(_pod_env("BASE_DIR", "DATA_DIR"), _pod_env("DATA_DIR", "BASE_DIR", extra=foreign), last)
+    assert [e["name"] for e in out.patch[0]["value"]] == ["BASE_DIR", "DATA_DIR", "DEBUG"]
+    assert out.patch[0]["op"] == "replace"
+
+
+def test_env_appended_at_the_end_is_a_plain_add():
+    from kubesync.diff import diff, fieldset_of, normalize_desired
+
+    last = fieldset_of(normalize_desired(_pod_env("A")))
+    out = diff(_pod_env("A", "B"), _pod_env("A"), last)
+    assert out.patch == ({"op": "add", "path": "/spec/containers/0/env/-", "value": {"name": "B", "value": "b"}},)

@@ -552,7 +552,7 @@ def test_job_as_written_has_no_changes_despite_controller_labels(last):
 def test_job_env_added_and_cpu_changed():
     d = copy.deepcopy(JOB)
     c = d["spec"]["template"]["spec"]["containers"][0]
-    c["env"].insert(0, {"name": "DB_PORT", "value": "5432"})
+    c["env"].append({"name": "DB_PORT", "value": "5432"})
     c["resources"]["requests"]["cpu"] = "500m"
     assert ops(d, live("job"), fields(JOB)) == [
         {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "DB_PORT", "value": "5432"}},

@@ -11,12 +11,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from kubesync import inventory
 
-from tests.conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\ndata:\n  k: v\n"
 
@@ -58,7 +59,8 @@ def _unknown_kind(d, ns):
 
 def _namespace_on_cluster_scoped(d, ns):
     (d / "b-bad.yaml").write_text(
-        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader-{ns}\n  namespace: {ns}\nrules: []\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+        f"metadata:\n  name: reader-{ns}\n  namespace: {ns}\nrules: []\n"
     )
     return (
         f"b-bad.yaml:1: rbac.authorization.k8s.io/v1 ClusterRole {ns}/reader-{ns}: "
@@ -76,7 +78,10 @@ def _five_mib(d, ns):
 
 def _binary(d, ns):
     (d / "b-bin.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
-    return "b-bin.yaml: binary file (it contains a NUL byte); only YAML and JSON text is read, remove it or add it to .kubesyncignore"
+    return (
+        "b-bin.yaml: binary file (it contains a NUL byte); only YAML and JSON text is read, "
+        "remove it or add it to .kubesyncignore"
+    )
 
 
 def _not_utf8(d, ns):
@@ -115,7 +120,8 @@ RESOLVE_PROBLEMS = {
 def assert_untouched(cluster, namespace: str, sync: str) -> None:
     names = [c["metadata"]["name"] for c in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps")["items"]]
     assert [n for n in names if n != "kube-root-ca.crt"] == []  # the valid ConfigMap was not created either
-    assert cluster.get_or_none(f"/api/v1/namespaces/{inventory.DEFAULT_NAMESPACE}/configmaps/{inventory.inventory_name(sync)}") is None
+    inventory_path = f"/api/v1/namespaces/{inventory.DEFAULT_NAMESPACE}/configmaps/{inventory.inventory_name(sync)}"
+    assert cluster.get_or_none(inventory_path) is None
 
 
 @pytest.mark.parametrize("case", list(MANIFEST_PROBLEMS) + list(RESOLVE_PROBLEMS))

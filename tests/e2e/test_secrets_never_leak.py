@@ -15,10 +15,11 @@ import secrets
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def canary(what: str) -> str:
@@ -147,7 +148,8 @@ def test_no_secret_value_in_any_output_log_or_error(kubeconfig, cluster, namespa
     (folder / "app.yaml").write_text(secret_yaml(password3, token3, type_="kubernetes.io/basic-auth"))
     scan.read_only("type change", "json")
     for log_format in ("json", "text"):
-        refused = scan.run(f"type change: apply ({log_format} logs)", "apply", *scan.sync_args(), "--yes", "--log-format", log_format)
+        refused = scan.run(f"type change: apply ({log_format} logs)",
+                           "apply", *scan.sync_args(), "--yes", "--log-format", log_format)
         assert refused.returncode == 1
         assert "field is immutable" in refused.stderr
     assert secret_data(cluster, namespace) == {"password": password2, "token": token2}

@@ -55,11 +55,18 @@ def fault_cluster(fault_plane):
 
 
 @pytest.fixture
+def fault_plane_running(fault_plane):
+    """Call it to wait until every fault-plane component runs again (after a test stopped one)."""
+    return lambda: ensure_running(fault_plane)
+
+
+@pytest.fixture
 def fault_namespace(fault_cluster, request) -> str:
     """A fresh namespace on the fault control plane."""
     base = "ks-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
     name = f"{base}-{secrets.token_hex(3)}"[:63].strip("-")
-    fault_cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    fault_cluster.request("POST", "/api/v1/namespaces", body=body)
     yield name
     try:
         fault_cluster.request("DELETE", f"/api/v1/namespaces/{name}", retry=False)

@@ -71,7 +71,7 @@ class Storm:
                     self.last[name] = (seq, int(out["metadata"]["resourceVersion"]), name in COLLIDING)
                     self.writes += 1
 
-    def start(self) -> "Storm":
+    def start(self) -> Storm:
         for t in self.threads:
             t.start()
         return self
@@ -194,7 +194,8 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
     assert not engine.apply_planned(cluster, discovery, planned, spec, ApplySettings()).failures
     source("v2", 3)
     discovery, stale = plan()
-    assert {(a.type, a.ref.kind) for a in stale.plan.changes} == {(ActionType.UPDATE, "ConfigMap"), (ActionType.SCALE, "Deployment")}
+    changes = {(a.type, a.ref.kind) for a in stale.plan.changes}
+    assert changes == {(ActionType.UPDATE, "ConfigMap"), (ActionType.SCALE, "Deployment")}
 
     stop = threading.Event()
 

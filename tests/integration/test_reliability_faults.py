@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,19 +20,19 @@ from kubesync.cluster.discovery import Discovery
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec, load
 
-from tests.conftest import REPO_ROOT, _wait_for
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 N_CONFIGMAPS = 200
 N_DEPLOYMENTS = 3
 CLI_TIMEOUT = 240
 
 
-def write_source(folder, tag: str = "v1"):
+def write_source(folder):
     """200 ConfigMaps in four files and three Deployments: enough for an apply to take a while."""
     folder.mkdir(exist_ok=True)
     for f in range(4):
         docs = [
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata:\n  index: '{i}'\n  tag: {tag}\n"
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata:\n  index: '{i}'\n  tag: v1\n"
             for i in range(f * 50, (f + 1) * 50)
         ]
         (folder / f"configmaps-{f}.yaml").write_text("---\n".join(docs))
@@ -58,7 +59,7 @@ def labelled(cluster, path: str, sync: str) -> list[dict]:
     return cluster.get(path, labelSelector=f"kubesync.io/sync={sync}")["items"]
 
 
-def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: str) -> None:
+def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: str, wait_for) -> None:
     """Exactly the desired objects, each once, each in the inventory with its live uid."""
     cms = labelled(cluster, f"/api/v1/namespaces/{namespace}/configmaps", sync)
     assert sorted(c["metadata"]["name"] for c in cms) == [f"cm-{i:03d}" for i in range(N_CONFIGMAPS)]
@@ -75,7 +76,7 @@ def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: st
     assert len(entries) == N_CONFIGMAPS + N_DEPLOYMENTS  # no entry twice
     # One ReplicaSet per Deployment: no Deployment was rewritten with a different template.
     rs_path = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
-    _wait_for(lambda: len(cluster.get(rs_path)["items"]) >= N_DEPLOYMENTS, 60)
+    wait_for(lambda: len(cluster.get(rs_path)["items"]) >= N_DEPLOYMENTS, 60)
     time.sleep(1.0)
     assert len(cluster.get(rs_path)["items"]) == N_DEPLOYMENTS
 
@@ -98,7 +99,7 @@ RETRY_BUDGET = sum(ClientSettings().retry_backoff)  # how long the client keeps 
 
 @pytest.mark.parametrize("downtime", [1.0, RETRY_BUDGET + 3.0], ids=["within-retry-budget", "beyond-retry-budget"])
 def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplicates(
-    downtime, fault_plane, fault_cluster, fault_namespace, tmp_path
+    downtime, fault_plane, fault_cluster, fault_namespace, fault_plane_running, wait_for, tmp_path
 ):
     kubeconfig = str(fault_plane.kubeconfig)
     sync = f"fault-api-{fault_namespace[-6:]}"
@@ -133,7 +134,7 @@ def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplica
         assert len(errors) == 1, stderr
         assert "cannot reach" in stderr, stderr
 
-    ensure_ready(fault_plane)
+    fault_plane_running()
     rerun = run_cli(*args, kubeconfig=kubeconfig)
     assert rerun.returncode == 0, rerun.stderr
     assert "! failed" not in rerun.stdout, rerun.stdout
@@ -141,13 +142,7 @@ def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplica
     again = run_cli("plan", str(src), "-n", fault_namespace, "--name", sync, "--exit-code", kubeconfig=kubeconfig)
     assert again.returncode == 0, again.stdout + again.stderr  # 0 = no changes
     assert again.stdout == f"No changes. {N_CONFIGMAPS + N_DEPLOYMENTS} objects in sync.\n", again.stdout
-    assert_converged(fault_cluster, fault_namespace, sync, inventory.DEFAULT_NAMESPACE)
-
-
-def ensure_ready(plane) -> None:
-    from tests.integration.conftest import ensure_running
-
-    ensure_running(plane)
+    assert_converged(fault_cluster, fault_namespace, sync, inventory.DEFAULT_NAMESPACE, wait_for)
 
 
 class EngineRun:
@@ -182,7 +177,7 @@ class EngineRun:
 
 
 def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
-    fault_plane, fault_cluster, fault_namespace, tmp_path
+    fault_plane, fault_cluster, fault_namespace, fault_plane_running, wait_for, tmp_path
 ):
     from kubesync.cluster.client import Cluster
 
@@ -205,10 +200,10 @@ def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
         carried = False
         messages = [str(run.error)] if run.error else [o.message for o in run.report.failures]
         assert all("unexpected" not in m for m in messages), messages
-        ensure_ready(fault_plane)
+        fault_plane_running()
         rerun = EngineRun(Cluster.connect(str(fault_plane.kubeconfig)), src, sync, fault_namespace).start().join()
         assert rerun.error is None and not rerun.report.failures, (rerun.error, rerun.report and rerun.report.failures)
 
     _, planned = EngineRun(fault_cluster, src, sync, fault_namespace).plan()
     assert not planned.plan.has_changes, (carried, [str(a.ref) for a in planned.plan.changes][:10])
-    assert_converged(fault_cluster, fault_namespace, sync, fault_namespace)
+    assert_converged(fault_cluster, fault_namespace, sync, fault_namespace, wait_for)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from kubesync import inventory
 
-from tests.conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubesync(*args: str, kubeconfig: str, timeout: float = 120) -> subprocess.CompletedProcess:

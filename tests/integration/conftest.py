@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 
 import pytest
 
@@ -42,6 +43,7 @@ def fault_plane(tmp_path_factory):
         yield plane
     finally:
         plane.stop()
+        shutil.rmtree(plane.workdir / "etcd", ignore_errors=True)  # ~64 MiB of WAL; the logs stay for a post-mortem
 
 
 @pytest.fixture

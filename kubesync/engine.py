@@ -112,6 +112,7 @@ def plan_sync(cluster, discovery: Discovery, desired: DesiredState, spec: SyncSp
     inv = inventory.read(cluster, spec.name, spec.inventory_namespace)
     live, managed = fetch_live(cluster, discovery, resolved, inv, spec.name)
     plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision)
+    plan = Applier(cluster, discovery).drop_ineffective_updates(plan)
     return Planned(plan, resolved, settings, inv, live, managed)
 
 

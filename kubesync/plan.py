@@ -193,6 +193,11 @@ def _risks_for_patch(ref: ObjectRef, patch: Sequence[dict], live: KubeObject | N
     if hits:
         risks.append(Risk.IMMUTABLE)
         note = f"immutable field(s) {', '.join(hits)} changed: the server rejects this update; delete and re-create the object"
+    if ref.kind in ("ConfigMap", "Secret") and not ref.group and (live or {}).get("immutable") is True:
+        data = [t for t in touched if t.split("/")[1] in ("data", "binaryData", "stringData", "immutable")]
+        if data:
+            risks.append(Risk.IMMUTABLE)
+            note = f"{ref.kind} {ref.short} is immutable (immutable: true): the server rejects this update; delete and re-create it"
     if any(t.endswith("/image") for t in touched):
         risks.append(Risk.IMAGE)
     if ref.group == RBAC_GROUP:

@@ -685,10 +685,6 @@ immutible: true                 # a typo: 1.20 has no strict field validation an
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: a field the server silently drops (disabled feature gate, unknown or misspelled field) "
-    "is planned as an `add` on every run, and each apply 'patches' without effect; the diff cannot "
-    "know, only the apply's response shows it (kubectl diff, a server-side dry run, shows nothing)"))
 def test_fields_the_server_drops_are_not_a_perpetual_change(cluster, namespace, tmp_path):
     folder = tmp_path / "dropped"
     folder.mkdir()
@@ -697,6 +693,8 @@ def test_fields_the_server_drops_are_not_a_perpetual_change(cluster, namespace, 
     sync.apply()
     again = sync.plan()
     assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
+    # ...and the user is told which fields the server ignores (a typo like `immutible` is visible)
+    assert any("/immutible" in w and "the server ignores" in w for w in again.plan.warnings), again.plan.warnings
 
 
 CRD_WITH_ZERO_VALUES = """\
@@ -725,10 +723,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "diff bug, not fixed: JSONSchemaProps' non-pointer omitempty fields (nullable, uniqueItems, "
-    "exclusiveMinimum/Maximum, x-kubernetes-int-or-string/embedded-resource: false; description: \"\") and a "
-    "version's deprecated: false are dropped by the server, but ZERO_IS_ABSENT stops at CRD schemas"))
 def test_crd_schema_zero_values_the_server_omits_are_no_change(cluster, namespace, tmp_path):
     suffix = namespace[-6:]
     folder = tmp_path / "crd"

@@ -236,3 +236,13 @@ def test_order_is_stable():
     b = resolved(configmap("a"), CM_T)
     acts = [plan_object(a, None, S)[0], plan_object(b, None, S)[0]]
     assert [x.ref.name for x in order(acts)] == ["a", "b"]
+
+
+def test_changing_an_immutable_configmap_is_flagged():
+    live = as_live(configmap(data={"k": "old"}))
+    live["immutable"] = True
+    desired = configmap(data={"k": "new"})
+    desired["immutable"] = True
+    action, _ = plan_object(resolved(desired, CM_T), live, S)
+    assert Risk.IMMUTABLE in action.risks
+    assert "immutable: true" in action.note

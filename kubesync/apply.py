@@ -226,20 +226,32 @@ class Applier:
         return self.execute(new)
 
     def _with_conflict_retries(self, action: Action) -> Outcome:
-        attempts = (0.0, *self.settings.conflict_backoff)
+        """Write; on a conflict back off, re-read, re-diff and write again at once.
+
+        The backoff comes before the re-read, never between the read and the write: against a busy
+        writer, a patch built on a read taken before a sleep is stale every time.
+        """
         current = action
-        for n, pause in enumerate(attempts):
-            time.sleep(pause)
+        backoff = self.settings.conflict_backoff
+        for n in range(len(backoff) + 1):
             try:
                 if current.type is ActionType.SCALE:
                     return self._scale(current)
                 return self._patch(current)
             except (errors.ClusterConflict, errors.ClusterInvalid) as e:
+                if isinstance(e, errors.ClusterInvalid) and e.causes:
+                    raise  # the object itself is invalid: the server's message says why
+                if n == len(backoff):
+                    raise errors.ClusterConflict(
+                        f"still changing concurrently after {n + 1} attempts; not overwritten, try again"
+                    ) from e
+                if self.replan is not None:
+                    time.sleep(backoff[n])
                 rtype = self.rtype(current.ref)
                 live = self.cluster.get_or_none(rtype.path(current.ref.namespace, current.ref.name))
                 seen = (live or {}).get("metadata", {}).get("resourceVersion")
-                if isinstance(e, errors.ClusterInvalid) and (e.causes or seen == current.resource_version):
-                    raise  # the object itself is invalid: the server's message says why
+                if isinstance(e, errors.ClusterInvalid) and seen == current.resource_version:
+                    raise  # nothing changed under us: the 422 is about the object itself
                 if self.replan is None:
                     raise errors.ClusterConflict(
                         f"changed in the cluster since the plan (resourceVersion {current.resource_version} -> {seen}); "
@@ -255,9 +267,7 @@ class Applier:
                 if new.type is ActionType.CREATE:
                     return self._create(new)
                 current = new
-        raise errors.ClusterConflict(
-            f"still changing concurrently after {len(attempts)} attempts; not overwritten, try again"
-        )
+        raise AssertionError("unreachable")
 
     def _patch(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)

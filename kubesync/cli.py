@@ -87,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how pruned objects' dependents are deleted (default background, like kubectl)")
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
-    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     _add_common(p)
 
     p = sub.add_parser("status", help="sync state and health of every object a sync manages", formatter_class=fmt)

@@ -165,14 +165,22 @@ def apply_planned(cluster, discovery: Discovery, planned: Planned, spec: SyncSpe
         report = applier.apply(planned.plan)
     finally:
         if not settings.dry_run:
-            inventory.write(cluster, spec.name, next_inventory(planned, report), spec.inventory_namespace)
+            record_inventory(cluster, spec, next_inventory(planned, report), report)
     return report
+
+
+def record_inventory(cluster, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport) -> None:
+    """Write the inventory; when that fails after some actions failed too, report both."""
+    try:
+        inventory.write(cluster, spec.name, entries, spec.inventory_namespace)
+    except errors.KubesyncError as e:
+        if not report.failures:
+            raise
+        raise errors.ApplyFailed([o.message for o in report.failures] + [f"the inventory could not be recorded: {e}"],
+                                 not_started=len(report.not_started)) from e
 
 
 def raise_for_failures(report: ApplyReport) -> None:
     failures = [o.message for o in report.failures]
     if failures:
-        skipped = len(report.not_started)
-        if skipped:
-            failures.append(f"{skipped} action(s) in later waves were not started")
-        raise errors.ApplyFailed(failures)
+        raise errors.ApplyFailed(failures, not_started=len(report.not_started))

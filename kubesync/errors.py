@@ -125,6 +125,10 @@ class StalePlan(KubesyncError):
 
 
 class ApplyFailed(KubesyncError):
-    def __init__(self, failures: list[str]):
+    def __init__(self, failures: list[str], not_started: int = 0):
         self.failures = list(failures)
-        super().__init__(f"{len(self.failures)} action(s) failed:\n" + "\n".join("  " + f for f in self.failures))
+        self.not_started = not_started
+        text = f"{len(self.failures)} action(s) failed:\n" + "\n".join("  " + f for f in self.failures)
+        if not_started:
+            text += f"\n  {not_started} action(s) in later waves were not started"
+        super().__init__(text)

@@ -11,6 +11,9 @@ they quote only names, keys and types.
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import json
 import logging
 import re
@@ -203,7 +206,8 @@ class _Builder:
                 "Kubernetes objects hold only maps, lists, strings, numbers, booleans and null",
                 node,
             )
-        return _construct_error(f"could not determine a constructor for the tag {node.tag!r}", node)
+        # The tag is not repeated: an unquoted value starting with '!' (a password, say) is read as one.
+        return _construct_error("unknown YAML tag (a value starting with '!' must be quoted)", node)
 
 
 @dataclass(frozen=True)
@@ -397,7 +401,29 @@ def _check_object(obj: Any) -> list[str]:
         found.append(f"metadata must be a mapping, not {_type_name(meta)}")
     else:
         found += _check_metadata(obj, meta)
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        found += _check_secret_data(obj)
     return [f for f in found if f]
+
+
+def _check_secret_data(obj: dict) -> list[str]:
+    """Secret `data` holds base64; a plain value there is a classic mistake. The server's error would
+    quote the value, so it is caught here and named by key only, never shown."""
+    data = obj.get("data")
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        return [f"data must be a mapping, not {_type_name(data)}"]
+    found = []
+    for key, value in data.items():
+        if not isinstance(value, str):
+            found.append(f"data[{key!r}] must be a base64 string, not {_type_name(value)}")
+            continue
+        try:
+            base64.b64decode("".join(value.split()), validate=True)
+        except (binascii.Error, ValueError):
+            found.append(f"data[{key!r}] is not valid base64 (value not shown); put plain text under stringData instead")
+    return found
 
 
 def _check_metadata(obj: dict, meta: dict) -> list[str | None]:

@@ -142,4 +142,7 @@ def _check_duplicates_after_defaulting(items: list[Resolved]) -> None:
         else:
             seen[r.ref.key] = r
     if problems:
-        raise ResolveError("the same object is defined twice once namespaces are defaulted:\n" + "\n".join("  " + p for p in problems))
+        raise ResolveError(
+            "the same object is defined twice once namespaces are defaulted; nothing was applied:\n"
+            + "\n".join("  " + p for p in problems)
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -54,10 +55,20 @@ STATUS_ERRORS: dict[int, type[errors.ClusterError]] = {
 }
 
 
+# Decode errors quote bytes of our own request body around the bad position; that body may hold a
+# Secret's values, so the quotes are cut out: `error found in #10 byte of ...|"data":{"pw":"x|...`.
+_BODY_QUOTES = re.compile(r"(error found in #\d+ byte of|bigger context) \.\.\.\|.*?\|\.\.\.", re.S)
+
+
+def strip_body_quotes(message: str) -> str:
+    return _BODY_QUOTES.sub(lambda m: m.group(1) + " (request excerpt withheld: it may hold Secret values)", message)
+
+
 def error_for(status: int, body: dict, method: str, path: str) -> errors.ClusterError:
-    """HTTP status picks the subclass; the message is the server's, cut short."""
+    """HTTP status picks the subclass; the message is the server's, cut short, never quoting our body."""
     cls = STATUS_ERRORS.get(status) or (errors.ClusterTransient if status >= 500 else errors.ClusterError)
-    message = body.get("message") or f"HTTP {status}"
+    message = strip_body_quotes(str(body.get("message") or f"HTTP {status}"))
+    body = {**body, "message": message} if "message" in body else body
     return cls(f"{method} {path}: {message}", status=status, reason=str(body.get("reason") or ""), body=body)
 
 

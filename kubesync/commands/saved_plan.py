@@ -95,7 +95,7 @@ def apply_saved(args) -> int:
     applier = Applier(cluster, discovery, settings_from(args), replan=None, progress=progress_printer(color))
     report = applier.apply(plan)
     if args.dry_run != "server":
-        inventory.write(cluster, spec.name, engine.next_inventory(planned, report), spec.inventory_namespace)
+        engine.record_inventory(cluster, spec, engine.next_inventory(planned, report), report)
     write_out(summary(report))
     engine.raise_for_failures(report)
     return 0

@@ -293,8 +293,9 @@ def test_unsupported_yaml_tags_are_refused():
         "t.yaml:6: invalid YAML at column 6: unsupported tag !!binary: Kubernetes objects hold only maps, lists, "
         "strings, numbers, booleans and null"
     ]
-    assert problems_of("t.yaml", "a: !Ref x\n") == [
-        "t.yaml:1: invalid YAML at column 4: could not determine a constructor for the tag '!Ref'"
+    # the tag is not repeated: an unquoted password starting with '!' is read as one
+    assert problems_of("t.yaml", "a: !s3cretPass x\n") == [
+        "t.yaml:1: invalid YAML at column 4: unknown YAML tag (a value starting with '!' must be quoted)"
     ]
 
 
@@ -363,3 +364,12 @@ def test_ten_thousand_objects_parse_with_exact_lines():
     manifests = load_files([SourceFile("big.yaml", text.encode())])
     assert len(manifests) == 10000
     assert manifests[-1].origin.line == 9999 * 15 + 1
+
+
+def test_secret_data_that_is_not_base64_is_named_by_key_without_its_value():
+    text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  ok: aGVsbG8=\n  password: hunter2-plain!\n"
+    with pytest.raises(ManifestError) as e:
+        load_files([SourceFile("s.yaml", text.encode())])
+    assert str(e.value).endswith(
+        "s.yaml:1: v1 Secret s: data['password'] is not valid base64 (value not shown); put plain text under stringData instead")
+    assert "hunter2" not in str(e.value)

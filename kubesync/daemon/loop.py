@@ -256,7 +256,7 @@ class SyncWorker:
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
         report = engine.apply_planned(cluster, discovery, planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
-        if self.abort.is_set() and (report.failures or report.not_started):
+        if self.abort.is_set():
             # Shutdown or a lost leadership cut the apply short: not the source's fault, no alert.
             done = sum(1 for o in report.outcomes if not o.failed)
             self.log.warning("apply interrupted: %d action(s) done, %d abandoned, %d not started; the next leader run continues",

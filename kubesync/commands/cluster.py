@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubesync import localcluster
+from kubesync.errors import KubesyncError
 
 
 def run(args) -> int:
@@ -20,7 +21,6 @@ def run(args) -> int:
         return 0
     kubeconfig = workdir / "kubeconfig"
     if not localcluster.supervisor_pid(workdir):
-        print(f"error: no local control plane is running in {workdir}; run `kubesync cluster up`", flush=True)
-        return 1
+        raise KubesyncError(f"no local control plane is running in {workdir}; run `kubesync cluster up`")
     print(f"export KUBECONFIG={kubeconfig}")
     return 0

@@ -1,0 +1,45 @@
+"""`kubesync cluster up|env|down`: the embedded control plane in the background, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubesync.cluster.client import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kubesync(*args):
+    return subprocess.run([sys.executable, "-m", "kubesync", *args], capture_output=True, text=True, cwd=ROOT, timeout=240)
+
+
+def component_pids(workdir: Path) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out if int(p) != os.getpid()]
+
+
+def test_cluster_up_env_down(tmp_path):
+    if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
+        pytest.fail("this test starts the embedded control plane; run it without KUBESYNC_TEST_KUBECONFIG")
+    workdir = tmp_path / "cp"
+    up = kubesync("cluster", "up", "--dir", str(workdir))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.splitlines()[-1] == f"export KUBECONFIG={workdir / 'kubeconfig'}"
+        env = kubesync("cluster", "env", "--dir", str(workdir))
+        assert env.returncode == 0 and env.stdout.strip() == f"export KUBECONFIG={workdir / 'kubeconfig'}"
+        api = Cluster.connect(str(workdir / "kubeconfig"))
+        names = {ns["metadata"]["name"] for ns in api.get("/api/v1/namespaces")["items"]}
+        assert {"default", "kube-system"} <= names
+        assert component_pids(workdir)
+    finally:
+        down = kubesync("cluster", "down", "--dir", str(workdir))
+    assert down.returncode == 0 and down.stdout.strip() == "local control plane stopped"
+    assert component_pids(workdir) == []
+    gone = kubesync("cluster", "env", "--dir", str(workdir))
+    assert gone.returncode == 1 and gone.stderr.startswith("error: no local control plane is running in")

@@ -58,10 +58,19 @@ class Outcome:
     result: str  # created, patched, scaled, deleted, unchanged, skipped, failed
     message: str = ""
     live: KubeObject | None = field(default=None, compare=False, repr=False)
+    """What the server returned for a create or patch, reduced to apiVersion, kind and metadata (uid,
+    resourceVersion...; no managedFields): a 10,000-object apply would otherwise hold every body."""
 
     @property
     def failed(self) -> bool:
         return self.result == "failed"
+
+
+def _written(obj: KubeObject | None) -> KubeObject | None:
+    if not isinstance(obj, dict):
+        return obj
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
 
 
 @dataclass
@@ -204,7 +213,7 @@ class Applier:
             return self._replanned(action, live, "created by someone else since the plan")
         if ref.kind == "CustomResourceDefinition" and not self.settings.dry_run:
             self._wait_established(rtype, ref)
-        return Outcome(action, "created", live=created)
+        return Outcome(action, "created", live=_written(created))
 
     def _wait_established(self, rtype: ResourceType, ref: ObjectRef) -> None:
         deadline = time.monotonic() + self.settings.crd_timeout
@@ -275,7 +284,7 @@ class Applier:
         live = self.cluster.request(
             "PATCH", rtype.path(action.ref.namespace, action.ref.name), body=body, content_type=JSON_PATCH, query=self._query()
         )
-        return Outcome(action, "patched", live=live)
+        return Outcome(action, "patched", live=_written(live))
 
     def _scale(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)

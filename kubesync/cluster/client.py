@@ -89,7 +89,23 @@ class RequestStats:
         return sum(self.by_method.values())
 
 
-class Cluster:
+class Requests:
+    """Reads built on `request`, for a Cluster and for anything that wraps one."""
+
+    def request(self, method: str, path: str, **kwargs) -> dict:
+        raise NotImplementedError
+
+    def get(self, path: str, **query) -> dict:
+        return self.request("GET", path, query=query)
+
+    def get_or_none(self, path: str) -> dict | None:
+        try:
+            return self.request("GET", path)
+        except errors.ClusterNotFound:
+            return None
+
+
+class Cluster(Requests):
     """A connection to one cluster (one kubeconfig context)."""
 
     def __init__(self, configuration, settings: ClientSettings | None = None, context: str = ""):
@@ -232,13 +248,3 @@ class Cluster:
         finally:
             resp.release_conn()
 
-    # -- conveniences ----------------------------------------------------------------------------------
-
-    def get(self, path: str, **query) -> dict:
-        return self.request("GET", path, query=query)
-
-    def get_or_none(self, path: str) -> dict | None:
-        try:
-            return self.request("GET", path)
-        except errors.ClusterNotFound:
-            return None

@@ -6,9 +6,10 @@ import threading
 from typing import Callable
 
 from kubesync import errors
+from kubesync.cluster.client import Requests
 
 
-class CountingCluster:
+class CountingCluster(Requests):
     """A Cluster seen through one sync: every API error it meets (404s aside) is counted for that sync."""
 
     def __init__(self, cluster, on_error: Callable[[errors.ClusterError], None]):
@@ -34,14 +35,6 @@ class CountingCluster:
             self._on_error(e)
             raise
 
-    def get(self, path: str, **query) -> dict:
-        return self.request("GET", path, query=query)
-
-    def get_or_none(self, path: str) -> dict | None:
-        try:
-            return self.request("GET", path)
-        except errors.ClusterNotFound:
-            return None
 
 
 class Connections:

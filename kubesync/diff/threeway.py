@@ -261,11 +261,13 @@ class _Differ:
     def walk_dict(self, d: dict, l: dict, fs: Any, path: tuple, label: tuple) -> Iterator[tuple[dict, tuple]]:
         fs = fs if isinstance(fs, Mapping) else None
         for key, dv in d.items():
+            lv = l.get(key, MISSING)
+            if dv.__class__ is lv.__class__ and not isinstance(dv, (dict, list)) and dv == lv:
+                continue  # an equal scalar, the common case: no op under any rule below
             p = path + (key,)
             if _identity(p) or self.ignore.ignored(p):
                 continue
             lab = label + (_key_label(key),)
-            lv = l.get(key, MISSING)
             if lv is MISSING:
                 if not self.absent_ok(dv, p):
                     yield _op("add", p, self.compose(dv, MISSING, p)), lab

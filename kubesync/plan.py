@@ -148,6 +148,10 @@ def _json_copy(value: Any) -> Any:
 def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeObject | None = None) -> KubeObject:
     """The desired object as kubesync sends it: our labels, plus the set of fields we set
     (ignored fields, including those other managers own in `live`, are left out of that set)."""
+    return _owned(obj, sync, ignore, live)[0]
+
+
+def _owned(obj: KubeObject, sync: str, ignore: Sequence, live: KubeObject | None) -> tuple[KubeObject, fieldset.FieldSet]:
     out = _json_copy(obj)
     out.pop("status", None)
     meta = out.setdefault("metadata", {})
@@ -161,7 +165,7 @@ def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeOb
         meta.pop("annotations", None)
     fields = fieldset.fieldset_of(normalize_desired(out), ignore=ignore, live=live)
     meta.setdefault("annotations", {})[LAST_APPLIED_ANNOTATION] = fieldset.encode(fields)
-    return out
+    return out, fields
 
 
 def ownership(live: KubeObject, sync: str) -> str | None:
@@ -181,6 +185,16 @@ def ownership(live: KubeObject, sync: str) -> str | None:
 def last_applied(live: KubeObject):
     annotations = (live.get("metadata") or {}).get("annotations") or {}
     raw = annotations.get(LAST_APPLIED_ANNOTATION)
+    return fieldset.decode(raw) if raw else None
+
+
+def _previous(live: KubeObject, desired: KubeObject, fields: fieldset.FieldSet):
+    """The live object's field set. In the steady state its annotation is the one just computed for
+    `desired`: then it is `fields` itself (decoding would give the same set, or the same set with large
+    maps hashed, which the diff reads alike)."""
+    raw = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED_ANNOTATION)
+    if raw and raw == desired["metadata"]["annotations"][LAST_APPLIED_ANNOTATION]:
+        return fields
     return fieldset.decode(raw) if raw else None
 
 
@@ -215,7 +229,7 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
     ref = r.ref
     wave = wave_of(ref, r.obj)
     rules = rules_for(ref, settings.ignore)
-    desired = owned_object(r.obj, settings.sync, rules, live)
+    desired, fields = _owned(r.obj, settings.sync, rules, live)
     if live is None:
         risks = [Risk.RBAC] if ref.group == RBAC_GROUP else []
         return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks)), None
@@ -227,7 +241,7 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
             return None, f"{r.manifest.origin}: {ref}: {why}; left alone"
         adopting = True
     meta = live.get("metadata") or {}
-    previous = None if adopting else last_applied(live)
+    previous = None if adopting else _previous(live, desired, fields)
     result = diff_objects(desired, live, previous, ignore=rules)
     common = dict(
         ref=ref,

@@ -64,7 +64,8 @@ def fetch_live(cluster, discovery: Discovery, resolved: list[Resolved], inv: lis
     """Live copies of the desired objects (by key) and every object labelled with this sync.
 
     One labelled LIST per resource type covers the steady state; desired objects not found there
-    (new, or existing but not ours) are read with a LIST per (type, namespace) or a GET each.
+    (new, or existing but not ours) are read with a LIST per (type, namespace) or a GET each, except
+    in namespaces the desired state creates (on a first sync, most of them).
     """
     types: dict[tuple[str, str], ResourceType] = {}
     for r in resolved:
@@ -88,7 +89,14 @@ def fetch_live(cluster, discovery: Discovery, resolved: list[Resolved], inv: lis
             live[r.ref.key] = managed[r.ref.key]
         else:
             missing.setdefault((r.rtype.api_version, r.rtype.kind, r.ref.namespace), []).append(r)
-    for (_, _, ns), items in missing.items():
+    namespace_keys = {r.ref.name: r.ref.key for r in resolved if not r.ref.group and r.ref.kind == "Namespace"}
+    created: set[str] | None = None
+    for (_, _, ns), items in sorted(missing.items(), key=lambda group: group[0][2] != ""):  # cluster-scoped first
+        if ns:
+            if created is None:  # Namespaces were looked up above: a desired one not found is created by this plan
+                created = {name for name, key in namespace_keys.items() if key not in live}
+            if ns in created:
+                continue  # nothing can exist yet in a namespace this plan creates
         rtype = items[0].rtype
         if len(items) > GET_THRESHOLD:
             found = list_by_ref(cluster, rtype, ns)

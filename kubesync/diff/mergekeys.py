@@ -9,6 +9,7 @@ a protocol is the live `TCP` port.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -112,13 +113,17 @@ UNORDERED: tuple[MergeRule, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def unordered(fields: tuple[str, ...], kind: str) -> bool:
     """Is the atomic list at `fields` compared without regard to order (UNORDERED)?"""
     return any(rule.matches(fields, kind) for rule in UNORDERED)
 
 
+@functools.lru_cache(maxsize=4096)
 def merge_rule(fields: tuple[str, ...], kind: str) -> MergeRule | None:
-    """The rule for the list at `fields` (the path's map keys, indices left out), or None: atomic."""
+    """The rule for the list at `fields` (the path's map keys, indices left out), or None: atomic.
+
+    Cached: the same few list paths recur in every object, and matching walks the whole table."""
     if not fields:
         return None
     for rule in MERGE_KEYS:

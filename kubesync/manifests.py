@@ -112,6 +112,29 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
 
+    # The composer calls these for every node. With no path resolvers a scalar's tag depends on its
+    # text alone, and the same texts recur across manifests, so the regex answers are kept.
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not ScalarNode:
+            return _BaseLoader.resolve(self, kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = _BaseLoader.resolve(self, kind, value, implicit)
+            if len(value) <= 256 and len(_RESOLVED) < 65536:
+                _RESOLVED[key] = tag
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
+_RESOLVED: dict[tuple[str, Any], str] = {}
+assert not _Loader.yaml_path_resolvers, "the resolve cache assumes no path resolvers"
+
 
 def _construct_error(problem: str, node: Node) -> yaml.constructor.ConstructorError:
     return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)

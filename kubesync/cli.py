@@ -21,13 +21,28 @@ EPILOG_EXIT = """exit codes:
 SOURCE_HELP = "a folder of YAML/JSON manifests (or a kustomization folder)"
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("cluster and output")
-    g.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config, then in-cluster)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
-    g.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
-    g.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format (default: text)")
-    g.add_argument("--debug", action="store_true", help="debug logs and full tracebacks on errors")
+# Global flags: the same table is added to the top-level parser and to every subcommand, so they
+# work before or after it (`kubesync --context prod plan dir/` and `kubesync plan dir/ --context prod`).
+# Subcommands add them with default=SUPPRESS: only a flag given there overrides one given before.
+# To add a global flag, add a row.
+GLOBAL_FLAGS: list[tuple[tuple[str, ...], dict]] = [
+    (("--kubeconfig",), dict(metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config, then in-cluster)")),
+    (("--context",), dict(metavar="NAME", help="kubeconfig context to use")),
+    (("--color",), dict(choices=("auto", "always", "never"), default="auto",
+                        help="colour: auto (on a terminal, unless NO_COLOR is set), always or never")),
+    (("--no-color",), dict(dest="color", action="store_const", const="never", help="same as --color=never")),
+    (("--log-format",), dict(choices=("text", "json"), default="text", help="log line format (default: text)")),
+    (("--debug",), dict(action="store_true", default=False, help="debug logs and full tracebacks on errors")),
+]
+
+
+def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    g = p.add_argument_group("global flags (before or after the command)")
+    for flags, kwargs in GLOBAL_FLAGS:
+        kwargs = dict(kwargs)
+        if not top or kwargs.get("action") == "store_const":
+            kwargs["default"] = argparse.SUPPRESS
+        g.add_argument(*flags, **kwargs)
 
 
 def _add_source(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -57,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kubesync {__version__}")
+    _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
 

@@ -44,9 +44,13 @@ def connect(args):
 
 
 def use_color(args, stream=None) -> bool:
-    stream = stream or sys.stdout
-    if getattr(args, "no_color", False) or os.environ.get("NO_COLOR"):
+    """--color=always|never decide; auto colours a terminal unless NO_COLOR is set (no-color.org)."""
+    choice = getattr(args, "color", "auto") or "auto"
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
         return False
+    stream = stream or sys.stdout
     return hasattr(stream, "isatty") and stream.isatty()
 
 

@@ -1,0 +1,82 @@
+"""Global flags before or after the subcommand, and the colour decision (--color, NO_COLOR)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from kubesync.cli import build_parser
+from kubesync.commands.common import use_color
+
+
+class Tty:
+    def isatty(self) -> bool:
+        return True
+
+
+class Pipe:
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--context", "prod", "--kubeconfig", "k.yaml", "plan", "dir"],
+        ["plan", "dir", "--context", "prod", "--kubeconfig", "k.yaml"],
+        ["--context", "prod", "plan", "--kubeconfig", "k.yaml", "dir"],
+    ],
+)
+def test_global_flags_before_or_after_the_subcommand(argv):
+    args = build_parser().parse_args(argv)
+    assert (args.command, args.source, args.context, args.kubeconfig) == ("plan", "dir", "prod", "k.yaml")
+
+
+def test_a_global_flag_after_the_subcommand_wins_over_one_before():
+    args = build_parser().parse_args(["--context", "a", "diff", "dir", "--context", "b"])
+    assert args.context == "b"
+
+
+def test_global_flags_keep_their_defaults_when_given_nowhere():
+    args = build_parser().parse_args(["plan", "dir"])
+    assert (args.context, args.kubeconfig, args.color, args.log_format, args.debug) == (None, None, "auto", "text", False)
+
+
+@pytest.mark.parametrize("argv", [["--debug", "apply", "dir"], ["apply", "dir", "--debug"]])
+def test_boolean_global_flag_in_either_position(argv):
+    assert build_parser().parse_args(argv).debug is True
+
+
+@pytest.mark.parametrize("argv", [["--no-color", "plan", "d"], ["plan", "d", "--no-color"], ["--color=never", "plan", "d"]])
+def test_no_color_is_color_never(argv):
+    assert build_parser().parse_args(argv).color == "never"
+
+
+def test_unknown_color_choice_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["plan", "d", "--color", "sometimes"])
+    assert e.value.code == 2 and "invalid choice: 'sometimes'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "color, no_color_env, stream, expected",
+    [
+        ("auto", None, Tty(), True),
+        ("auto", None, Pipe(), False),
+        ("auto", "1", Tty(), False),  # NO_COLOR set: no colour even on a terminal
+        ("always", None, Pipe(), True),
+        ("always", "1", Pipe(), True),  # an explicit flag beats the environment, as no-color.org asks
+        ("never", None, Tty(), False),
+    ],
+)
+def test_use_color(monkeypatch, color, no_color_env, stream, expected):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    if no_color_env is not None:
+        monkeypatch.setenv("NO_COLOR", no_color_env)
+    assert use_color(argparse.Namespace(color=color), stream) is expected
+
+
+def test_empty_no_color_does_not_disable_colour(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "")
+    assert use_color(argparse.Namespace(color="auto"), Tty()) is True

@@ -328,6 +328,26 @@ def _failed_pod(status: Mapping[str, Any], containers: list[tuple[str, Mapping[s
     return Health(DEGRADED, "pod failed")
 
 
+def _crash_looping(containers: list[tuple[str, Mapping[str, Any]]]) -> str | None:
+    """A not-ready container that died with a non-zero exit and is being restarted (between two
+    CrashLoopBackOff waits it reads `running` or `terminated`): the container's own reason, or None."""
+    for label, cs in containers:
+        if cs.get("ready"):
+            continue
+        now = _state(cs, "state", "terminated")
+        last = now or _state(cs, "lastState", "terminated")
+        if not last or (_int(last.get("exitCode")) == 0 and last.get("reason") in (None, "Completed")):
+            continue
+        if now is None and _int(cs.get("restartCount")) < 1:
+            continue
+        detail = f": {last['message']}" if last.get("message") else ""
+        return (
+            f"{label} is crash-looping: exited with code {_int(last.get('exitCode'))} ({last.get('reason') or 'Error'})"
+            f", restarted {_plural(_int(cs.get('restartCount')), 'time')}{detail}"
+        )
+    return None
+
+
 def _pod(obj: KubeObject) -> Health:
     spec, status = _section(obj, "spec"), _section(obj, "status")
     phase = status.get("phase") or "Pending"
@@ -370,16 +390,10 @@ def _pod(obj: KubeObject) -> Health:
         ready = conditions.get("Ready")
         if _is(ready, "True"):
             return Health(HEALTHY, "running and ready")
-        reason = _explain(ready, "waiting for containers to be ready")
-        restarts = [(label, cs) for label, cs in containers if _state(cs, "lastState", "terminated")]
-        if restarts:
-            label, cs = restarts[0]
-            last = _state(cs, "lastState", "terminated") or {}
-            reason += (
-                f"; {label} restarted {_plural(_int(cs.get('restartCount')), 'time')}"
-                f" (last exit code {_int(last.get('exitCode'))}, {last.get('reason') or 'Error'})"
-            )
-        return _health(PROGRESSING, reason)
+        crashing = _crash_looping(containers)
+        if crashing is not None:
+            return _health(DEGRADED, crashing)
+        return _health(PROGRESSING, _explain(ready, "waiting for containers to be ready"))
 
     # phase Unknown: the node stopped reporting
     return _health(UNKNOWN, f"pod phase {phase}" + (f": {status['message']}" if status.get("message") else ""))

@@ -432,12 +432,12 @@ def _check_object(obj: Any) -> list[str]:
 def _check_secret_data(obj: dict) -> list[str]:
     """Secret `data` holds base64; a plain value there is a classic mistake. The server's error would
     quote the value, so it is caught here and named by key only, never shown."""
+    found = _check_string_data(obj.get("stringData"))
     data = obj.get("data")
     if data is None:
-        return []
+        return found
     if not isinstance(data, dict):
-        return [f"data must be a mapping, not {_type_name(data)}"]
-    found = []
+        return found + [f"data must be a mapping, not {_type_name(data)}"]
     for key, value in data.items():
         if not isinstance(value, str):
             found.append(f"data[{key!r}] must be a base64 string, not {_type_name(value)}")
@@ -447,6 +447,20 @@ def _check_secret_data(obj: dict) -> list[str]:
         except (binascii.Error, ValueError):
             found.append(f"data[{key!r}] is not valid base64 (value not shown); put plain text under stringData instead")
     return found
+
+
+def _check_string_data(string_data: Any) -> list[str]:
+    """`stringData: {pin: 1234}` is refused by the server (it wants strings); quietly quoting it would make
+    the create fail while an update plans as "no change", so it is named here by key, value not shown."""
+    if string_data is None:
+        return []
+    if not isinstance(string_data, dict):
+        return [f"stringData must be a mapping, not {_type_name(string_data)}"]
+    return [
+        f"stringData[{key!r}] must be a string, not {_type_name(value)} (value not shown); quote it in YAML"
+        for key, value in string_data.items()
+        if not isinstance(value, str)
+    ]
 
 
 def _check_metadata(obj: dict, meta: dict) -> list[str | None]:

@@ -361,10 +361,11 @@ def build_plan(
             actions.append(action)
         if conflict:
             conflicts.append(conflict)
-    warnings: list[str] = []
+    warnings = [r.warning for r in resolved if r.warning]
     if settings.prune:
         desired_keys = {r.ref.key for r in resolved}
-        deletions, warnings = plan_prune(desired_keys, managed_live, inventory, settings)
+        deletions, prune_warnings = plan_prune(desired_keys, managed_live, inventory, settings)
+        warnings += prune_warnings
         check_prune_safety(len(resolved), len(deletions), owned_count(managed_live, inventory), settings)
         actions.extend(deletions)
     return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings))

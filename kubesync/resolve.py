@@ -57,6 +57,7 @@ class Resolved:
     manifest: Manifest
     rtype: ResourceType
     obj: KubeObject = field(compare=False, hash=False, repr=False)  # metadata.namespace filled in
+    warning: str = field(default="", compare=False)  # accepted, but the person should know (plan warnings)
 
     @property
     def ref(self) -> ObjectRef:
@@ -95,6 +96,19 @@ def types_from_crds(manifests: tuple[Manifest, ...] | list[Manifest]) -> dict[tu
     return out
 
 
+def not_served(api_version: str, kind: str) -> str:
+    """Why a kind is unknown, worded for its kind of API: a CRD not installed, or a built-in API that
+    this server's Kubernetes version does not serve (too old, too new, or turned off)."""
+    from kubesync.model import split_api_version
+
+    group, _ = split_api_version(api_version)
+    head = f"the cluster does not serve kind {kind!r} in {api_version!r}"
+    if "." not in group or group.endswith(".k8s.io"):
+        return (f"{head}: {api_version} is a built-in Kubernetes API that this server's version does not serve "
+                "(removed, not yet added, or turned off); use an apiVersion the server lists in `kubectl api-versions`")
+    return f"{head}; is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?"
+
+
 def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, default_namespace: str) -> list[Resolved]:
     """Every manifest with its resource type and namespace, or a ResolveError listing every problem."""
     from_crds = types_from_crds(manifests)
@@ -104,24 +118,23 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
         api_version = m.ref.api_version
         rtype = lookup(api_version, m.ref.kind) or from_crds.get((api_version, m.ref.kind))
         if rtype is None:
-            problems.append(
-                f"{m.origin}: {m.ref}: the cluster does not serve kind {m.ref.kind!r} in {api_version!r}; "
-                "is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?"
-            )
+            problems.append(f"{m.origin}: {m.ref}: {not_served(api_version, m.ref.kind)}")
             continue
         obj = m.obj
         ref = m.ref
+        warning = ""
         if rtype.namespaced:
             if not ref.namespace:
                 ref = ref.with_namespace(default_namespace)
                 obj = {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": default_namespace}}
         elif ref.namespace:
-            problems.append(
-                f"{m.origin}: {ref}: {ref.kind} is cluster-scoped and cannot have a namespace; remove metadata.namespace"
-            )
-            continue
+            # kubectl, Argo CD and Flux apply it (the server ignores the field): so do we, without it
+            warning = (f"{m.origin}: {ref}: {ref.kind} is cluster-scoped; metadata.namespace "
+                       f"{ref.namespace!r} is ignored (remove it from the manifest)")
+            ref = ref.with_namespace("")
+            obj = {**obj, "metadata": {k: v for k, v in (obj.get("metadata") or {}).items() if k != "namespace"}}
         manifest = Manifest(ref, obj, m.origin) if ref is not m.ref else m
-        out.append(Resolved(manifest, rtype, obj))
+        out.append(Resolved(manifest, rtype, obj, warning))
     if problems:
         raise ResolveError(
             f"{len(problems)} object(s) cannot be resolved against the cluster; nothing was applied:\n"

@@ -195,6 +195,20 @@ def _b64(value: Any) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
+_DATA_KINDS = frozenset({"Secret", "ConfigMap"})
+
+
+def _null_data_is_empty(obj: dict, out: dict) -> None:
+    """In live, a Secret's or ConfigMap's `data`/`binaryData` value of `null` is the empty value (the
+    server returns an empty Secret value as `null`). In the desired state a null keeps meaning "remove"."""
+    if obj.get("kind") not in _DATA_KINDS or split_api_version(str(obj.get("apiVersion") or ""))[0]:
+        return
+    for name in ("data", "binaryData"):
+        values = obj.get(name)
+        if isinstance(values, dict) and None in values.values():
+            out[name] = {k: "" if v is None else v for k, v in values.items()}
+
+
 def normalize_desired(obj: dict) -> dict:
     """The desired object as the server would store it: nulls, `status` and server metadata dropped,
     a Secret's `stringData` merged into base64 `data` (stringData wins, as on the server)."""
@@ -220,7 +234,9 @@ def normalize_live(obj: dict) -> dict:
     Empty maps are kept: the patch is applied to the raw live object, so a map that exists there must
     be patched key by key, never re-added whole.
     """
-    return _common(obj)
+    out = _common(obj)
+    _null_data_is_empty(obj, out)
+    return out
 
 
 # ----------------------------------------------------------------------------- field predicates

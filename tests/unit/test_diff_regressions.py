@@ -296,3 +296,32 @@ def test_env_appended_at_the_end_is_a_plain_add():
     last = fieldset_of(normalize_desired(_pod_env("A")))
     out = diff(_pod_env("A", "B"), _pod_env("A"), last)
     assert out.patch == ({"op": "add", "path": "/spec/containers/0/env/-", "value": {"name": "B", "value": "b"}},)
+
+
+# ---------------------------------------------------------------- empty Secret/ConfigMap values read back as null
+
+
+def test_secret_empty_value_returned_as_null_is_unchanged():
+    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque",
+               "stringData": {"empty": ""}, "data": {"also": ""}}
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque",
+            "data": {"empty": None, "also": None}}
+    assert patch(desired, live) == []
+
+
+def test_configmap_empty_value_returned_as_null_is_unchanged():
+    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"flag": ""}, "binaryData": {"b": ""}}
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"flag": None}, "binaryData": {"b": None}}
+    assert patch(desired, live) == []
+
+
+def test_secret_value_null_in_live_and_set_in_desired_is_a_change():
+    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "aGk="}}
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": None}}
+    assert patch(desired, live) == [{"op": "replace", "path": "/data/k", "value": "aGk="}]
+
+
+def test_null_values_of_custom_resources_named_data_still_mean_absent():
+    desired = {"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": ""}}
+    live = {"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": None}}
+    assert patch(desired, live) == [{"op": "add", "path": "/data/k", "value": ""}]

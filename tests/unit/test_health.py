@@ -615,9 +615,29 @@ POD_CASES = [
         "ContainersNotReady: containers with unready status: [web]", id="running-not-ready",
     ),
     pytest.param(
-        pod(containers=[container(ready=False, restarts=2, last=terminated("Error", 1))], conditions=pod_conditions(False)), PROGRESSING,
-        "ContainersNotReady: containers with unready status: [web]; container web restarted 2 times (last exit code 1, Error)",
-        id="running-not-ready-after-restart",
+        pod(containers=[container(ready=False, restarts=2, last=terminated("Error", 1))], conditions=pod_conditions(False)), DEGRADED,
+        "container web is crash-looping: exited with code 1 (Error), restarted 2 times",
+        id="running-not-ready-after-nonzero-exit-is-a-crash-loop",
+    ),
+    pytest.param(
+        pod(containers=[container(ready=False, restarts=4, last=terminated("Error", 3, "config.yaml: no such file"))],
+            conditions=pod_conditions(False)), DEGRADED,
+        "container web is crash-looping: exited with code 3 (Error), restarted 4 times: config.yaml: no such file",
+        id="crash-loop-carries-the-container-message",
+    ),
+    pytest.param(
+        pod(containers=[container(state=terminated("Error", 2), ready=False, restarts=1)], conditions=pod_conditions(False)), DEGRADED,
+        "container web is crash-looping: exited with code 2 (Error), restarted 1 time",
+        id="terminated-between-restarts-is-a-crash-loop",
+    ),
+    pytest.param(
+        pod(containers=[container(ready=False, restarts=1, last=terminated("Completed", 0))], conditions=pod_conditions(False)), PROGRESSING,
+        "ContainersNotReady: containers with unready status: [web]",
+        id="restart-after-clean-exit-is-not-a-crash-loop",
+    ),
+    pytest.param(
+        pod(containers=[container(ready=True, restarts=5, last=terminated("Error", 1))], conditions=pod_conditions(True)), HEALTHY,
+        "running and ready", id="ready-again-after-old-crashes",
     ),
     pytest.param(
         pod(containers=[container(ready=False, restarts=3, last=terminated("OOMKilled", 137))], conditions=pod_conditions(False)), DEGRADED,

@@ -373,3 +373,24 @@ def test_secret_data_that_is_not_base64_is_named_by_key_without_its_value():
     assert str(e.value).endswith(
         "s.yaml:1: v1 Secret s: data['password'] is not valid base64 (value not shown); put plain text under stringData instead")
     assert "hunter2" not in str(e.value)
+
+
+def test_secret_string_data_that_is_not_a_string_is_refused_with_file_and_line():
+    """`pin: 1234` would be quoted silently into "1234": the create fails, an update plans "no change"."""
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  user: admin\n  pin: 1234\n  debug: true\n"
+    )
+    with pytest.raises(ManifestError) as e:
+        load_files([SourceFile("s.yaml", text.encode())])
+    message = str(e.value)
+    assert "s.yaml:5: v1 Secret s: stringData['pin'] must be a string, not a number (value not shown); quote it in YAML" in message
+    assert "s.yaml:5: v1 Secret s: stringData['debug'] must be a string, not a boolean" in message
+    assert "1234" not in message.replace("stringData['pin']", "")
+
+
+def test_secret_string_data_must_be_a_mapping():
+    text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: [a, b]\n"
+    with pytest.raises(ManifestError) as e:
+        load_files([SourceFile("s.yaml", text.encode())])
+    assert "s.yaml:1: v1 Secret s: stringData must be a mapping, not a list" in str(e.value)

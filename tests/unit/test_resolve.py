@@ -43,10 +43,31 @@ def test_unknown_kind_names_the_file_and_suggests_the_crd():
            "is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?" in str(e.value)
 
 
-def test_namespace_on_a_cluster_scoped_kind_is_an_error():
-    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "y"}}
-    with pytest.raises(ResolveError, match="ns.yaml:2: v1 Namespace y/x: Namespace is cluster-scoped and cannot have a namespace"):
-        resolve([m(ns, "ns.yaml", 2)], lookup, "default")
+def test_namespace_on_a_cluster_scoped_kind_is_dropped_with_a_warning():
+    """Upstream manifests often carry it; kubectl, Argo CD and Flux apply them (the server ignores it)."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "y", "labels": {"a": "b"}}}
+    [r] = resolve([m(ns, "ns.yaml", 2)], lookup, "default")
+    assert r.ref == ObjectRef("", "v1", "Namespace", "", "x")
+    assert r.obj["metadata"] == {"name": "x", "labels": {"a": "b"}}
+    assert r.manifest.origin == Origin("ns.yaml", 2)
+    assert r.warning == "ns.yaml:2: v1 Namespace y/x: Namespace is cluster-scoped; metadata.namespace 'y' is ignored (remove it from the manifest)"
+    assert ns["metadata"]["namespace"] == "y"  # the manifest itself is left alone
+
+
+def test_cluster_scoped_object_with_and_without_namespace_is_one_object_defined_twice():
+    a = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "namespace": "y"}}
+    b = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}
+    with pytest.raises(ResolveError, match="b.yaml:1: v1 Namespace x: defined again"):
+        resolve([m(a, "a.yaml"), m(b, "b.yaml")], lookup, "default")
+
+
+def test_built_in_api_the_server_does_not_serve_says_so_without_blaming_a_crd():
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}}
+    with pytest.raises(ResolveError) as e:
+        resolve([m(cron, "cron.yaml", 4)], lookup, "default")
+    assert ("cron.yaml:4: batch/v1 CronJob c: the cluster does not serve kind 'CronJob' in 'batch/v1': "
+            "batch/v1 is a built-in Kubernetes API that this server's version does not serve") in str(e.value)
+    assert "CustomResourceDefinition" not in str(e.value)
 
 
 def test_custom_resource_resolves_through_a_crd_in_the_same_source():

@@ -25,7 +25,7 @@ from kubesync.plan import waves
 log = logging.getLogger(__name__)
 
 # Replan one object against a fresh live copy: returns the new action (or None when it is now
-# someone else's). Given by the engine; None for saved plans, whose conflicts are stale-plan errors.
+# someone else's). Given by the facade (kubesync.sync); None for saved plans, whose conflicts are stale-plan errors.
 Replanner = Callable[[Action, KubeObject | None], Action | None]
 
 

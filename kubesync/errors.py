@@ -16,6 +16,7 @@
      ├── OwnershipConflict     an object exists that another tool owns
      ├── PlanRefused           prune safety: empty source, too many deletions
      ├── StalePlan             a saved plan no longer matches the cluster or source
+     ├── WaitTimeout           `apply --wait`: objects not Healthy in time (each listed with its reason)
      └── ApplyFailed           some actions failed (each listed with its origin)
 
 Messages say what, where and how to fix it:
@@ -122,6 +123,10 @@ class StalePlan(KubesyncError):
             + "\n".join("  " + s for s in self.stale)
             + "\nRun `kubesync plan` again (or `apply --plan ... --replan`)."
         )
+
+
+class WaitTimeout(KubesyncError):
+    """Objects did not become Healthy before the deadline."""
 
 
 class ApplyFailed(KubesyncError):

@@ -1,6 +1,6 @@
 """Pure planning: resolved desired objects x live objects x inventory -> an ordered Plan.
 
-No I/O: the engine gathers live state and the inventory, this module decides. Waves follow the
+No I/O: the facade (kubesync.sync) gathers live state and the inventory, this module decides. Waves follow the
 habits of Helm, kapp and Argo CD (namespaces and CRDs first, workloads late); deletions run after
 every create and update, in the reverse order. `kubesync.io/wave: "<int>"` overrides an object's wave.
 """

@@ -1,11 +1,17 @@
-"""`kubesync apply`: execute a fresh plan of a source, or exactly a saved plan (refused when stale)."""
+"""`kubesync apply`: execute a fresh plan of a source, or exactly a saved plan (refused when stale).
+
+A saved plan is stale when an object it touches changed since it was made (uid or resourceVersion
+differs, or an object to create now exists) or when its source moved to another revision. Like
+Terraform's saved plans: what was reviewed is what runs, or nothing runs; `--replan` plans its
+source again instead. The confirmation prompt and the progress lines live here, with the CLI.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from kubesync import errors
-from kubesync.commands.common import prepare, use_color, write_out
+from kubesync.commands.common import pipeline, request, use_color, write_out
 from kubesync.model import ActionType
 
 
@@ -61,32 +67,62 @@ def settings_from(args):
 
 def run(args) -> int:
     if args.plan_file:
-        from kubesync.commands.saved_plan import apply_saved
-
         return apply_saved(args)
-    from kubesync import engine
-    from kubesync.commands.plan import render
+    src, spec = request(args)
+    return apply_fresh(args, pipeline(args), src, spec)
 
-    cluster, discovery, desired, spec, planned = prepare(args)
+
+def apply_fresh(args, pipe, src, spec) -> int:
+    from kubesync.render import render
+    from kubesync.sync import raise_for_failures
+
+    planned = pipe.plan_source(src, spec)
     plan = planned.plan
     color = use_color(args)
+    write_out(render(plan, "text", color=color))
     if args.dry_run == "client":
-        write_out(render(plan, "text", color))
         return 0
     if not plan.has_changes:
-        write_out(render(plan, "text", color))
-        return wait_if_asked(args, cluster, discovery, planned, None)
-    write_out(render(plan, "text", color))
+        return wait_if_asked(args, pipe, planned)
     confirm_deletions(plan, args)
-    report = engine.apply_planned(cluster, discovery, planned, spec, settings_from(args), progress=progress_printer(color))
+    report = pipe.apply(planned, spec, settings_from(args), progress=progress_printer(color))
     write_out(summary(report) + (" (server dry run: nothing was persisted)" if args.dry_run == "server" else ""))
-    engine.raise_for_failures(report)
-    return wait_if_asked(args, cluster, discovery, planned, report)
+    raise_for_failures(report)
+    return wait_if_asked(args, pipe, planned)
 
 
-def wait_if_asked(args, cluster, discovery, planned, report) -> int:
+def apply_saved(args) -> int:
+    from kubesync import planfile
+    from kubesync.sync import raise_for_failures
+
+    saved = planfile.read(args.plan_file)
+    pipe = pipeline(args)
+    stale = pipe.stale(saved)
+    if stale:
+        if not args.replan:
+            raise errors.StalePlan(stale)
+        if saved.source is None:
+            raise errors.UsageError("--replan needs the plan's source, but the saved plan does not name one")
+        write_out("The saved plan is stale; planning again from its source.")
+        args.name, args.namespace = saved.plan.sync, saved.namespace or None
+        return apply_fresh(args, pipe, *request(args, saved.source))
+    confirm_deletions(saved.plan, args)
+    report = pipe.apply_saved(saved, settings_from(args), progress=progress_printer(use_color(args)))
+    write_out(summary(report))
+    raise_for_failures(report)
+    return 0
+
+
+def wait_if_asked(args, pipe, planned) -> int:
     if not args.wait or args.dry_run != "none":
         return 0
-    from kubesync.commands.wait import wait_healthy
+    from kubesync.config import parse_duration
 
-    return wait_healthy(args, cluster, discovery, planned)
+    def show(waiting) -> None:
+        print(f"Waiting for {len(waiting)} object(s):", flush=True)
+        for ref, h in waiting:
+            print(f"  {ref}: {h}", flush=True)
+
+    healthy = pipe.wait(planned, parse_duration(args.timeout), label=args.timeout, on_waiting=show)
+    print(f"All {healthy} object(s) are Healthy.", flush=True)
+    return 0

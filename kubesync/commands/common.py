@@ -37,10 +37,11 @@ def sync_config(args, name: str):
     raise UsageError(f"{path}: no sync named {name!r} (it has: {', '.join(s.name for s in config.syncs) or 'none'})")
 
 
-def connect(args):
-    from kubesync.cluster.client import Cluster
+def pipeline(args):
+    """The facade over the cluster named by --kubeconfig/--context."""
+    from kubesync.sync import Pipeline
 
-    return Cluster.connect(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+    return Pipeline.connect(getattr(args, "kubeconfig", None), getattr(args, "context", None))
 
 
 def use_color(args, stream=None) -> bool:
@@ -94,22 +95,22 @@ def plan_settings(args, name: str, sync_cfg=None):
     )
 
 
-def prepare(args):
-    """Load the source and plan it against the cluster: (cluster, discovery, desired, spec, planned)."""
-    from kubesync import engine
-    from kubesync.cluster.discovery import Discovery
-    from kubesync.sources import load
+def request(args, source=None):
+    """(SourceSpec, SyncSpec) from the flags, with the sync's kubesync.yaml entry as the base."""
+    from kubesync.sync import SyncSpec
 
-    src = source_spec(args)
+    src = source or source_spec(args)
     name = getattr(args, "name", None) or src.default_name()
     sync_cfg = sync_config(args, name)
     namespace = getattr(args, "namespace", None) or (sync_cfg.namespace if sync_cfg is not None else None) or "default"
-    desired = load(src)
-    spec = engine.SyncSpec(name=name, namespace=namespace, plan=plan_settings(args, name, sync_cfg))
-    cluster = connect(args)
-    discovery = Discovery(cluster)
-    planned = engine.plan_sync(cluster, discovery, desired, spec)
-    return cluster, discovery, desired, spec, planned
+    return src, SyncSpec(name=name, namespace=namespace, plan=plan_settings(args, name, sync_cfg))
+
+
+def prepare(args, *, deltas: bool = False):
+    """Load the source and plan it against the cluster: (pipeline, spec, planned)."""
+    src, spec = request(args)
+    pipe = pipeline(args)
+    return pipe, spec, pipe.plan_source(src, spec, deltas=deltas)
 
 
 def gate_exit(plan, args) -> int:

@@ -6,8 +6,8 @@ from kubesync.commands.common import gate_exit, use_color, write_out
 
 
 def run(args) -> int:
-    from kubesync.commands.plan import render
     from kubesync.compare import compare_states
+    from kubesync.render import render
     from kubesync.sources import SourceSpec, load
 
     base_spec = SourceSpec(repo=args.repo, ref=args.base, subpath=args.subpath)
@@ -15,5 +15,5 @@ def run(args) -> int:
     base = load(base_spec)
     head = load(head_spec, fetch=False)  # one fetch serves both refs
     plan = compare_states(base, head, sync=head_spec.default_name(), namespace=args.namespace or "default")
-    write_out(render(plan, args.output, use_color(args)))
+    write_out(render(plan, args.output, color=use_color(args)))
     return gate_exit(plan, args)

@@ -57,7 +57,7 @@ def run(args) -> int:
         from kubesync.errors import UsageError
 
         raise UsageError("status needs the sync's source (PATH or --repo) to compare against")
-    _, _, _, _, planned = prepare(args)
+    _, _, planned = prepare(args)
     rows = rows_from_plan(planned)
     if args.output == "json":
         write_out(json.dumps({"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows}, indent=2, sort_keys=True))

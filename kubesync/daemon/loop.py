@@ -18,17 +18,18 @@ import re
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
-from kubesync import engine, errors
-from kubesync.cluster.discovery import Discovery
+from kubesync import errors
 from kubesync.daemon.connections import CountingCluster
 from kubesync.config import SyncConfig
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
 from kubesync.daemon.watch import ClusterWatcher
 from kubesync.health import assess
-from kubesync.model import DesiredState, KubeObject, ObjectRef, ResourceType
+from kubesync.model import DesiredState, KubeObject, ObjectRef
 from kubesync.plan import PlanSettings
+from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,9 @@ class SyncStatus:
 
 class SyncWorker:
     def __init__(self, sync: SyncConfig, settings: DaemonSettings, connections, metrics, notifier, leader,
-                 stop: threading.Event):
+                 stop: threading.Event, pipeline: Callable[[object], Pipeline] = Pipeline):
         self.sync = sync
+        self.pipeline = pipeline  # cluster -> the facade (tests inject a stand-in)
         self.settings = settings
         self.connections = connections
         self.metrics = metrics
@@ -84,7 +86,7 @@ class SyncWorker:
         self._conflicts: set[str] = set()
         self._standby: tuple = ()
         self._counting = None  # (cluster, its counting wrapper): one per connection, so watches survive runs
-        self.watcher = ClusterWatcher(sync.name, engine.selector(sync.name), self._on_event, settings.watch_timeout)
+        self.watcher = ClusterWatcher(sync.name, selector(sync.name), self._on_event, settings.watch_timeout)
         self.poller: GitPoller | None = None
         self.files: DirectoryWatcher | None = None
         self.thread = threading.Thread(target=self._run, name=f"sync-{sync.name}", daemon=True)
@@ -201,10 +203,10 @@ class SyncWorker:
             )
         return desired
 
-    def spec(self) -> engine.SyncSpec:
+    def spec(self) -> SyncSpec:
         s = self.sync
         plan = PlanSettings(sync=s.name, prune=s.prune, max_prune=s.max_prune, ignore=tuple(s.ignore))
-        return engine.SyncSpec(name=s.name, namespace=s.namespace, plan=plan, inventory_namespace=s.inventory_namespace)
+        return SyncSpec(name=s.name, namespace=s.namespace, plan=plan, inventory_namespace=s.inventory_namespace)
 
     def _cluster(self):
         def count(e: errors.ClusterError) -> None:
@@ -223,12 +225,11 @@ class SyncWorker:
         if self.thread.is_alive():
             self._watch_files()
         desired = self._load()
-        cluster = self._cluster()
-        discovery = Discovery(cluster)  # fresh each run: CRDs come and go
+        pipe = self.pipeline(self._cluster())  # fresh discovery each run: CRDs come and go
         spec = self.spec()
-        planned = engine.plan_sync(cluster, discovery, desired, spec)
+        planned = pipe.plan(desired, spec)
         plan = planned.plan
-        self._watch(cluster, discovery, planned)
+        self._watch(pipe, planned)
         self._report_conflicts(plan)
         changes = plan.changes
         moved = desired.revision != self.converged
@@ -255,14 +256,14 @@ class SyncWorker:
             return "standby"
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
-        report = engine.apply_planned(cluster, discovery, planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
+        report = pipe.apply(planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
         if self.abort.is_set():
             # Shutdown or a lost leadership cut the apply short: not the source's fault, no alert.
             done = sum(1 for o in report.outcomes if not o.failed)
             self.log.warning("apply interrupted: %d action(s) done, %d abandoned, %d not started; the next leader run continues",
                              done, len(report.failures), len(report.not_started))
             return "aborted"
-        engine.raise_for_failures(report)
+        raise_for_failures(report)
         self.converged = desired.revision
         self._report_drift([], desired.revision)
         self._succeeded(desired, "synced")
@@ -292,19 +293,9 @@ class SyncWorker:
             self.log.warning("%s", one_line(line))
         self._conflicts = now
 
-    def _watch(self, cluster, discovery: Discovery, planned) -> None:
-        rtypes: dict[tuple[str, str], ResourceType] = {}
-        namespaces: set[str] = set()
-        for r in planned.resolved:
-            if not r.pending_crd:
-                rtypes[(r.rtype.api_version, r.rtype.kind)] = r.rtype
-            if r.ref.namespace:
-                namespaces.add(r.ref.namespace)
-        for e in planned.inventory:
-            rtype = discovery.resource_for(e.ref.api_version, e.ref.kind)
-            if rtype is not None:
-                rtypes[(rtype.api_version, rtype.kind)] = rtype
-        self.watcher.ensure(cluster, rtypes, namespaces)
+    def _watch(self, pipe: Pipeline, planned: Planned) -> None:
+        watch = pipe.watch_set(planned)
+        self.watcher.ensure(pipe.cluster, watch.rtypes, set(watch.namespaces))
 
     def _on_event(self, kind: str, obj: KubeObject, changed: bool) -> None:
         """Health comes from here only: the watch delivers each object's versions in order, where a

@@ -6,7 +6,7 @@ Every format routes Secrets through `mask` (values shown as ``*** (sha256:1a2b3c
 
 from __future__ import annotations
 
-from kubesync.deltas import Deltas
+from kubesync.deltas import Deltas, compute_deltas
 from kubesync.model import Plan
 from kubesync.render.json import load_plan, plan_from_dict, plan_to_dict, render_json
 from kubesync.render.markdown import render_markdown
@@ -17,7 +17,9 @@ FORMATS = ("text", "json", "markdown")
 
 
 def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Deltas | None = None, generated_at: str | None = None) -> str:
-    """`-o text|json|markdown` in one call (the JSON printed here is masked)."""
+    """`-o text|json|markdown` in one call (the JSON printed here is masked). Deltas are computed when
+    not given."""
+    deltas = deltas if deltas is not None else compute_deltas(plan)
     if output == "text":
         return render_plan(plan, color, deltas=deltas)
     if output == "json":

@@ -222,5 +222,5 @@ def test_object_rejected_by_the_server_applies_earlier_waves_only_and_names_the_
     entries = inventory.read(cluster, sync)
     assert [(e.ref.kind, e.ref.name) for e in entries] == [("ConfigMap", "ok")]
     # One action failed; the Deployment was not started, which is not a failure of its own
-    # (engine.raise_for_failures appends the "not started" note to the failures it counts).
+    # (sync.raise_for_failures appends the "not started" note to the failures it counts).
     assert lines[0] == "error: 1 action(s) failed:", result.stderr

@@ -7,12 +7,13 @@ import textwrap
 
 import pytest
 
-from kubesync import engine, errors, inventory
+from kubesync import errors, inventory
 from kubesync.apply import ApplySettings
 from kubesync.cluster.discovery import Discovery
 from kubesync.model import ActionType
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec, load
+from kubesync.sync import Pipeline, SyncSpec, raise_for_failures
 
 
 def write(folder, name, text):
@@ -22,26 +23,26 @@ def write(folder, name, text):
 
 
 class Sync:
-    """One sync under test: a folder of YAML, planned and applied through the engine."""
+    """One sync under test: a folder of YAML, planned and applied through the facade (kubesync.sync)."""
 
     def __init__(self, cluster, folder, name, namespace, **plan_opts):
         name = f"{name}-{namespace[-6:]}"  # sync names are cluster-wide: one per test
         self.cluster = cluster
         self.folder = folder
-        self.spec = engine.SyncSpec(name=name, namespace=namespace, plan=PlanSettings(sync=name, **plan_opts),
+        self.spec = SyncSpec(name=name, namespace=namespace, plan=PlanSettings(sync=name, **plan_opts),
                                     inventory_namespace=namespace)
         self.discovery = Discovery(cluster)
 
     def plan(self, **plan_opts):
         spec = self.spec
         if plan_opts:
-            spec = engine.SyncSpec(spec.name, spec.namespace, PlanSettings(sync=spec.name, **plan_opts), spec.inventory_namespace)
+            spec = SyncSpec(spec.name, spec.namespace, PlanSettings(sync=spec.name, **plan_opts), spec.inventory_namespace)
         self.discovery = Discovery(self.cluster)
-        return engine.plan_sync(self.cluster, self.discovery, load(SourceSpec(path=str(self.folder))), spec)
+        return Pipeline(self.cluster, self.discovery).plan(load(SourceSpec(path=str(self.folder))), spec)
 
     def apply(self, planned=None, dry_run=False, **plan_opts):
         planned = planned or self.plan(**plan_opts)
-        report = engine.apply_planned(self.cluster, self.discovery, planned, self.spec, ApplySettings(dry_run=dry_run))
+        report = Pipeline(self.cluster, self.discovery).apply(planned, self.spec, ApplySettings(dry_run=dry_run))
         return planned, report
 
 
@@ -229,7 +230,7 @@ def test_invalid_object_stops_after_its_wave_and_names_the_file(cluster, namespa
     assert cluster.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/web") is None
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/ok") is not None
     with pytest.raises(errors.ApplyFailed, match="1 action\\(s\\) in later waves were not started"):
-        engine.raise_for_failures(report)
+        raise_for_failures(report)
 
 
 def test_prune_deletes_only_owned_objects_and_refuses_an_empty_source(cluster, namespace, src, tmp_path):

@@ -1,7 +1,7 @@
 """The diff is exact against the real API server.
 
 1. A corpus of realistic manifests (tests/integration/corpus, plus the demo app in manifests-example)
-   is applied through the engine; planning again, after the controllers have had their say, must give
+   is applied through the facade (kubesync.sync); planning again, after the controllers have had their say, must give
    a no-op for every object. Each object is its own test, so a failure names it and shows its patch.
 2. For one object of each representative kind, a field is changed, removed and added in the desired
    state, and changed out-of-band in live: each plan is exactly the expected JSON patch, applying it
@@ -21,7 +21,6 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from kubesync import engine
 from kubesync.apply import ApplySettings
 from kubesync.cluster.client import MERGE_PATCH
 from kubesync.cluster.discovery import Discovery
@@ -29,6 +28,7 @@ from kubesync.diff import decode
 from kubesync.model import LAST_APPLIED_ANNOTATION, ActionType, ObjectRef
 from kubesync.plan import PlanSettings, owned_object, plan_object
 from kubesync.sources import SourceSpec, load
+from kubesync.sync import Pipeline, Planned, SyncSpec
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 EXAMPLE = Path(__file__).resolve().parents[2] / "manifests-example"
@@ -44,23 +44,23 @@ def unique(prefix: str) -> str:
 
 
 class Sync:
-    """One sync: a folder planned and applied through the engine (as `kubesync apply` does)."""
+    """One sync: a folder planned and applied through the facade (kubesync.sync) (as `kubesync apply` does)."""
 
     def __init__(self, cluster, folder: Path, namespace: str, name: str | None = None):
         self.cluster = cluster
         self.folder = folder
         self.name = name or unique("corpus")  # sync names are cluster-wide
-        self.spec = engine.SyncSpec(name=self.name, namespace=namespace, plan=PlanSettings(sync=self.name),
+        self.spec = SyncSpec(name=self.name, namespace=namespace, plan=PlanSettings(sync=self.name),
                                     inventory_namespace=namespace)
         self.discovery = Discovery(cluster)
 
-    def plan(self) -> engine.Planned:
+    def plan(self) -> Planned:
         self.discovery = Discovery(self.cluster)
-        return engine.plan_sync(self.cluster, self.discovery, load(SourceSpec(path=str(self.folder))), self.spec)
+        return Pipeline(self.cluster, self.discovery).plan(load(SourceSpec(path=str(self.folder))), self.spec)
 
-    def apply(self, planned: engine.Planned | None = None):
+    def apply(self, planned: Planned | None = None):
         planned = planned or self.plan()
-        report = engine.apply_planned(self.cluster, self.discovery, planned, self.spec, ApplySettings())
+        report = Pipeline(self.cluster, self.discovery).apply(planned, self.spec, ApplySettings())
         failures = [o.message for o in report.failures]
         assert not failures and not report.not_started, "apply failed:\n" + "\n".join(failures)
         return report
@@ -138,12 +138,12 @@ class AppliedCorpus:
     suffix: str
     sync: Sync
     objects: dict[str, tuple[str, str, str, str]]
-    first: engine.Planned
+    first: Planned
     report: Any
-    second: engine.Planned = None  # type: ignore[assignment]
+    second: Planned = None  # type: ignore[assignment]
     paths: dict[str, str] = field(default_factory=dict)
 
-    def action(self, planned: engine.Planned, object_id: str):
+    def action(self, planned: Planned, object_id: str):
         api_version, kind, ns, name = self.objects[object_id]
         for a in planned.plan.actions:
             namespaces = (ns,) if ns else ("", self.namespace)  # namespaced objects without one go to the sync's
@@ -224,7 +224,7 @@ def test_corpus_object_is_unchanged_when_planned_again(applied_corpus, object_id
 
 @pytest.mark.parametrize("object_id", CORPUS_IDS)
 def test_corpus_object_diffs_empty_against_a_fresh_get(cluster, applied_corpus, object_id):
-    """The same, against the object read with a GET (not the LIST the engine uses), right now."""
+    """The same, against the object read with a GET (not the LIST the facade uses), right now."""
     planned = applied_corpus.second
     r = next(r for r in planned.resolved if r.ref == applied_corpus.action(planned, object_id).ref)
     live = cluster.get(applied_corpus.paths[object_id])

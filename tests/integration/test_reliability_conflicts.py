@@ -7,13 +7,13 @@ from __future__ import annotations
 import threading
 import time
 
-from kubesync import engine
 from kubesync.apply import ApplySettings
 from kubesync.cluster.client import MERGE_PATCH, Cluster
 from kubesync.cluster.discovery import Discovery
 from kubesync.model import ActionType
 from kubesync.plan import WAVES, PlanSettings
 from kubesync.sources import SourceSpec, load
+from kubesync.sync import Pipeline, SyncSpec
 
 N = 24
 COLLIDING = {f"cm-{i:02d}" for i in range(0, N, 4)}  # the other client also writes our key here
@@ -99,15 +99,15 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
     folder = tmp_path / "app"
     folder.mkdir()
     sync = f"storm-{namespace[-6:]}"
-    spec = engine.SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+    spec = SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
 
     def plan():
         discovery = Discovery(cluster)
-        return discovery, engine.plan_sync(cluster, discovery, load(SourceSpec(path=str(folder))), spec)
+        return discovery, Pipeline(cluster, discovery).plan(load(SourceSpec(path=str(folder))), spec)
 
     write_source(folder, 1)
     discovery, planned = plan()
-    assert not engine.apply_planned(cluster, discovery, planned, spec, ApplySettings()).failures
+    assert not Pipeline(cluster, discovery).apply(planned, spec, ApplySettings()).failures
 
     # Plan v2 while nobody else writes: each ConfigMap patch adds /data as a whole map...
     write_source(folder, 2)
@@ -120,7 +120,7 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
     try:
         storm.wait_until_every_object_was_hit()
         patches_before = cluster.stats.by_method["PATCH"]
-        report = engine.apply_planned(cluster, discovery, stale, spec, ApplySettings())
+        report = Pipeline(cluster, discovery).apply(stale, spec, ApplySettings())
         patches = cluster.stats.by_method["PATCH"] - patches_before
     finally:
         storm.halt()
@@ -156,7 +156,7 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
 
     # Once the storm is over, a rerun converges and keeps the other client's fields.
     discovery, again = plan()
-    rerun = engine.apply_planned(cluster, discovery, again, spec, ApplySettings())
+    rerun = Pipeline(cluster, discovery).apply(again, spec, ApplySettings())
     assert not rerun.failures, [o.message for o in rerun.failures]
     for c in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps", labelSelector=f"kubesync.io/sync={sync}")["items"]:
         name = c["metadata"]["name"]
@@ -174,7 +174,7 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
     folder = tmp_path / "app"
     folder.mkdir()
     sync = f"busy-{namespace[-6:]}"
-    spec = engine.SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+    spec = SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
 
     def source(greeting: str, replicas: int) -> None:
         (folder / "app.yaml").write_text(
@@ -187,11 +187,11 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
 
     def plan():
         discovery = Discovery(cluster)
-        return discovery, engine.plan_sync(cluster, discovery, load(SourceSpec(path=str(folder))), spec)
+        return discovery, Pipeline(cluster, discovery).plan(load(SourceSpec(path=str(folder))), spec)
 
     source("v1", 1)
     discovery, planned = plan()
-    assert not engine.apply_planned(cluster, discovery, planned, spec, ApplySettings()).failures
+    assert not Pipeline(cluster, discovery).apply(planned, spec, ApplySettings()).failures
     source("v2", 3)
     discovery, stale = plan()
     changes = {(a.type, a.ref.kind) for a in stale.plan.changes}
@@ -213,7 +213,7 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
         t.start()
     try:
         time.sleep(0.3)  # the plan is stale now
-        report = engine.apply_planned(cluster, discovery, stale, spec, ApplySettings())
+        report = Pipeline(cluster, discovery).apply(stale, spec, ApplySettings())
     finally:
         stop.set()
         for t in threads:

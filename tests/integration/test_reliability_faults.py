@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from kubesync import engine, inventory
+from kubesync import inventory
 from kubesync.apply import ApplySettings
 from kubesync.cluster.client import ClientSettings
 from kubesync.cluster.discovery import Discovery
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec, load
+from kubesync.sync import Pipeline, SyncSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,23 +147,23 @@ def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplica
 
 
 class EngineRun:
-    """Plan and apply a folder through the engine in a background thread; keep the report or the error."""
+    """Plan and apply a folder through the facade (kubesync.sync) in a background thread; keep the report or the error."""
 
     def __init__(self, cluster, folder, sync: str, namespace: str):
         self.cluster, self.folder = cluster, folder
-        self.spec = engine.SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+        self.spec = SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
         self.report = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="engine-run", daemon=True)
 
     def plan(self):
         discovery = Discovery(self.cluster)
-        return discovery, engine.plan_sync(self.cluster, discovery, load(SourceSpec(path=str(self.folder))), self.spec)
+        return discovery, Pipeline(self.cluster, discovery).plan(load(SourceSpec(path=str(self.folder))), self.spec)
 
     def _run(self):
         try:
             discovery, planned = self.plan()
-            self.report = engine.apply_planned(self.cluster, discovery, planned, self.spec, ApplySettings())
+            self.report = Pipeline(self.cluster, discovery).apply(planned, self.spec, ApplySettings())
         except BaseException as e:  # kept for the assertions
             self.error = e
 

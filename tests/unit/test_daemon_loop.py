@@ -13,10 +13,10 @@ from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.config import SyncConfig
 from kubesync.daemon.settings import DaemonSettings
-from kubesync.engine import Planned
 from kubesync.model import Action, ActionType, DesiredState, Manifest, ObjectRef, Plan
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec
+from kubesync.sync import Planned, WatchSet
 
 REF = ObjectRef("", "v1", "ConfigMap", "shop", "conf")
 
@@ -36,7 +36,9 @@ class Connections:
 
 
 class Pipeline:
-    """Stands in for the source and the engine; records what the worker asked for."""
+    """Stands in for the source and the facade (injected into the worker); records what it was asked for."""
+
+    cluster = None
 
     def __init__(self, monkeypatch):
         self.revision = "rev-1"
@@ -46,26 +48,27 @@ class Pipeline:
         self.planned = 0
         self.applied: list[threading.Event] = []
         monkeypatch.setattr("kubesync.sources.load", self.load)
-        monkeypatch.setattr(loop.engine, "plan_sync", self.plan_sync)
-        monkeypatch.setattr(loop.engine, "apply_planned", self.apply_planned)
 
     def load(self, spec, fetch=True):
         if self.source_error:
             raise self.source_error
         return DesiredState(self.manifests, "src", self.revision)
 
-    def plan_sync(self, cluster, discovery, desired, spec):
+    def plan(self, desired, spec):
         self.planned += 1
         plan = Plan(spec.name, desired.source, desired.revision, tuple(self.changes))
         return Planned(plan, [], PlanSettings(sync=spec.name), [])
 
-    def apply_planned(self, cluster, discovery, planned, spec, settings, progress=None, stop=None):
+    def apply(self, planned, spec, settings, progress=None, stop=None):
         self.applied.append(stop)
         outcomes = [Outcome(a, "patched") for a in planned.plan.changes]
         for o in outcomes:
             progress(o)
         self.changes = []  # the cluster now matches
         return ApplyReport(outcomes)
+
+    def watch_set(self, planned):
+        return WatchSet({}, frozenset())
 
 
 class Recorder(Notifier):
@@ -82,10 +85,10 @@ def pipeline(monkeypatch):
     return Pipeline(monkeypatch)
 
 
-def worker(tmp_path, leader=None, **sync):
+def worker(tmp_path, pipeline, leader=None, **sync):
     settings = SyncConfig(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
     w = loop.SyncWorker(settings, DaemonSettings(syncs=(settings,)), Connections(), Metrics(), Recorder(), leader or Leader(),
-                        threading.Event())
+                        threading.Event(), pipeline=lambda cluster: pipeline)
     w.watcher.ensure = lambda *args: None
     return w
 
@@ -95,7 +98,7 @@ def value(w, name, **labels):
 
 
 def test_the_first_run_applies(tmp_path, pipeline):
-    w = worker(tmp_path)
+    w = worker(tmp_path, pipeline)
     assert w.run_once({"startup"}) is True
     assert len(pipeline.applied) == 1 and pipeline.applied[0] is w.abort
     assert w.status.state == "synced" and w.converged == "rev-1"
@@ -104,7 +107,7 @@ def test_the_first_run_applies(tmp_path, pipeline):
 
 
 def test_drift_without_self_heal_is_reported_not_reverted(tmp_path, pipeline):
-    w = worker(tmp_path)
+    w = worker(tmp_path, pipeline)
     w.run_once({"startup"})
     pipeline.changes = [Action(ActionType.UPDATE, REF)]  # someone edited the object
     assert w.run_once({"watch"}) is True
@@ -116,7 +119,7 @@ def test_drift_without_self_heal_is_reported_not_reverted(tmp_path, pipeline):
 
 
 def test_drift_with_self_heal_is_reverted(tmp_path, pipeline):
-    w = worker(tmp_path, self_heal=True)
+    w = worker(tmp_path, pipeline, self_heal=True)
     w.run_once({"startup"})
     pipeline.changes = [Action(ActionType.UPDATE, REF)]
     w.run_once({"watch"})
@@ -125,7 +128,7 @@ def test_drift_with_self_heal_is_reverted(tmp_path, pipeline):
 
 
 def test_a_follower_plans_but_never_applies(tmp_path, pipeline):
-    w = worker(tmp_path, leader=Leader(False))
+    w = worker(tmp_path, pipeline, leader=Leader(False))
     assert w.run_once({"startup"}) is True
     assert pipeline.planned == 1 and pipeline.applied == []
     assert w.status.state == "standby"
@@ -134,16 +137,16 @@ def test_a_follower_plans_but_never_applies(tmp_path, pipeline):
 
 def test_an_empty_source_is_an_error_unless_allowed(tmp_path, pipeline):
     pipeline.manifests = ()
-    w = worker(tmp_path, prune=True)
+    w = worker(tmp_path, pipeline, prune=True)
     assert w.run_once({"startup"}) is False
     assert pipeline.planned == 0 and pipeline.applied == []
     assert value(w, "kubesync_sync_errors_total", error="SourceError") == 1
-    allowed = worker(tmp_path, prune=True, allow_empty=True)
+    allowed = worker(tmp_path, pipeline, prune=True, allow_empty=True)
     assert allowed.run_once({"startup"}) is True and pipeline.planned == 1
 
 
 def test_a_broken_source_fails_alerts_once_and_recovers(tmp_path, pipeline):
-    w = worker(tmp_path)
+    w = worker(tmp_path, pipeline)
     w.run_once({"startup"})
     pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
     pipeline.changes = [Action(ActionType.UPDATE, REF)]
@@ -160,21 +163,21 @@ def test_a_broken_source_fails_alerts_once_and_recovers(tmp_path, pipeline):
 
 
 def test_a_failed_git_poll_is_a_source_error(tmp_path, pipeline):
-    w = worker(tmp_path)
+    w = worker(tmp_path, pipeline)
     w.poller = type("Poller", (), {"error": "cannot poll repo@main: connection refused"})()
     assert w.run_once({"git"}) is False
     assert "connection refused" in w.status.error and pipeline.planned == 0
 
 
 def test_nothing_is_applied_once_shutdown_began(tmp_path, pipeline):
-    w = worker(tmp_path)
+    w = worker(tmp_path, pipeline)
     w.stop.set()
     w.run_once({"startup"})
     assert pipeline.applied == []
 
 
 def test_interrupt_sets_the_event_the_applier_watches(tmp_path, pipeline):
-    w = worker(tmp_path)
+    w = worker(tmp_path, pipeline)
     w.run_once({"startup"})
     w.interrupt()
     assert pipeline.applied[0].is_set()
@@ -194,15 +197,15 @@ def test_short_revisions():
     assert loop.short("0123456789abcdef0123") == "0123456789ab"
 
 
-def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline, monkeypatch):
-    w = worker(tmp_path)
+def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline):
+    w = worker(tmp_path, pipeline)
 
-    def interrupted(cluster, discovery, planned, spec, settings, progress=None, stop=None):
+    def interrupted(planned, spec, settings, progress=None, stop=None):
         w.interrupt()  # SIGTERM arrives during the first wave
         first, *rest = planned.plan.changes
         return ApplyReport([Outcome(first, "failed", "abandoned")], not_started=list(rest))
 
-    monkeypatch.setattr(loop.engine, "apply_planned", interrupted)
+    pipeline.apply = interrupted
     pipeline.changes = [Action(ActionType.UPDATE, REF), Action(ActionType.UPDATE, REF.with_namespace("other"))]
     assert w.run_once({"startup"}) is True
     assert value(w, "kubesync_sync_runs_total", result="aborted") == 1

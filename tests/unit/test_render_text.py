@@ -129,10 +129,13 @@ def test_cluster_scoped_ref_path():
 def test_render_dispatches_on_output_format():
     import pytest
 
+    from kubesync.deltas import compute_deltas
     from kubesync.render import FORMATS, render
 
     plan = fx.build_plan()
-    assert render(plan, "text") == render_plan(plan)
+    deltas = compute_deltas(plan)
+    assert not deltas.empty  # so the next line shows render computing the deltas itself
+    assert render(plan, "text") == render_plan(plan, deltas=deltas) != render_plan(plan)
     assert render(plan, "json").startswith("{") and render(plan, "markdown").startswith("### ")
     assert FORMATS == ("text", "json", "markdown")
     with pytest.raises(ValueError, match="unknown output format 'yaml'"):

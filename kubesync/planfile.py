@@ -1,0 +1,76 @@
+"""The saved plan (`plan --out PLAN.json`, `apply --plan PLAN.json`): one format, read and written here.
+
+The file is the JSON plan (schema kubesync.io/plan/v1) unmasked, since apply needs Secret values, so
+it is written owner-only, plus what `apply --plan` needs to tell whether it went stale: the source
+it was planned from (credentials stripped) and the default namespace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from kubesync import errors
+from kubesync.model import Plan
+from kubesync.render.json import SCHEMA, plan_from_dict, plan_to_dict
+from kubesync.sources import SourceSpec, redact
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A reviewed plan and where it came from."""
+
+    plan: Plan
+    source: SourceSpec | None = None
+    """The source it was planned from: None when the file names none (then it cannot be re-planned)."""
+
+    namespace: str = ""
+    """The default namespace it was planned with."""
+
+
+def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
+    stamp = generated_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    data = plan_to_dict(saved.plan, mask=False, generated_at=stamp)
+    if saved.source is not None:
+        raw = {k: v for k, v in dataclasses.asdict(saved.source).items() if v is not None}
+        if "repo" in raw:  # credentials belong in git's config, never in a file handed around for review
+            raw["repo"] = redact(raw["repo"])
+        data["source_spec"] = raw
+    data["namespace"] = saved.namespace
+    return data
+
+
+def from_dict(data: dict, path: str = "") -> SavedPlan:
+    where = f"{path}: " if path else ""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise errors.UsageError(f"{where}not a kubesync plan (expected schema {SCHEMA})")
+    raw = data.get("source_spec") or None
+    source = None
+    if raw:
+        try:
+            source = SourceSpec(**{k: raw.get(k) for k in ("path", "repo", "ref", "subpath")})
+        except AttributeError as e:
+            raise errors.UsageError(f"{where}not a valid kubesync plan: source_spec: {e}") from e
+    return SavedPlan(plan_from_dict(data), source, str(data.get("namespace") or ""))
+
+
+def write(path: str, saved: SavedPlan) -> None:
+    """Owner-only (the file keeps Secret values)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(to_dict(saved), f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def read(path: str) -> SavedPlan:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise errors.UsageError(f"cannot read the saved plan {path}: {e.strerror}") from e
+    except ValueError as e:
+        raise errors.UsageError(f"{path}: not a kubesync plan (invalid JSON: {e})") from e
+    return from_dict(data, path)

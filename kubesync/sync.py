@@ -1,0 +1,373 @@
+"""The facade: the pipeline wired once (source -> manifests -> resolve -> live -> diff -> plan -> apply).
+
+Commands, the daemon, tests and the benchmark call a `Pipeline` and nothing below it: plan, apply,
+apply a saved plan, wait, and the set of objects to watch are each one call. The pure steps live
+in their own modules; this one gathers their inputs from the cluster and the sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from kubesync import errors, inventory
+from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome
+from kubesync.cluster.discovery import Discovery
+from kubesync.cluster.live import list_by_ref, list_managed
+from kubesync.deltas import Deltas, compute_deltas, quota_warnings
+from kubesync.model import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    SYNC_LABEL,
+    Action,
+    ActionType,
+    DesiredState,
+    KubeObject,
+    ObjectRef,
+    Plan,
+    ResourceType,
+)
+from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object
+from kubesync.planfile import SavedPlan
+from kubesync.resolve import Resolved, resolve
+
+log = logging.getLogger(__name__)
+
+# A (type, namespace) with more missing objects than this is LISTed whole rather than fetched one by one.
+GET_THRESHOLD = 3
+
+Progress = Callable[[Outcome], None]
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """One sync: what to read, where to put it and how carefully."""
+
+    name: str
+    namespace: str = "default"
+    plan: PlanSettings | None = None
+    inventory_namespace: str = inventory.DEFAULT_NAMESPACE
+
+
+@dataclass
+class Planned:
+    """A plan together with what produced it (needed to apply it and to re-diff on conflicts)."""
+
+    plan: Plan
+    resolved: list[Resolved]
+    settings: PlanSettings | None
+    inventory: list[InventoryEntry]
+    live: dict[tuple, KubeObject] = field(default_factory=dict)
+    managed: dict[tuple, KubeObject] = field(default_factory=dict)
+    deltas: Deltas | None = None
+    """CPU/memory before and after, when the caller asked for them (`plan`)."""
+
+
+@dataclass(frozen=True)
+class WatchSet:
+    """What the daemon watches for one sync: every resource type it manages, in these namespaces."""
+
+    rtypes: dict[tuple[str, str], ResourceType]
+    namespaces: frozenset[str]
+
+
+def selector(sync: str) -> str:
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SYNC_LABEL}={sync}"
+
+
+class Pipeline:
+    """One cluster connection and its discovery, with every pipeline step as one call."""
+
+    def __init__(self, cluster=None, discovery: Discovery | None = None, *, connect: Callable[[], object] | None = None):
+        """Give a cluster, or `connect` to open one on first use (a bad source then fails before the
+        kubeconfig is even read)."""
+        self._cluster = cluster
+        self._connect = connect
+        self._discovery = discovery
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> "Pipeline":
+        def open_cluster():
+            from kubesync.cluster.client import Cluster
+
+            return Cluster.connect(kubeconfig, context)
+
+        return cls(connect=open_cluster)
+
+    @property
+    def cluster(self):
+        if self._cluster is None:
+            if self._connect is None:
+                raise ValueError("Pipeline needs a cluster or a way to connect to one")
+            self._cluster = self._connect()
+        return self._cluster
+
+    @property
+    def discovery(self) -> Discovery:
+        if self._discovery is None:
+            self._discovery = Discovery(self.cluster)
+        return self._discovery
+
+    # -- read-only --------------------------------------------------------------------------------------
+
+    def plan(self, desired: DesiredState, spec: SyncSpec) -> Planned:
+        """Everything read-only: resolve, read live state and the inventory, plan."""
+        settings = spec.plan or PlanSettings(sync=spec.name)
+        resolved = resolve(desired.manifests, self.discovery.resource_for, spec.namespace)
+        inv = inventory.read(self.cluster, spec.name, spec.inventory_namespace)
+        live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
+        plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision)
+        plan = Applier(self.cluster, self.discovery).drop_ineffective_updates(plan)
+        return Planned(plan, resolved, settings, inv, live, managed)
+
+    def plan_source(self, source, spec: SyncSpec, *, deltas: bool = False) -> Planned:
+        """Load a source (a SourceSpec) and plan it; with `deltas`, add resource deltas and quota warnings."""
+        from kubesync.sources import load
+
+        planned = self.plan(load(source), spec)
+        if deltas:
+            planned.deltas = compute_deltas(planned.plan)
+            if not planned.deltas.empty:
+                planned.plan = self.with_quota_warnings(planned.plan, planned.deltas)
+        return planned
+
+    def with_quota_warnings(self, plan: Plan, deltas: Deltas) -> Plan:
+        """Warn when the plan's CPU/memory would push a namespace past its ResourceQuota."""
+        quotas = []
+        for ns in sorted(n.namespace for n in deltas.namespaces if n.namespace):
+            quotas.extend(self.cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas").get("items") or [])
+        warnings = quota_warnings(deltas, quotas) if quotas else []
+        return replace(plan, warnings=plan.warnings + tuple(warnings)) if warnings else plan
+
+    def watch_set(self, planned: Planned) -> WatchSet:
+        """The resource types and namespaces whose changes can move this sync."""
+        rtypes: dict[tuple[str, str], ResourceType] = {}
+        namespaces: set[str] = set()
+        for r in planned.resolved:
+            if not r.pending_crd:
+                rtypes[(r.rtype.api_version, r.rtype.kind)] = r.rtype
+            if r.ref.namespace:
+                namespaces.add(r.ref.namespace)
+        for e in planned.inventory:
+            rtype = self.discovery.resource_for(e.ref.api_version, e.ref.kind)
+            if rtype is not None:
+                rtypes[(rtype.api_version, rtype.kind)] = rtype
+        return WatchSet(rtypes, frozenset(namespaces))
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def apply(self, planned: Planned, spec: SyncSpec, settings: ApplySettings, progress: Progress | None = None,
+              stop=None) -> ApplyReport:
+        """Execute the plan and record the new inventory, also when some actions failed."""
+        applier = Applier(self.cluster, self.discovery, settings, replan=replanner(planned), progress=progress)
+        if stop is not None:
+            applier.stop = stop
+        report = ApplyReport()
+        try:
+            report = applier.apply(planned.plan)
+        finally:
+            if not settings.dry_run:
+                record_inventory(self.cluster, spec, next_inventory(planned, report), report)
+        return report
+
+    def stale(self, saved: SavedPlan) -> list[str]:
+        """Why a saved plan may no longer run: its source moved, or objects changed since (empty: it may)."""
+        stale = stale_objects(self.cluster, self.discovery, saved.plan)
+        moved = source_moved(saved)
+        return [moved, *stale] if moved else stale
+
+    def apply_saved(self, saved: SavedPlan, settings: ApplySettings, progress: Progress | None = None) -> ApplyReport:
+        """Exactly the reviewed actions; conflicts are failures, never re-diffed (there is no source to diff)."""
+        spec = SyncSpec(name=saved.plan.sync, namespace=saved.namespace or "default")
+        inv = inventory.read(self.cluster, spec.name, spec.inventory_namespace)
+        planned = Planned(saved.plan, [], None, inv)
+        report = Applier(self.cluster, self.discovery, settings, replan=None, progress=progress).apply(saved.plan)
+        if not settings.dry_run:
+            record_inventory(self.cluster, spec, next_inventory(planned, report), report)
+        return report
+
+    def wait(self, planned: Planned, timeout: float, *, label: str = "", on_waiting: Callable[[tuple], None] | None = None,
+             interval: float = 1.0, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> int:
+        """Until every desired object is Healthy: returns how many; raises WaitTimeout naming the rest.
+
+        `on_waiting` gets ((object, health), ...) each time the set of objects still waiting changes."""
+        from kubesync.health import HealthStatus
+
+        refs = [r.ref for r in planned.resolved]
+        deadline = clock() + timeout
+        last: tuple = ()
+        while True:
+            health = self.health(refs)
+            waiting = tuple(sorted((str(ref), str(h)) for ref, h in health.items() if h.status is not HealthStatus.HEALTHY))
+            if not waiting:
+                return len(refs)
+            if waiting != last and on_waiting is not None:
+                on_waiting(waiting)
+            last = waiting
+            if clock() >= deadline:
+                raise errors.WaitTimeout(
+                    f"timed out after {label or f'{timeout:g}s'} waiting for {len(waiting)} object(s) to become Healthy:\n"
+                    + "\n".join(f"  {ref}: {h}" for ref, h in waiting)
+                )
+            sleep(interval)
+
+    def health(self, refs: list[ObjectRef]) -> dict:
+        """The health of each object, read fresh (a missing object or kind is Missing)."""
+        from kubesync.health import assess
+
+        out = {}
+        for ref in refs:
+            rtype = self.discovery.resource_for(ref.api_version, ref.kind)
+            live = self.cluster.get_or_none(rtype.path(ref.namespace, ref.name)) if rtype else None
+            out[ref] = assess(live)
+        return out
+
+
+def fetch_live(cluster, discovery: Discovery, resolved: list[Resolved], inv: list[InventoryEntry], sync: str):
+    """Live copies of the desired objects (by key) and every object labelled with this sync.
+
+    One labelled LIST per resource type covers the steady state; desired objects not found there
+    (new, or existing but not ours) are read with a LIST per (type, namespace) or a GET each, except
+    in namespaces the desired state creates (on a first sync, most of them).
+    """
+    types: dict[tuple[str, str], ResourceType] = {}
+    for r in resolved:
+        if not r.pending_crd:
+            types[(r.rtype.api_version, r.rtype.kind)] = r.rtype
+    for e in inv:
+        rtype = discovery.resource_for(e.ref.api_version, e.ref.kind)
+        if rtype is not None:
+            types[(rtype.api_version, rtype.kind)] = rtype
+    namespaces = {r.ref.namespace for r in resolved if r.ref.namespace} | {e.ref.namespace for e in inv if e.ref.namespace}
+    managed: dict[tuple, KubeObject] = {}
+    for rtype in types.values():
+        managed.update(list_managed(cluster, rtype, namespaces, selector(sync)))
+    live = {r.ref.key: managed[r.ref.key] for r in resolved if not r.pending_crd and r.ref.key in managed}
+    live.update(_fetch_missing(cluster, resolved, live))
+    return live, managed
+
+
+def _fetch_missing(cluster, resolved: list[Resolved], live: dict[tuple, KubeObject]) -> dict[tuple, KubeObject]:
+    """Desired objects the labelled LISTs did not find: a LIST per (type, namespace) or a GET each."""
+    missing: dict[tuple[str, str, str], list[Resolved]] = {}
+    for r in resolved:
+        if not r.pending_crd and r.ref.key not in live:
+            missing.setdefault((r.rtype.api_version, r.rtype.kind, r.ref.namespace), []).append(r)
+    namespace_keys = {r.ref.name: r.ref.key for r in resolved if not r.ref.group and r.ref.kind == "Namespace"}
+    found: dict[tuple, KubeObject] = {}
+    created: set[str] | None = None
+    for (_, _, ns), items in sorted(missing.items(), key=lambda group: group[0][2] != ""):  # cluster-scoped first
+        if ns:
+            if created is None:  # Namespaces were looked up above: a desired one not found is created by this plan
+                created = {name for name, key in namespace_keys.items() if key not in live and key not in found}
+            if ns in created:
+                continue  # nothing can exist yet in a namespace this plan creates
+        rtype = items[0].rtype
+        if len(items) > GET_THRESHOLD:
+            listed = list_by_ref(cluster, rtype, ns)
+            found.update({r.ref.key: listed[r.ref.key] for r in items if r.ref.key in listed})
+            continue
+        for r in items:
+            obj = cluster.get_or_none(rtype.path(r.ref.namespace, r.ref.name))
+            if obj is not None:
+                obj.setdefault("apiVersion", rtype.api_version)
+                obj.setdefault("kind", rtype.kind)
+                found[r.ref.key] = obj
+    return found
+
+
+def replanner(planned: Planned):
+    """Re-diff one object against a fresh live copy (after a conflict)."""
+    by_key = {r.ref.key: r for r in planned.resolved}
+
+    def replan(action: Action, live: KubeObject | None) -> Action | None:
+        r = by_key.get(action.ref.key)
+        if r is None:  # a deletion: the object changed under us; keep the uid precondition
+            return action if live is not None else None
+        new, conflict = plan_object(r, live, planned.settings)
+        if conflict:
+            log.warning("%s", conflict)
+        return new
+
+    return replan
+
+
+def next_inventory(planned: Planned, report: ApplyReport) -> list[InventoryEntry]:
+    """Objects this sync owns after the run: what was applied, plus older entries not deleted."""
+    uids: dict[tuple, tuple[ObjectRef, str]] = {}
+    for e in planned.inventory:
+        uids[e.ref.key] = (e.ref, e.uid)
+    for key, obj in planned.live.items():
+        if key in planned.managed:
+            uids[key] = (ObjectRef.of(obj), obj["metadata"].get("uid", ""))
+    for o in report.outcomes:
+        key = o.action.ref.key
+        if o.result == "deleted":
+            uids.pop(key, None)
+        elif o.live is not None and o.live.get("metadata", {}).get("uid"):
+            uids[key] = (o.action.ref, o.live["metadata"]["uid"])
+        elif o.result in ("patched", "scaled", "unchanged") and o.action.uid:
+            uids[key] = (o.action.ref, o.action.uid)
+    conflicts = {a.ref.key for a in planned.plan.actions if a.type is ActionType.CREATE} - {
+        o.action.ref.key for o in report.outcomes if not o.failed
+    }
+    return [InventoryEntry(ref, uid) for key, (ref, uid) in sorted(uids.items()) if uid and key not in conflicts]
+
+
+def record_inventory(cluster, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport) -> None:
+    """Write the inventory; when that fails after some actions failed too, report both."""
+    try:
+        inventory.write(cluster, spec.name, entries, spec.inventory_namespace)
+    except errors.KubesyncError as e:
+        if not report.failures:
+            raise
+        raise errors.ApplyFailed([o.message for o in report.failures] + [f"the inventory could not be recorded: {e}"],
+                                 not_started=len(report.not_started)) from e
+
+
+def raise_for_failures(report: ApplyReport) -> None:
+    failures = [o.message for o in report.failures]
+    if failures:
+        raise errors.ApplyFailed(failures, not_started=len(report.not_started))
+
+
+def stale_objects(cluster, discovery: Discovery, plan: Plan) -> list[str]:
+    """Every action whose object is no longer as it was when the plan was made."""
+    stale = []
+    for a in plan.actions:
+        rtype = discovery.resource_for(a.ref.api_version, a.ref.kind)
+        if rtype is None:
+            if a.type is not ActionType.CREATE:
+                stale.append(f"{a.ref}: its kind is no longer served by the cluster")
+            continue
+        live = cluster.get_or_none(rtype.path(a.ref.namespace, a.ref.name))
+        if a.type is ActionType.CREATE:
+            if live is not None:
+                stale.append(f"{a.ref}: to be created, but it exists now")
+            continue
+        if live is None:
+            stale.append(f"{a.ref}: deleted since the plan")
+            continue
+        meta = live.get("metadata") or {}
+        if meta.get("uid") != a.uid:
+            stale.append(f"{a.ref}: re-created since the plan (uid {a.uid} -> {meta.get('uid')})")
+        elif meta.get("resourceVersion") != a.resource_version:
+            stale.append(f"{a.ref}: changed since the plan (resourceVersion {a.resource_version} -> {meta.get('resourceVersion')})")
+    return stale
+
+
+def source_moved(saved: SavedPlan) -> str | None:
+    """The saved plan names its source; if it can be read here, it must still be at the same revision."""
+    from kubesync.sources import load
+
+    if saved.source is None:
+        return None
+    try:
+        desired = load(saved.source)
+    except errors.KubesyncError as e:
+        return f"source {saved.plan.source}: cannot be read to check its revision ({e})"
+    if desired.revision != saved.plan.revision:
+        return f"source {desired.source}: revision moved {saved.plan.revision} -> {desired.revision}"
+    return None

@@ -1,15 +1,24 @@
 """Pure: the plan a merge of `head` into `base` would cause, object by object, with no cluster.
 
-The base ref's objects stand in for live objects, as kubesync would have applied them (with its
-labels and field set), so the same diff and planning rules produce the same actions and risk flags
-a cluster plan would show, minus server defaults and live drift.
+The base ref's objects stand in for live objects, as the server would store what kubesync applied
+(its labels and field set, `stringData` folded into `data`: `normalize_desired`, the normalisation
+the cluster plan uses), so the same diff and planning rules produce the same actions and risk flags a
+cluster plan would show. Defaults the server would add are not guessed: both sides lack them alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from kubesync.diff import normalize_desired
 from kubesync.model import DesiredState, Plan
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, owned_object
 from kubesync.resolve import offline_lookup, resolve
+
+
+def short(revision: str) -> str:
+    """A git sha as `git log --oneline` shows it; other revisions (content hashes) as they are."""
+    return revision[:7] if len(revision) == 40 and all(c in "0123456789abcdef" for c in revision) else revision
 
 
 def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace: str = "default") -> Plan:
@@ -17,9 +26,10 @@ def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace:
     head_resolved = resolve(head.manifests, offline_lookup, namespace)
     live = {}
     for r in base_resolved:
-        obj = owned_object(r.obj, sync)
-        obj["metadata"]["uid"] = ""  # no cluster: no uid or resourceVersion preconditions
+        obj = normalize_desired(owned_object(r.obj, sync))
+        obj.setdefault("metadata", {})["uid"] = ""  # no cluster: no uid or resourceVersion preconditions
         live[r.ref.key] = obj
     inventory = [InventoryEntry(r.ref, "") for r in base_resolved]
     settings = PlanSettings(sync=sync, prune=True, force=True)
-    return build_plan(head_resolved, live, live, inventory, settings, source=head.source, revision=head.revision)
+    plan = build_plan(head_resolved, live, live, inventory, settings, source=head.source, revision=head.revision)
+    return replace(plan, sides=(("base", short(base.revision)), ("head", short(head.revision))))

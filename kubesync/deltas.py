@@ -262,7 +262,8 @@ def compute_deltas(plan: Plan) -> Deltas:
         ns = action.ref.namespace
         before[ns] = before.get(ns, ZERO) + workload_amounts(action.ref, states.before, notes)
         after[ns] = after.get(ns, ZERO) + workload_amounts(action.ref, states.after, notes)
-    namespaces = tuple(NamespaceDelta(ns, before[ns], after[ns]) for ns in sorted(before))
+    # A namespace whose touched workloads request and limit nothing has no row (and no table without rows).
+    namespaces = tuple(NamespaceDelta(ns, before[ns], after[ns]) for ns in sorted(before) if before[ns] or after[ns])
     total = NamespaceDelta("", sum((n.before for n in namespaces), ZERO), sum((n.after for n in namespaces), ZERO))
     return Deltas(namespaces, total, tuple(notes))
 

@@ -172,6 +172,9 @@ class Plan:
     actions: tuple[Action, ...]
     conflicts: tuple[str, ...] = ()  # objects left alone because another tool owns them
     warnings: tuple[str, ...] = ()
+    sides: tuple[tuple[str, str], ...] = (("live", ""), ("desired", ""))
+    """The diff headers' labels and revisions: `--- live/<object>` against `+++ desired/<object>`,
+    or `--- base/<object>\t<rev>` against `+++ head/<object>\t<rev>` for compare."""
 
     @property
     def changes(self) -> tuple[Action, ...]:

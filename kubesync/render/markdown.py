@@ -152,7 +152,7 @@ def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int 
     partial = False
     for a in ordered:
         sec_head = _section_head(a)
-        lines = diff_lines(a, hashes=hashes, secrets=secrets)
+        lines = diff_lines(a, hashes=hashes, secrets=secrets, sides=plan.sides)
         if omitted:
             omitted.append(a)
             continue

@@ -161,24 +161,36 @@ def patch_lines(ref: ObjectRef, patch: Iterable[dict], *, hashes: bool = True) -
     return out
 
 
-def diff_lines(action: Action, *, hashes: bool = True, secrets: set[str] | None = None) -> list[str]:
-    """The unified diff of one action (no colour): `--- live/<ref>`, `+++ desired/<ref>`, hunks.
+LIVE_DESIRED = (("live", ""), ("desired", ""))
 
-    Lines starting with `#` are notes for the reader, not part of the diff.
-    """
+
+def _header(label: tuple[str, str], name: str, prefix: str) -> str:
+    side, revision = label
+    return f"{prefix} {side}/{name}" + (f"\t{revision}" if revision else "")
+
+
+def diff_lines(action: Action, *, hashes: bool = True, secrets: set[str] | None = None,
+               sides: tuple[tuple[str, str], ...] = LIVE_DESIRED) -> list[str]:
+    """One action as notes (`# ...`) followed by a unified diff that `git apply -p1` accepts against
+    the live YAML: `--- live/<ref>`, `+++ desired/<ref>` (`/dev/null` for a create's old side and a
+    delete's new side), hunks. Notes stay above the header: inside a diff they break `patch`."""
     name = ref_path(action.ref)
-    head = [f"--- live/{name}", f"+++ desired/{name}"]
     states = action_states(action)
     notes = [f"# {redact(states.note, secrets or set())}"] if states.note else []
     if action.note:
         notes.append(f"# {redact(action.note, secrets or set())}")
     if states.before is None and action.type in (ActionType.UPDATE, ActionType.SCALE):
-        return head + notes + ["# the JSON patch:"] + ["#   " + line for line in patch_lines(action.ref, action.patch, hashes=hashes)]
+        patch = patch_lines(action.ref, action.patch, hashes=hashes)
+        return notes + [f"# {action.ref}: the JSON patch:"] + ["#   " + line for line in patch]
+    if states.before is None and states.after is None:
+        return notes + [f"# {action.ref}: to {action.type.value}"]
     before, after = mask_pair(for_display(states.before), for_display(states.after), hashes=hashes)
     body = list(difflib.unified_diff(to_yaml(before).splitlines(), to_yaml(after).splitlines(), lineterm="", n=3))
     if not body:
-        return head + notes + ["# no visible difference (the change touches only fields the server owns)"]
-    return head + notes + body[2:]  # difflib's own ---/+++ lines are replaced by ours
+        return notes + [f"# {action.ref}: no visible difference (the change touches only fields the server owns)"]
+    old = "--- /dev/null" if before is None else _header(sides[0], name, "---")
+    new = "+++ /dev/null" if after is None else _header(sides[1], name, "+++")
+    return notes + [old, new] + body[2:]  # difflib's own ---/+++ lines are replaced by ours
 
 
 def colorize(lines: Iterable[str], color: bool) -> list[str]:
@@ -215,7 +227,7 @@ def summary_line(plan: Plan) -> str:
 def render_diff(plan: Plan, color: bool = False, *, hashes: bool = True) -> str:
     """Every change as a unified YAML diff, in execution order, then the summary line."""
     secrets = plan_secret_values(plan.actions)
-    blocks = ["\n".join(colorize(diff_lines(a, hashes=hashes, secrets=secrets), color)) for a in plan.changes]
+    blocks = ["\n".join(colorize(diff_lines(a, hashes=hashes, secrets=secrets, sides=plan.sides), color)) for a in plan.changes]
     summary = paint(summary_line(plan), BOLD, color)
     return "\n".join(blocks + [summary]) + "\n"
 
@@ -272,5 +284,5 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
     if plan.warnings:
         out += ["", paint("Warnings:", YELLOW, color)] + [f"  {redact(w, secrets)}" for w in plan.warnings]
     for a in changes:
-        out += [""] + colorize(diff_lines(a, hashes=hashes, secrets=secrets), color)
+        out += [""] + colorize(diff_lines(a, hashes=hashes, secrets=secrets, sides=plan.sides), color)
     return "\n".join(out) + "\n"

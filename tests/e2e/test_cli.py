@@ -220,3 +220,38 @@ def test_plan_shows_resource_deltas_and_quota_it_would_exceed(kubeconfig, namesp
     text = kubesync("plan", *args, "--no-color", kubeconfig=kubeconfig, check_code=0).stdout
     assert "\033[" not in text
     assert "ResourceQuota" in text
+
+
+def test_compare_a_repository_with_itself_has_no_changes(tmp_path):
+    """Secrets with stringData and data, quantities, a Deployment without the defaults the server adds."""
+    repo = git.Repo.init(tmp_path / "self")
+    (tmp_path / "self" / "deploy").mkdir()
+    (tmp_path / "self" / "deploy" / "app.yaml").write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: token}
+        stringData: {token: do-not-print-me}
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: raw}
+        data: {key: c2VjcmV0}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: cfg}
+        data: {greeting: hello}
+        ---
+        """) + APP.split("---\n", 1)[1].replace("cpu: 250m", "cpu: '0.25'"))
+    repo.index.add(["deploy/app.yaml"])
+    sha = repo.index.commit("one").hexsha
+    args = ["compare", "--repo", str(tmp_path / "self"), "--path", "deploy", "--exit-code"]
+    proc = kubesync(*args, "--base", "HEAD", "--head", "HEAD", check_code=0)
+    assert proc.stdout.startswith("No changes."), proc.stdout
+    (tmp_path / "self" / "deploy" / "app.yaml").write_text(
+        (tmp_path / "self" / "deploy" / "app.yaml").read_text().replace("greeting: hello", "greeting: hi"))
+    repo.index.add(["deploy/app.yaml"])
+    head = repo.index.commit("two").hexsha
+    proc = kubesync(*args, "--base", sha, "--head", head, "--color=never", check_code=2)
+    assert f"--- base/v1.ConfigMap.default.cfg\t{sha[:7]}\n+++ head/v1.ConfigMap.default.cfg\t{head[:7]}\n" in proc.stdout
+    assert "Plan: 0 to create, 1 to update, 0 to scale, 0 to delete (3 unchanged)." in proc.stdout

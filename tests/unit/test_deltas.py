@@ -204,3 +204,37 @@ def test_deltas_to_dict_uses_kubernetes_quantities():
     out = deltas_to_dict(d)
     assert out["namespaces"]["a"]["requests.cpu"] == {"before": "0", "after": "500m", "delta": "+500m"}
     assert out["total"]["requests.memory"] == {"before": "0", "after": "1Gi", "delta": "+1Gi"}
+
+
+def _scale_plan(requests: dict | None):
+    from kubesync.model import Action, ActionType, ObjectRef, Plan
+
+    def dep(n):
+        c = {"name": "web", "image": "x", **({"resources": {"requests": requests}} if requests else {})}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"replicas": n, "template": {"spec": {"containers": [c]}}}}
+
+    ref = ObjectRef("apps", "v1", "Deployment", "shop", "web")
+    patch = ({"op": "replace", "path": "/spec/replicas", "value": 2},)
+    return Plan("s", "src", "r", (Action(ActionType.SCALE, ref, 5, patch=patch, live=dep(5), desired=dep(2), replicas=(5, 2)),))
+
+
+def test_scale_changes_requests_by_replicas_times_requests():
+    from kubesync.render.text import render_plan
+
+    plan = _scale_plan({"cpu": "100m", "memory": "64Mi"})
+    deltas = compute_deltas(plan)
+    out = render_plan(plan, deltas=deltas)
+    assert "Resource changes" in out
+    assert "shop       500m -> 200m (-300m)" in out and "320Mi -> 128Mi (-192Mi)" in out
+
+
+def test_no_resource_header_without_rows():
+    from kubesync.render.markdown import render_markdown
+    from kubesync.render.text import render_plan
+
+    plan = _scale_plan(None)  # a scale of a workload that requests nothing
+    deltas = compute_deltas(plan)
+    assert deltas.empty
+    assert "Resource changes" not in render_plan(plan, deltas=deltas)
+    assert "Resource changes" not in render_markdown(plan, deltas)

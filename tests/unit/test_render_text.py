@@ -112,18 +112,19 @@ def test_patch_that_does_not_apply_is_noted():
 def test_change_only_in_server_fields_says_so():
     patch = ({"op": "add", "path": "/status", "value": {"x": 1}},)
     out = render_diff(Plan("s", "src", "r", (Action(ActionType.UPDATE, DEPLOY, patch=patch, live=deployment()),)))
-    assert "# no visible difference" in out
+    assert out.startswith("# apps/v1 Deployment shop/web: no visible difference")
+    assert "---" not in out  # no header without hunks: `git apply` would reject it
 
 
 def test_delete_without_live_object():
     out = render_diff(Plan("s", "src", "r", (Action(ActionType.DELETE, DEPLOY),)))
-    assert "--- live/apps.v1.Deployment.shop.web" in out and "# live object not recorded" in out
+    assert out.startswith("# live object not recorded in the plan\n# apps/v1 Deployment shop/web: to delete\n")
 
 
 def test_cluster_scoped_ref_path():
     ns = ObjectRef("", "v1", "Namespace", "", "shop")
     out = render_diff(Plan("s", "src", "r", (Action(ActionType.CREATE, ns, desired={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),)))
-    assert out.startswith("--- live/v1.Namespace.shop\n+++ desired/v1.Namespace.shop\n")
+    assert out.startswith("--- /dev/null\n+++ desired/v1.Namespace.shop\n@@ -0,0 +1,4 @@\n")
 
 
 def test_render_dispatches_on_output_format():

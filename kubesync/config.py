@@ -35,37 +35,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kubesync.errors import ConfigError, SourceError
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
 from kubesync.model import INVENTORY_NAMESPACE, ObjectRef
+from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, positive_duration, share, webhook_url
 from kubesync.sources import SourceSpec, clean_subpath, is_url
 
-DEFAULT_INTERVAL = 30.0
-DEFAULT_MAX_PRUNE = 0.5
-WEBHOOK_FORMATS = ("json", "slack")
-
-# --- durations (shared with the CLI) ----------------------------------------------------------
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-
-
-def parse_duration(text: str | float | int) -> float:
-    """'30s', '5m', '1h30m', '500ms', '2d' or a plain number of seconds -> seconds.
-
-    Raises ValueError (argparse turns it into a usage message when used as `type=`).
-    """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        s = str(text).strip()
-        if re.fullmatch(r"\d+(?:\.\d+)?", s):
-            seconds = float(s)
-        elif _DURATION.fullmatch(s):
-            seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(s))
-        else:
-            raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 5m or 1h30m")
-    if seconds < 0:
-        raise ValueError(f"{text!r} is negative; a duration is 0 or more")
-    return seconds
+# kubesync.settings owns the defaults and the value checks; these names are kept for existing callers.
+__all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_PRUNE", "WEBHOOK_FORMATS", "parse_duration", "Config", "SyncConfig",
+           "IgnoreRule", "WebhookConfig", "parse_config", "load_config"]
 
 
 # --- the settings -----------------------------------------------------------------------------
@@ -130,6 +105,17 @@ class SyncConfig:
     """Accept a source with no objects; otherwise an empty source is an error (nothing applied or pruned)."""
     inventory_namespace: str = INVENTORY_NAMESPACE
     """Namespace of the sync's inventory ConfigMap."""
+    force: bool = False
+    """Allow pruning with an empty source or beyond max_prune (command line only: --force)."""
+    adopt: bool = False
+    """Take over existing objects no tool manages (command line only: --adopt)."""
+
+    def plan_settings(self):
+        """What the planner needs of these settings."""
+        from kubesync.plan import PlanSettings
+
+        return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force,
+                            adopt=self.adopt, ignore=tuple(self.ignore))
 
     @property
     def resync(self) -> float:
@@ -258,22 +244,19 @@ def _duration(r: _Reader, node: Node, where: str) -> float | None:
     if value is None:
         return None
     try:
-        seconds = parse_duration(value)
+        return positive_duration(value)
     except ValueError as e:
         r.fail(node, where, str(e))
         return None
-    if seconds <= 0:
-        r.fail(node, where, "must be more than 0")
-        return None
-    return seconds
 
 
 def _share(r: _Reader, node: Node, where: str) -> float | None:
     value = r.value(node, where, (int, float), "a number from 0 to 1")
-    if value is not None and not 0 <= value <= 1:
-        r.fail(node, where, f"{value} is not between 0 and 1 (a share: 0.5 allows deleting half the owned objects)")
+    try:
+        return None if value is None else share(value)
+    except ValueError as e:
+        r.fail(node, where, str(e))
         return None
-    return None if value is None else float(value)
 
 
 def _source(r: _Reader, node: Node, where: str, base: Path) -> SourceSpec | None:
@@ -378,8 +361,10 @@ def _webhook(r: _Reader, node: Node) -> WebhookConfig | None:
         r.fail(node, "webhook", "needs url")
         return None
     url = r.string(fields["url"], "webhook.url")
-    if url is not None and not re.match(r"^https?://[^/\s]+", url):
-        r.fail(fields["url"], "webhook.url", "must be an http:// or https:// URL")
+    try:
+        url = url if url is None else webhook_url(url)
+    except ValueError as e:
+        r.fail(fields["url"], "webhook.url", str(e))
     fmt = _optional(r, fields, "format", "webhook", _Reader.string, "json")
     if fmt not in WEBHOOK_FORMATS:
         r.fail(fields["format"], "webhook.format", f"{fmt!r} is not one of {', '.join(WEBHOOK_FORMATS)}")

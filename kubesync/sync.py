@@ -50,6 +50,11 @@ class SyncSpec:
     plan: PlanSettings | None = None
     inventory_namespace: str = inventory.DEFAULT_NAMESPACE
 
+    @classmethod
+    def of(cls, settings) -> "SyncSpec":
+        """From the one settings model (config.SyncConfig, built by settings.merge)."""
+        return cls(settings.name, settings.namespace, settings.plan_settings(), settings.inventory_namespace)
+
 
 @dataclass
 class Planned:
@@ -180,7 +185,7 @@ class Pipeline:
 
     def apply_saved(self, saved: SavedPlan, settings: ApplySettings, progress: Progress | None = None) -> ApplyReport:
         """Exactly the reviewed actions; conflicts are failures, never re-diffed (there is no source to diff)."""
-        spec = SyncSpec(name=saved.plan.sync, namespace=saved.namespace or "default")
+        spec = SyncSpec(name=saved.plan.sync, namespace=saved.namespace or "default")  # only names the inventory
         inv = inventory.read(self.cluster, spec.name, spec.inventory_namespace)
         planned = Planned(saved.plan, [], None, inv)
         report = Applier(self.cluster, self.discovery, settings, replan=None, progress=progress).apply(saved.plan)

@@ -104,8 +104,7 @@ def apply_saved(args) -> int:
         if saved.source is None:
             raise errors.UsageError("--replan needs the plan's source, but the saved plan does not name one")
         write_out("The saved plan is stale; planning again from its source.")
-        args.name, args.namespace = saved.plan.sync, saved.namespace or None
-        return apply_fresh(args, pipe, *request(args, saved.source))
+        return apply_fresh(args, pipe, *request(args, saved.source, name=saved.plan.sync, namespace=saved.namespace or None))
     confirm_deletions(saved.plan, args)
     report = pipe.apply_saved(saved, settings_from(args), progress=progress_printer(use_color(args)))
     write_out(summary(report))

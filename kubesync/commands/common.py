@@ -23,18 +23,37 @@ def source_spec(args):
     return SourceSpec(path=path, repo=repo, ref=getattr(args, "ref", None), subpath=getattr(args, "subpath", None))
 
 
-def sync_config(args, name: str):
-    """The sync of that name in --config, if one was given."""
-    path = getattr(args, "config", None)
-    if not path:
-        return None
-    from kubesync.config import load_config
+def flags(args, **given):
+    """The sync flags of any subcommand (those it lacks count as not given); `given` replaces some."""
+    from kubesync.settings import Flags, share
 
-    config = load_config(path)
-    for sync in config.syncs:
-        if sync.name == name:
-            return sync
-    raise UsageError(f"{path}: no sync named {name!r} (it has: {', '.join(s.name for s in config.syncs) or 'none'})")
+    def get(key):
+        return getattr(args, key, None)
+
+    max_prune = get("max_prune")
+    if max_prune is not None:
+        try:
+            share(max_prune)
+        except ValueError as e:
+            raise UsageError(f"--max-prune: {e}") from None
+    values = dict(name=get("name"), namespace=get("namespace"), context=get("context"), max_prune=max_prune,
+                  prune=bool(get("prune")), self_heal=bool(get("self_heal")), allow_empty=bool(get("allow_empty")),
+                  force=bool(get("force")), adopt=bool(get("adopt")))
+    values.update(given)
+    return Flags(**values)
+
+
+def sync_settings(args, source=None, **given):
+    """The sync's settings (config.SyncConfig): its --config entry under the flags, or the flags alone."""
+    from kubesync.settings import merge
+
+    f = flags(args, source=source or source_spec(args), **given)
+    entry = None
+    if getattr(args, "config", None):
+        from kubesync.config import load_config
+
+        entry = load_config(args.config).sync(f.name or f.source.default_name())
+    return merge(f, entry)
 
 
 def pipeline(args):
@@ -75,35 +94,12 @@ def write_out(text: str) -> None:
     sys.stdout.flush()
 
 
-def plan_settings(args, name: str, sync_cfg=None):
-    """PlanSettings from flags, with the sync's config (kubesync.yaml) as the base."""
-    from kubesync.plan import PlanSettings
-
-    prune = bool(getattr(args, "prune", False) or (sync_cfg is not None and sync_cfg.prune))
-    max_prune = getattr(args, "max_prune", None)
-    if max_prune is None:
-        max_prune = sync_cfg.max_prune if sync_cfg is not None else 0.5
-    if not 0 <= max_prune <= 1:
-        raise UsageError("--max-prune is a share between 0 and 1 (e.g. 0.5)")
-    return PlanSettings(
-        sync=name,
-        prune=prune,
-        max_prune=max_prune,
-        force=bool(getattr(args, "force", False)),
-        adopt=bool(getattr(args, "adopt", False)),
-        ignore=tuple(sync_cfg.ignore) if sync_cfg is not None else (),
-    )
-
-
-def request(args, source=None):
-    """(SourceSpec, SyncSpec) from the flags, with the sync's kubesync.yaml entry as the base."""
+def request(args, source=None, **given):
+    """(SourceSpec, SyncSpec) for the facade, from the merged sync settings."""
     from kubesync.sync import SyncSpec
 
-    src = source or source_spec(args)
-    name = getattr(args, "name", None) or src.default_name()
-    sync_cfg = sync_config(args, name)
-    namespace = getattr(args, "namespace", None) or (sync_cfg.namespace if sync_cfg is not None else None) or "default"
-    return src, SyncSpec(name=name, namespace=namespace, plan=plan_settings(args, name, sync_cfg))
+    settings = sync_settings(args, source, **given)
+    return settings.source, SyncSpec.of(settings)
 
 
 def prepare(args, *, deltas: bool = False):

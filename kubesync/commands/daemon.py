@@ -6,69 +6,29 @@ from kubesync.errors import UsageError
 
 
 def _duration(flag: str, value: str) -> float:
-    from kubesync.config import parse_duration
+    from kubesync.settings import positive_duration
 
     try:
-        seconds = parse_duration(value)
+        return positive_duration(value)
     except ValueError as e:
         raise UsageError(f"{flag}: {e}") from None
-    if seconds <= 0:
-        raise UsageError(f"{flag}: {value!r} must be longer than 0")
-    return seconds
-
-
-def _from_config(cfg, args, interval: float):
-    """A config sync; flags switch prune/self-heal/empty-source on for every sync, never off."""
-    from dataclasses import replace
-
-    return replace(
-        cfg,
-        namespace=cfg.namespace or "default",
-        context=cfg.context or getattr(args, "context", None),
-        prune=bool(cfg.prune or args.prune),
-        self_heal=bool(cfg.self_heal or args.self_heal),
-        interval=cfg.interval or interval,
-        max_prune=cfg.max_prune if args.max_prune is None else args.max_prune,
-        allow_empty=bool(cfg.allow_empty or args.allow_empty),
-    )
-
-
-def _from_flags(args, interval: float):
-    from kubesync.commands.common import source_spec
-    from kubesync.config import SyncConfig
-
-    src = source_spec(args)
-    return SyncConfig(
-        name=args.name or src.default_name(),
-        source=src,
-        namespace=args.namespace or "default",
-        context=args.context,
-        prune=args.prune,
-        self_heal=args.self_heal,
-        interval=interval,
-        max_prune=0.5 if args.max_prune is None else args.max_prune,
-        allow_empty=args.allow_empty,
-    )
 
 
 def syncs_from(args, config, interval: float):
-    """Every sync of --config, or the one named by SOURCE (with --config's rules for its name)."""
-    from dataclasses import replace
+    """Every sync of --config, or the one named by SOURCE (with --config's entry of its name as the base)."""
+    from kubesync.commands.common import flags, source_spec
+    from kubesync.settings import merge
 
     if args.source or args.repo:
-        flags = _from_flags(args, interval)
-        if config is None:
-            return (flags,)
-        for cfg in config.syncs:
-            if cfg.name == flags.name:
-                base = _from_config(cfg, args, interval)
-                return (replace(base, source=flags.source, namespace=args.namespace or base.namespace),)
-        return (flags,)
+        f = flags(args, source=source_spec(args), interval=interval)
+        name = f.name or f.source.default_name()
+        entry = next((cfg for cfg in config.syncs if cfg.name == name), None) if config is not None else None
+        return (merge(f, entry),)
     if config is None:
         raise UsageError("no source: give a PATH, --repo URL, or --config kubesync.yaml")
-    if args.name:
-        return (_from_config(config.sync(args.name), args, interval),)
-    return tuple(_from_config(cfg, args, interval) for cfg in config.syncs)
+    f = flags(args, interval=interval, namespace=None)  # -n names SOURCE's namespace, never a config entry's
+    entries = (config.sync(args.name),) if args.name else config.syncs
+    return tuple(merge(f, cfg) for cfg in entries)
 
 
 def settings_from(args):
@@ -80,13 +40,15 @@ def settings_from(args):
 
         config = load_config(args.config)
     interval = _duration("--interval", args.interval)
-    if args.max_prune is not None and not 0 <= args.max_prune <= 1:
-        raise UsageError("--max-prune is a share between 0 and 1 (e.g. 0.5)")
     syncs = syncs_from(args, config, interval)
     alerts = None
     if args.webhook:
-        if not args.webhook.startswith(("http://", "https://")):
-            raise UsageError("--webhook must be an http:// or https:// URL")
+        from kubesync.settings import webhook_url
+
+        try:
+            webhook_url(args.webhook)
+        except ValueError as e:
+            raise UsageError(f"--webhook: {e}") from None
         alerts = AlertSettings(url=args.webhook, format=args.webhook_format or "json")
     elif config is not None and config.webhook is not None:
         alerts = AlertSettings(url=config.webhook.url, format=args.webhook_format or config.webhook.format)

@@ -28,7 +28,6 @@ from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
 from kubesync.daemon.watch import ClusterWatcher
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef
-from kubesync.plan import PlanSettings
 from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
 
 log = logging.getLogger(__name__)
@@ -204,9 +203,7 @@ class SyncWorker:
         return desired
 
     def spec(self) -> SyncSpec:
-        s = self.sync
-        plan = PlanSettings(sync=s.name, prune=s.prune, max_prune=s.max_prune, ignore=tuple(s.ignore))
-        return SyncSpec(name=s.name, namespace=s.namespace, plan=plan, inventory_namespace=s.inventory_namespace)
+        return SyncSpec.of(self.sync)
 
     def _cluster(self):
         def count(e: errors.ClusterError) -> None:

@@ -1,0 +1,111 @@
+"""One settings model for a sync (`config.SyncConfig`): defaults, kubesync.yaml and flags merged once.
+
+    a flag given  >  the sync's kubesync.yaml entry  >  a process-wide flag (daemon --context, --interval)  >  default
+    switches (--prune, --self-heal, --allow-empty, --force, --adopt) only ever turn a setting on
+
+Each check on a value (a duration, a share, a webhook URL) is written here once; the kubesync.yaml
+reader adds file:line to its message, the command line the flag's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubesync.config import SyncConfig
+    from kubesync.sources import SourceSpec
+
+DEFAULT_INTERVAL = 30.0
+DEFAULT_MAX_PRUNE = 0.5
+WEBHOOK_FORMATS = ("json", "slack")
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_WEBHOOK_URL = re.compile(r"^https?://[^/\s]+")
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'30s', '5m', '1h30m', '500ms', '2d' or a plain number of seconds -> seconds.
+
+    Raises ValueError (argparse turns it into a usage message when used as `type=`).
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        s = str(text).strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", s):
+            seconds = float(s)
+        elif _DURATION.fullmatch(s):
+            seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(s))
+        else:
+            raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 5m or 1h30m")
+    if seconds < 0:
+        raise ValueError(f"{text!r} is negative; a duration is 0 or more")
+    return seconds
+
+
+def positive_duration(text: str | float | int) -> float:
+    """A duration that must be longer than 0 (an interval, a Lease duration); ValueError otherwise."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("must be more than 0")
+    return seconds
+
+
+def share(value: float) -> float:
+    """A share of the owned objects (max-prune): 0 to 1; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{value} is not between 0 and 1 (a share: 0.5 allows deleting half the owned objects)")
+    return float(value)
+
+
+def webhook_url(url: str) -> str:
+    """An alert destination: http(s) only. The URL itself is never echoed (it often holds a token)."""
+    if not _WEBHOOK_URL.match(url):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line says about a sync; None or False: not given."""
+
+    name: str | None = None
+    source: SourceSpec | None = None
+    namespace: str | None = None
+    context: str | None = None
+    """Process-wide: a kubesync.yaml entry's own context wins."""
+    interval: float | None = None
+    """Process-wide: a kubesync.yaml entry's own interval wins."""
+    max_prune: float | None = None
+    prune: bool = False
+    self_heal: bool = False
+    allow_empty: bool = False
+    force: bool = False
+    adopt: bool = False
+
+
+def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
+    """The sync's settings: its kubesync.yaml entry (when there is one) under the flags, else defaults."""
+    from kubesync.config import SyncConfig
+
+    if entry is None:
+        if flags.source is None:
+            raise ValueError("a sync without a kubesync.yaml entry needs a source")
+        entry = SyncConfig(name=flags.name or flags.source.default_name(), source=flags.source,
+                           context=flags.context, interval=flags.interval or DEFAULT_INTERVAL)
+    return replace(
+        entry,
+        source=flags.source or entry.source,
+        namespace=flags.namespace or entry.namespace or "default",
+        context=entry.context or flags.context,
+        max_prune=entry.max_prune if flags.max_prune is None else flags.max_prune,
+        prune=entry.prune or flags.prune,
+        self_heal=entry.self_heal or flags.self_heal,
+        allow_empty=entry.allow_empty or flags.allow_empty,
+        force=entry.force or flags.force,
+        adopt=entry.adopt or flags.adopt,
+    )

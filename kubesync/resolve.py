@@ -58,15 +58,13 @@ class Resolved:
     rtype: ResourceType
     obj: KubeObject = field(compare=False, hash=False, repr=False)  # metadata.namespace filled in
     warning: str = field(default="", compare=False)  # accepted, but the person should know (plan warnings)
+    pending_crd: bool = False
+    """The kind is served by a CRD of this same desired state that the cluster lacks yet: no live copy
+    can exist, and apply waits for the CRD to be Established before creating it."""
 
     @property
     def ref(self) -> ObjectRef:
         return self.manifest.ref
-
-    @property
-    def pending_crd(self) -> bool:
-        """True when the kind is served by a CRD of this same desired state that the cluster lacks yet."""
-        return "pending-crd" in self.rtype.verbs
 
 
 def types_from_crds(manifests: tuple[Manifest, ...] | list[Manifest]) -> dict[tuple[str, str], ResourceType]:
@@ -90,7 +88,7 @@ def types_from_crds(manifests: tuple[Manifest, ...] | list[Manifest]) -> dict[tu
                 kind=kind,
                 plural=plural,
                 namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                verbs=("pending-crd",),
+                verbs=("create", "get", "list", "patch", "delete"),
                 has_scale=has_scale,
             )
     return out
@@ -116,7 +114,9 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
     out: list[Resolved] = []
     for m in manifests:
         api_version = m.ref.api_version
-        rtype = lookup(api_version, m.ref.kind) or from_crds.get((api_version, m.ref.kind))
+        rtype = lookup(api_version, m.ref.kind)
+        pending = rtype is None and (api_version, m.ref.kind) in from_crds
+        rtype = rtype or from_crds.get((api_version, m.ref.kind))
         if rtype is None:
             problems.append(f"{m.origin}: {m.ref}: {not_served(api_version, m.ref.kind)}")
             continue
@@ -134,7 +134,7 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
             ref = ref.with_namespace("")
             obj = {**obj, "metadata": {k: v for k, v in (obj.get("metadata") or {}).items() if k != "namespace"}}
         manifest = Manifest(ref, obj, m.origin) if ref is not m.ref else m
-        out.append(Resolved(manifest, rtype, obj, warning))
+        out.append(Resolved(manifest, rtype, obj, warning, pending))
     if problems:
         raise ResolveError(
             f"{len(problems)} object(s) cannot be resolved against the cluster; nothing was applied:\n"

@@ -3,9 +3,9 @@
     python bench/kubesync_probe.py plan SOURCE --kubeconfig F ...     (same arguments as `kubesync`)
 
 The benchmark times this process as it would time `python -m kubesync`: the CLI runs unchanged, in
-the same interpreter. The only addition is bookkeeping the CLI has no flag for: every `Cluster` the
-run creates is remembered, and at exit its `stats` (counted by the client itself, per request sent)
-are written as JSON to $KUBESYNC_BENCH_REPORT with the process's own peak RSS.
+the same interpreter. The only addition is bookkeeping the CLI has no flag for: a request hook
+(`kubesync.cluster.client.add_request_hook`) counts every request sent, and at exit the counts are
+written as JSON to $KUBESYNC_BENCH_REPORT with the process's own peak RSS.
 """
 
 from __future__ import annotations
@@ -37,22 +37,20 @@ def request_class(method: str, path: str) -> str:
 
 
 def main() -> int:
-    from kubesync.cluster import client
+    from kubesync.cluster.client import add_request_hook
 
-    clusters: list = []
+    by_method: Counter = Counter()
     kinds: Counter = Counter()
-    init, request = client.Cluster.__init__, client.Cluster.request
+    retries = 0
 
-    def counting_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        clusters.append(self)
+    def count(method: str, path: str, attempt: int) -> None:
+        nonlocal retries
+        by_method[method] += 1
+        retries += attempt > 0
+        if method != "WATCH" and attempt == 0:  # a class per request made, as before; retries counted apart
+            kinds[request_class(method, path)] += 1
 
-    def classified_request(self, method, path, **kwargs):
-        kinds[request_class(method, path)] += 1
-        return request(self, method, path, **kwargs)
-
-    client.Cluster.__init__ = counting_init
-    client.Cluster.request = classified_request
+    add_request_hook(count)
 
     from kubesync.cli import main as cli_main
 
@@ -64,11 +62,6 @@ def main() -> int:
     finally:
         path = os.environ.get("KUBESYNC_BENCH_REPORT")
         if path:
-            by_method: Counter = Counter()
-            retries = 0
-            for c in clusters:
-                by_method.update(c.stats.by_method)
-                retries += c.stats.retries
             report = {
                 "rc": rc,
                 "requests": sum(by_method.values()),

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 import urllib3
@@ -41,8 +41,6 @@ class ClientSettings:
     timeout: float = 30.0
     """Seconds for one request (watches use their own)."""
 
-    qps_warning: int = 0
-    """Unused placeholder kept at 0: client-side throttling is left to the server's priority and fairness."""
 
 
 STATUS_ERRORS: dict[int, type[errors.ClusterError]] = {
@@ -70,6 +68,24 @@ def error_for(status: int, body: dict, method: str, path: str) -> errors.Cluster
     message = strip_body_quotes(str(body.get("message") or f"HTTP {status}"))
     body = {**body, "message": message} if "message" in body else body
     return cls(f"{method} {path}: {message}", status=status, reason=str(body.get("reason") or ""), body=body)
+
+
+# Called with (method, path, attempt) before every request is sent: attempt 0 is the first try, n
+# the n-th retry; a watch is method "WATCH". For counting and tracing (bench/, tests) without
+# wrapping or patching Cluster. Hooks must be quick and must not raise.
+RequestHook = Callable[[str, str, int], None]
+_request_hooks: list[RequestHook] = []
+
+
+def add_request_hook(hook: RequestHook) -> Callable[[], None]:
+    """Call `hook` for every request any Cluster in this process sends; returns the function removing it."""
+    _request_hooks.append(hook)
+    return lambda: _request_hooks.remove(hook) if hook in _request_hooks else None
+
+
+def _announce(method: str, path: str, attempt: int) -> None:
+    for hook in tuple(_request_hooks):
+        hook(method, path, attempt)
 
 
 @dataclass
@@ -171,6 +187,7 @@ class Cluster(Requests):
         for n, pause in enumerate(attempts):
             if pause:
                 time.sleep(pause)
+            _announce(method, path, n)
             try:
                 return self._send(method, path, query, body, content_type, timeout)
             except (errors.ClusterTransient, errors.ClusterUnreachable) as e:
@@ -220,6 +237,7 @@ class Cluster(Requests):
 
     def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict]:
         """Line-delimited JSON events of a watch; ends when the server closes it or the timeout passes."""
+        _announce("WATCH", path, 0)
         self.stats.add("WATCH")
         try:
             resp = self._pool.request(

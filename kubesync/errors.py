@@ -14,6 +14,7 @@
      │    ├── ClusterConflict      409, or a failed resourceVersion precondition
      │    └── ClusterInvalid       422 with field causes: the object itself is wrong
      ├── OwnershipConflict     an object exists that another tool owns
+     ├── InventoryCorrupt      a sync's inventory ConfigMap cannot be decoded (pruning is impossible)
      ├── PlanRefused           prune safety: empty source, too many deletions
      ├── StalePlan             a saved plan no longer matches the cluster or source
      ├── WaitTimeout           `apply --wait`: objects not Healthy in time (each listed with its reason)
@@ -109,6 +110,10 @@ class ClusterInvalid(ClusterError):
 
 class OwnershipConflict(KubesyncError):
     pass
+
+
+class InventoryCorrupt(KubesyncError):
+    """A sync's inventory ConfigMap cannot be decoded: fix or delete it before anything is pruned."""
 
 
 class PlanRefused(KubesyncError):

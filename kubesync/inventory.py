@@ -3,24 +3,24 @@
 In the spirit of kpt's ResourceGroup and kubectl's ApplySet. Prune deletes only objects that are in
 the inventory AND carry the sync's label AND still have the recorded uid, so an object re-created by
 someone else, or merely labelled like ours, is never deleted.
+
+Pure: the ConfigMap's shape and its codec. Reading and writing it is kubesync.cluster.inventory.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 import zlib
 from typing import Iterable
 
 from kubesync import errors
-from kubesync.model import INVENTORY_NAMESPACE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, ObjectRef
-from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
-
-log = logging.getLogger(__name__)
+from kubesync.model import INVENTORY_NAMESPACE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, KubeObject, ObjectRef
+from kubesync.plan import InventoryEntry
 
 DEFAULT_NAMESPACE = INVENTORY_NAMESPACE
 FORMAT = "kubesync.io/inventory/v1"
+INVENTORY_FOR_LABEL = "kubesync.io/inventory-for"
 
 
 def inventory_name(sync: str) -> str:
@@ -38,57 +38,34 @@ def decode(data: str) -> list[InventoryEntry]:
     return [InventoryEntry(ObjectRef(g, v, k, ns, n), uid) for g, v, k, ns, n, uid in rows]
 
 
-def _path(namespace: str, sync: str = "") -> str:
-    base = f"/api/v1/namespaces/{namespace}/configmaps"
-    return f"{base}/{inventory_name(sync)}" if sync else base
+def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE) -> KubeObject:
+    """The inventory ConfigMap of a sync holding these entries."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": inventory_name(sync),
+            "namespace": namespace,
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, INVENTORY_FOR_LABEL: sync},
+        },
+        "data": {"format": FORMAT, "objects": encode(entries)},
+    }
 
 
-def read(cluster, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[InventoryEntry]:
-    """The inventory, or an empty one when the sync never ran. A corrupt inventory is an error:
-    guessing would risk pruning the wrong objects."""
-    cm = cluster.get_or_none(_path(namespace, sync))
+def from_configmap(cm: KubeObject | None, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[InventoryEntry]:
+    """The entries of an inventory ConfigMap (none when it does not exist). A corrupt inventory is an
+    error: guessing would risk pruning the wrong objects."""
     if cm is None:
         return []
     raw = (cm.get("data") or {}).get("objects", "")
     try:
         return decode(raw) if raw else []
     except (ValueError, zlib.error, TypeError) as e:
-        raise errors.KubesyncError(
+        raise errors.InventoryCorrupt(
             f"the inventory ConfigMap {namespace}/{inventory_name(sync)} is corrupt ({e}); "
             "fix or delete it (pruning is impossible until then)"
         ) from e
 
 
-def write(cluster, sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, dry_run: bool = False) -> None:
-    """Create or replace the inventory (and its namespace on first use)."""
-    if dry_run:
-        return
-    body = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": inventory_name(sync),
-            "namespace": namespace,
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, "kubesync.io/inventory-for": sync},
-        },
-        "data": {"format": FORMAT, "objects": encode(entries)},
-    }
-    if cluster.get_or_none(f"/api/v1/namespaces/{namespace}") is None:
-        try:
-            # Unowned but adoptable: a sync that declares this namespace (deploy/ does) takes it over.
-            meta = {"name": namespace, "labels": {ADOPTABLE_LABEL: "true"}}
-            cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
-        except errors.ClusterConflict:
-            pass
-    try:
-        cluster.request("PUT", _path(namespace, sync), body=body)
-    except errors.ClusterNotFound:
-        cluster.request("POST", _path(namespace), body=body)
-    log.debug("inventory %s/%s: %d objects", namespace, inventory_name(sync), len(list(entries)) if not isinstance(entries, list) else len(entries))
-
-
-def is_inventory(obj: dict) -> bool:
-    return bool(((obj.get("metadata") or {}).get("labels") or {}).get("kubesync.io/inventory-for"))
-
-
-__all__ = ["read", "write", "encode", "decode", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry", "SYNC_LABEL"]
+__all__ = ["encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
+           "SYNC_LABEL"]

@@ -14,6 +14,7 @@ from typing import Callable
 
 from kubesync import errors, inventory
 from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome
+from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.discovery import Discovery
 from kubesync.cluster.live import list_by_ref, list_managed
 from kubesync.deltas import Deltas, compute_deltas, quota_warnings
@@ -121,7 +122,7 @@ class Pipeline:
         """Everything read-only: resolve, read live state and the inventory, plan."""
         settings = spec.plan or PlanSettings(sync=spec.name)
         resolved = resolve(desired.manifests, self.discovery.resource_for, spec.namespace)
-        inv = inventory.read(self.cluster, spec.name, spec.inventory_namespace)
+        inv = stored_inventory.read(self.cluster, spec.name, spec.inventory_namespace)
         live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
         plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision)
         plan = Applier(self.cluster, self.discovery).drop_ineffective_updates(plan)
@@ -186,7 +187,7 @@ class Pipeline:
     def apply_saved(self, saved: SavedPlan, settings: ApplySettings, progress: Progress | None = None) -> ApplyReport:
         """Exactly the reviewed actions; conflicts are failures, never re-diffed (there is no source to diff)."""
         spec = SyncSpec(name=saved.plan.sync, namespace=saved.namespace or "default")  # only names the inventory
-        inv = inventory.read(self.cluster, spec.name, spec.inventory_namespace)
+        inv = stored_inventory.read(self.cluster, spec.name, spec.inventory_namespace)
         planned = Planned(saved.plan, [], None, inv)
         report = Applier(self.cluster, self.discovery, settings, replan=None, progress=progress).apply(saved.plan)
         if not settings.dry_run:
@@ -324,7 +325,7 @@ def next_inventory(planned: Planned, report: ApplyReport) -> list[InventoryEntry
 def record_inventory(cluster, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport) -> None:
     """Write the inventory; when that fails after some actions failed too, report both."""
     try:
-        inventory.write(cluster, spec.name, entries, spec.inventory_namespace)
+        stored_inventory.write(cluster, spec.name, entries, spec.inventory_namespace)
     except errors.KubesyncError as e:
         if not report.failures:
             raise

@@ -7,13 +7,14 @@ import textwrap
 
 import pytest
 
-from kubesync import errors, inventory
+from kubesync import errors
 from kubesync.apply import ApplySettings
 from kubesync.cluster.discovery import Discovery
 from kubesync.model import ActionType
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec, load
 from kubesync.sync import Pipeline, SyncSpec, raise_for_failures
+from kubesync.cluster import inventory as stored_inventory
 
 
 def write(folder, name, text):
@@ -149,7 +150,7 @@ def test_first_sync_creates_everything_in_wave_order_and_second_plan_is_empty(cl
     assert [a.type for a in second.plan.actions] == [ActionType.NOOP] * 5
     assert not second.plan.has_changes
     # The inventory records every object with its uid.
-    entries = inventory.read(cluster, sync.spec.name, namespace)
+    entries = stored_inventory.read(cluster, sync.spec.name, namespace)
     assert sorted(e.ref.kind for e in entries) == ["ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"]
     assert all(e.uid for e in entries)
 
@@ -195,7 +196,7 @@ def test_each_action_type_sends_exactly_its_request(cluster, namespace, src):
     _, report = sync.apply(planned)
     assert cluster.stats.by_method["DELETE"] - before.get("DELETE", 0) == 1
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/services/web") is None
-    assert "Service" not in {e.ref.kind for e in inventory.read(cluster, sync.spec.name, namespace)}
+    assert "Service" not in {e.ref.kind for e in stored_inventory.read(cluster, sync.spec.name, namespace)}
 
 
 def test_concurrent_change_between_plan_and_apply_is_rediffed_not_overwritten(cluster, namespace, src):
@@ -326,7 +327,7 @@ def test_server_dry_run_changes_nothing(cluster, namespace, src):
         cm for cm in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps")["items"] if cm["metadata"]["name"] == "kube-root-ca.crt"
     ]
     assert cluster.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/web") is None
-    assert inventory.read(cluster, sync.spec.name, namespace) == []
+    assert stored_inventory.read(cluster, sync.spec.name, namespace) == []
     # and a server dry run still reports what the server would reject
     write(src, "bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec:\n  ports:\n    - port: 99999\n      protocol: TCP\n")
     planned, report = sync.apply(dry_run=True)

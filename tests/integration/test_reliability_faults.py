@@ -20,6 +20,7 @@ from kubesync.cluster.discovery import Discovery
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec, load
 from kubesync.sync import Pipeline, SyncSpec
+from kubesync.cluster import inventory as stored_inventory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,7 @@ def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: st
     assert sorted(d["metadata"]["name"] for d in deps) == [f"web-{i}" for i in range(N_DEPLOYMENTS)]
     live_uids = {("ConfigMap", c["metadata"]["name"]): c["metadata"]["uid"] for c in cms}
     live_uids.update({("Deployment", d["metadata"]["name"]): d["metadata"]["uid"] for d in deps})
-    entries = inventory.read(cluster, sync, inventory_namespace)
+    entries = stored_inventory.read(cluster, sync, inventory_namespace)
     assert {(e.ref.kind, e.ref.name): e.uid for e in entries} == live_uids
     assert len(entries) == N_CONFIGMAPS + N_DEPLOYMENTS  # no entry twice
     # One ReplicaSet per Deployment: no Deployment was rewritten with a different template.

@@ -1,0 +1,38 @@
+"""Reading and writing a sync's inventory ConfigMap (its shape and codec: kubesync.inventory)."""
+
+from __future__ import annotations
+
+import logging
+
+from kubesync import errors
+from kubesync.inventory import DEFAULT_NAMESPACE, from_configmap, inventory_name, to_configmap
+from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
+
+log = logging.getLogger(__name__)
+
+
+def _path(namespace: str, sync: str = "") -> str:
+    base = f"/api/v1/namespaces/{namespace}/configmaps"
+    return f"{base}/{inventory_name(sync)}" if sync else base
+
+
+def read(cluster, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[InventoryEntry]:
+    """The inventory, or an empty one when the sync never ran."""
+    return from_configmap(cluster.get_or_none(_path(namespace, sync)), sync, namespace)
+
+
+def write(cluster, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE) -> None:
+    """Create or replace the inventory (and its namespace on first use)."""
+    body = to_configmap(sync, entries, namespace)
+    if cluster.get_or_none(f"/api/v1/namespaces/{namespace}") is None:
+        try:
+            # Unowned but adoptable: a sync that declares this namespace (deploy/ does) takes it over.
+            meta = {"name": namespace, "labels": {ADOPTABLE_LABEL: "true"}}
+            cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        except errors.ClusterConflict:
+            pass
+    try:
+        cluster.request("PUT", _path(namespace, sync), body=body)
+    except errors.ClusterNotFound:
+        cluster.request("POST", _path(namespace), body=body)
+    log.debug("inventory %s/%s: %d objects", namespace, inventory_name(sync), len(entries))

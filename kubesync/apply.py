@@ -18,6 +18,7 @@ from typing import Callable
 
 from kubesync import errors
 from kubesync.cluster.client import JSON_PATCH, MERGE_PATCH
+from kubesync.cluster.dryrun import Verdict, check_update
 from kubesync.logs import ObjectLogger
 from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Plan, ResourceType
 from kubesync.plan import waves
@@ -124,44 +125,6 @@ class Applier:
         olog.debug("%s %s", outcome.result, outcome.message)
         self.progress(outcome)
         return outcome
-
-    # -- verifying updates before anyone sees them -----------------------------------------------------
-
-    def drop_ineffective_updates(self, plan: Plan) -> Plan:
-        """Turn updates the server would store as no change into no-ops, with a warning.
-
-        A field the server drops (a misspelled or unknown field, a disabled feature, zero values it
-        omits) would otherwise be planned again on every run and look like drift forever. Each update
-        is sent once with dryRun=All; only its result is compared, nothing is written.
-        """
-        updates = [a for a in plan.actions if a.type is ActionType.UPDATE and a.live is not None]
-        if not updates:
-            return plan
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="verify") as pool:
-            ineffective = {a.ref.key for a, same in zip(updates, pool.map(self._without_effect, updates)) if same}
-        if not ineffective:
-            return plan
-        actions, warnings = [], list(plan.warnings)
-        for a in plan.actions:
-            if a.ref.key in ineffective and a.type is ActionType.UPDATE:
-                paths = ", ".join(op["path"] for op in a.patch)
-                origin = f"{a.origin}: " if a.origin else ""
-                warnings.append(f"{origin}{a.ref}: the server ignores {paths} (unknown field, disabled feature or "
-                                "omitted default); nothing to change")
-                a = replace(a, type=ActionType.NOOP, patch=(), risks=(), note="")
-            actions.append(a)
-        return replace(plan, actions=tuple(actions), warnings=tuple(warnings))
-
-    def _without_effect(self, action: Action) -> bool:
-        try:
-            rtype = self.rtype(action.ref)
-            # No resourceVersion test here: controllers write status all the time, and a change to
-            # anything but status makes the result differ from what we saw, which keeps the update.
-            result = self.cluster.request("PATCH", rtype.path(action.ref.namespace, action.ref.name), body=list(action.patch),
-                                          content_type=JSON_PATCH, query={"dryRun": "All"})
-        except errors.KubesyncError:
-            return False  # forbidden, invalid, gone: the real apply reports it
-        return _stored_view(result) == _stored_view(action.live)
 
     # -- one action ------------------------------------------------------------------------------------
 
@@ -319,11 +282,36 @@ class Applier:
         raise errors.KubesyncError(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")
 
 
-_VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
+def verify_updates(cluster, discovery, plan: Plan, concurrency: int = 8) -> Plan:
+    """Turn updates the server would store as no change into no-ops, with a warning.
 
+    A field the server drops (a misspelled or unknown field, a disabled feature, zero values it
+    omits) would otherwise be planned again on every run and look like drift forever. Each update
+    is sent once with dryRun=All; only its result is compared, nothing is written. An update our
+    credentials may not dry-run is kept and says so on the plan.
+    """
+    updates = [a for a in plan.actions if a.type is ActionType.UPDATE and a.live is not None]
+    if not updates:
+        return plan
 
-def _stored_view(obj: KubeObject | None) -> KubeObject:
-    """What an update can change: the object less status and the bookkeeping every write touches."""
-    out = {k: v for k, v in (obj or {}).items() if k != "status"}
-    out["metadata"] = {k: v for k, v in (out.get("metadata") or {}).items() if k not in _VOLATILE_METADATA}
-    return out
+    def check(action: Action) -> Verdict:
+        rtype = discovery.resource_for(action.ref.api_version, action.ref.kind)
+        return Verdict.FAILED if rtype is None else check_update(cluster, rtype, action)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
+        verdicts = {a.ref.key: v for a, v in zip(updates, pool.map(check, updates))}
+    if not any(v in (Verdict.NO_EFFECT, Verdict.FORBIDDEN) for v in verdicts.values()):
+        return plan
+    actions, warnings = [], list(plan.warnings)
+    for a in plan.actions:
+        verdict = verdicts.get(a.ref.key) if a.type is ActionType.UPDATE else None
+        origin = f"{a.origin}: " if a.origin else ""
+        if verdict is Verdict.NO_EFFECT:
+            paths = ", ".join(op["path"] for op in a.patch)
+            warnings.append(f"{origin}{a.ref}: the server ignores {paths} (unknown field, disabled feature or "
+                            "omitted default); nothing to change")
+            a = replace(a, type=ActionType.NOOP, patch=(), risks=(), note="")
+        elif verdict is Verdict.FORBIDDEN:
+            warnings.append(f"{origin}{a.ref}: not verified by the server: forbidden (a dry run of the update was refused)")
+        actions.append(a)
+    return replace(plan, actions=tuple(actions), warnings=tuple(warnings))

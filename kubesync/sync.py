@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from kubesync import errors, inventory
-from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome
+from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome, verify_updates
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.discovery import Discovery
 from kubesync.cluster.live import list_by_ref, list_managed
@@ -125,7 +125,7 @@ class Pipeline:
         inv = stored_inventory.read(self.cluster, spec.name, spec.inventory_namespace)
         live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
         plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision)
-        plan = Applier(self.cluster, self.discovery).drop_ineffective_updates(plan)
+        plan = verify_updates(self.cluster, self.discovery, plan)
         return Planned(plan, resolved, settings, inv, live, managed)
 
     def plan_source(self, source, spec: SyncSpec, *, deltas: bool = False) -> Planned:

@@ -26,6 +26,8 @@ Messages say what, where and how to fix it:
 
 from __future__ import annotations
 
+import re
+
 MAX_BODY = 400  # long server bodies are cut before they reach a log or a terminal
 
 
@@ -36,6 +38,22 @@ def cut(text: str, limit: int = MAX_BODY) -> str:
         return text
     suffix = f"... ({len(text)} chars)"
     return text[: max(0, limit - len(suffix))] + suffix
+
+
+# Control characters, line and paragraph separators, and bidi overrides: a file name holding one
+# could forge an extra line of output or hide text in a terminal or a review comment.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    return _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): for names that came from outside."""
+    return _UNPRINTABLE.sub(_escape, str(text))
 
 
 class KubesyncError(Exception):
@@ -60,7 +78,7 @@ class ManifestError(SourceError):
     """Loading is all-or-nothing: this holds every problem found, one line each."""
 
     def __init__(self, problems: list[str]):
-        self.problems = list(problems)
+        self.problems = [printable(p) for p in problems]
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the desired state; nothing was applied"
         super().__init__(head + ":\n" + "\n".join("  " + p for p in self.problems))

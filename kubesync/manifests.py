@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-
-import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kubesync.documents import Budget, Document, ParseLimits, json_documents, yaml_documents
+from kubesync.documents import describe_yaml_error  # noqa: F401  (config.py reads it from here)
 from kubesync.errors import ManifestError
 from kubesync.model import Manifest, ObjectRef, Origin, split_api_version
 
@@ -91,238 +90,6 @@ NAME_RULES: dict[tuple[str, str], tuple[Any, str]] = {
 DEFAULT_NAME_RULE = (is_dns1123_subdomain, DNS1123_SUBDOMAIN_RULE)
 
 
-# --- YAML loading with lines, duplicate keys and JSON-only values ----------------------------
-
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-# Kubernetes reads YAML as JSON: a date stays a string, and `=` is just a string.
-_DROPPED_RESOLVERS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
-_YAML = "tag:yaml.org,2002:"
-_STR, _MAP, _SEQ, _MERGE = _YAML + "str", _YAML + "map", _YAML + "seq", _YAML + "merge"
-# Tags that have no JSON value; PyYAML would build bytes, sets, dates or tuples from them.
-_REFUSED_TAGS = {_YAML + t for t in ("timestamp", "binary", "set", "omap", "pairs")}
-_SCALAR_TAGS = {_YAML + t for t in ("null", "bool", "int", "float")}
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """libyaml's parser and composer (when present) with Kubernetes' view of implicit types."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
-
-    # The composer calls these for every node. With no path resolvers a scalar's tag depends on its
-    # text alone, and the same texts recur across manifests, so the regex answers are kept.
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is not ScalarNode:
-            return _BaseLoader.resolve(self, kind, value, implicit)
-        key = (value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            tag = _BaseLoader.resolve(self, kind, value, implicit)
-            if len(value) <= 256 and len(_RESOLVED) < 65536:
-                _RESOLVED[key] = tag
-        return tag
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        return None  # no path resolvers
-
-    def ascend_resolver(self) -> None:
-        return None
-
-
-_RESOLVED: dict[tuple[str, Any], str] = {}
-assert not _Loader.yaml_path_resolvers, "the resolve cache assumes no path resolvers"
-
-
-def _construct_error(problem: str, node: Node) -> yaml.constructor.ConstructorError:
-    return yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
-
-
-class _Builder:
-    """Nodes -> plain JSON values, noting duplicate keys; several times faster than PyYAML's constructor.
-
-    PyYAML's generic constructor dominates the cost of a big source and silently keeps the last
-    of two equal keys; building from the composed nodes directly fixes both.
-    """
-
-    def __init__(self, loader: _Loader):
-        self.loader = loader
-        self.memo: dict[int, Any] = {}  # aliases share one value, as in PyYAML (no billion laughs)
-        self.building: set[int] = set()
-        self.duplicates: list[tuple[int, str, int]] = []  # (line, key, first line)
-
-    def build(self, node: Node) -> Any:
-        if isinstance(node, ScalarNode):
-            if node.tag == _STR:
-                return node.value
-            return self.scalar(node)
-        key = id(node)
-        if key in self.memo:
-            if key in self.building:
-                raise _construct_error("recursive alias: a node contains itself", node)
-            return self.memo[key]
-        if isinstance(node, SequenceNode):
-            return self.sequence(node, key)
-        return self.mapping(node, key)
-
-    def scalar(self, node: ScalarNode) -> Any:
-        if node.tag in _SCALAR_TAGS:
-            return self.loader.yaml_constructors[node.tag](self.loader, node)
-        raise self.unsupported(node)
-
-    def sequence(self, node: SequenceNode, key: int) -> list:
-        if node.tag != _SEQ:
-            raise self.unsupported(node)
-        out: list = []
-        self.memo[key] = out
-        self.building.add(key)
-        out.extend(self.build(item) for item in node.value)
-        self.building.discard(key)
-        return out
-
-    def mapping(self, node: MappingNode, key: int) -> dict:
-        if node.tag != _MAP:
-            raise self.unsupported(node)
-        out: dict = {}
-        self.memo[key] = out
-        self.building.add(key)
-        lines: dict[Any, int] = {}
-        merges: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merges.append(value_node)
-                continue
-            k = self.build(key_node)
-            try:
-                first = lines.setdefault(k, key_node.start_mark.line + 1)
-            except TypeError:
-                raise _construct_error("found an unhashable key (a list or mapping used as a key)", key_node) from None
-            if k in out:
-                self.duplicates.append((key_node.start_mark.line + 1, str(k), first))
-            out[k] = self.build(value_node)
-        if merges:
-            self.merge(out, merges)
-        self.building.discard(key)
-        return out
-
-    def merge(self, out: dict, merges: list[Node]) -> None:
-        """`<<: *base` keys fill in what the mapping does not set; earlier merges win."""
-        sources: list[Node] = []
-        for m in merges:
-            sources += m.value if isinstance(m, SequenceNode) else [m]
-        merged: dict = {}
-        for src in reversed(sources):
-            value = self.build(src)
-            if not isinstance(value, dict):
-                raise _construct_error("a merge key (<<) needs a mapping or a list of mappings", src)
-            merged.update(value)
-        merged.update(out)
-        out.clear()
-        out.update(merged)
-
-    def unsupported(self, node: Node) -> yaml.constructor.ConstructorError:
-        if node.tag in _REFUSED_TAGS:
-            return _construct_error(
-                f"unsupported tag {node.tag.replace(_YAML, '!!')}: "
-                "Kubernetes objects hold only maps, lists, strings, numbers, booleans and null",
-                node,
-            )
-        # The tag is not repeated: an unquoted value starting with '!' (a password, say) is read as one.
-        return _construct_error("unknown YAML tag (a value starting with '!' must be quoted)", node)
-
-
-@dataclass(frozen=True)
-class _Document:
-    """One parsed document: the value, its 1-based line, and the duplicate keys seen inside it."""
-
-    value: Any
-    line: int
-    node: Node | None = None
-    duplicates: tuple[tuple[int, str, int], ...] = ()
-
-
-def _yaml_documents(path: str, text: str, problems: list[str]) -> Iterator[_Document]:
-    """Yield each non-empty YAML document; a syntax error ends the file with one problem."""
-    loader = _Loader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            builder = _Builder(loader)
-            value = builder.build(node)
-            if value is None:
-                continue  # empty or comment-only document
-            yield _Document(value, node.start_mark.line + 1, node, tuple(builder.duplicates))
-    except yaml.MarkedYAMLError as e:
-        problems.append(describe_yaml_error(path, e))
-    except yaml.YAMLError as e:  # unmarked: rare (reader errors are caught before parsing)
-        problems.append(f"{path}: invalid YAML: {e}")
-    finally:
-        loader.dispose()
-
-
-def describe_yaml_error(path: str, e: yaml.MarkedYAMLError) -> str:
-    """`path:line: invalid YAML at column N: what`; never the offending text (it may be a Secret value)."""
-    mark = e.problem_mark or e.context_mark
-    where = f"{path}:{mark.line + 1}" if mark else path
-    column = f" at column {mark.column + 1}" if mark else ""
-    what = e.problem or "syntax error"
-    if e.context:
-        what += f" ({e.context}"
-        what += f" at line {e.context_mark.line + 1})" if e.context_mark and e.context_mark is not mark else ")"
-    return f"{where}: invalid YAML{column}: {what}"
-
-
-def _json_documents(path: str, text: str, problems: list[str]) -> Iterator[_Document]:
-    """Yield each JSON value of a file (one object, or several concatenated like `kubectl` accepts)."""
-    decoder = json.JSONDecoder(object_pairs_hook=_JsonObject)
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos] in " \t\r\n":
-            pos += 1
-        if pos >= end:
-            return
-        line = text.count("\n", 0, pos) + 1
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            problems.append(f"{path}:{e.lineno}: invalid JSON at column {e.colno}: {e.msg}")
-            return
-        dups = tuple((line, key, line) for key in _json_duplicates(value))
-        yield _Document(_plain(value), line, None, dups)
-
-
-class _JsonObject(dict):
-    """A JSON object that remembers keys given more than once (json keeps only the last)."""
-
-    def __init__(self, pairs: list[tuple[str, Any]]):
-        super().__init__(pairs)
-        self.duplicates: list[str] = []
-        if len(self) < len(pairs):
-            seen: set[str] = set()
-            self.duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]
-
-
-def _json_duplicates(value: Any) -> Iterator[str]:
-    if isinstance(value, _JsonObject):
-        yield from value.duplicates
-        for v in value.values():
-            yield from _json_duplicates(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _json_duplicates(v)
-
-
-def _plain(value: Any) -> Any:
-    """Turn _JsonObject back into dict, so manifests hold plain JSON values only."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 # --- documents -> manifests ------------------------------------------------------------------
 
 
@@ -380,7 +147,7 @@ def _items_nodes(node: Node | None) -> list[Node] | None:
     return None
 
 
-def _expand(doc: _Document, path: str, problems: list[str]) -> Iterator[tuple[Any, int]]:
+def _expand(doc: Document, path: str, problems: list[str]) -> Iterator[tuple[Any, int]]:
     """Yield (object, line) for a document, expanding List kinds (recursively) into their items."""
     value = doc.value
     if not (isinstance(value, dict) and _is_list(value)):
@@ -396,7 +163,7 @@ def _expand(doc: _Document, path: str, problems: list[str]) -> Iterator[tuple[An
     for i, item in enumerate(items):
         node = nodes[i] if nodes is not None and i < len(nodes) else None
         line = node.start_mark.line + 1 if node is not None else doc.line
-        yield from _expand(_Document(item, line, node), path, problems)
+        yield from _expand(Document(item, line, node), path, problems)
 
 
 def _check_string(field: str, value: Any, example: str) -> str | None:
@@ -508,7 +275,7 @@ def _check_string_map(meta: dict, field: str) -> list[str | None]:
     ]
 
 
-def _manifests_of(path: str, docs: Iterable[_Document], rendered: bool, problems: list[str]) -> Iterator[Manifest]:
+def _manifests_of(path: str, docs: Iterable[Document], rendered: bool, problems: list[str]) -> Iterator[Manifest]:
     """Validate every object of a file's documents; yield the good ones, note the bad ones."""
     def where(line: int) -> str:
         return path if rendered else f"{path}:{line}"
@@ -530,13 +297,15 @@ def _manifests_of(path: str, docs: Iterable[_Document], rendered: bool, problems
             yield Manifest(ObjectRef.of(obj), obj, Origin(path, 0 if rendered else line))
 
 
-def parse_documents(path: str, text: str, problems: list[str], *, rendered: bool = False) -> list[Manifest]:
+def parse_documents(
+    path: str, text: str, problems: list[str], *, rendered: bool = False, budget: Budget | None = None
+) -> list[Manifest]:
     """Parse one file's text into Manifests, appending what is wrong to ``problems``.
 
     JSON is chosen by the ``.json`` suffix; everything else is (multi-document) YAML.
     """
-    parse = _json_documents if path.lower().endswith(JSON_SUFFIXES) else _yaml_documents
-    return list(_manifests_of(path, parse(path, text, problems), rendered, problems))
+    parse = json_documents if path.lower().endswith(JSON_SUFFIXES) else yaml_documents
+    return list(_manifests_of(path, parse(path, text, problems, budget or Budget()), rendered, problems))
 
 
 def parse(path: str, text: str) -> list[Manifest]:
@@ -573,20 +342,24 @@ def _duplicates(manifests: Iterable[Manifest], problems: list[str]) -> None:
             problems.append(f"{m.origin}: {m.ref}: defined twice, first at {seen.origin}; keep only one definition")
 
 
-def load_files(files: Iterable[SourceFile], problems: Iterable[str] = ()) -> tuple[Manifest, ...]:
+def load_files(
+    files: Iterable[SourceFile], problems: Iterable[str] = (), limits: ParseLimits | None = None
+) -> tuple[Manifest, ...]:
     """Every file -> Manifests, in file then document order; all-or-nothing.
 
     ``problems`` carries what the source already found (unreadable or oversized files), so the
-    person fixing the source sees everything in one run.
+    person fixing the source sees everything in one run. ``limits`` bound every document, and
+    YAML aliases across the whole load (see kubesync.documents).
     """
     found = list(problems)
     manifests: list[Manifest] = []
+    budget = Budget(limits)
     count = 0
     for file in files:
         count += 1
         text = decode(file, found)
         if text is not None:
-            manifests += parse_documents(file.path, text, found, rendered=file.rendered)
+            manifests += parse_documents(file.path, text, found, rendered=file.rendered, budget=budget)
     _duplicates(manifests, found)
     if found:
         raise ManifestError(found)

@@ -24,6 +24,7 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@github.com:org/repo.git
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@")
 SUPPORTED_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file")
 FALLBACK_NAME = "kubesync"
+DEFAULT_MAX_SOURCE_BYTES = 256 * 2**20  # all files of one source together; more is refused, not read
 
 
 def redact(text: str) -> str:
@@ -67,10 +68,15 @@ class SourceSpec:
     repo: str | None = None
     ref: str | None = None
     subpath: str | None = None
+    max_bytes: int | None = None
+    """Total size of the files read from the source; None for DEFAULT_MAX_SOURCE_BYTES."""
+    allow_remote: bool = False
+    """Let a kustomization fetch remote resources (https://, git@...): unpinned by the source's revision."""
 
     def __repr__(self) -> str:
         """Redacted: a spec ends up in logs and tracebacks, its repo URL may carry a password."""
-        shown = {"path": self.path, "repo": self.repo and redact(self.repo), "ref": self.ref, "subpath": self.subpath}
+        shown = {"path": self.path, "repo": self.repo and redact(self.repo), "ref": self.ref, "subpath": self.subpath,
+                 "max_bytes": self.max_bytes, "allow_remote": self.allow_remote or None}
         return "SourceSpec(" + ", ".join(f"{k}={v!r}" for k, v in shown.items() if v is not None) + ")"
 
     def describe(self) -> str:

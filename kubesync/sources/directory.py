@@ -7,7 +7,9 @@ with one set of rules, so a folder and a git commit of it yield exactly the same
 - `.kubesyncignore` at the source root, in the common gitignore syntax, prunes paths;
 - only `*.yaml`, `*.yml` and `*.json` are read, in sorted path order;
 - anything that might hide manifests (an unreadable folder, a symlink loop, an oversized file)
-  is a problem, never a silent skip: a silently missing object would be pruned.
+  is a problem, never a silent skip: a silently missing object would be pruned;
+- a source stays inside its root: a symlink that leaves the folder is refused, naming the link;
+- reading stops once the source passes its total size (`SourceSpec.max_bytes`, 256 MiB by default).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kubesync.errors import SourceError
+from kubesync.errors import SourceError, printable
 from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile, load_files
 from kubesync.model import DesiredState
-from kubesync.sources import clean_subpath
+from kubesync.sources import DEFAULT_MAX_SOURCE_BYTES, clean_subpath
 from kubesync.sources import kustomize
 
 if TYPE_CHECKING:
@@ -186,23 +188,50 @@ def _sort_key(file: SourceFile) -> list[str]:
     return file.path.split("/")
 
 
-def collect(entries: Iterable[Entry], ignore: IgnoreRules, *, prefix: str = "", max_bytes: int | None = None) -> FileSet:
-    """Walk a source tree with the shared rules; origins are `prefix/relative path`."""
-    walk = _Walk(ignore, prefix, MAX_FILE_BYTES if max_bytes is None else max_bytes)
-    walk.folder(entries, "")
+def collect(
+    entries: Iterable[Entry],
+    ignore: IgnoreRules,
+    *,
+    prefix: str = "",
+    max_bytes: int | None = None,
+    max_total: int | None = None,
+) -> FileSet:
+    """Walk a source tree with the shared rules; origins are `prefix/relative path`.
+
+    `max_bytes` bounds each file, `max_total` the whole source: past it the walk stops reading.
+    """
+    walk = _Walk(ignore, prefix, MAX_FILE_BYTES if max_bytes is None else max_bytes, max_total or DEFAULT_MAX_SOURCE_BYTES)
+    try:
+        walk.folder(entries, "")
+    except _SourceTooLarge as e:
+        walk.problems.append(str(e))
     return FileSet(tuple(sorted(walk.files, key=_sort_key)), tuple(walk.problems))
+
+
+class _SourceTooLarge(Exception):
+    """The walk passed the source's total size: it stops, naming the file that crossed the line."""
 
 
 class _Walk:
     """One pass over a tree: hidden and ignored paths pruned, problems gathered, never raised."""
 
-    def __init__(self, ignore: IgnoreRules, prefix: str, max_bytes: int):
-        self.ignore, self.prefix, self.max_bytes = ignore, prefix, max_bytes
+    def __init__(self, ignore: IgnoreRules, prefix: str, max_bytes: int, max_total: int):
+        self.ignore, self.prefix, self.max_bytes, self.max_total = ignore, prefix, max_bytes, max_total
+        self.total = 0
         self.files: list[SourceFile] = []
         self.problems: list[str] = []
 
     def origin(self, rel: str) -> str:
-        return posixpath.join(self.prefix, rel) if self.prefix else rel
+        """The file's name in messages and plans, control characters escaped (a name can forge a line)."""
+        return printable(posixpath.join(self.prefix, rel) if self.prefix else rel)
+
+    def count(self, origin: str, size: int) -> None:
+        self.total += size
+        if self.total > self.max_total:
+            raise _SourceTooLarge(
+                f"{origin}: the source passes its total size limit of {_size(self.max_total)} here; "
+                "add files to .kubesyncignore, or raise maxSourceSize in kubesync.yaml"
+            )
 
     def folder(self, entries: Iterable[Entry], rel_dir: str) -> None:
         for entry in entries:
@@ -247,6 +276,7 @@ class _Walk:
         if entry.size > self.max_bytes:
             self.problems.append(_too_large(origin, entry.size, self.max_bytes))
             return
+        self.count(origin, entry.size)
         try:
             data = entry.read()
         except OSError as e:
@@ -255,6 +285,7 @@ class _Walk:
         if len(data) > self.max_bytes:  # grew since it was listed
             self.problems.append(_too_large(origin, len(data), self.max_bytes))
             return
+        self.count(origin, len(data) - entry.size)
         self.files.append(SourceFile(origin, data))
 
 
@@ -281,12 +312,28 @@ def _stat_problem(e: OSError) -> str:
     return f"cannot read: {e.strerror or e}"
 
 
-def _disk_entry(entry: os.DirEntry, ancestors: frozenset[tuple[int, int]]) -> Entry:
-    """One scandir entry as an Entry; symlinks are followed, loops back to an ancestor refused."""
+def _outside(entry: os.DirEntry, root: str) -> str:
+    """The problem of a symlink whose target leaves the source folder ('' when it stays inside)."""
+    if not entry.is_symlink():
+        return ""
+    target = os.path.realpath(entry.path)
+    if target == root or target.startswith(root.rstrip(os.sep) + os.sep):
+        return ""
+    return (
+        f"symlink to {printable(os.readlink(entry.path))}, outside the source folder; sources do not read "
+        "outside their root: copy the file in, or add the link to .kubesyncignore"
+    )
+
+
+def _disk_entry(entry: os.DirEntry, ancestors: frozenset[tuple[int, int]], root: str) -> Entry:
+    """One scandir entry as an Entry; symlinks are followed inside the root, loops back to an ancestor refused."""
     try:
         st = os.stat(entry.path)
     except OSError as e:
         return Entry(entry.name, False, problem=_stat_problem(e))
+    outside = _outside(entry, root)
+    if outside:
+        return Entry(entry.name, stat.S_ISDIR(st.st_mode), problem=outside)
     if stat.S_ISDIR(st.st_mode):
         key = (st.st_dev, st.st_ino)
         if key in ancestors:
@@ -295,30 +342,42 @@ def _disk_entry(entry: os.DirEntry, ancestors: frozenset[tuple[int, int]]) -> En
                 True,
                 problem="symlink loop (it points back to a folder above it); remove the link, or add it to .kubesyncignore",
             )
-        return Entry(entry.name, True, children=partial(_disk_entries, entry.path, ancestors | {key}))
+        return Entry(entry.name, True, children=partial(_disk_entries, entry.path, ancestors | {key}, root))
     if stat.S_ISREG(st.st_mode):
         return Entry(entry.name, False, size=st.st_size, read=Path(entry.path).read_bytes)
     return Entry(entry.name, False, problem="not a regular file (a pipe, socket or device)")
 
 
-def _disk_entries(path: str, ancestors: frozenset[tuple[int, int]]) -> Iterator[Entry]:
+def _disk_entries(path: str, ancestors: frozenset[tuple[int, int]], root: str) -> Iterator[Entry]:
     with os.scandir(path) as it:
         found = sorted(it, key=lambda e: e.name)
-    return (_disk_entry(e, ancestors) for e in found)
+    return (_disk_entry(e, ancestors, root) for e in found)
 
 
-def read_directory(root: Path, *, prefix: str = "", max_bytes: int | None = None) -> FileSet:
+def _ignore_rules(root: Path, prefix: str) -> IgnoreRules:
+    """The root's .kubesyncignore: a regular file inside the root, at most MAX_FILE_BYTES."""
+    path = root / IGNORE_FILE
+    where = printable(posixpath.join(prefix, IGNORE_FILE))
+    if not path.is_file():
+        return IgnoreRules()
+    real, inside = os.path.realpath(path), os.path.realpath(root)
+    if not real.startswith(inside.rstrip(os.sep) + os.sep):
+        raise SourceError(f"{where}: symlink to outside the source folder; sources do not read outside their root")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SourceError(_too_large(where, size, MAX_FILE_BYTES))
+    return parse_ignore_file(path.read_bytes(), where)
+
+
+def read_directory(root: Path, *, prefix: str = "", max_bytes: int | None = None, max_total: int | None = None) -> FileSet:
     """Every manifest file below `root`, by the shared rules; origins are `prefix/relative path`."""
-    ignore_path = root / IGNORE_FILE
-    ignore = IgnoreRules()
-    if ignore_path.is_file():
-        ignore = parse_ignore_file(ignore_path.read_bytes(), posixpath.join(prefix, IGNORE_FILE))
+    ignore = _ignore_rules(root, prefix)
     st = root.stat()
     try:
-        entries = list(_disk_entries(str(root), frozenset({(st.st_dev, st.st_ino)})))
+        entries = list(_disk_entries(str(root), frozenset({(st.st_dev, st.st_ino)}), os.path.realpath(root)))
     except OSError as e:
-        raise SourceError(f"cannot read source folder {root}: {e.strerror or e}") from e
-    return collect(entries, ignore, prefix=prefix, max_bytes=max_bytes)
+        raise SourceError(f"cannot read source folder {printable(root)}: {e.strerror or e}") from e
+    return collect(entries, ignore, prefix=prefix, max_bytes=max_bytes, max_total=max_total)
 
 
 def content_revision(files: Iterable[SourceFile]) -> str:
@@ -334,11 +393,11 @@ def _root(spec: "SourceSpec") -> tuple[Path, str]:
     """The folder to read and the origin prefix (the sub-folder, so origins stay source-relative)."""
     base = Path(spec.path or ".")
     if not base.exists():
-        raise SourceError(f"source folder {spec.path} does not exist")
+        raise SourceError(f"source folder {printable(spec.path)} does not exist")
     sub = clean_subpath(spec.subpath)
     root = base / sub if sub else base
     if not root.exists():
-        raise SourceError(f"sub-folder {sub} does not exist in source folder {spec.path}")
+        raise SourceError(f"sub-folder {printable(sub)} does not exist in source folder {printable(spec.path)}")
     return root, sub
 
 
@@ -346,14 +405,14 @@ def read_source(spec: "SourceSpec") -> FileSet:
     """The files of a folder source: a kustomize rendering, a single file, or the folder's files."""
     root, prefix = _root(spec)
     if root.is_file():
-        return _single_file(root, prefix or root.name)
+        return _single_file(root, printable(prefix or root.name))
     names = os.listdir(root)
     kfile = kustomize.find_kustomization(names)
     if kfile:
         display = str(root)
         data = kustomize.render(root, display)
         return FileSet((SourceFile(posixpath.join(prefix, kfile), data, rendered=True),))
-    return read_directory(root, prefix=prefix)
+    return read_directory(root, prefix=printable(prefix), max_total=spec.max_bytes)
 
 
 def _single_file(path: Path, origin: str) -> FileSet:

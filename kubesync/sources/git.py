@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import git
 from gitdb.exc import BadName, BadObject
 
-from kubesync.errors import SourceError, cut
+from kubesync.errors import SourceError, cut, printable
 from kubesync.manifests import SourceFile, load_files
 from kubesync.model import DesiredState
 from kubesync.sources import SUPPORTED_SCHEMES, clean_subpath, is_url, redact
@@ -258,9 +258,9 @@ def _ignore_rules(tree: git.Tree, prefix: str) -> IgnoreRules:
     return parse_ignore_file(blob.data_stream.read(), posixpath.join(prefix, IGNORE_FILE))
 
 
-def read_tree(tree: git.Tree, prefix: str) -> FileSet:
+def read_tree(tree: git.Tree, prefix: str, max_total: int | None = None) -> FileSet:
     """Every manifest file of a tree, by the same rules as a folder; origins are repo-relative."""
-    return collect(list(_tree_entries(tree)), _ignore_rules(tree, prefix), prefix=prefix)
+    return collect(list(_tree_entries(tree)), _ignore_rules(tree, prefix), prefix=prefix, max_total=max_total)
 
 
 # --- kustomize on a commit --------------------------------------------------------------------
@@ -310,14 +310,14 @@ def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str) -> FileS
 # --- the source -------------------------------------------------------------------------------
 
 
-def read_commit(opened: OpenRepo, commit: git.Commit, subpath: str | None) -> FileSet:
+def read_commit(opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None) -> FileSet:
     """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
     sub = clean_subpath(subpath)
     tree = _subtree(commit, sub, opened.display)
     kfile = kustomize.find_kustomization(_name(item) for item in tree)
     if kfile:
         return _render(opened, commit, sub, kfile)
-    return read_tree(tree, sub)
+    return read_tree(tree, printable(sub), max_total)
 
 
 def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
@@ -337,7 +337,7 @@ def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
     opened = open_repo(spec.repo, fetch=fetch)
     try:
         commit = resolve(opened, spec.ref)
-        fileset = read_commit(opened, commit, spec.subpath)
+        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes)
     finally:
         opened.repo.close()
     manifests = load_files(fileset.files, fileset.problems)

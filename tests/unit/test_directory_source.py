@@ -157,11 +157,21 @@ def test_broken_symlink_to_a_manifest_is_a_problem_but_others_are_skipped(tmp_pa
     ]
 
 
-def test_symlinked_folders_and_files_are_followed(tmp_path):
+def test_symlinked_folders_and_files_inside_the_source_are_followed(tmp_path):
     write(tmp_path, {"shared/a.yaml": cm("a"), "app/b.yaml": cm("b")})
     (tmp_path / "app" / "shared").symlink_to("../shared")
-    (tmp_path / "src").mkdir()
-    assert paths(tmp_path / "app") == ["b.yaml", "shared/a.yaml"]
+    (tmp_path / "linked.yaml").symlink_to("app/b.yaml")
+    assert paths(tmp_path) == ["app/b.yaml", "app/shared/a.yaml", "linked.yaml", "shared/a.yaml"]
+
+
+def test_symlinks_leaving_the_source_are_refused(tmp_path):
+    write(tmp_path, {"shared/a.yaml": cm("a"), "app/b.yaml": cm("b")})
+    (tmp_path / "app" / "shared").symlink_to("../shared")
+    assert paths(tmp_path / "app") == ["b.yaml"]
+    assert problems(tmp_path / "app") == [
+        "shared/: symlink to ../shared, outside the source folder; sources do not read outside their root: "
+        "copy the file in, or add the link to .kubesyncignore"
+    ]
 
 
 def test_binary_and_non_utf8_files_are_named(tmp_path):

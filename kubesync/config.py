@@ -9,6 +9,8 @@
         selfHeal: true
         interval: 30s
         maxPrune: 0.5
+        maxSourceSize: 256Mi                 # all files of the source together (Ki, Mi, Gi or bytes)
+        allowRemoteResources: false          # kustomize remote bases (https://, git@...): unpinned
         ignore:
           - {group: apps, kind: Deployment, name: web, paths: [/spec/replicas]}
           - {kind: Deployment, managers: [kube-controller-manager]}
@@ -25,7 +27,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kubesync.errors import ConfigError, SourceError
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
 from kubesync.model import INVENTORY_NAMESPACE, ObjectRef
-from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, positive_duration, share, webhook_url
+from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, parse_size, positive_duration, share, webhook_url
 from kubesync.sources import SourceSpec, clean_subpath, is_url
 
 # kubesync.settings owns the defaults and the value checks; these names are kept for existing callers.
@@ -145,7 +147,9 @@ class Config:
 
 # --- reading YAML nodes with file:line for every problem --------------------------------------
 
-_SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore", "allowEmpty")
+_SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore", "allowEmpty",
+              "maxSourceSize", "allowRemoteResources")
+
 _SOURCE_KEYS = ("path", "repo", "ref")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
 _WEBHOOK_KEYS = ("url", "format")
@@ -259,6 +263,15 @@ def _share(r: _Reader, node: Node, where: str) -> float | None:
         return None
 
 
+def _bytes(r: _Reader, node: Node, where: str) -> int | None:
+    value = r.value(node, where, (str, int), "a size like 256Mi")
+    try:
+        return None if value is None else parse_size(value)
+    except ValueError as e:
+        r.fail(node, where, str(e))
+        return None
+
+
 def _source(r: _Reader, node: Node, where: str, base: Path) -> SourceSpec | None:
     fields = r.mapping(node, where, _SOURCE_KEYS)
     if fields is None:
@@ -332,6 +345,8 @@ def _sync(r: _Reader, node: Node, where: str, base: Path) -> SyncConfig | None:
     source = _source(r, fields["source"], f"{where}.source", base)
     if source is None:
         return None
+    source = replace(source, max_bytes=_optional(r, fields, "maxSourceSize", where, _bytes, None),
+                     allow_remote=_optional(r, fields, "allowRemoteResources", where, _Reader.boolean, False))
     name = _optional(r, fields, "name", where, _Reader.string, None) or source.default_name()
     if not is_dns1123_label(name):
         r.fail(fields.get("name", node), f"{where}.name", f"{name!r} is not a valid sync name: it must be {DNS1123_LABEL_RULE}")

@@ -48,7 +48,10 @@ class Budget:
 
 
 class LimitExceeded(Exception):
-    """A bound was passed at a 1-based line; the parse of the file stops there."""
+    """A bound was passed at a 1-based line; the parse of the file stops there.
+
+    An alias shares its anchor's node (and mark), so a bound passed through an alias is raised
+    with line 0 and given the line of the key or list that uses the alias on its way out."""
 
     def __init__(self, line: int, message: str):
         super().__init__(message)
@@ -155,11 +158,11 @@ class _Builder:
         self.budget.alias_nodes += size
         limits = self.limits
         if depth + height - 1 > limits.max_depth:
-            raise LimitExceeded(_line(node), f"nested deeper than {limits.max_depth} levels (through a YAML alias)")
+            raise LimitExceeded(0, f"nested deeper than {limits.max_depth} levels (through a YAML alias)")
         if self.nodes > limits.max_nodes:
-            raise LimitExceeded(_line(node), f"expands to more than {limits.max_nodes} nodes")
+            raise LimitExceeded(0, f"expands to more than {limits.max_nodes} nodes")
         if self.budget.alias_nodes > limits.max_alias_nodes:
-            raise LimitExceeded(_line(node), f"YAML aliases in this source expand to more than {limits.max_alias_nodes} nodes in total")
+            raise LimitExceeded(0, f"YAML aliases in this source expand to more than {limits.max_alias_nodes} nodes in total")
 
     def measure(self, node: Node) -> tuple[int, int]:
         """(nodes, levels) of a built node's full expansion; computed only for aliased nodes.
@@ -184,7 +187,11 @@ class _Builder:
             raise self.unsupported(node)
         out: list = []
         self.memo[key] = out
-        out.extend(self.build(item, depth + 1) for item in node.value)
+        try:
+            out.extend(self.build(item, depth + 1) for item in node.value)
+        except LimitExceeded as e:
+            e.line = e.line or _line(node)
+            raise
         return out
 
     def mapping(self, node: MappingNode, key: int, depth: int) -> dict:
@@ -205,7 +212,11 @@ class _Builder:
                 raise _construct_error("found an unhashable key (a list or mapping used as a key)", key_node) from None
             if k in out:
                 self.duplicates.append((_line(key_node), str(k), first))
-            out[k] = self.build(value_node, depth + 1)
+            try:
+                out[k] = self.build(value_node, depth + 1)
+            except LimitExceeded as e:
+                e.line = e.line or _line(key_node)
+                raise
         if merges:
             self.merge(out, merges, depth)
         return out
@@ -217,7 +228,11 @@ class _Builder:
             sources += m.value if isinstance(m, SequenceNode) else [m]
         merged: dict = {}
         for src in reversed(sources):
-            value = self.build(src, depth)
+            try:
+                value = self.build(src, depth)
+            except LimitExceeded as e:
+                e.line = e.line or _line(src)
+                raise
             if not isinstance(value, dict):
                 raise _construct_error("a merge key (<<) needs a mapping or a list of mappings", src)
             merged.update(value)

@@ -62,6 +62,18 @@ def share(value: float) -> float:
     return float(value)
 
 
+_SIZE = re.compile(r"(\d+)(Ki|Mi|Gi)?")
+_SIZE_UNITS = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def parse_size(text: str | int) -> int:
+    """'256Mi', '1Gi', '512Ki' or a plain number of bytes -> bytes (more than 0); ValueError otherwise."""
+    m = _SIZE.fullmatch(str(text).strip()) if not isinstance(text, bool) else None
+    if not m or int(m[1]) == 0:
+        raise ValueError(f"{text!r} is not a size above 0; use bytes or Ki, Mi, Gi, e.g. 256Mi")
+    return int(m[1]) * _SIZE_UNITS[m[2]]
+
+
 def webhook_url(url: str) -> str:
     """An alert destination: http(s) only. The URL itself is never echoed (it often holds a token)."""
     if not _WEBHOOK_URL.match(url):

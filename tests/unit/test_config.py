@@ -193,15 +193,15 @@ def test_unknown_keys_are_refused_with_a_suggestion():
     text = "syncs:\n  - source: {path: m}\n    self_heal: true\n    intervall: 5m\nwebhooks: {url: http://x}\n"
     assert error(text) == (
         "3 problems in k.yaml:\n"
-        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty\n"
-        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty\n"
+        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, allowRemoteResources\n"
+        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, allowRemoteResources\n"
         "  k.yaml:5: (top level): unknown key 'webhooks'; did you mean 'webhook'? known keys: syncs, webhook"
     )
 
 
 def test_unknown_key_without_a_close_match():
     assert error("syncs:\n  - source: {path: m}\n    zzz: 1\n") == (
-        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty"
+        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, allowRemoteResources"
     )
 
 
@@ -328,3 +328,17 @@ def test_allow_empty_is_read(tmp_path):
     path.write_text("syncs:\n  - name: a\n    source: {path: m}\n    allowEmpty: true\n  - name: b\n    source: {path: m}\n")
     config = load_config(str(path))
     assert [s.allow_empty for s in config.syncs] == [True, False]
+
+
+def test_source_size_and_remote_resources_reach_the_source_spec(tmp_path):
+    text = "syncs:\n- source: {path: .}\n  maxSourceSize: 64Mi\n  allowRemoteResources: true\n- source: {path: ./b}\n"
+    first, second = parse_config(text, "k.yaml", tmp_path).syncs
+    assert (first.source.max_bytes, first.source.allow_remote) == (64 * 2**20, True)
+    assert (second.source.max_bytes, second.source.allow_remote) == (None, False)
+
+
+@pytest.mark.parametrize("value", ["64MB", "0", "-1", "lots", "1.5Gi"])
+def test_a_bad_source_size_is_named(value, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"syncs:\n- source: {{path: .}}\n  maxSourceSize: {value}\n", "k.yaml", tmp_path)
+    assert str(info.value).startswith("k.yaml:3: syncs[0].maxSourceSize: ")

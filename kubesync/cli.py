@@ -48,20 +48,30 @@ def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
 def _add_source(p: argparse.ArgumentParser, required: bool = True) -> None:
     g = p.add_argument_group("source (a PATH, or --repo with --ref/--path)")
     g.add_argument("source", nargs="?", metavar="PATH", help=SOURCE_HELP)
+    g.add_argument("-f", "--filename", metavar="PATH", help="the source folder or file, as with kubectl (same as PATH)")
     g.add_argument("--repo", metavar="URL_OR_PATH", help="git repository: a local path or an https/ssh/file URL")
     g.add_argument("--ref", metavar="REF", help="branch, tag or commit of --repo (default: HEAD)")
     g.add_argument("--path", dest="subpath", metavar="SUBDIR", help="sub-folder inside the source")
     p.set_defaults(_source_required=required)
     g2 = p.add_argument_group("sync")
-    g2.add_argument("--name", metavar="SYNC", help="sync name: names the inventory and the owner label (default: the source folder's name)")
-    g2.add_argument("-n", "--namespace", metavar="NS", help="namespace for namespaced objects that name none (default: default)")
+    g2.add_argument("--name", metavar="SYNC", help="sync name: names the inventory and the owner label (default: the source "
+                    "folder's name; a run that may prune needs it given, here or in kubesync.yaml)")
+    g2.add_argument("-n", "--namespace", metavar="NS", help="namespace for namespaced objects that name none (default: default); "
+                    "an object naming another namespace is an error")
+    g2.add_argument("-l", "--selector", metavar="SELECTOR", help="only desired objects whose labels match (key=value, key!=value, "
+                    "key, !key, key in (a,b), comma-separated); a run with a selector never prunes")
     g2.add_argument("--config", metavar="FILE", help="kubesync.yaml holding ignore rules and prune policy for --name")
 
 
 def _add_plan_output(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", choices=("text", "json", "markdown"), default="text", help="output format (default: text)")
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml", "markdown"), default="text", help="output format (default: text)")
     p.add_argument("--exit-code", "--detailed-exitcode", dest="exit_code", action="store_true", help="exit 2 when there are changes, 0 when none")
     p.add_argument("--fail-on", metavar="RISKS", help="comma-separated risk flags that make the run exit 1: delete,namespace-delete,scale-to-zero,immutable,rbac,image")
+
+
+def _add_validate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--validate", choices=("server", "none"), default="server",
+                   help="server (default): a server-side dry run of every create and update; none: skip it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_output(p)
     p.add_argument("--prune", action="store_true", help="include deletions of objects gone from the source")
     p.add_argument("--out", metavar="PLAN.json", help="save the plan to apply later with `apply --plan`")
+    _add_validate(p)
     _add_common(p)
 
     p = sub.add_parser("diff", help="coloured unified diff of live objects against the source", epilog=EPILOG_EXIT, formatter_class=fmt)
     _add_source(p)
     p.add_argument("--prune", action="store_true", help="include objects that would be pruned")
     p.add_argument("--exit-code", "--detailed-exitcode", dest="exit_code", action="store_true", help="exit 2 when there are changes")
+    _add_validate(p)
     _add_common(p)
 
     p = sub.add_parser("apply", help="apply a source (or a saved plan) to the cluster", formatter_class=fmt)
@@ -97,17 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="allow pruning with an empty source or beyond --max-prune")
     p.add_argument("--max-prune", type=float, default=None, metavar="SHARE", help="largest share of owned objects one run may delete (default 0.5)")
     p.add_argument("--adopt", action="store_true", help="take over existing objects not managed by any tool")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation before deleting")
-    p.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client", help="client: plan only; server: send every write with dryRun=All")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation before deleting or replacing")
+    p.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client",
+                   help="client (also a bare --dry-run, as in kubectl): plan only; server: send every write with dryRun=All")
+    _add_validate(p)
     p.add_argument("--cascade", choices=("background", "foreground", "orphan"), default="background",
                    help="how pruned objects' dependents are deleted (default background, like kubectl)")
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
     _add_common(p)
 
-    p = sub.add_parser("status", help="sync state and health of every object a sync manages", formatter_class=fmt)
+    p = sub.add_parser("status", help="health of every object a sync owns; with its source, sync state too", formatter_class=fmt)
     _add_source(p, required=False)
-    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
     _add_common(p)
 
     p = sub.add_parser("compare", help="diff the desired state of two git refs (no cluster needed)", epilog=EPILOG_EXIT, formatter_class=fmt)
@@ -140,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("up", "down", "env"), help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...")
     p.add_argument("--dir", metavar="D", help="state folder (default: ~/.cache/kubesync/cluster)")
     _add_common(p)
+
+    p = sub.add_parser("version", help="client and server versions, and the Kubernetes versions kubesync is tested on", formatter_class=fmt)
+    p.add_argument("--client", action="store_true", help="the client's version only (no cluster needed)")
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
+    _add_common(p)
+
+    p = sub.add_parser("completion", help="shell completion script: source <(kubesync completion bash)", formatter_class=fmt)
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete for")
+    _add_common(p)
     return parser
 
 
@@ -149,9 +172,18 @@ def _setup_logging(args: argparse.Namespace) -> None:
     setup(debug=getattr(args, "debug", False), fmt=getattr(args, "log_format", "text"))
 
 
+def _bare_dry_run(argv: list[str]) -> list[str]:
+    """`apply --dry-run PATH`: a bare --dry-run means client, as in kubectl, and never eats the PATH."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--dry-run" and out[i + 1] not in ("none", "client", "server"):
+            out[i] = "--dry-run=client"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_bare_dry_run(sys.argv[1:] if argv is None else argv))
     if not args.command:
         parser.print_help()
         return 1

@@ -117,7 +117,7 @@ class SyncConfig:
         from kubesync.plan import PlanSettings
 
         return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force,
-                            adopt=self.adopt, ignore=tuple(self.ignore))
+                            adopt=self.adopt, ignore=tuple(self.ignore), source=self.source.identity())
 
     @property
     def resync(self) -> float:

@@ -38,8 +38,8 @@ def decode(data: str) -> list[InventoryEntry]:
     return [InventoryEntry(ObjectRef(g, v, k, ns, n), uid) for g, v, k, ns, n, uid in rows]
 
 
-def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE) -> KubeObject:
-    """The inventory ConfigMap of a sync holding these entries."""
+def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "") -> KubeObject:
+    """The inventory ConfigMap of a sync holding these entries, and naming the source they came from."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -48,7 +48,7 @@ def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = 
             "namespace": namespace,
             "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, INVENTORY_FOR_LABEL: sync},
         },
-        "data": {"format": FORMAT, "objects": encode(entries)},
+        "data": {"format": FORMAT, "objects": encode(entries), **({"source": source} if source else {})},
     }
 
 
@@ -67,5 +67,10 @@ def from_configmap(cm: KubeObject | None, sync: str, namespace: str = DEFAULT_NA
         ) from e
 
 
-__all__ = ["encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
+def source_of(cm: KubeObject | None) -> str:
+    """The source an inventory was written from ("" when none: never run, or written before sources were recorded)."""
+    return str(((cm or {}).get("data") or {}).get("source") or "")
+
+
+__all__ = ["source_of", "encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
            "SYNC_LABEL"]

@@ -123,6 +123,14 @@ class PlanSettings:
     ignore: tuple = ()
     """Ignore rules (kubesync.config.IgnoreRule): fields the diff leaves alone."""
 
+    selector: tuple = ()
+    """Label selector (kubesync.selector.Requirement, all must hold): only matching desired objects are
+    planned, only matching owned objects may be pruned."""
+
+    source: str = ""
+    """Where this run's desired state comes from (SourceSpec.identity()); a prune is refused when the
+    inventory was written from another source, unless `force`."""
+
 
 def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
     """The table's wave, unless the object's annotation names one."""
@@ -331,6 +339,23 @@ def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: Pla
         )
 
 
+def check_prune_source(recorded: str, settings: PlanSettings) -> None:
+    """Two sources sharing a sync name (two repositories' `manifests/` folders) must not prune each other."""
+    if recorded and settings.source and recorded != settings.source and not settings.force:
+        raise PlanRefused(
+            f"sync {settings.sync!r} was applied from {recorded}, not from this source ({settings.source}); "
+            "refusing to prune objects another source owns. Give this source its own --name, or pass --force "
+            "if the sync really moved here."
+        )
+
+
+def source_after(recorded: str, settings: PlanSettings) -> str:
+    """The source the inventory records after this run: the first one, until a forced prune moves it."""
+    if recorded and settings.source and recorded != settings.source and not (settings.prune and settings.force):
+        return recorded
+    return settings.source or recorded
+
+
 def order(actions: Iterable[Action]) -> tuple[Action, ...]:
     """Creates/updates by wave ascending, then deletions by wave descending; stable by object."""
 
@@ -342,6 +367,15 @@ def order(actions: Iterable[Action]) -> tuple[Action, ...]:
     return tuple(sorted(actions, key=key))
 
 
+def selected(resolved: Sequence[Resolved], settings: PlanSettings) -> list[Resolved]:
+    """The desired objects the run's label selector (-l) picks: all without one."""
+    if not settings.selector:
+        return list(resolved)
+    from kubesync.selector import matches
+
+    return [r for r in resolved if matches(settings.selector, r.obj)]
+
+
 def build_plan(
     resolved: Sequence[Resolved],
     live: dict[tuple, KubeObject],
@@ -350,9 +384,16 @@ def build_plan(
     settings: PlanSettings,
     source: str = "",
     revision: str = "",
+    inventory_source: str = "",
 ) -> Plan:
     """The whole plan. `live` holds desired objects that exist (by ref key); `managed_live` holds
-    every object carrying this sync's label (prune candidates)."""
+    every object carrying this sync's label (prune candidates); `inventory_source` is the source the
+    inventory was written from."""
+    resolved = selected(resolved, settings)
+    if settings.selector:
+        from kubesync.selector import matches
+
+        managed_live = {k: v for k, v in managed_live.items() if matches(settings.selector, v)}
     actions: list[Action] = []
     conflicts: list[str] = []
     for r in resolved:
@@ -362,7 +403,11 @@ def build_plan(
         if conflict:
             conflicts.append(conflict)
     warnings = [r.warning for r in resolved if r.warning]
+    if inventory_source and settings.source and inventory_source != settings.source and not settings.prune:
+        warnings.append(f"sync {settings.sync!r} was applied from {inventory_source}, not from this source "
+                        f"({settings.source}); a prune from here will be refused (give this source its own --name)")
     if settings.prune:
+        check_prune_source(inventory_source, settings)
         desired_keys = {r.ref.key for r in resolved}
         deletions, prune_warnings = plan_prune(desired_keys, managed_live, inventory, settings)
         warnings += prune_warnings

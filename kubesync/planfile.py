@@ -65,6 +65,18 @@ def write(path: str, saved: SavedPlan) -> None:
         f.write("\n")
 
 
+def is_saved_plan(path: str) -> bool:
+    """Whether a file given as the source of `apply` is a saved plan (`apply PLAN.json`)."""
+    if not path.endswith(".json") or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    return b'"schema"' in head and SCHEMA.encode() in head
+
+
 def read(path: str) -> SavedPlan:
     try:
         with open(path, encoding="utf-8") as f:

@@ -144,6 +144,15 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
     return out
 
 
+def check_namespaces(manifests: tuple[Manifest, ...] | list[Manifest], namespace: str) -> None:
+    """With -n given, an object that names another namespace is an error (kubectl's rule), all listed."""
+    problems = [f"{m.origin}: {m.ref}: its namespace {m.ref.namespace!r} contradicts -n {namespace!r}; "
+                "remove one of them" for m in manifests if m.ref.namespace and m.ref.namespace != namespace]
+    if problems:
+        raise ResolveError(f"{len(problems)} object(s) name another namespace than -n; nothing was applied:\n"
+                           + "\n".join("  " + p for p in problems))
+
+
 def _check_duplicates_after_defaulting(items: list[Resolved]) -> None:
     """`name: a` without namespace and `name: a, namespace: <default>` are the same object."""
     seen: dict[tuple, Resolved] = {}

@@ -30,9 +30,9 @@ from kubesync.model import (
     Plan,
     ResourceType,
 )
-from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object
+from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object, selected, source_after
 from kubesync.planfile import SavedPlan
-from kubesync.resolve import Resolved, resolve
+from kubesync.resolve import Resolved, check_namespaces, resolve
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class SyncSpec:
     namespace: str = "default"
     plan: PlanSettings | None = None
     inventory_namespace: str = inventory.DEFAULT_NAMESPACE
+    strict_namespace: bool = False
+    """`namespace` was given (-n): an object naming another namespace is an error, as in kubectl."""
 
     @classmethod
     def of(cls, settings) -> "SyncSpec":
@@ -69,6 +71,8 @@ class Planned:
     managed: dict[tuple, KubeObject] = field(default_factory=dict)
     deltas: Deltas | None = None
     """CPU/memory before and after, when the caller asked for them (`plan`)."""
+    inventory_source: str = ""
+    """The source the inventory was written from ("" on a first run)."""
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,15 @@ class Pipeline:
     def plan(self, desired: DesiredState, spec: SyncSpec) -> Planned:
         """Everything read-only: resolve, read live state and the inventory, plan."""
         settings = spec.plan or PlanSettings(sync=spec.name)
-        resolved = resolve(desired.manifests, self.discovery.resource_for, spec.namespace)
-        inv = stored_inventory.read(self.cluster, spec.name, spec.inventory_namespace)
+        if spec.strict_namespace:
+            check_namespaces(desired.manifests, spec.namespace)
+        resolved = selected(resolve(desired.manifests, self.discovery.resource_for, spec.namespace), settings)
+        inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace)
         live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
-        plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision)
+        plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision,
+                          inventory_source=inv_source)
         plan = verify_updates(self.cluster, self.discovery, plan)
-        return Planned(plan, resolved, settings, inv, live, managed)
+        return Planned(plan, resolved, settings, inv, live, managed, inventory_source=inv_source)
 
     def plan_source(self, source, spec: SyncSpec, *, deltas: bool = False) -> Planned:
         """Load a source (a SourceSpec) and plan it; with `deltas`, add resource deltas and quota warnings."""
@@ -175,7 +182,8 @@ class Pipeline:
             report = applier.apply(planned.plan)
         finally:
             if not settings.dry_run:
-                record_inventory(self.cluster, spec, next_inventory(planned, report), report)
+                source = source_after(planned.inventory_source, planned.settings) if planned.settings else planned.inventory_source
+                record_inventory(self.cluster, spec, next_inventory(planned, report), report, source)
         return report
 
     def stale(self, saved: SavedPlan) -> list[str]:
@@ -187,11 +195,12 @@ class Pipeline:
     def apply_saved(self, saved: SavedPlan, settings: ApplySettings, progress: Progress | None = None) -> ApplyReport:
         """Exactly the reviewed actions; conflicts are failures, never re-diffed (there is no source to diff)."""
         spec = SyncSpec(name=saved.plan.sync, namespace=saved.namespace or "default")  # only names the inventory
-        inv = stored_inventory.read(self.cluster, spec.name, spec.inventory_namespace)
+        inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace)
         planned = Planned(saved.plan, [], None, inv)
         report = Applier(self.cluster, self.discovery, settings, replan=None, progress=progress).apply(saved.plan)
         if not settings.dry_run:
-            record_inventory(self.cluster, spec, next_inventory(planned, report), report)
+            source = inv_source or (saved.source.identity() if saved.source is not None else "")
+            record_inventory(self.cluster, spec, next_inventory(planned, report), report, source)
         return report
 
     def wait(self, planned: Planned, timeout: float, *, label: str = "", on_waiting: Callable[[tuple], None] | None = None,
@@ -218,6 +227,17 @@ class Pipeline:
                     + "\n".join(f"  {ref}: {h}" for ref, h in waiting)
                 )
             sleep(interval)
+
+    def server_version(self) -> dict:
+        """The API server's /version document (gitVersion, platform, ...)."""
+        return self.cluster.get("/version")
+
+    def owned_health(self, sync: str, inventory_namespace: str = inventory.DEFAULT_NAMESPACE) -> dict:
+        """Without the source: the health of every object the sync's inventory lists (read fresh)."""
+        if not stored_inventory.exists(self.cluster, sync, inventory_namespace):
+            raise errors.UsageError(f"sync {sync!r} has no inventory in namespace {inventory_namespace!r} of this cluster "
+                                    "(never applied here, or another --context?)")
+        return self.health([e.ref for e in stored_inventory.read(self.cluster, sync, inventory_namespace)])
 
     def health(self, refs: list[ObjectRef]) -> dict:
         """The health of each object, read fresh (a missing object or kind is Missing)."""
@@ -322,10 +342,10 @@ def next_inventory(planned: Planned, report: ApplyReport) -> list[InventoryEntry
     return [InventoryEntry(ref, uid) for key, (ref, uid) in sorted(uids.items()) if uid and key not in conflicts]
 
 
-def record_inventory(cluster, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport) -> None:
+def record_inventory(cluster, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport, source: str = "") -> None:
     """Write the inventory; when that fails after some actions failed too, report both."""
     try:
-        stored_inventory.write(cluster, spec.name, entries, spec.inventory_namespace)
+        stored_inventory.write(cluster, spec.name, entries, spec.inventory_namespace, source=source)
     except errors.KubesyncError as e:
         if not report.failures:
             raise

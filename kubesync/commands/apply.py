@@ -32,7 +32,7 @@ def confirm_deletions(plan, args) -> None:
         raise errors.KubesyncError("apply cancelled; nothing was changed")
 
 
-def progress_printer(color: bool):
+def progress_printer(color: bool, total: int = 0):
     marks = {"created": "+", "patched": "~", "scaled": "^", "deleted": "-", "unchanged": "=", "skipped": "?", "failed": "!"}
     colors = {"created": "32", "patched": "33", "scaled": "36", "deleted": "31", "failed": "1;31"}
 
@@ -45,8 +45,15 @@ def progress_printer(color: bool):
         line = f"{mark} {word} {outcome.action.ref}{extra}"
         if outcome.failed:
             line = f"{mark} {word} {outcome.message}"
-        print(line, flush=True)
+        with bar.lock:
+            bar.clear()
+            print(line, flush=True)
+            bar.step(f"wave {outcome.action.wave}: {outcome.action.ref}")
 
+    from kubesync.commands.progress import ProgressLine
+
+    bar = ProgressLine(total)
+    show.finish = bar.clear  # type: ignore[attr-defined]
     return show
 
 
@@ -66,7 +73,14 @@ def settings_from(args):
 
 
 def run(args) -> int:
+    from kubesync.planfile import is_saved_plan
+
+    given = args.source or args.filename
+    if given and not args.plan_file and not args.repo and is_saved_plan(given):
+        args.plan_file, args.source, args.filename = given, None, None  # `apply PLAN.json`, as `terraform apply PLAN`
     if args.plan_file:
+        if args.source or args.filename or args.repo:
+            raise errors.UsageError("give either a source or --plan PLAN.json, not both")
         return apply_saved(args)
     src, spec = request(args)
     return apply_fresh(args, pipeline(args), src, spec)
@@ -85,7 +99,11 @@ def apply_fresh(args, pipe, src, spec) -> int:
     if not plan.has_changes:
         return wait_if_asked(args, pipe, planned)
     confirm_deletions(plan, args)
-    report = pipe.apply(planned, spec, settings_from(args), progress=progress_printer(color))
+    progress = progress_printer(color, len(plan.changes))
+    try:
+        report = pipe.apply(planned, spec, settings_from(args), progress=progress)
+    finally:
+        progress.finish()
     write_out(summary(report) + (" (server dry run: nothing was persisted)" if args.dry_run == "server" else ""))
     raise_for_failures(report)
     return wait_if_asked(args, pipe, planned)
@@ -106,7 +124,11 @@ def apply_saved(args) -> int:
         write_out("The saved plan is stale; planning again from its source.")
         return apply_fresh(args, pipe, *request(args, saved.source, name=saved.plan.sync, namespace=saved.namespace or None))
     confirm_deletions(saved.plan, args)
-    report = pipe.apply_saved(saved, settings_from(args), progress=progress_printer(use_color(args)))
+    progress = progress_printer(use_color(args), len(saved.plan.changes))
+    try:
+        report = pipe.apply_saved(saved, settings_from(args), progress=progress)
+    finally:
+        progress.finish()
     write_out(summary(report))
     raise_for_failures(report)
     return 0
@@ -117,11 +139,21 @@ def wait_if_asked(args, pipe, planned) -> int:
         return 0
     from kubesync.config import parse_duration
 
+    from kubesync.commands.progress import ProgressLine
+
+    bar = ProgressLine(len(planned.resolved))
+
     def show(waiting) -> None:
+        bar.clear()
         print(f"Waiting for {len(waiting)} object(s):", flush=True)
         for ref, h in waiting:
             print(f"  {ref}: {h}", flush=True)
+        bar.done = bar.total - len(waiting)
+        bar.show(f"healthy; waiting for {waiting[0][0]}")
 
-    healthy = pipe.wait(planned, parse_duration(args.timeout), label=args.timeout, on_waiting=show)
+    try:
+        healthy = pipe.wait(planned, parse_duration(args.timeout), label=args.timeout, on_waiting=show)
+    finally:
+        bar.clear()
     print(f"All {healthy} object(s) are Healthy.", flush=True)
     return 0

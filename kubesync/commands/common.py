@@ -13,6 +13,10 @@ def source_spec(args):
     from kubesync.sources import SourceSpec
 
     path = getattr(args, "source", None)
+    filename = getattr(args, "filename", None)
+    if path and filename and path != filename:
+        raise UsageError(f"give the source once: PATH {path!r} or -f {filename!r}, not both")
+    path = path or filename
     repo = getattr(args, "repo", None)
     if path and repo:
         raise UsageError("give either a PATH or --repo, not both")
@@ -53,7 +57,16 @@ def sync_settings(args, source=None, **given):
         from kubesync.config import load_config
 
         entry = load_config(args.config).sync(f.name or f.source.default_name())
+    require_name(f, entry, f.prune)
     return merge(f, entry)
+
+
+def require_name(f, entry, may_prune: bool) -> None:
+    """A run that may prune needs a name given on purpose (--name or a kubesync.yaml entry): the default,
+    the folder's name, is shared by two repositories' `manifests/` folders, which would prune each other."""
+    if may_prune and not f.name and entry is None:
+        raise UsageError(f"a run that may prune (--prune, the daemon) needs the sync's name: pass --name SYNC (or --config "
+                         f"with a sync of that name); the default name {f.source.default_name()!r} is every such folder's name")
 
 
 def pipeline(args):
@@ -98,8 +111,16 @@ def request(args, source=None, **given):
     """(SourceSpec, SyncSpec) for the facade, from the merged sync settings."""
     from kubesync.sync import SyncSpec
 
+    from dataclasses import replace
+
     settings = sync_settings(args, source, **given)
-    return settings.source, SyncSpec.of(settings)
+    spec = SyncSpec.of(settings)
+    selector = getattr(args, "selector", None)
+    if selector:
+        from kubesync.selector import parse
+
+        spec = replace(spec, plan=replace(spec.plan, selector=parse(selector)))
+    return settings.source, replace(spec, strict_namespace=bool(getattr(args, "namespace", None)))
 
 
 def prepare(args, *, deltas: bool = False):

@@ -16,13 +16,14 @@ def _duration(flag: str, value: str) -> float:
 
 def syncs_from(args, config, interval: float):
     """Every sync of --config, or the one named by SOURCE (with --config's entry of its name as the base)."""
-    from kubesync.commands.common import flags, source_spec
+    from kubesync.commands.common import flags, require_name, source_spec
     from kubesync.settings import merge
 
     if args.source or args.repo:
         f = flags(args, source=source_spec(args), interval=interval)
         name = f.name or f.source.default_name()
         entry = next((cfg for cfg in config.syncs if cfg.name == name), None) if config is not None else None
+        require_name(f, entry, may_prune=True)  # a daemon keeps the sync's inventory: never a guessed name
         return (merge(f, entry),)
     if config is None:
         raise UsageError("no source: give a PATH, --repo URL, or --config kubesync.yaml")

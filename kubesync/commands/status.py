@@ -52,15 +52,32 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    if not args.source and not args.repo:
-        from kubesync.errors import UsageError
+def rows_from_inventory(health: dict) -> list[dict]:
+    """Without the source: every owned object with its health; its sync state cannot be known."""
+    return [{"object": str(ref), "sync": "Unknown", "health": h.status.value, "reason": h.reason, "origin": ""}
+            for ref, h in sorted(health.items(), key=lambda item: str(item[0]))]
 
-        raise UsageError("status needs the sync's source (PATH or --repo) to compare against")
-    _, _, planned = prepare(args)
-    rows = rows_from_plan(planned)
-    if args.output == "json":
-        write_out(json.dumps({"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows}, indent=2, sort_keys=True))
+
+def run(args) -> int:
+    from kubesync.commands.common import pipeline
+
+    if args.source or args.filename or args.repo:
+        _, _, planned = prepare(args)
+        doc = {"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows_from_plan(planned)}
+        note = ""
     else:
-        write_out(table(rows))
+        if not args.name:
+            from kubesync.errors import UsageError
+
+            raise UsageError("status needs --name SYNC (and, to tell Synced from OutOfSync, the source: PATH or --repo)")
+        doc = {"sync": args.name, "revision": None, "objects": rows_from_inventory(pipeline(args).owned_health(args.name))}
+        note = "Sync state is unknown without the source (give PATH or --repo to compare); health is read from the cluster."
+    if args.output == "json":
+        write_out(json.dumps(doc, indent=2, sort_keys=True))
+    elif args.output == "yaml":
+        import yaml
+
+        write_out(yaml.safe_dump(doc, sort_keys=True))
+    else:
+        write_out((note + "\n\n" if note else "") + table(doc["objects"]))
     return 0

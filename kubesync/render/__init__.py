@@ -13,17 +13,23 @@ from kubesync.render.markdown import render_markdown
 from kubesync.render.mask import mask_patch, mask_secret
 from kubesync.render.text import render_diff, render_plan
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "yaml", "markdown")
 
 
 def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Deltas | None = None, generated_at: str | None = None) -> str:
-    """`-o text|json|markdown` in one call (the JSON printed here is masked). Deltas are computed when
+    """`-o text|json|yaml|markdown` in one call (the JSON printed here is masked). Deltas are computed when
     not given."""
     deltas = deltas if deltas is not None else compute_deltas(plan)
     if output == "text":
         return render_plan(plan, color, deltas=deltas)
     if output == "json":
         return render_json(plan, deltas, generated_at=generated_at)
+    if output == "yaml":  # the JSON document, for people who read YAML (same schema, same masking)
+        import json
+
+        import yaml
+
+        return yaml.safe_dump(json.loads(render_json(plan, deltas, generated_at=generated_at)), sort_keys=True, allow_unicode=True)
     if output == "markdown":
         return render_markdown(plan, deltas)
     raise ValueError(f"unknown output format {output!r}; expected one of {', '.join(FORMATS)}")

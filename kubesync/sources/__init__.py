@@ -87,6 +87,15 @@ class SourceSpec:
             text = self.path or "."
         return f"{text}:{self.subpath}" if self.subpath else text
 
+    def identity(self) -> str:
+        """Which source this is, whatever the ref (recorded in the inventory): the repository URL (or
+        its absolute path) and sub-folder, or the folder's absolute path."""
+        if self.repo:
+            repo = redact(self.repo) if re.match(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/]+:", self.repo) else os.path.abspath(self.repo)
+            return f"{repo}//{clean_subpath(self.subpath or '') or ''}".rstrip("/")
+        base = os.path.abspath(self.path or ".")
+        return os.path.join(base, clean_subpath(self.subpath)) if self.subpath and clean_subpath(self.subpath) else base
+
     def default_name(self) -> str:
         """The sync name when none is given: the source folder's name, as a DNS-1123 label."""
         if self.subpath and clean_subpath(self.subpath):

@@ -32,8 +32,13 @@ def test_one_sync_from_flags(tmp_path):
 
 
 def test_a_git_source_from_flags():
-    (sync,) = settings("--repo https://example.com/r.git --ref main --path app").syncs
-    assert (sync.source.repo, sync.source.ref, sync.source.subpath, sync.name) == ("https://example.com/r.git", "main", "app", "app")
+    (sync,) = settings("--repo https://example.com/r.git --ref main --path app --name web").syncs
+    assert (sync.source.repo, sync.source.ref, sync.source.subpath, sync.name) == ("https://example.com/r.git", "main", "app", "web")
+
+
+def test_a_daemon_from_flags_needs_a_name():
+    with pytest.raises(UsageError, match="needs the sync's name: pass --name SYNC"):
+        settings("--repo https://example.com/r.git --path app")
 
 
 def write_config(tmp_path, text):
@@ -80,8 +85,8 @@ def test_config_with_name_runs_that_sync_and_flags_override_the_webhook(tmp_path
     ("", "no source"),
     (". --interval soon", "--interval"),
     (". --interval 0s", "--interval"),
-    (". --lease-duration x", "--lease-duration"),
-    (". --webhook ftp://x", "--webhook"),
+    (". --name s --lease-duration x", "--lease-duration"),
+    (". --name s --webhook ftp://x", "--webhook"),
     (". --max-prune 2", "--max-prune"),
 ])
 def test_usage_errors(argv, message):

@@ -138,6 +138,11 @@ def test_render_dispatches_on_output_format():
     assert not deltas.empty  # so the next line shows render computing the deltas itself
     assert render(plan, "text") == render_plan(plan, deltas=deltas) != render_plan(plan)
     assert render(plan, "json").startswith("{") and render(plan, "markdown").startswith("### ")
-    assert FORMATS == ("text", "json", "markdown")
-    with pytest.raises(ValueError, match="unknown output format 'yaml'"):
-        render(plan, "yaml")
+    assert FORMATS == ("text", "json", "yaml", "markdown")
+    import json
+
+    import yaml
+
+    assert yaml.safe_load(render(plan, "yaml", generated_at="t")) == json.loads(render(plan, "json", generated_at="t"))
+    with pytest.raises(ValueError, match="unknown output format 'toml'"):
+        render(plan, "toml")

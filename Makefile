@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Kubernetes versions the integration and e2e suites run against, newest first.
+K8S_VERSIONS ?= 1.37 1.20
+PYTEST := $(BIN)/pytest -q -ra -p no:cacheprovider
 
 .PHONY: venv control-plane test unit integration demo bench clean
 
@@ -14,19 +17,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Builds kube-apiserver/kube-controller-manager 1.20.2 from Debian's source package (first time only,
-# about 4 minutes) and installs etcd; cached in ~/.cache/kubesync/k8s-1.20.2/bin.
+# Builds (first time only) and caches the control planes in ~/.cache/kubesync/k8s-<version>/bin:
+# 1.37.2 from the Go module proxy (scripts/build-k8s-1.37) and 1.20.2 from Debian's source package
+# (scripts/build-k8s-1.20). Skipped when the tests run against an existing cluster.
 control-plane:
-	@if [ -z "$$KUBESYNC_TEST_KUBECONFIG" ]; then scripts/build-control-plane; fi
+	@if [ -z "$$KUBESYNC_TEST_KUBECONFIG" ]; then scripts/build-control-plane $(K8S_VERSIONS); fi
 
+# Unit tests once, then the integration and e2e suites once per Kubernetes version (each leg
+# reported on its own; a failure in any leg fails the run, after every leg has run). Against an
+# existing cluster (KUBESYNC_TEST_KUBECONFIG) the suites run once, on that cluster.
 test: venv control-plane
-	$(BIN)/pytest -q -ra tests
+	@scripts/run-tests "$(PYTEST)" $(K8S_VERSIONS)
 
 unit: venv
-	$(BIN)/pytest -q tests/unit
+	$(PYTEST) tests/unit
 
 integration: venv control-plane
-	$(BIN)/pytest -q -ra tests/integration tests/e2e
+	@scripts/run-tests --no-unit "$(PYTEST)" $(K8S_VERSIONS)
 
 demo: venv control-plane
 	$(BIN)/python scripts/demo.py

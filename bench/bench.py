@@ -440,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--objects", type=int, default=1000, help="objects per tool (default 1000), plus 10 namespaces")
     p.add_argument("--runs", type=int, default=3, help="runs per scenario; times are medians (default 3)")
     p.add_argument("--kubeconfig", help="use this cluster instead of starting the embedded control plane")
+    p.add_argument("--kubernetes-version", choices=("1.37", "1.20"), default=None, help="embedded control plane version (default: the newest built)")
     p.add_argument("--big", type=int, default=10000, help="objects for the peak-memory run (default 10000)")
     p.add_argument("--no-big", dest="big", action="store_const", const=0, help="skip the big run")
     p.add_argument("--json", default=str(DEFAULT_JSON), help=f"write results here (default {DEFAULT_JSON.relative_to(ROOT)})")
@@ -458,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from kubesync.localcluster import LocalCluster
 
-            print("starting the embedded control plane ...", flush=True)
-            local = LocalCluster.create(workdir / "cluster")
+            local = LocalCluster.create(workdir / "cluster", version=args.kubernetes_version)
+            print(f"starting the embedded control plane (Kubernetes {local.version.full}) ...", flush=True)
             local.start()
             kubeconfig = str(local.kubeconfig)
         bench = Bench(args, kubeconfig, workdir)

@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cluster", help="the embedded local control plane (etcd + kube-apiserver + controller-manager)", formatter_class=fmt)
     p.add_argument("action", choices=("up", "down", "env"), help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...")
     p.add_argument("--dir", metavar="D", help="state folder (default: ~/.cache/kubesync/cluster)")
+    p.add_argument(
+        "--kubernetes-version", metavar="V", choices=("1.37", "1.20"),
+        help="with up: 1.37 or 1.20 (default: the newest one whose binaries are built)",
+    )
     _add_common(p)
 
     p = sub.add_parser("version", help="client and server versions, and the Kubernetes versions kubesync is tested on", formatter_class=fmt)

@@ -1,10 +1,12 @@
 """The embedded local control plane: etcd + kube-apiserver + kube-controller-manager on loopback.
 
 Used by the integration tests (one per test session), by `make demo` and by `kubesync cluster up`.
-The binaries come from `scripts/build-control-plane` (Debian's kubernetes 1.20.2 source package,
-cached in ~/.cache/kubesync/k8s-1.20.2/bin) and Debian's etcd-server. No kubelet and no scheduler
-run: pods are never started, but the controllers that make deletion real (garbage collector,
-namespace, deployment, replicaset, service accounts) do.
+Two Kubernetes versions are supported side by side (see `VERSIONS`): 1.37.2, built from the Go
+module proxy by `scripts/build-k8s-1.37` (with etcd 3.6 built the same way), and 1.20.2, the oldest
+version kubesync supports, built from Debian's `kubernetes` source package by `scripts/build-k8s-1.20`
+(with Debian's etcd-server). Binaries are cached in ~/.cache/kubesync/k8s-<version>/bin. No kubelet
+and no scheduler run: pods are never started, but the controllers that make deletion real (garbage
+collector, namespace, deployment, replicaset, service accounts) do.
 """
 
 from __future__ import annotations
@@ -31,8 +33,31 @@ from kubesync.errors import KubesyncError
 
 log = logging.getLogger(__name__)
 
-K8S_VERSION = "1.20.2"
 LOG_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class KubernetesVersion:
+    """One supported control-plane version: where its binaries live and which flags it takes."""
+
+    minor: str
+    """"1.37": what users type after --kubernetes-version."""
+    full: str
+    """"1.37.2": the release the build script produces (and /version reports)."""
+    build_script: str
+    """The script (under scripts/) that builds and caches the binaries."""
+    bundled_etcd: bool
+    """True when etcd is built beside kube-apiserver; False: Debian's etcd-server on PATH."""
+    insecure_port_flags: bool
+    """1.20 still has insecure ports that must be turned off; they were removed in 1.24."""
+
+
+VERSIONS: dict[str, KubernetesVersion] = {
+    # Newest first: it is the default wherever its binaries are built.
+    "1.37": KubernetesVersion("1.37", "1.37.2", "scripts/build-k8s-1.37", bundled_etcd=True, insecure_port_flags=False),
+    "1.20": KubernetesVersion("1.20", "1.20.2", "scripts/build-k8s-1.20", bundled_etcd=False, insecure_port_flags=True),
+}
+NEWEST = next(iter(VERSIONS))
 
 
 class ControlPlaneError(KubesyncError):
@@ -46,24 +71,55 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def bin_dir() -> Path:
-    return Path(os.environ.get("KUBESYNC_K8S_BIN") or cache_dir() / f"k8s-{K8S_VERSION}" / "bin")
+def binaries_root() -> Path:
+    """The folder holding k8s-<version>/bin; KUBESYNC_K8S_ROOT pins it (tests set it before moving HOME)."""
+    return Path(os.environ.get("KUBESYNC_K8S_ROOT") or cache_dir())
 
 
-def find_binaries() -> dict[str, str]:
-    """Paths of the three components, or a ControlPlaneError saying how to build them."""
-    found = {
-        "kube-apiserver": str(bin_dir() / "kube-apiserver"),
-        "kube-controller-manager": str(bin_dir() / "kube-controller-manager"),
-        "etcd": shutil.which("etcd") or "/usr/bin/etcd",
+def get_version(minor: str | None) -> KubernetesVersion:
+    """The version named by `minor` ("1.37", or "1.37.2"), or the newest one whose binaries are built."""
+    if minor is None:
+        built = [v for v in VERSIONS.values() if not _missing(v)]
+        return built[0] if built else VERSIONS[NEWEST]
+    key = ".".join(minor.lstrip("v").split(".")[:2])
+    if key not in VERSIONS:
+        raise ControlPlaneError(f"unsupported Kubernetes version {minor!r}; choose one of {', '.join(VERSIONS)}")
+    return VERSIONS[key]
+
+
+def bin_dir(version: KubernetesVersion | None = None) -> Path:
+    version = version or get_version(None)
+    return binaries_root() / f"k8s-{version.full}" / "bin"
+
+
+def _binary_paths(version: KubernetesVersion) -> dict[str, str]:
+    bins = bin_dir(version)
+    etcd = str(bins / "etcd") if version.bundled_etcd else (shutil.which("etcd") or "/usr/bin/etcd")
+    return {
+        "kube-apiserver": str(bins / "kube-apiserver"),
+        "kube-controller-manager": str(bins / "kube-controller-manager"),
+        "etcd": etcd,
     }
-    missing = [name for name, path in found.items() if not os.access(path, os.X_OK)]
+
+
+def _missing(version: KubernetesVersion) -> list[str]:
+    return [name for name, path in _binary_paths(version).items() if not os.access(path, os.X_OK)]
+
+
+def find_binaries(version: KubernetesVersion | None = None) -> dict[str, str]:
+    """Paths of the three components, or a ControlPlaneError saying how to build them."""
+    version = version or get_version(None)
+    missing = _missing(version)
     if missing:
         raise ControlPlaneError(
-            f"missing {', '.join(missing)} (looked in {bin_dir()} and PATH); "
-            "run `scripts/build-control-plane` (or `make control-plane`) first"
+            f"Kubernetes {version.full}: missing {', '.join(missing)} (looked in {bin_dir(version)}"
+            f"{'' if version.bundled_etcd else ' and PATH'}); run `{version.build_script}` (or `make control-plane`) first"
         )
-    return found
+    return _binary_paths(version)
+
+
+def built_versions() -> list[KubernetesVersion]:
+    return [v for v in VERSIONS.values() if not _missing(v)]
 
 
 def free_port() -> int:
@@ -142,6 +198,7 @@ class LocalCluster:
     api_port: int = 0
     owns_workdir: bool = False
     tie_to_parent: bool = True
+    version: KubernetesVersion = field(default_factory=lambda: get_version(None))
 
     @property
     def kubeconfig(self) -> Path:
@@ -152,12 +209,17 @@ class LocalCluster:
         return f"https://127.0.0.1:{self.api_port}"
 
     @classmethod
-    def create(cls, workdir: str | os.PathLike | None = None, tie_to_parent: bool = True) -> "LocalCluster":
+    def create(
+        cls, workdir: str | os.PathLike | None = None, tie_to_parent: bool = True, version: str | None = None
+    ) -> "LocalCluster":
+        """A cluster of `version` ("1.37", "1.20"; default: the newest built one) in `workdir`."""
+        chosen = get_version(version)
         if workdir is None:
-            return cls(Path(tempfile.mkdtemp(prefix="kubesync-cluster-")), owns_workdir=True, tie_to_parent=tie_to_parent)
-        path = Path(workdir)
-        path.mkdir(parents=True, exist_ok=True)
-        return cls(path, tie_to_parent=tie_to_parent)
+            path, owns = Path(tempfile.mkdtemp(prefix="kubesync-cluster-")), True
+        else:
+            path, owns = Path(workdir), False
+            path.mkdir(parents=True, exist_ok=True)
+        return cls(path, owns_workdir=owns, tie_to_parent=tie_to_parent, version=chosen)
 
     def __enter__(self) -> "LocalCluster":
         self.start()
@@ -169,7 +231,7 @@ class LocalCluster:
     # -- start -----------------------------------------------------------------------------------------
 
     def start(self, timeout: float = 120.0) -> None:
-        bins = find_binaries()
+        bins = find_binaries(self.version)
         try:
             self._write_credentials()
             self._start_etcd(bins["etcd"], timeout)
@@ -233,7 +295,6 @@ class LocalCluster:
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
                 f"--secure-port={self.api_port}",
-                "--insecure-port=0",
                 f"--cert-dir={w / 'certs'}",
                 f"--token-auth-file={w / 'token.csv'}",
                 "--authorization-mode=RBAC",
@@ -244,6 +305,7 @@ class LocalCluster:
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--v=1",
+                *(["--insecure-port=0"] if self.version.insecure_port_flags else []),
             ],
         )
         self._wait(comp, lambda: _http_ok(self.server + "/readyz", self.token), timeout, "did not become ready")
@@ -273,10 +335,10 @@ class LocalCluster:
                 f"--service-account-private-key-file={w / 'sa.key'}",
                 f"--root-ca-file={w / 'certs' / 'apiserver.crt'}",
                 "--use-service-account-credentials=false",
-                "--port=0",
                 "--secure-port=0",
                 "--concurrent-gc-syncs=5",
                 "--v=1",
+                *(["--port=0"] if self.version.insecure_port_flags else []),
             ],
         )
 
@@ -340,9 +402,9 @@ def default_state_dir() -> Path:
     return cache_dir() / "cluster"
 
 
-def serve(workdir: Path) -> int:
+def serve(workdir: Path, version: str | None = None) -> int:
     """Foreground supervisor: start, write a pid file, run until SIGTERM/SIGINT, tear down."""
-    cluster = LocalCluster.create(workdir)
+    cluster = LocalCluster.create(workdir, version=version)
     stop = False
 
     def on_signal(signum, frame):
@@ -356,6 +418,7 @@ def serve(workdir: Path) -> int:
     except ControlPlaneError as e:
         (workdir / "error").write_text(str(e))
         return 1
+    (workdir / "version").write_text(cluster.version.full)
     (workdir / "supervisor.pid").write_text(str(os.getpid()))
     try:
         while not stop:
@@ -370,18 +433,29 @@ def serve(workdir: Path) -> int:
     return 0
 
 
-def up(workdir: Path, timeout: float = 180.0) -> Path:
-    """Start the supervisor in the background and wait until its kubeconfig works."""
-    find_binaries()
+def up(workdir: Path, version: str | None = None, timeout: float = 180.0) -> Path:
+    """Start the supervisor in the background and wait until its kubeconfig works.
+
+    A control plane already running in `workdir` is kept, unless it runs another version than the
+    one asked for: that is an error naming both, never a silent switch.
+    """
+    chosen = get_version(version)
+    find_binaries(chosen)
     if supervisor_pid(workdir):
+        running = running_version(workdir)
+        if version is not None and running and running != chosen.full:
+            raise ControlPlaneError(
+                f"a control plane of Kubernetes {running} is already running in {workdir}; "
+                f"run `kubesync cluster down` before starting {chosen.full}"
+            )
         return workdir / "kubeconfig"
     workdir.mkdir(parents=True, exist_ok=True)
-    for stale in ("error", "kubeconfig", "supervisor.pid"):
+    for stale in ("error", "kubeconfig", "supervisor.pid", "version"):
         (workdir / stale).unlink(missing_ok=True)
     shutil.rmtree(workdir / "etcd", ignore_errors=True)
     logf = open(workdir / "supervisor.log", "ab")
     subprocess.Popen(
-        [sys.executable, "-m", "kubesync.localcluster", "serve", str(workdir)],
+        [sys.executable, "-m", "kubesync.localcluster", "serve", str(workdir), chosen.minor],
         stdout=logf,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -396,6 +470,14 @@ def up(workdir: Path, timeout: float = 180.0) -> Path:
             return workdir / "kubeconfig"
         time.sleep(0.3)
     raise ControlPlaneError(f"the control plane did not start within {timeout:.0f}s; see {workdir}/logs")
+
+
+def running_version(workdir: Path) -> str | None:
+    """The Kubernetes release of the control plane the supervisor in `workdir` started."""
+    try:
+        return (workdir / "version").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def supervisor_pid(workdir: Path) -> int | None:
@@ -418,9 +500,9 @@ def down(workdir: Path, timeout: float = 30.0) -> bool:
     return True
 
 
-if __name__ == "__main__":  # python -m kubesync.localcluster serve DIR
-    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+if __name__ == "__main__":  # python -m kubesync.localcluster serve DIR [VERSION]
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "serve":
         logging.basicConfig(level=logging.INFO)
-        raise SystemExit(serve(Path(sys.argv[2])))
-    print("usage: python -m kubesync.localcluster serve DIR", file=sys.stderr)
+        raise SystemExit(serve(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) == 4 else None))
+    print("usage: python -m kubesync.localcluster serve DIR [VERSION]", file=sys.stderr)
     raise SystemExit(2)

@@ -39,10 +39,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kubesync-demo-"))
     source = work / "manifests-example"
     shutil.copytree(ROOT / "manifests-example", source)
-    step("Starting the local control plane (etcd, kube-apiserver, kube-controller-manager 1.20.2)")
-    with LocalCluster.create(work / "cluster") as cluster:
+    # The newest built version (1.37) unless KUBESYNC_DEMO_K8S_VERSION picks another (e.g. 1.20).
+    local = LocalCluster.create(work / "cluster", version=os.environ.get("KUBESYNC_DEMO_K8S_VERSION") or None)
+    step(f"Starting the local control plane (etcd, kube-apiserver, kube-controller-manager {local.version.full})")
+    with local as cluster:
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-        print(f"API server at {cluster.server}")
+        api_version = Cluster.connect(str(cluster.kubeconfig)).get("/version")["gitVersion"]
+        print(f"API server {api_version} at {cluster.server}")
         api = Cluster.connect(str(cluster.kubeconfig))
 
         step("Plan: what a first sync of manifests-example/ would do")

@@ -13,8 +13,21 @@ import pytest
 from kubesync import localcluster
 
 # Resolve the control-plane binaries from the real cache before any test moves HOME.
-os.environ.setdefault("KUBESYNC_K8S_BIN", str(localcluster.bin_dir()))
+os.environ.setdefault("KUBESYNC_K8S_ROOT", str(localcluster.binaries_root()))
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Which embedded control plane this run uses: `make test` runs the suite once per version.
+TEST_K8S_VERSION = os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None
+
+
+def control_plane_version() -> localcluster.KubernetesVersion:
+    """The version the embedded control planes of this run start (the newest built one by default)."""
+    return localcluster.get_version(TEST_K8S_VERSION)
+
+
+def pytest_report_header(config):
+    if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
+        return f"kubesync: existing cluster from KUBESYNC_TEST_KUBECONFIG={os.environ['KUBESYNC_TEST_KUBECONFIG']}"
+    return f"kubesync: embedded control plane, Kubernetes {control_plane_version().full}"
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +47,8 @@ def kubeconfig(tmp_path_factory) -> str:
     if given:
         yield given
         return
-    cluster = localcluster.LocalCluster.create(tmp_path_factory.mktemp("control-plane"))
     try:
+        cluster = localcluster.LocalCluster.create(tmp_path_factory.mktemp("control-plane"), version=TEST_K8S_VERSION)
         cluster.start()
     except localcluster.ControlPlaneError as e:
         # Never a skip: a control plane that cannot start fails the whole run, loudly.
@@ -59,6 +72,13 @@ def cluster(kubeconfig):
     from kubesync.cluster.client import Cluster
 
     return Cluster.connect(kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def server_version(cluster) -> tuple[int, int]:
+    """(major, minor) of the API server under test, for expectations that differ between versions."""
+    info = cluster.request("GET", "/version")
+    return int(info["major"]), int("".join(ch for ch in info["minor"] if ch.isdigit()))
 
 
 def _unique(prefix: str) -> str:

@@ -11,8 +11,9 @@ from kubesync.errors import KubesyncError
 def run(args) -> int:
     workdir = Path(args.dir) if args.dir else localcluster.default_state_dir()
     if args.action == "up":
-        kubeconfig = localcluster.up(workdir)
-        print(f"local control plane running (Kubernetes {localcluster.K8S_VERSION}); logs in {workdir / 'logs'}")
+        kubeconfig = localcluster.up(workdir, getattr(args, "kubernetes_version", None))
+        version = localcluster.running_version(workdir) or "?"
+        print(f"local control plane running (Kubernetes {version}); logs in {workdir / 'logs'}")
         print(f"export KUBECONFIG={kubeconfig}")
         return 0
     if args.action == "down":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kubesync import localcluster
 from kubesync.cluster.client import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,14 +27,22 @@ def component_pids(workdir: Path) -> list[int]:
 def test_cluster_up_env_down(tmp_path):
     if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
         pytest.fail("this test starts the embedded control plane; run it without KUBESYNC_TEST_KUBECONFIG")
+    version = localcluster.get_version(os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None)
     workdir = tmp_path / "cp"
-    up = kubesync("cluster", "up", "--dir", str(workdir))
+    up = kubesync("cluster", "up", "--dir", str(workdir), "--kubernetes-version", version.minor)
     try:
         assert up.returncode == 0, up.stderr
+        assert f"(Kubernetes {version.full})" in up.stdout
         assert up.stdout.splitlines()[-1] == f"export KUBECONFIG={workdir / 'kubeconfig'}"
+        other = next(v for v in localcluster.VERSIONS if v != version.minor)
+        clash = kubesync("cluster", "up", "--dir", str(workdir), "--kubernetes-version", other)
+        if localcluster.get_version(other) in localcluster.built_versions():
+            assert clash.returncode == 1
+            assert f"a control plane of Kubernetes {version.full} is already running" in clash.stderr
         env = kubesync("cluster", "env", "--dir", str(workdir))
         assert env.returncode == 0 and env.stdout.strip() == f"export KUBECONFIG={workdir / 'kubeconfig'}"
         api = Cluster.connect(str(workdir / "kubeconfig"))
+        assert api.get("/version")["gitVersion"] == f"v{version.full}"
         names = {ns["metadata"]["name"] for ns in api.get("/api/v1/namespaces")["items"]}
         assert {"default", "kube-system"} <= names
         assert component_pids(workdir)

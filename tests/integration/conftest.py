@@ -34,7 +34,9 @@ def fault_plane(tmp_path_factory):
     """
     if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
         pytest.fail(EMBEDDED_ONLY)
-    plane = localcluster.LocalCluster.create(tmp_path_factory.mktemp("fault-plane"))
+    plane = localcluster.LocalCluster.create(
+        tmp_path_factory.mktemp("fault-plane"), version=os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None
+    )
     try:
         plane.start()
     except localcluster.ControlPlaneError as e:

@@ -27,6 +27,19 @@ def deployment(name: str, replicas: int = 1) -> dict:
     }
 
 
+def test_server_reports_the_version_under_test(cluster):
+    """The run really is on the version `make test` asked for (KUBESYNC_TEST_K8S_VERSION)."""
+    import os
+
+    from kubesync import localcluster
+
+    if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
+        assert cluster.get("/version")["gitVersion"].startswith("v1.")
+        return
+    want = localcluster.get_version(os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None)
+    assert cluster.get("/version")["gitVersion"] == f"v{want.full}"
+
+
 def test_create_fills_server_defaults(cluster, namespace):
     created = cluster.request("POST", DEPLOY.format(ns=namespace), body=deployment("web"))
     container = created["spec"]["template"]["spec"]["containers"][0]

@@ -1,0 +1,77 @@
+"""Version selection of the embedded control plane (no process is started here)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from kubesync import localcluster
+
+
+def fake_build(root, version: localcluster.KubernetesVersion, with_etcd: bool = True) -> None:
+    bins = root / f"k8s-{version.full}" / "bin"
+    bins.mkdir(parents=True)
+    names = ["kube-apiserver", "kube-controller-manager"] + (["etcd"] if with_etcd else [])
+    for name in names:
+        path = bins / name
+        path.write_text("#!/bin/sh\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESYNC_K8S_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_versions_are_listed_newest_first():
+    minors = [tuple(int(x) for x in v.split(".")) for v in localcluster.VERSIONS]
+    assert minors == sorted(minors, reverse=True)
+    assert localcluster.NEWEST == "1.37"
+
+
+def test_default_is_the_newest_built_version(root):
+    fake_build(root, localcluster.VERSIONS["1.37"])
+    assert localcluster.get_version(None).full == "1.37.2"
+
+
+def test_default_falls_back_to_an_older_built_version(root, monkeypatch):
+    monkeypatch.setenv("PATH", str(root))  # no etcd on PATH: 1.20 would need Debian's etcd
+    (root / "etcd").write_text("#!/bin/sh\n")
+    (root / "etcd").chmod(0o755)
+    fake_build(root, localcluster.VERSIONS["1.20"], with_etcd=False)
+    assert localcluster.get_version(None).full == "1.20.2"
+
+
+def test_nothing_built_defaults_to_the_newest_and_says_how_to_build(root):
+    version = localcluster.get_version(None)
+    assert version.minor == "1.37"
+    with pytest.raises(localcluster.ControlPlaneError) as info:
+        localcluster.find_binaries(version)
+    message = str(info.value)
+    assert "Kubernetes 1.37.2: missing kube-apiserver, kube-controller-manager, etcd" in message
+    assert "scripts/build-k8s-1.37" in message
+
+
+@pytest.mark.parametrize("given, full", [("1.37", "1.37.2"), ("v1.37", "1.37.2"), ("1.20.2", "1.20.2"), ("1.20", "1.20.2")])
+def test_explicit_versions(given, full):
+    assert localcluster.get_version(given).full == full
+
+
+def test_unsupported_version_is_refused_with_the_choices():
+    with pytest.raises(localcluster.ControlPlaneError) as info:
+        localcluster.get_version("1.29")
+    assert str(info.value) == "unsupported Kubernetes version '1.29'; choose one of 1.37, 1.20"
+
+
+def test_only_1_20_gets_insecure_port_flags():
+    assert localcluster.VERSIONS["1.20"].insecure_port_flags
+    assert not localcluster.VERSIONS["1.37"].insecure_port_flags
+
+
+def test_build_scripts_exist_for_every_version():
+    scripts = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
+    for version in localcluster.VERSIONS.values():
+        assert os.access(os.path.join(scripts, os.path.basename(version.build_script)), os.X_OK)

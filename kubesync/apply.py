@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from kubesync import errors
+from kubesync.cluster import API
 from kubesync.cluster.client import JSON_PATCH, MERGE_PATCH
 from kubesync.cluster.dryrun import Verdict, check_update
 from kubesync.logs import ObjectLogger
@@ -85,7 +86,7 @@ class ApplyReport:
 
 
 class Applier:
-    def __init__(self, cluster, discovery, settings: ApplySettings | None = None, replan: Replanner | None = None,
+    def __init__(self, cluster: API, discovery, settings: ApplySettings | None = None, replan: Replanner | None = None,
                  progress: Callable[[Outcome], None] | None = None):
         self.cluster = cluster
         self.discovery = discovery
@@ -282,7 +283,7 @@ class Applier:
         raise errors.KubesyncError(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")
 
 
-def verify_updates(cluster, discovery, plan: Plan, concurrency: int = 8) -> Plan:
+def verify_updates(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:
     """Turn updates the server would store as no change into no-ops, with a warning.
 
     A field the server drops (a misspelled or unknown field, a disabled feature, zero values it

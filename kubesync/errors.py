@@ -12,6 +12,7 @@
      │    ├── ClusterUnauthorized  401, 403
      │    ├── ClusterNotFound      404
      │    ├── ClusterConflict      409, or a failed resourceVersion precondition
+     │    ├── WatchExpired         410 in a watch: the resourceVersion is gone; LIST again
      │    └── ClusterInvalid       422 with field causes: the object itself is wrong
      ├── OwnershipConflict     an object exists that another tool owns
      ├── InventoryCorrupt      a sync's inventory ConfigMap cannot be decoded (pruning is impossible)
@@ -120,6 +121,10 @@ class ClusterNotFound(ClusterError):
 
 class ClusterConflict(ClusterError):
     pass
+
+
+class WatchExpired(ClusterError):
+    """A watch's resourceVersion is older than the server keeps (410 Gone): LIST again."""
 
 
 class ClusterInvalid(ClusterError):

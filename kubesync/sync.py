@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from kubesync import errors, inventory
+from kubesync.cluster import API
 from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome, verify_updates
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.discovery import Discovery
-from kubesync.cluster.live import list_by_ref, list_managed
+from kubesync.cluster.live import list_by_ref, list_managed, list_objects
 from kubesync.deltas import Deltas, compute_deltas, quota_warnings
 from kubesync.model import (
     MANAGED_BY_LABEL,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 GET_THRESHOLD = 3
 
 Progress = Callable[[Outcome], None]
+RESOURCE_QUOTAS = ResourceType(group="", version="v1", kind="ResourceQuota", plural="resourcequotas", namespaced=True)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class Pipeline:
         """Warn when the plan's CPU/memory would push a namespace past its ResourceQuota."""
         quotas = []
         for ns in sorted(n.namespace for n in deltas.namespaces if n.namespace):
-            quotas.extend(self.cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas").get("items") or [])
+            quotas.extend(list_objects(self.cluster, RESOURCE_QUOTAS, ns))
         warnings = quota_warnings(deltas, quotas) if quotas else []
         return replace(plan, warnings=plan.warnings + tuple(warnings)) if warnings else plan
 
@@ -251,7 +253,7 @@ class Pipeline:
         return out
 
 
-def fetch_live(cluster, discovery: Discovery, resolved: list[Resolved], inv: list[InventoryEntry], sync: str):
+def fetch_live(cluster: API, discovery: Discovery, resolved: list[Resolved], inv: list[InventoryEntry], sync: str):
     """Live copies of the desired objects (by key) and every object labelled with this sync.
 
     One labelled LIST per resource type covers the steady state; desired objects not found there
@@ -275,7 +277,7 @@ def fetch_live(cluster, discovery: Discovery, resolved: list[Resolved], inv: lis
     return live, managed
 
 
-def _fetch_missing(cluster, resolved: list[Resolved], live: dict[tuple, KubeObject]) -> dict[tuple, KubeObject]:
+def _fetch_missing(cluster: API, resolved: list[Resolved], live: dict[tuple, KubeObject]) -> dict[tuple, KubeObject]:
     """Desired objects the labelled LISTs did not find: a LIST per (type, namespace) or a GET each."""
     missing: dict[tuple[str, str, str], list[Resolved]] = {}
     for r in resolved:
@@ -342,7 +344,7 @@ def next_inventory(planned: Planned, report: ApplyReport) -> list[InventoryEntry
     return [InventoryEntry(ref, uid) for key, (ref, uid) in sorted(uids.items()) if uid and key not in conflicts]
 
 
-def record_inventory(cluster, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport, source: str = "") -> None:
+def record_inventory(cluster: API, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport, source: str = "") -> None:
     """Write the inventory; when that fails after some actions failed too, report both."""
     try:
         stored_inventory.write(cluster, spec.name, entries, spec.inventory_namespace, source=source)
@@ -359,7 +361,7 @@ def raise_for_failures(report: ApplyReport) -> None:
         raise errors.ApplyFailed(failures, not_started=len(report.not_started))
 
 
-def stale_objects(cluster, discovery: Discovery, plan: Plan) -> list[str]:
+def stale_objects(cluster: API, discovery: Discovery, plan: Plan) -> list[str]:
     """Every action whose object is no longer as it was when the plan was made."""
     stale = []
     for a in plan.actions:

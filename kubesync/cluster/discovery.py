@@ -10,13 +10,14 @@ import logging
 import threading
 
 from kubesync import errors
+from kubesync.cluster import API
 from kubesync.model import ResourceType, split_api_version
 
 log = logging.getLogger(__name__)
 
 
 class Discovery:
-    def __init__(self, cluster):
+    def __init__(self, cluster: API):
         self.cluster = cluster
         self._by_gv: dict[str, dict[str, ResourceType] | None] = {}
         self._lock = threading.Lock()

@@ -6,6 +6,7 @@ import enum
 import logging
 
 from kubesync import errors
+from kubesync.cluster import API
 from kubesync.cluster.client import JSON_PATCH
 from kubesync.model import Action, KubeObject, ResourceType
 
@@ -30,7 +31,7 @@ def stored_view(obj: KubeObject | None) -> KubeObject:
     return out
 
 
-def check_update(cluster, rtype: ResourceType, action: Action) -> Verdict:
+def check_update(cluster: API, rtype: ResourceType, action: Action) -> Verdict:
     """Send the update's patch with dryRun=All and compare the result with the live object.
 
     No resourceVersion test here: controllers write status all the time, and a change to anything

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from kubesync import errors
+from kubesync.cluster import API
 from kubesync.inventory import DEFAULT_NAMESPACE, from_configmap, inventory_name, source_of, to_configmap
 from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
 
@@ -16,22 +17,22 @@ def _path(namespace: str, sync: str = "") -> str:
     return f"{base}/{inventory_name(sync)}" if sync else base
 
 
-def read(cluster, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[InventoryEntry]:
+def read(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[InventoryEntry]:
     """The inventory, or an empty one when the sync never ran."""
     return from_configmap(cluster.get_or_none(_path(namespace, sync)), sync, namespace)
 
 
-def read_with_source(cluster, sync: str, namespace: str = DEFAULT_NAMESPACE) -> tuple[list[InventoryEntry], str]:
+def read_with_source(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> tuple[list[InventoryEntry], str]:
     """The inventory and the source it was written from, in one read."""
     cm = cluster.get_or_none(_path(namespace, sync))
     return from_configmap(cm, sync, namespace), source_of(cm)
 
 
-def exists(cluster, sync: str, namespace: str = DEFAULT_NAMESPACE) -> bool:
+def exists(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> bool:
     return cluster.get_or_none(_path(namespace, sync)) is not None
 
 
-def write(cluster, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "") -> None:
+def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "") -> None:
     """Create or replace the inventory (and its namespace on first use); `source` names where its objects came from."""
     body = to_configmap(sync, entries, namespace, source)
     if cluster.get_or_none(f"/api/v1/namespaces/{namespace}") is None:

@@ -6,13 +6,14 @@ import threading
 from typing import Callable
 
 from kubesync import errors
+from kubesync.cluster import API
 from kubesync.cluster.client import Requests
 
 
 class CountingCluster(Requests):
     """A Cluster seen through one sync: every API error it meets (404s aside) is counted for that sync."""
 
-    def __init__(self, cluster, on_error: Callable[[errors.ClusterError], None]):
+    def __init__(self, cluster: API, on_error: Callable[[errors.ClusterError], None]):
         self._cluster = cluster
         self._on_error = on_error
 

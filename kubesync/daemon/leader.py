@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from kubesync import errors
+from kubesync.cluster import API
+from kubesync.cluster import leases
 from kubesync.daemon.settings import LeaseSettings
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,6 @@ def microtime(when: float) -> str:
 def default_identity() -> str:
     """hostname + pid + random: two processes (even in one pod, or a restarted one) never share it."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def lease_path(namespace: str, name: str = "") -> str:
-    base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
-    return f"{base}/{name}" if name else base
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ class AlwaysLeader:
 
 
 class LeaderElector:
-    def __init__(self, cluster, settings: LeaseSettings, on_change: Callable[[bool], None] = lambda leading: None,
+    def __init__(self, cluster: API, settings: LeaseSettings, on_change: Callable[[bool], None] = lambda leading: None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
         self.cluster = cluster
         self.settings = settings
@@ -95,10 +92,6 @@ class LeaderElector:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error = ""
-
-    @property
-    def path(self) -> str:
-        return lease_path(self.settings.namespace, self.settings.name)
 
     def is_leader(self) -> bool:
         """True only while our last renewal is younger than the renew deadline: never write on a stale claim."""
@@ -125,16 +118,10 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One round: True when we hold the Lease afterwards."""
-        lease = self.cluster.get_or_none(self.path)
+        lease = leases.get(self.cluster, self.settings.namespace, self.settings.name)
         if lease is None:
-            body = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.settings.name, "namespace": self.settings.namespace},
-                "spec": self._spec(None),
-            }
             try:
-                created = self.cluster.request("POST", lease_path(self.settings.namespace), body=body)
+                created = leases.create(self.cluster, self.settings.namespace, self.settings.name, self._spec(None))
             except errors.ClusterConflict:
                 return False  # another replica created it first
             self._observe(Record.of(created))
@@ -147,7 +134,7 @@ class LeaderElector:
             log.info("lease %s/%s held by %s expired; taking over", self.settings.namespace, self.settings.name, record.holder)
         lease["spec"] = {**(lease.get("spec") or {}), **self._spec(record)}
         try:
-            updated = self.cluster.request("PUT", self.path, body=lease)  # carries the resourceVersion we read
+            updated = leases.replace(self.cluster, lease)  # carries the resourceVersion we read
         except errors.ClusterConflict:
             return False  # someone else wrote it since we read it
         self._observe(Record.of(updated))
@@ -205,7 +192,7 @@ class LeaderElector:
             return
         self._set(False)
         try:
-            lease = self.cluster.get_or_none(self.path)
+            lease = leases.get(self.cluster, self.settings.namespace, self.settings.name)
             if lease is None or Record.of(lease).holder != self.identity:
                 return
             lease["spec"] = {
@@ -214,7 +201,7 @@ class LeaderElector:
                 "leaseDurationSeconds": 1,
                 "renewTime": microtime(self.wall()),
             }
-            self.cluster.request("PUT", self.path, body=lease, retry=False)
+            leases.replace(self.cluster, lease, retry=False)
             log.info("released the lease %s/%s", self.settings.namespace, self.settings.name)
         except errors.KubesyncError as e:
             log.warning("could not release the lease %s/%s: %s", self.settings.namespace, self.settings.name, errors.cut(str(e)))

@@ -1,7 +1,7 @@
 """Kubernetes watches on the types a sync manages, filtered by the sync's labels.
 
-One thread per (resource type, namespace): LIST to learn the objects and a resourceVersion, then
-WATCH from there, renewed when the server closes it and re-LISTed on `410 Gone`. Every event is
+One thread per (resource type, namespace): LIST (paginated) to learn the objects and a
+resourceVersion, then WATCH from there (both calls: kubesync.cluster.live), renewed when the server closes it and re-LISTed on `410 Gone`. Every event is
 passed on with `changed`: whether anything but status and bookkeeping moved (a controller writing
 status is not drift; a person editing spec or labels is). One cluster-wide watch per type, or one
 per namespace when RBAC allows only namespaced reads.
@@ -16,6 +16,8 @@ import threading
 from typing import Callable
 
 from kubesync import errors
+from kubesync.cluster import API
+from kubesync.cluster import live
 from kubesync.model import KubeObject, ObjectRef, ResourceType
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class Fingerprints:
 class WatchLoop:
     """LIST + WATCH of one resource type (in one namespace, or cluster-wide when namespace is "")."""
 
-    def __init__(self, cluster, rtype: ResourceType, namespace: str, selector: str, handler: EventHandler,
+    def __init__(self, cluster: API, rtype: ResourceType, namespace: str, selector: str, handler: EventHandler,
                  fingerprints: Fingerprints, timeout: float, sync: str, on_forbidden: Callable[[], None]):
         self.cluster = cluster
         self.rtype = rtype
@@ -94,42 +96,28 @@ class WatchLoop:
         return group == self.rtype.group and kind == self.rtype.kind and (not self.namespace or ns == self.namespace)
 
     def _list(self) -> str:
-        doc = self.cluster.request("GET", self.rtype.path(self.namespace), query={"labelSelector": self.selector})
+        items, rv = live.list_with_version(self.cluster, self.rtype, self.namespace, self.selector)
         present: set[tuple] = set()
-        for obj in doc.get("items") or ():
-            obj.setdefault("apiVersion", self.rtype.api_version)
-            obj.setdefault("kind", self.rtype.kind)
+        for obj in items:
             present.add(ObjectRef.of(obj).key)
             self.handler("LISTED", obj, self.fingerprints.observe("LISTED", obj))
         for key in self.fingerprints.forget_missing(present, self._in_scope):
             group, kind, ns, name = key
             gone = {"apiVersion": self.rtype.api_version, "kind": kind, "metadata": {"namespace": ns, "name": name}}
             self.handler("DELETED", gone, True)
-        return str((doc.get("metadata") or {}).get("resourceVersion") or "")
+        return rv
 
     def _watch(self, rv: str) -> str | None:
         """Stream events from rv; the last resourceVersion seen, or None when a re-LIST is needed."""
-        query = {
-            "labelSelector": self.selector,
-            "resourceVersion": rv,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": int(self.timeout),
-        }
-        for event in self.cluster.stream(self.rtype.path(self.namespace), query, timeout=self.timeout + 10):
-            if self.stopped.is_set():
-                return rv
-            kind = event.get("type")
-            obj = event.get("object") or {}
-            if kind == "ERROR":
-                if obj.get("code") == 410:
-                    return None  # our resourceVersion is too old: re-LIST
-                raise errors.ClusterError(f"watch {self.rtype.plural}: {obj.get('message') or obj}")
-            rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
-            if kind == "BOOKMARK":
-                continue
-            obj.setdefault("apiVersion", self.rtype.api_version)
-            obj.setdefault("kind", self.rtype.kind)
-            self.handler(kind, obj, self.fingerprints.observe(kind, obj))
+        try:
+            for kind, obj in live.watch(self.cluster, self.rtype, self.namespace, self.selector, rv, self.timeout):
+                if self.stopped.is_set():
+                    return rv
+                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                if kind != "BOOKMARK":
+                    self.handler(kind, obj, self.fingerprints.observe(kind, obj))
+        except errors.WatchExpired:
+            return None  # our resourceVersion is too old: re-LIST
         return rv
 
     def _run(self) -> None:
@@ -171,7 +159,7 @@ class ClusterWatcher:
         self._lock = threading.Lock()
         self._last: tuple = (None, {}, set())
 
-    def ensure(self, cluster, rtypes: dict[tuple[str, str], ResourceType], namespaces: set[str]) -> None:
+    def ensure(self, cluster: API, rtypes: dict[tuple[str, str], ResourceType], namespaces: set[str]) -> None:
         """Watch exactly these types (cluster-wide, or in these namespaces where that is all RBAC allows)."""
         with self._lock:
             self._last = (cluster, dict(rtypes), set(namespaces))
@@ -200,11 +188,6 @@ class ClusterWatcher:
             cluster, rtypes, namespaces = self._last
         if cluster is not None:
             self.ensure(cluster, rtypes, namespaces)
-
-    @property
-    def watching(self) -> list[str]:
-        with self._lock:
-            return sorted(f"{rt[1]}{'@' + ns if ns else ''}" for (rt, ns) in self._loops)
 
     def stop(self) -> None:
         with self._lock:

@@ -185,6 +185,12 @@ def _bare_dry_run(argv: list[str]) -> list[str]:
     return out
 
 
+def redact(text: str) -> str:
+    from kubesync.render.mask import redact as scrub
+
+    return scrub(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_bare_dry_run(sys.argv[1:] if argv is None else argv))
@@ -198,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     except KubesyncError as e:
         if args.debug:
             logging.getLogger("kubesync").exception("failed")
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {redact(str(e))}", file=sys.stderr)  # a server may quote a Secret value
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # one line for people, a traceback with --debug
+    except Exception as e:  # one line for people, a (redacted) traceback with --debug
         if args.debug:
-            raise
-        print(f"error: unexpected {type(e).__name__}: {e} (run with --debug for a traceback)", file=sys.stderr)
+            logging.getLogger("kubesync").exception("unexpected %s", type(e).__name__)
+        print(f"error: unexpected {type(e).__name__}: {redact(str(e))} (run with --debug for a traceback)", file=sys.stderr)
         return 1

@@ -1,4 +1,8 @@
-"""Logging setup: one line per event, text for people or JSON for machines; a per-object prefix adapter."""
+"""Logging setup: one line per event, text for people or JSON for machines; a per-object prefix adapter.
+
+Every handler set up here carries `RedactFilter`: no Secret value the process has seen, and no
+credential in a URL, reaches a log line, whatever the message or the exception says.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,24 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, sort_keys=True)
+
+
+class RedactFilter(logging.Filter):
+    """Scrubs a record before any formatter sees it: its message, arguments, traceback and stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from kubesync.render.mask import redact
+
+        record.msg, record.args = redact(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
 
 
 def setup(debug: bool = False, fmt: str = "text", stream=None) -> None:
@@ -30,6 +50,7 @@ def setup(debug: bool = False, fmt: str = "text", stream=None) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactFilter())
     root = logging.getLogger("kubesync")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)

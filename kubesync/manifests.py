@@ -25,6 +25,7 @@ from kubesync.documents import Budget, Document, ParseLimits, json_documents, ya
 from kubesync.documents import describe_yaml_error  # noqa: F401  (config.py reads it from here)
 from kubesync.errors import ManifestError
 from kubesync.model import Manifest, ObjectRef, Origin, split_api_version
+from kubesync.render.mask import remember
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +362,7 @@ def load_files(
         if text is not None:
             manifests += parse_documents(file.path, text, found, rendered=file.rendered, budget=budget)
     _duplicates(manifests, found)
+    remember(m.obj for m in manifests if m.ref.kind == "Secret")  # scrubbed from every message from now on
     if found:
         raise ManifestError(found)
     log.debug("parsed %d objects from %d files", len(manifests), count)

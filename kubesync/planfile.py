@@ -7,15 +7,19 @@ it was planned from (credentials stripped) and the default namespace.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 
 from kubesync import errors
+from kubesync.errors import printable
 from kubesync.model import Plan
 from kubesync.render.json import SCHEMA, plan_from_dict, plan_to_dict
+from kubesync.render.mask import plan_secret_values, remember_values
 from kubesync.sources import SourceSpec, redact
 
 
@@ -51,18 +55,43 @@ def from_dict(data: dict, path: str = "") -> SavedPlan:
     source = None
     if raw:
         try:
-            source = SourceSpec(**{k: raw.get(k) for k in ("path", "repo", "ref", "subpath")})
+            source = SourceSpec(**{k: raw.get(k) for k in ("path", "repo", "ref", "subpath", "max_bytes")},
+                                allow_remote=bool(raw.get("allow_remote")))
         except AttributeError as e:
             raise errors.UsageError(f"{where}not a valid kubesync plan: source_spec: {e}") from e
-    return SavedPlan(plan_from_dict(data), source, str(data.get("namespace") or ""))
+    plan = plan_from_dict(data)
+    remember_values(plan_secret_values(plan.actions))  # the file holds values: scrub them from messages
+    return SavedPlan(plan, source, str(data.get("namespace") or ""))
 
 
 def write(path: str, saved: SavedPlan) -> None:
-    """Owner-only (the file keeps Secret values)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(to_dict(saved), f, indent=2, sort_keys=True)
-        f.write("\n")
+    """Owner-only, whatever was there before (the file keeps Secret values), and atomic.
+
+    The plan goes to a new 0600 temp file in the same folder, which is then renamed over `path`:
+    an existing 0644 file is replaced, not rewritten in place with its old mode, a reader never sees
+    half a plan, and a symlink at `path` is refused (a rename would not follow it either).
+    """
+    if os.path.islink(path):
+        raise errors.UsageError(
+            f"{printable(path)} is a symlink; the saved plan holds Secret values, so it is never written "
+            "through a link: give the real path"
+        )
+    text = json.dumps(to_dict(saved), indent=2, sort_keys=True) + "\n"
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)  # 0600, O_EXCL
+    except OSError as e:
+        raise errors.UsageError(f"cannot write the plan {printable(path)}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise errors.UsageError(f"cannot write the plan {printable(path)}: {e.strerror or e}") from e
 
 
 def is_saved_plan(path: str) -> bool:

@@ -33,6 +33,7 @@ from kubesync.model import (
 )
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object, selected, source_after
 from kubesync.planfile import SavedPlan
+from kubesync.render.mask import remember
 from kubesync.resolve import Resolved, check_namespaces, resolve
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class Pipeline:
         resolved = selected(resolve(desired.manifests, self.discovery.resource_for, spec.namespace), settings)
         inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace)
         live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
+        remember([*live.values(), *managed.values()])  # live Secret values are scrubbed from messages too
         plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision,
                           inventory_source=inv_source)
         plan = verify_updates(self.cluster, self.discovery, plan)

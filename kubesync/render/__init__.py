@@ -1,6 +1,6 @@
 """Everything a person or CI reads about a plan. Pure: a Plan in, a string out.
 
-Every format routes Secrets through `mask` (values shown as ``*** (sha256:1a2b3c4d)``); only
+Every format routes Secrets through `mask` (values shown as ``*** (changed)``, no hash); only
 ``plan_to_dict(plan, mask=False)``, for the saved plan file, keeps them.
 """
 

@@ -22,7 +22,7 @@ from typing import Any
 from kubesync.deltas import Deltas, deltas_to_dict
 from kubesync.errors import UsageError
 from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Origin, Plan, Risk
-from kubesync.render.mask import is_secret, mask_patch, mask_secret, plan_secret_values, redact
+from kubesync.render.mask import is_secret, mask_pair, mask_patch, plan_secret_values, redact
 
 SCHEMA = "kubesync.io/plan/v1"
 WRITES = (ActionType.CREATE, ActionType.UPDATE, ActionType.SCALE)  # actions that send object values
@@ -37,13 +37,13 @@ def _strip_managed(obj: KubeObject | None) -> KubeObject | None:
     return copy.deepcopy(obj)
 
 
-def action_to_dict(action: Action, *, mask: bool = True, hashes: bool = True, secrets: set[str] | None = None) -> dict:
+def action_to_dict(action: Action, *, mask: bool = True, secrets: set[str] | None = None) -> dict:
     desired, live = action.desired, _strip_managed(action.live)
     patch = [dict(op) for op in action.patch]
     note = action.note
     if mask:
-        desired, live = mask_secret(desired, hashes=hashes), mask_secret(live, hashes=hashes)
-        patch = list(mask_patch(action.ref, patch, hashes=hashes))
+        live, desired = mask_pair(live, desired)
+        patch = list(mask_patch(action.ref, patch))
         note = redact(note, secrets or set())
     ref = action.ref
     return {
@@ -69,7 +69,6 @@ def plan_to_dict(
     mask: bool = True,
     generated_at: str | None = None,
     deltas: Deltas | None = None,
-    hashes: bool = True,
 ) -> dict:
     """The plan as plain data. ``mask=False`` only for the saved plan file (written 0600)."""
     secrets = plan_secret_values(plan.actions) if mask else set()
@@ -83,7 +82,7 @@ def plan_to_dict(
         "generated_at": generated_at,
         "masked": mask,
         "summary": {**counts, "changes": len(plan.changes)},
-        "actions": [action_to_dict(a, mask=mask, hashes=hashes, secrets=secrets) for a in plan.actions],
+        "actions": [action_to_dict(a, mask=mask, secrets=secrets) for a in plan.actions],
         "conflicts": [text(c) for c in plan.conflicts],
         "warnings": [text(w) for w in plan.warnings],
         "deltas": deltas_to_dict(deltas) if deltas is not None else None,
@@ -111,9 +110,8 @@ def render_json(
     *,
     mask: bool = True,
     generated_at: str | None = None,
-    hashes: bool = True,
 ) -> str:
-    return dumps(plan_to_dict(plan, mask=mask, generated_at=generated_at, deltas=deltas, hashes=hashes))
+    return dumps(plan_to_dict(plan, mask=mask, generated_at=generated_at, deltas=deltas))
 
 
 # ---------------------------------------------------------------- reading a saved plan

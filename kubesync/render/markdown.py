@@ -109,7 +109,7 @@ def _partial(head: str, lines: list[str], budget: int) -> str | None:
     return _section(head, lines[:lo], len(lines) - lo) if lo else None
 
 
-def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT, hashes: bool = True) -> str:
+def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT) -> str:
     """A pull-request comment of at most `max_chars` characters."""
     secrets = plan_secret_values(plan.actions)
     counts = plan.counts()
@@ -152,7 +152,7 @@ def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int 
     partial = False
     for a in ordered:
         sec_head = _section_head(a)
-        lines = diff_lines(a, hashes=hashes, secrets=secrets, sides=plan.sides)
+        lines = diff_lines(a, secrets=secrets, sides=plan.sides)
         if omitted:
             omitted.append(a)
             continue

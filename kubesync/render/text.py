@@ -148,10 +148,10 @@ def ref_path(ref: ObjectRef) -> str:
 # ---------------------------------------------------------------- one object's diff
 
 
-def patch_lines(ref: ObjectRef, patch: Iterable[dict], *, hashes: bool = True) -> list[str]:
+def patch_lines(ref: ObjectRef, patch: Iterable[dict]) -> list[str]:
     """A JSON patch, one op a line (Secret values masked)."""
     out = []
-    for op in mask_patch(ref, patch, hashes=hashes):
+    for op in mask_patch(ref, patch):
         line = f"{op.get('op')} {op.get('path', '')}"
         if "from" in op:
             line += f" from {op['from']}"
@@ -169,7 +169,7 @@ def _header(label: tuple[str, str], name: str, prefix: str) -> str:
     return f"{prefix} {side}/{name}" + (f"\t{revision}" if revision else "")
 
 
-def diff_lines(action: Action, *, hashes: bool = True, secrets: set[str] | None = None,
+def diff_lines(action: Action, *, secrets: set[str] | None = None,
                sides: tuple[tuple[str, str], ...] = LIVE_DESIRED) -> list[str]:
     """One action as notes (`# ...`) followed by a unified diff that `git apply -p1` accepts against
     the live YAML: `--- live/<ref>`, `+++ desired/<ref>` (`/dev/null` for a create's old side and a
@@ -180,11 +180,11 @@ def diff_lines(action: Action, *, hashes: bool = True, secrets: set[str] | None 
     if action.note:
         notes.append(f"# {redact(action.note, secrets or set())}")
     if states.before is None and action.type in (ActionType.UPDATE, ActionType.SCALE):
-        patch = patch_lines(action.ref, action.patch, hashes=hashes)
+        patch = patch_lines(action.ref, action.patch)
         return notes + [f"# {action.ref}: the JSON patch:"] + ["#   " + line for line in patch]
     if states.before is None and states.after is None:
         return notes + [f"# {action.ref}: to {action.type.value}"]
-    before, after = mask_pair(for_display(states.before), for_display(states.after), hashes=hashes)
+    before, after = mask_pair(for_display(states.before), for_display(states.after))
     body = list(difflib.unified_diff(to_yaml(before).splitlines(), to_yaml(after).splitlines(), lineterm="", n=3))
     if not body:
         return notes + [f"# {action.ref}: no visible difference (the change touches only fields the server owns)"]
@@ -224,10 +224,10 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {parts} ({counts[ActionType.NOOP.value]} unchanged)."
 
 
-def render_diff(plan: Plan, color: bool = False, *, hashes: bool = True) -> str:
+def render_diff(plan: Plan, color: bool = False) -> str:
     """Every change as a unified YAML diff, in execution order, then the summary line."""
     secrets = plan_secret_values(plan.actions)
-    blocks = ["\n".join(colorize(diff_lines(a, hashes=hashes, secrets=secrets, sides=plan.sides), color)) for a in plan.changes]
+    blocks = ["\n".join(colorize(diff_lines(a, secrets=secrets, sides=plan.sides), color)) for a in plan.changes]
     summary = paint(summary_line(plan), BOLD, color)
     return "\n".join(blocks + [summary]) + "\n"
 
@@ -260,7 +260,7 @@ def deltas_lines(deltas: Deltas, color: bool = False) -> list[str]:
     return out + [f"  note: {n}" for n in deltas.notes]
 
 
-def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None, hashes: bool = True) -> str:
+def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None) -> str:
     """Summary counts first, then the actions in execution order, notes, resource deltas (when
     given), conflicts, warnings, diffs."""
     secrets = plan_secret_values(plan.actions)
@@ -284,5 +284,5 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
     if plan.warnings:
         out += ["", paint("Warnings:", YELLOW, color)] + [f"  {redact(w, secrets)}" for w in plan.warnings]
     for a in changes:
-        out += [""] + colorize(diff_lines(a, hashes=hashes, secrets=secrets, sides=plan.sides), color)
+        out += [""] + colorize(diff_lines(a, secrets=secrets, sides=plan.sides), color)
     return "\n".join(out) + "\n"

@@ -7,15 +7,19 @@ import copy
 
 from kubesync.model import ObjectRef
 from kubesync.render.mask import (
+    ADDED,
     CHANGED,
     KUBECTL_LAST_APPLIED,
     PLACEHOLDER,
-    fingerprint,
+    REMOVED,
+    UNCHANGED,
+    REDACTOR,
     is_secret,
     mask_pair,
     mask_patch,
     mask_secret,
     redact,
+    remember,
     secret_values,
 )
 
@@ -38,19 +42,33 @@ def test_is_secret_only_for_core_secrets():
     assert not is_secret(None)
 
 
-def test_mask_secret_replaces_values_with_a_short_hash():
+def test_a_lone_secret_shows_only_placeholders():
     masked = mask_secret(secret(password="hunter2hunter2"))
-    value = masked["data"]["password"]
-    assert value == f"{PLACEHOLDER} (sha256:{fingerprint(b64('hunter2hunter2'), 'data')})"
+    assert masked["data"] == {"password": PLACEHOLDER}
     assert "hunter2" not in str(masked) and b64("hunter2hunter2") not in str(masked)
-    assert len(value.split(":")[1].rstrip(")")) == 8
 
 
-def test_same_value_same_marker_data_and_string_data_agree():
-    as_data = mask_secret(secret(password="same-value"))["data"]["password"]
-    as_string = mask_secret({"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "same-value"}})["stringData"]["password"]
-    assert as_data == as_string
-    assert mask_secret(secret(password="other-value"))["data"]["password"] != as_data
+def test_markers_carry_no_hash_and_say_what_happened():
+    before = secret(user="admin-user", password="old-pass", gone="old-value")
+    after = secret(user="admin-user", password="new-pass", new="new-value")
+    mb, ma = mask_pair(before, after)
+    assert mb["data"] == {"user": UNCHANGED, "password": PLACEHOLDER, "gone": REMOVED}
+    assert ma["data"] == {"user": UNCHANGED, "password": CHANGED, "new": ADDED}
+    markers = {PLACEHOLDER, UNCHANGED, CHANGED, ADDED, REMOVED}
+    assert set(mb["data"].values()) | set(ma["data"].values()) <= markers
+
+
+def test_string_data_and_the_same_value_as_data_are_unchanged():
+    before = secret(password="same-value")
+    after = {"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "same-value"}}
+    assert mask_pair(before, after)[1]["stringData"] == {"password": UNCHANGED}
+    assert mask_pair(secret(password="other-value"), after)[1]["stringData"] == {"password": CHANGED}
+
+
+def test_a_created_secret_is_all_added_and_a_deleted_one_all_removed():
+    s = secret(user="admin-user", password="pw-123456")
+    assert mask_pair(None, s)[1]["data"] == {"user": ADDED, "password": ADDED}
+    assert mask_pair(s, None)[0]["data"] == {"user": REMOVED, "password": REMOVED}
 
 
 def test_mask_secret_does_not_mutate_and_leaves_other_kinds_alone():
@@ -77,15 +95,6 @@ def test_last_applied_annotation_masked_entirely():
     assert "zzz-top-secret" not in str(masked)
 
 
-def test_hashes_off_says_only_changed_or_not():
-    before, after = secret(user="admin-user", password="old-pass"), secret(user="admin-user", password="new-pass")
-    mb, ma = mask_pair(before, after, hashes=False)
-    assert mb["data"] == {"user": PLACEHOLDER, "password": PLACEHOLDER}
-    assert ma["data"] == {"user": PLACEHOLDER, "password": CHANGED}
-    added = mask_pair(None, after, hashes=False)[1]  # a new Secret: every line is an addition anyway
-    assert added["data"] == {"user": PLACEHOLDER, "password": PLACEHOLDER}
-
-
 def test_mask_patch_masks_data_string_data_and_annotations():
     patch = [
         {"op": "replace", "path": "/data/password", "value": b64("new-pass-123")},
@@ -101,7 +110,7 @@ def test_mask_patch_masks_data_string_data_and_annotations():
     text = str(masked)
     for raw in ("new-pass-123", "tok-xyz-123", "admin-user"):
         assert raw not in text and b64(raw) not in text
-    assert masked[0]["value"] == mask_secret(secret(password="new-pass-123"))["data"]["password"]
+    assert [op.get("value") for op in masked[:4]] == [CHANGED, {"token": ADDED}, PLACEHOLDER, CHANGED]
     assert masked[4]["value"]["team"] == "a"
     assert masked[5]["value"] == "db"
     assert masked[6] == {"op": "remove", "path": "/data/old"}
@@ -116,13 +125,20 @@ def test_mask_patch_whole_object_and_other_kinds():
     assert mask_patch(CM_REF, [op]) == (op,)
 
 
-def test_mask_patch_hashes_off():
-    masked = mask_patch(SECRET_REF, [{"op": "replace", "path": "/data/p", "value": "x"}, {"op": "test", "path": "/data/p", "value": "y"}], hashes=False)
-    assert [m["value"] for m in masked] == [CHANGED, PLACEHOLDER]
-
-
 def test_redact_free_text_by_known_values():
     values = secret_values([secret(password="leaky-password")])
     assert b64("leaky-password") in values and "leaky-password" in values
     assert redact("failed: leaky-password rejected", values) == f"failed: {PLACEHOLDER} rejected"
     assert redact("short a", {"a"}) == "short a"  # too short to redact safely
+
+
+def test_the_redactor_scrubs_every_secret_the_process_has_seen():
+    REDACTOR.forget()
+    try:
+        assert redact("echo: seen-later-value") == "echo: seen-later-value"
+        remember([secret(password="seen-later-value"), {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "not-a-secret"}}])
+        text = f"server said seen-later-value and {b64('seen-later-value')} but not-a-secret"
+        assert redact(text) == f"server said {PLACEHOLDER} and {PLACEHOLDER} but not-a-secret"
+        assert redact("clone https://user:pa55word@git.example/r.git") == "clone https://git.example/r.git"
+    finally:
+        REDACTOR.forget()

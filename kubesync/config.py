@@ -14,31 +14,32 @@
         ignore:
           - {group: apps, kind: Deployment, name: web, paths: [/spec/replicas]}
           - {kind: Deployment, managers: [kube-controller-manager]}
-    webhook: {url: https://hooks.example/..., format: slack}
+    webhook: {url: https://hooks.example/..., format: slack}    # alerts out
+    receiver: {secretFile: ./receiver-secret}                 # POST /webhook/<sync> in
 
-The file is read from YAML nodes rather than plain values, so every problem names its file,
-line and field; all problems are reported at once. Values are echoed only where they cannot be
+The file is read from YAML nodes (yamlnodes.py), so every problem names its file, line and
+field; all problems are reported at once. Values are echoed only where they cannot be
 secret (durations, names, enumerations): a webhook URL often carries a token.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from kubesync.errors import ConfigError, SourceError
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
 from kubesync.model import INVENTORY_NAMESPACE, ObjectRef
 from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, parse_size, positive_duration, share, webhook_url
 from kubesync.sources import SourceSpec, clean_subpath, is_url
+from kubesync.yamlnodes import NodeReader
 
 # kubesync.settings owns the defaults and the value checks; these names are kept for existing callers.
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_PRUNE", "WEBHOOK_FORMATS", "parse_duration", "Config", "SyncConfig",
@@ -79,6 +80,16 @@ class WebhookConfig:
     """http(s) URL to POST to; may hold a token, so it is never printed."""
     format: str = "json"
     """Body format: `json` (kubesync's own event) or `slack` (an incoming-webhook message)."""
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """Authentication of the daemon's webhook receiver (POST /webhook/<sync>)."""
+
+    secret_file: str | None = None
+    """File holding the shared secret (HMAC key, GitLab token or bearer token); relative to kubesync.yaml."""
+    insecure: bool = False
+    """Accept unauthenticated triggers when no secret file is given."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,8 @@ class Config:
     """Every sync, in file order."""
     webhook: WebhookConfig | None = None
     """Alert destination; None for no alerts."""
+    receiver: ReceiverConfig = ReceiverConfig()
+    """Who may trigger a sync through the daemon's webhook receiver."""
     path: str = field(default="", compare=False)
     """The file it was read from (for messages)."""
 
@@ -153,97 +166,11 @@ _SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "in
 _SOURCE_KEYS = ("path", "repo", "ref")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
 _WEBHOOK_KEYS = ("url", "format")
-_TOP_KEYS = ("syncs", "webhook")
+_TOP_KEYS = ("syncs", "webhook", "receiver")
 _POINTER = re.compile(r"(/([^~/]|~[01])*)+")
 
 
-def _kind_of(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    tag = node.tag.rsplit(":", 1)[-1]
-    return {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean", "null": "null"}.get(tag, tag)
-
-
-class _Reader:
-    """Typed access to YAML nodes that records problems as `file:line: field: message`."""
-
-    def __init__(self, path: str, loader: yaml.SafeLoader):
-        self.path = path
-        self.loader = loader
-        self._found: list[tuple[int, str]] = []
-
-    def fail(self, node: Node, where: str, message: str) -> None:
-        line = node.start_mark.line + 1
-        self._found.append((line, f"{self.path}:{line}: {where}: {message}"))
-
-    @property
-    def problems(self) -> list[str]:
-        """In file order, as a person reads the file top to bottom."""
-        return [text for _, text in sorted(self._found, key=lambda found: found[0])]
-
-    def mapping(self, node: Node, where: str, known: Sequence[str]) -> dict[str, Node] | None:
-        """A mapping's key -> value node; unknown and repeated keys are problems."""
-        if not isinstance(node, MappingNode):
-            self.fail(node, where, f"must be a mapping, not {_kind_of(node)}")
-            return None
-        out: dict[str, Node] = {}
-        for key_node, value in node.value:
-            key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
-            if key in out:
-                self.fail(key_node, f"{where}.{key}", "is given twice; keep one")
-            elif key not in known:
-                self.fail(key_node, where, _unknown_key(key, known))
-            else:
-                out[key] = value
-        return out
-
-    def value(self, node: Node, where: str, types: tuple[type, ...], expected: str) -> Any:
-        if not isinstance(node, ScalarNode):
-            self.fail(node, where, f"must be {expected}, not {_kind_of(node)}")
-            return None
-        try:
-            value = self.loader.construct_object(node)
-        except yaml.YAMLError:  # an unknown !tag
-            self.fail(node, where, f"must be {expected}, not {node.tag}")
-            return None
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            self.fail(node, where, f"must be {expected}, not {_kind_of(node)}")
-            return None
-        return value
-
-    def string(self, node: Node, where: str) -> str | None:
-        value = self.value(node, where, (str,), "a string")
-        if value == "":
-            self.fail(node, where, "is empty")
-            return None
-        return value
-
-    def boolean(self, node: Node, where: str) -> bool | None:
-        return self.value(node, where, (bool,), "true or false")
-
-    def strings(self, node: Node, where: str) -> tuple[str, ...]:
-        if not isinstance(node, SequenceNode):
-            self.fail(node, where, f"must be a list of strings, not {_kind_of(node)}")
-            return ()
-        items = (self.string(item, f"{where}[{i}]") for i, item in enumerate(node.value))
-        return tuple(s for s in items if s is not None)
-
-    def items(self, node: Node, where: str) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            self.fail(node, where, f"must be a list, not {_kind_of(node)}")
-            return []
-        return list(node.value)
-
-
-def _unknown_key(key: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [k for k in known if k.lower() == key.lower().replace("_", "")]
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key {key!r}; {hint}known keys: {', '.join(known)}"
-
-
-def _duration(r: _Reader, node: Node, where: str) -> float | None:
+def _duration(r: NodeReader, node: Node, where: str) -> float | None:
     value = r.value(node, where, (str, int, float), "a duration like 30s, 5m or 1h30m")
     if value is None:
         return None
@@ -254,7 +181,7 @@ def _duration(r: _Reader, node: Node, where: str) -> float | None:
         return None
 
 
-def _share(r: _Reader, node: Node, where: str) -> float | None:
+def _share(r: NodeReader, node: Node, where: str) -> float | None:
     value = r.value(node, where, (int, float), "a number from 0 to 1")
     try:
         return None if value is None else share(value)
@@ -263,7 +190,7 @@ def _share(r: _Reader, node: Node, where: str) -> float | None:
         return None
 
 
-def _bytes(r: _Reader, node: Node, where: str) -> int | None:
+def _bytes(r: NodeReader, node: Node, where: str) -> int | None:
     value = r.value(node, where, (str, int), "a size like 256Mi")
     try:
         return None if value is None else parse_size(value)
@@ -272,7 +199,7 @@ def _bytes(r: _Reader, node: Node, where: str) -> int | None:
         return None
 
 
-def _source(r: _Reader, node: Node, where: str, base: Path) -> SourceSpec | None:
+def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | None:
     fields = r.mapping(node, where, _SOURCE_KEYS)
     if fields is None:
         return None
@@ -303,7 +230,7 @@ def _resolve(base: Path, path: str) -> Path:
     return Path(os.path.normpath(p if p.is_absolute() else base / p))
 
 
-def _ignore_rule(r: _Reader, node: Node, where: str) -> IgnoreRule | None:
+def _ignore_rule(r: NodeReader, node: Node, where: str) -> IgnoreRule | None:
     fields = r.mapping(node, where, _IGNORE_KEYS)
     if fields is None:
         return None
@@ -328,14 +255,14 @@ def _ignore_rule(r: _Reader, node: Node, where: str) -> IgnoreRule | None:
     )
 
 
-def _optional(r: _Reader, fields: dict[str, Node], key: str, where: str, read: Callable[..., Any], default: Any) -> Any:
+def _optional(r: NodeReader, fields: dict[str, Node], key: str, where: str, read: Callable[..., Any], default: Any) -> Any:
     if key not in fields:
         return default
     value = read(r, fields[key], f"{where}.{key}")
     return default if value is None else value
 
 
-def _sync(r: _Reader, node: Node, where: str, base: Path) -> SyncConfig | None:
+def _sync(r: NodeReader, node: Node, where: str, base: Path) -> SyncConfig | None:
     fields = r.mapping(node, where, _SYNC_KEYS)
     if fields is None:
         return None
@@ -346,11 +273,11 @@ def _sync(r: _Reader, node: Node, where: str, base: Path) -> SyncConfig | None:
     if source is None:
         return None
     source = replace(source, max_bytes=_optional(r, fields, "maxSourceSize", where, _bytes, None),
-                     allow_remote=_optional(r, fields, "allowRemoteResources", where, _Reader.boolean, False))
-    name = _optional(r, fields, "name", where, _Reader.string, None) or source.default_name()
+                     allow_remote=_optional(r, fields, "allowRemoteResources", where, NodeReader.boolean, False))
+    name = _optional(r, fields, "name", where, NodeReader.string, None) or source.default_name()
     if not is_dns1123_label(name):
         r.fail(fields.get("name", node), f"{where}.name", f"{name!r} is not a valid sync name: it must be {DNS1123_LABEL_RULE}")
-    namespace = _optional(r, fields, "namespace", where, _Reader.string, "default")
+    namespace = _optional(r, fields, "namespace", where, NodeReader.string, "default")
     if not is_dns1123_label(namespace):
         r.fail(fields["namespace"], f"{where}.namespace", f"{namespace!r} is not a valid namespace name: it must be {DNS1123_LABEL_RULE}")
     ignore = [_ignore_rule(r, n, f"{where}.ignore[{i}]") for i, n in enumerate(r.items(fields["ignore"], f"{where}.ignore"))] if "ignore" in fields else []
@@ -358,17 +285,17 @@ def _sync(r: _Reader, node: Node, where: str, base: Path) -> SyncConfig | None:
         name=name,
         source=source,
         namespace=namespace,
-        context=_optional(r, fields, "context", where, _Reader.string, None),
-        prune=_optional(r, fields, "prune", where, _Reader.boolean, False),
-        self_heal=_optional(r, fields, "selfHeal", where, _Reader.boolean, False),
+        context=_optional(r, fields, "context", where, NodeReader.string, None),
+        prune=_optional(r, fields, "prune", where, NodeReader.boolean, False),
+        self_heal=_optional(r, fields, "selfHeal", where, NodeReader.boolean, False),
         interval=_optional(r, fields, "interval", where, _duration, DEFAULT_INTERVAL),
         max_prune=_optional(r, fields, "maxPrune", where, _share, DEFAULT_MAX_PRUNE),
         ignore=tuple(rule for rule in ignore if rule is not None),
-        allow_empty=_optional(r, fields, "allowEmpty", where, _Reader.boolean, False),
+        allow_empty=_optional(r, fields, "allowEmpty", where, NodeReader.boolean, False),
     )
 
 
-def _webhook(r: _Reader, node: Node) -> WebhookConfig | None:
+def _webhook(r: NodeReader, node: Node) -> WebhookConfig | None:
     fields = r.mapping(node, "webhook", _WEBHOOK_KEYS)
     if fields is None:
         return None
@@ -380,13 +307,20 @@ def _webhook(r: _Reader, node: Node) -> WebhookConfig | None:
         url = url if url is None else webhook_url(url)
     except ValueError as e:
         r.fail(fields["url"], "webhook.url", str(e))
-    fmt = _optional(r, fields, "format", "webhook", _Reader.string, "json")
+    fmt = _optional(r, fields, "format", "webhook", NodeReader.string, "json")
     if fmt not in WEBHOOK_FORMATS:
         r.fail(fields["format"], "webhook.format", f"{fmt!r} is not one of {', '.join(WEBHOOK_FORMATS)}")
     return WebhookConfig(url, fmt) if url else None
 
 
-def _unique_names(r: _Reader, syncs: list[tuple[int, Node, SyncConfig | None]]) -> None:
+def _receiver(r: NodeReader, node: Node, base: Path) -> ReceiverConfig:
+    fields = r.mapping(node, "receiver", ("secretFile", "insecure")) or {}
+    secret = _optional(r, fields, "secretFile", "receiver", NodeReader.string, None)
+    insecure = _optional(r, fields, "insecure", "receiver", NodeReader.boolean, False)
+    return ReceiverConfig(str(_resolve(base, secret)) if secret else None, insecure)
+
+
+def _unique_names(r: NodeReader, syncs: list[tuple[int, Node, SyncConfig | None]]) -> None:
     first: dict[str, int] = {}
     for i, node, sync in syncs:
         if sync is None:
@@ -420,7 +354,7 @@ def parse_config(text: str, path: str = "kubesync.yaml", base_dir: str | os.Path
     node, loader = _compose(text, path)
     if node is None:
         raise ConfigError(f"{path}: is empty; list at least one sync under syncs:")
-    r = _Reader(path, loader)
+    r = NodeReader(path, loader)
     fields = r.mapping(node, "(top level)", _TOP_KEYS)
     if fields is None:
         _raise(r.problems, path)
@@ -433,9 +367,10 @@ def parse_config(text: str, path: str = "kubesync.yaml", base_dir: str | os.Path
     syncs = [(i, n, _sync(r, n, f"syncs[{i}]", base)) for i, n in enumerate(nodes)]
     _unique_names(r, syncs)
     webhook = _webhook(r, fields["webhook"]) if "webhook" in fields else None
+    receiver = _receiver(r, fields["receiver"], base) if "receiver" in fields else ReceiverConfig()
     if r.problems:
         _raise(r.problems, path)
-    return Config(tuple(s for _, _, s in syncs if s is not None), webhook, path)
+    return Config(tuple(s for _, _, s in syncs if s is not None), webhook, receiver, path)
 
 
 def load_config(path: str | os.PathLike) -> Config:

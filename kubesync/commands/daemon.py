@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from kubesync.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 
 def _duration(flag: str, value: str) -> float:
@@ -32,8 +36,63 @@ def syncs_from(args, config, interval: float):
     return tuple(merge(f, cfg) for cfg in entries)
 
 
+def _alerts(args, config):
+    """--alert-webhook (or its deprecated name --webhook), else kubesync.yaml's webhook."""
+    from kubesync.daemon.settings import AlertSettings
+    from kubesync.settings import webhook_url
+
+    for old, new in (("webhook_deprecated", "--alert-webhook"), ("webhook_format_deprecated", "--alert-format")):
+        if getattr(args, old, None):
+            flag = "--" + old.removesuffix("_deprecated").replace("_", "-")
+            log.warning("%s is deprecated and will be removed; use %s", flag, new)
+    url = args.alert_webhook or args.webhook_deprecated
+    fmt = args.alert_format or args.webhook_format_deprecated
+    if url:
+        try:
+            webhook_url(url)
+        except ValueError as e:
+            raise UsageError(f"--alert-webhook: {e}") from None
+        return AlertSettings(url=url, format=fmt or "json")
+    if config is not None and config.webhook is not None:
+        return AlertSettings(url=config.webhook.url, format=fmt or config.webhook.format)
+    return None
+
+
+MAX_SECRET = 4096
+
+
+def read_secret(path: str, where: str) -> bytes:
+    """The receiver's shared secret: a small file, surrounding whitespace dropped; never echoed."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SECRET + 1)
+    except OSError as e:
+        raise UsageError(f"{where}: cannot read {path}: {e.strerror or e}") from None
+    secret = data.strip()
+    if len(data) > MAX_SECRET:
+        raise UsageError(f"{where}: {path} is larger than {MAX_SECRET} bytes; it should hold only the secret")
+    if len(secret) < 16:
+        raise UsageError(f"{where}: {path} holds {'no secret' if not secret else 'a secret shorter than 16 bytes'}; "
+                         "generate one with: openssl rand -hex 32")
+    return secret
+
+
+def _receiver(args, config):
+    from kubesync.daemon.settings import ReceiverSettings
+
+    if args.receiver_secret_file:
+        return ReceiverSettings(secret=read_secret(args.receiver_secret_file, "--receiver-secret-file"))
+    cfg = config.receiver if config is not None else None
+    if cfg is not None and cfg.secret_file:
+        return ReceiverSettings(secret=read_secret(cfg.secret_file, f"{config.path}: receiver.secretFile"))
+    insecure = bool(args.receiver_insecure or (cfg is not None and cfg.insecure))
+    if insecure:
+        log.warning("the webhook receiver accepts unauthenticated triggers (--receiver-insecure)")
+    return ReceiverSettings(insecure=insecure)
+
+
 def settings_from(args):
-    from kubesync.daemon.settings import AlertSettings, DaemonSettings, LeaseSettings
+    from kubesync.daemon.settings import DaemonSettings, HttpSettings, LeaseSettings
 
     config = None
     if args.config:
@@ -42,17 +101,6 @@ def settings_from(args):
         config = load_config(args.config)
     interval = _duration("--interval", args.interval)
     syncs = syncs_from(args, config, interval)
-    alerts = None
-    if args.webhook:
-        from kubesync.settings import webhook_url
-
-        try:
-            webhook_url(args.webhook)
-        except ValueError as e:
-            raise UsageError(f"--webhook: {e}") from None
-        alerts = AlertSettings(url=args.webhook, format=args.webhook_format or "json")
-    elif config is not None and config.webhook is not None:
-        alerts = AlertSettings(url=config.webhook.url, format=args.webhook_format or config.webhook.format)
     lease = LeaseSettings(
         enabled=args.leader_elect,
         name=args.lease_name,
@@ -63,10 +111,12 @@ def settings_from(args):
     return DaemonSettings(
         syncs=syncs,
         listen=args.listen,
+        http=HttpSettings(header_timeout=_duration("--header-timeout", args.header_timeout)),
+        receiver=_receiver(args, config),
         kubeconfig=args.kubeconfig,
         context=args.context,
         lease=lease,
-        alerts=alerts,
+        alerts=_alerts(args, config),
     )
 
 

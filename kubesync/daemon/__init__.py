@@ -6,7 +6,8 @@
     leader.py     Lease election among replicas
     notify.py     alerts on transitions (sync failed/recovered, object degraded/recovered)
     metrics.py    the Prometheus series
-    http.py       /healthz /readyz /metrics, POST /webhook/<sync>
+    http.py       the HTTP server (uvicorn in one thread: limits, timeouts, IPv6)
+    web/          what it serves: /healthz /readyz /metrics, authenticated POST /webhook/<sync>
     connections.py one Cluster per kubeconfig context; API errors counted per sync
     runner.py     the process: wiring, signals, ordered shutdown
     settings.py   frozen settings the CLI and kubesync.yaml fill in

@@ -1,117 +1,137 @@
-"""The daemon's HTTP endpoints, on the standard library's threading server.
+"""The daemon's HTTP server: uvicorn (h11) serving the Starlette app of `daemon/web/`, in one thread.
 
-    GET  /healthz          200 while every sync worker is alive (liveness: restart me otherwise)
-    GET  /readyz           200 once every sync has finished a first run, 503 before and while stopping;
-                           a JSON body with each sync's state
-    GET  /metrics          Prometheus text format
-    POST /webhook/<sync>   run that sync now (a git source is polled first); 202, or 404 for an unknown sync
+The parsing, limits and timeouts of a server that listens on a cluster network are where attacks
+land, so they are left to a maintained server: h11 refuses a malformed or negative Content-Length
+and oversized headers with 400, and the event loop holds idle connections without a thread each.
+Two limits uvicorn lacks are added here: a deadline for a request's headers (a client that never
+finishes them is dropped) and, in the app, a size and time limit on the body.
+
+The socket is bound in the caller's thread, so a busy port or a bad address is a UsageError at
+startup rather than a log line from the server thread.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+import time
 
-from kubesync.daemon.metrics import CONTENT_TYPE
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from kubesync.daemon.settings import HttpSettings
 from kubesync.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1 << 20  # webhook payloads are read and dropped; a bigger one is refused
-
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:9090', ':9090', '0.0.0.0:9090', '[::1]:9090' -> (host, port)."""
+    """'127.0.0.1:9090', ':9090', '0.0.0.0:9090', '[::1]:9090', '[::]:9090' -> (host, port)."""
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise UsageError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:9090")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+        raise UsageError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:9090 or [::1]:9090")
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise UsageError(f"--listen {listen!r}: write an IPv6 address in brackets, e.g. [::1]:9090")
+    host = host[1:-1] if host.startswith("[") else host
+    return host or "0.0.0.0", int(port)
+
+
+def bind(listen: str) -> socket.socket:
+    """A listening socket for HOST:PORT (IPv4 or IPv6); UsageError naming the address otherwise."""
+    host, port = parse_listen(listen)
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        raise UsageError(f"cannot listen on {listen}: {e.strerror or e}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise UsageError(f"cannot listen on {listen}: {e.strerror or e}") from None
+    sock.setblocking(False)
+    return sock
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for the headers of each request.
+
+    The clock starts when the connection opens (or, on a kept-alive connection, with the next
+    request's first byte) and is not reset by later bytes, so trickling a byte at a time does not help.
+    """
+
+    header_timeout = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self.conn.their_state is h11.IDLE:
+            self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._cancel()
+
+    def connection_lost(self, exc) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _cancel(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            log.debug("http: dropped %s: no complete request headers within %gs", self.client, self.header_timeout)
+            self.transport.close()
 
 
 class StatusServer:
-    """Routes to three callables; knows nothing about syncs beyond their names."""
+    """An ASGI app on uvicorn in a thread of its own; `stop()` returns once the server has closed."""
 
-    def __init__(self, listen: str, *, health: Callable[[], tuple[bool, dict]], ready: Callable[[], tuple[bool, dict]],
-                 metrics: Callable[[], bytes], trigger: Callable[[str], bool]):
-        host, port = parse_listen(listen)
-        handler = self._handler(health, ready, metrics, trigger)
-        try:
-            self.server = ThreadingHTTPServer((host, port), handler)
-        except OSError as e:
-            raise UsageError(f"cannot listen on {listen}: {e.strerror or e}") from e
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5}, name="http", daemon=True)
+    def __init__(self, listen: str, app, http: HttpSettings | None = None):
+        http = http or HttpSettings()
+        self.sock = bind(listen)
+        protocol = type("Protocol", (HeaderDeadline,), {"header_timeout": http.header_timeout})
+        config = uvicorn.Config(
+            app, http=protocol, ws="none", lifespan="off", loop="asyncio", log_config=None, log_level=logging.ERROR,
+            access_log=False, server_header=False, proxy_headers=False, timeout_keep_alive=http.keep_alive,
+            h11_max_incomplete_event_size=http.max_header, limit_concurrency=http.max_connections,
+            timeout_graceful_shutdown=5,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._serve, name="http", daemon=True)
 
     @property
     def address(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
+        host, port = self.sock.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
-    def start(self) -> "StatusServer":
+    def _serve(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        except BaseException:  # noqa: BLE001 - the thread must say why it ended
+            log.exception("the HTTP server stopped unexpectedly")
+
+    def start(self, timeout: float = 10.0) -> "StatusServer":
         self.thread.start()
-        log.info("serving /healthz /readyz /metrics on http://%s", self.address)
+        deadline = time.monotonic() + timeout
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log.info("serving /healthz /readyz /metrics /webhook/<sync> on http://%s", self.address)
         return self
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @staticmethod
-    def _handler(health, ready, metrics, trigger):
-        class Handler(BaseHTTPRequestHandler):
-            server_version = "kubesync"
-            sys_version = ""
-
-            def log_message(self, fmt, *args) -> None:  # scrapes every few seconds are not events
-                log.debug("http %s", fmt % args)
-
-            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            def _json(self, status: int, doc: dict) -> None:
-                self._send(status, (json.dumps(doc, sort_keys=True) + "\n").encode())
-
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/healthz":
-                    ok, doc = health()
-                    self._json(200 if ok else 500, doc)
-                elif path == "/readyz":
-                    ok, doc = ready()
-                    self._json(200 if ok else 503, doc)
-                elif path == "/metrics":
-                    self._send(200, metrics(), CONTENT_TYPE)
-                else:
-                    self._json(404, {"error": "not found", "paths": ["/healthz", "/readyz", "/metrics", "POST /webhook/<sync>"]})
-
-            do_HEAD = do_GET
-
-            def do_POST(self) -> None:
-                path = self.path.split("?", 1)[0]
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    self._json(413, {"error": "payload too large"})
-                    return
-                if length:
-                    self.rfile.read(length)  # the payload is not needed: any push means "look now"
-                prefix = "/webhook/"
-                if not path.startswith(prefix) or not path[len(prefix):]:
-                    self._json(404, {"error": "not found; POST /webhook/<sync>"})
-                    return
-                sync = path[len(prefix):].strip("/")
-                if trigger(sync):
-                    log.info("webhook: sync %s triggered", sync)
-                    self._json(202, {"sync": sync, "triggered": True})
-                else:
-                    self._json(404, {"error": f"no sync named {sync!r}"})
-
-        return Handler
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        self.sock.close()

@@ -23,6 +23,7 @@ from kubesync.daemon.loop import SyncWorker
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.daemon.settings import DaemonSettings
+from kubesync.daemon.web.app import Hooks, build_app
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ class Daemon:
             s.name: SyncWorker(s, settings, self.connections, self.metrics, self.notifier, self.leader, self.stop)
             for s in settings.syncs
         }
-        self.server = StatusServer(settings.listen, health=self.health, ready=self.ready, metrics=self.metrics.render,
-                                   trigger=self.trigger)
+        hooks = Hooks(health=self.health, ready=self.ready, metrics=self.metrics.render, trigger=self.trigger,
+                      syncs=self.workers.keys)
+        self.server = StatusServer(settings.listen, build_app(hooks, settings.http, settings.receiver), settings.http)
 
     def _elector(self):
         if not self.settings.lease.enabled:
@@ -77,12 +79,17 @@ class Daemon:
         return ok, {"ok": ok, "dead_workers": dead}
 
     def ready(self) -> tuple[bool, dict]:
+        """Not ready while stopping, before every sync has run, or while any sync's last run failed.
+        Unauthenticated callers read this: it names failed syncs but never quotes an error (which may
+        carry a value from a Secret or a URL's token); the log and the alert say why."""
         syncs = {
-            name: {"state": w.status.state, "revision": w.status.revision, "error": w.status.error, "runs": w.status.runs}
+            name: {"state": w.status.state, "revision": w.status.revision, "runs": w.status.runs}
             for name, w in self.workers.items()
         }
-        ok = not self.stop.is_set() and all(w.status.runs > 0 for w in self.workers.values())
-        return ok, {"ready": ok, "leader": self.leader.is_leader(), "identity": self.leader.identity, "syncs": syncs}
+        failed = sorted(name for name, w in self.workers.items() if w.status.state == "failed")
+        ok = not self.stop.is_set() and not failed and all(w.status.runs > 0 for w in self.workers.values())
+        return ok, {"ready": ok, "failed": failed, "leader": self.leader.is_leader(), "identity": self.leader.identity,
+                    "syncs": syncs}
 
     # -- run and stop ------------------------------------------------------------------------------------
 

@@ -56,6 +56,46 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """Limits of the HTTP server: where attacks on a listening daemon land."""
+
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers, counted from its first byte."""
+
+    body_timeout: float = 10.0
+    """Seconds a request may take to send its body."""
+
+    keep_alive: float = 5.0
+    """Seconds an idle keep-alive connection is kept open."""
+
+    max_body: int = 1 << 20
+    """Largest request body in bytes (webhook payloads); more is refused with 413."""
+
+    max_header: int = 16 << 10
+    """Largest request line plus headers in bytes; more is refused with 400."""
+
+    max_connections: int = 1024
+    """Open connections and running requests beyond which new requests get 503."""
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    """Who may trigger a run through POST /webhook/<sync>, and how often."""
+
+    secret: bytes | None = field(default=None, repr=False)
+    """GitHub's HMAC key, GitLab's token or a bearer token (one shared secret); None: the receiver is off."""
+
+    insecure: bool = False
+    """Accept unauthenticated triggers when no secret is set (--receiver-insecure)."""
+
+    quiet: float = 1.0
+    """A burst of POSTs for one sync becomes one trigger once no POST came for this many seconds..."""
+
+    max_delay: float = 10.0
+    """...or this many seconds after the burst's first POST, whichever comes first."""
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     """Everything one `kubesync daemon` process does."""
 
@@ -64,6 +104,12 @@ class DaemonSettings:
 
     listen: str = "127.0.0.1:9090"
     """HOST:PORT of /healthz, /readyz, /metrics and POST /webhook/<sync>."""
+
+    http: HttpSettings = field(default_factory=HttpSettings)
+    """Timeouts and size limits of the HTTP server."""
+
+    receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
+    """Authentication and rate limit of the webhook receiver."""
 
     kubeconfig: str | None = None
     """kubeconfig file; None for $KUBECONFIG, ~/.kube/config, then in-cluster configuration."""

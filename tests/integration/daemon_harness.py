@@ -42,14 +42,16 @@ def kubesync_env(kubeconfig: str, **extra: str) -> dict[str, str]:
 class DaemonProcess:
     """One `python -m kubesync daemon ...` with its own port and log file."""
 
-    def __init__(self, args: list[str], kubeconfig: str, log_dir: Path, name: str = "daemon"):
+    def __init__(self, args: list[str], kubeconfig: str, log_dir: Path, name: str = "daemon", host: str = "127.0.0.1",
+                 env: dict[str, str] | None = None):
         self.port = free_port()
+        self.host = f"[{host}]" if ":" in host else host
         self.log_path = Path(log_dir) / f"{name}-{self.port}.log"
-        argv = [PYTHON, "-m", "kubesync", "daemon", *args, "--listen", f"127.0.0.1:{self.port}"]
+        argv = [PYTHON, "-m", "kubesync", "daemon", *args, "--listen", f"{self.host}:{self.port}"]
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=kubesync_env(kubeconfig), cwd=str(REPO_ROOT), preexec_fn=_die_with_parent,
+                env=kubesync_env(kubeconfig, **(env or {})), cwd=str(REPO_ROOT), preexec_fn=_die_with_parent,
             )
 
     # -- reading it ------------------------------------------------------------------------------------
@@ -57,9 +59,10 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def http(self, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes] | None:
+    def http(self, path: str, method: str = "GET", body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes] | None:
         """(status, body), or None while nothing listens yet."""
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method=method)
+        req = urllib.request.Request(f"http://{self.host}:{self.port}{path}", data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status, resp.read()

@@ -185,7 +185,8 @@ def test_unreachable_git_remote_keeps_the_last_good_state(kubeconfig, cluster, n
         wait_until(lambda: d.metric("kubesync_sync_failing", sync=name) == 1, 15, what="unreachable remote reported")
         assert (d.metric("kubesync_sync_errors_total", sync=name, error="SourceError") or 0) >= 1
         assert cm_data(cluster, namespace, "remote") == {"v": "one"}  # nothing pruned
-        assert "cannot poll" in d.json("/readyz")["syncs"][name]["error"]
+        assert "cannot poll" in d.log()
+        assert d.http("/readyz")[0] == 503 and d.json("/readyz")["failed"] == [name]  # named, not quoted
         moved.rename(repo_dir)
         (repo_dir / "cm.yaml").write_text(configmap("remote", namespace, v="two"))
         repo.index.add(["cm.yaml"])

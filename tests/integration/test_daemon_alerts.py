@@ -69,8 +69,12 @@ def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespac
     (src / "deploy.yaml").write_text(deployment(namespace, 1))
     (src / "cm.yaml").write_text(configmap("conf", namespace, a="1"))
     name = f"alerts-{secrets.token_hex(3)}"
+    token = secrets.token_hex(16)
+    (tmp_path / "receiver-secret").write_text(token + "\n")
+    args = [str(src), "--name", name, "--interval", "5m", "--alert-webhook", hook.url,
+            "--receiver-secret-file", str(tmp_path / "receiver-secret")]
     try:
-        with DaemonProcess([str(src), "--name", name, "--interval", "5m", "--webhook", hook.url], kubeconfig, tmp_path) as d:
+        with DaemonProcess(args, kubeconfig, tmp_path) as d:
             d.wait_ready()
             wait_until(lambda: "object_degraded" in hook.events(), 30, what=f"degraded alert; got {hook.bodies}")
             first = hook.bodies[0]
@@ -90,8 +94,9 @@ def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespac
             wait_until(lambda: "sync_recovered" in hook.events(), 5, what="sync recovery alert")
 
             # More runs (a webhook push, a resync) repeat nothing.
-            assert d.http(f"/webhook/{name}", method="POST", body=b"{}")[0] == 202
-            assert d.http("/webhook/no-such-sync", method="POST", body=b"{}")[0] == 404
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert d.http(f"/webhook/{name}", method="POST", body=b"{}", headers=bearer)[0] == 202
+            assert d.http("/webhook/no-such-sync", method="POST", body=b"{}", headers=bearer)[0] == 404
             wait_until(lambda: (d.metric("kubesync_triggers_total", sync=name, trigger="webhook") or 0) >= 1, 5, what="webhook run")
             time.sleep(1.5)
             assert sorted(hook.events()) == sorted(["object_degraded", "sync_failed", "sync_recovered", "object_recovered"])

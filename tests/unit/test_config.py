@@ -195,7 +195,7 @@ def test_unknown_keys_are_refused_with_a_suggestion():
         "3 problems in k.yaml:\n"
         "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, allowRemoteResources\n"
         "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, allowRemoteResources\n"
-        "  k.yaml:5: (top level): unknown key 'webhooks'; did you mean 'webhook'? known keys: syncs, webhook"
+        "  k.yaml:5: (top level): unknown key 'webhooks'; did you mean 'webhook'? known keys: syncs, webhook, receiver"
     )
 
 

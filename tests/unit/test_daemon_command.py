@@ -74,11 +74,38 @@ def test_every_sync_of_a_config(tmp_path):
 
 def test_config_with_name_runs_that_sync_and_flags_override_the_webhook(tmp_path):
     path = write_config(tmp_path, CONFIG)
-    s = settings(f"--config {path} --name two --webhook http://other/ --webhook-format json")
+    s = settings(f"--config {path} --name two --alert-webhook http://other/ --alert-format json")
     assert [x.name for x in s.syncs] == ["two"]
     assert s.alerts.url == "http://other/" and s.alerts.format == "json"
     with pytest.raises(ConfigError, match="no sync named"):
         settings(f"--config {path} --name three")
+
+
+def test_the_old_alert_flags_still_work_and_say_they_are_deprecated(tmp_path, caplog):
+    s = settings(f"{tmp_path} --name shop --webhook http://old/ --webhook-format slack")
+    assert (s.alerts.url, s.alerts.format) == ("http://old/", "slack")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "--webhook is deprecated and will be removed; use --alert-webhook" in warned
+    assert "--webhook-format is deprecated and will be removed; use --alert-format" in warned
+
+
+def test_the_receiver_is_off_without_a_secret_and_reads_one_from_a_file(tmp_path):
+    off = settings(f"{tmp_path} --name shop").receiver
+    assert off.secret is None and not off.insecure
+    assert settings(f"{tmp_path} --name shop --receiver-insecure").receiver.insecure
+    (tmp_path / "secret").write_text("0123456789abcdef0123\n")
+    s = settings(f"{tmp_path} --name shop --receiver-secret-file {tmp_path / 'secret'}")
+    assert s.receiver.secret == b"0123456789abcdef0123" and "0123" not in repr(s.receiver)
+
+
+def test_the_receiver_secret_from_kubesync_yaml_is_relative_to_it(tmp_path):
+    (tmp_path / "hook-secret").write_text("s3cret-s3cret-s3cret")
+    path = write_config(tmp_path, CONFIG + "receiver: {secretFile: hook-secret}\n")
+    assert settings(f"--config {path}").receiver.secret == b"s3cret-s3cret-s3cret"
+    (tmp_path / "hook-secret").write_text("short")
+    with pytest.raises(UsageError, match="receiver.secretFile: .*hook-secret holds a secret shorter than 16 bytes") as e:
+        settings(f"--config {path}")
+    assert "short" not in str(e.value).replace("shorter", "")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -86,8 +113,10 @@ def test_config_with_name_runs_that_sync_and_flags_override_the_webhook(tmp_path
     (". --interval soon", "--interval"),
     (". --interval 0s", "--interval"),
     (". --name s --lease-duration x", "--lease-duration"),
-    (". --name s --webhook ftp://x", "--webhook"),
+    (". --name s --alert-webhook ftp://x", "--alert-webhook"),
     (". --max-prune 2", "--max-prune"),
+    (". --name s --receiver-secret-file /nonexistent/secret", "--receiver-secret-file: cannot read /nonexistent/secret"),
+    (". --name s --header-timeout 0", "--header-timeout"),
 ])
 def test_usage_errors(argv, message):
     with pytest.raises(UsageError, match=message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -11,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubesync.daemon.http import StatusServer, parse_listen
 from kubesync.daemon.metrics import Metrics
+from kubesync.daemon.settings import ReceiverSettings
+from kubesync.daemon.web.app import Hooks, build_app
 from kubesync.errors import UsageError
 
 
@@ -19,6 +22,7 @@ from kubesync.errors import UsageError
     (":9090", ("0.0.0.0", 9090)),
     ("0.0.0.0:80", ("0.0.0.0", 80)),
     ("[::1]:9090", ("::1", 9090)),
+    ("[::]:80", ("::", 80)),
 ])
 def test_parse_listen(text, want):
     assert parse_listen(text) == want
@@ -27,6 +31,12 @@ def test_parse_listen(text, want):
 @pytest.mark.parametrize("text", ["9090", "host:", "host:port", "h:70000"])
 def test_parse_listen_refuses_nonsense(text):
     with pytest.raises(UsageError, match="HOST:PORT"):
+        parse_listen(text)
+
+
+@pytest.mark.parametrize("text", ["::1:9090", "[::1:9090", "::1]:9090"])
+def test_parse_listen_wants_ipv6_in_brackets(text):
+    with pytest.raises(UsageError, match="brackets"):
         parse_listen(text)
 
 
@@ -44,13 +54,15 @@ def served():
     state = {"healthy": True, "ready": False, "triggered": []}
     metrics = Metrics()
     metrics.register_sync("shop")
-    server = StatusServer(
-        "127.0.0.1:0",
+    hooks = Hooks(
         health=lambda: (state["healthy"], {"ok": state["healthy"]}),
         ready=lambda: (state["ready"], {"ready": state["ready"]}),
         metrics=metrics.render,
-        trigger=lambda sync: sync == "shop" and not state["triggered"].append(sync),
-    ).start()
+        trigger=state["triggered"].append,
+        syncs=lambda: {"shop"},
+    )
+    app = build_app(hooks, receiver=ReceiverSettings(insecure=True, quiet=0.05))
+    server = StatusServer("127.0.0.1:0", app).start()
     yield server, state, metrics
     server.stop()
 
@@ -72,6 +84,9 @@ def test_webhook_triggers_a_known_sync_only(served):
     assert call(server, "/webhook/shop", "POST", b'{"ref": "refs/heads/main"}')[0] == 202
     assert call(server, "/webhook/other", "POST", b"{}")[0] == 404
     assert call(server, "/webhook/", "POST", b"")[0] == 404
+    deadline = time.monotonic() + 5
+    while not state["triggered"] and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert state["triggered"] == ["shop"]
 
 
@@ -106,4 +121,4 @@ def test_metrics_names_every_series(served):
 def test_listening_on_a_busy_port_is_a_usage_error(served):
     server, _, _ = served
     with pytest.raises(UsageError, match="cannot listen"):
-        StatusServer(server.address, health=None, ready=None, metrics=None, trigger=None)
+        StatusServer(server.address, app=None)

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from kubesync.daemon.settings import AlertSettings
@@ -95,6 +95,12 @@ def object_state(health: Health) -> str | None:
     return None
 
 
+def scrub(text: str) -> str:
+    """The one place an alert's text is cleaned before it is logged or sent. The errors it quotes were
+    cut already; redaction of known Secret values (render/mask.py, issue 14) plugs in here."""
+    return text
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -136,6 +142,7 @@ class Notifier:
         return self.transitions.count(sync, OBJECT_DEGRADED)
 
     def _emit(self, alert: Alert) -> None:
+        alert = replace(alert, message=scrub(alert.message))
         level = logging.WARNING if alert.event in ("sync_failed", "object_degraded") else logging.INFO
         log.log(level, "alert %s: %s", alert.event, alert.summary(), extra={"sync": alert.sync})
         if self.settings is None:

@@ -1,0 +1,403 @@
+"""Attacks on the daemon's HTTP surface (issue 14: findings 2, 3 and 8), tried as a client would.
+
+The daemon runs as a subprocess, as in production. Its HTTP surface does not depend on the cluster,
+so most tests point it at a closed port (its runs fail, nothing is applied) and need no control
+plane; the /readyz test runs against the real control plane.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import select
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import git
+import pytest
+
+from tests.integration.daemon_harness import DaemonProcess, wait_until
+
+MIB = 1 << 20
+UNREACHABLE = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-used}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+
+
+def proc_status(pid: int, field: str) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"^{field}:\s+(\d+)", text, re.M).group(1))
+
+
+def rss_mb(d: DaemonProcess) -> float:
+    return proc_status(d.proc.pid, "VmRSS") / 1024
+
+
+def threads(d: DaemonProcess) -> int:
+    return proc_status(d.proc.pid, "Threads")
+
+
+def connect(d: DaemonProcess) -> socket.socket:
+    return socket.create_connection((d.host.strip("[]"), d.port), timeout=10)
+
+
+def exchange(d: DaemonProcess, request: bytes) -> bytes:
+    """Send a raw request, return everything the daemon answers before it closes."""
+    with connect(d) as s:
+        s.sendall(request)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+def flood(d: DaemonProcess, head: bytes, total: int, chunk: bytes) -> tuple[bytes, int]:
+    """Send `head`, then `chunk` repeatedly up to `total` bytes while the daemon keeps reading;
+    returns (its answer, bytes of body sent)."""
+    answer, sent = b"", 0
+    with connect(d) as s:
+        s.sendall(head)
+        try:
+            while sent < total and not answer:
+                s.sendall(chunk)
+                sent += len(chunk)
+                if select.select([s], [], [], 0)[0]:
+                    answer = s.recv(65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            s.settimeout(5)
+            answer = answer or s.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return answer, sent
+
+
+@pytest.fixture
+def unreachable(tmp_path) -> str:
+    path = tmp_path / "kubeconfig-unreachable"
+    path.write_text(UNREACHABLE)
+    return str(path)
+
+
+@pytest.fixture
+def secret_file(tmp_path) -> tuple[str, str]:
+    secret = secrets.token_hex(20)
+    path = tmp_path / "receiver-secret"
+    path.write_text(secret + "\n")
+    return secret, str(path)
+
+
+def folder_source(tmp_path) -> str:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n")
+    return str(src)
+
+
+def started(d: DaemonProcess) -> DaemonProcess:
+    """Serving, with every thread it runs started."""
+    def up():
+        d.check_alive()
+        return "daemon started" in d.log() and d.http("/healthz") is not None
+
+    wait_until(up, 30, what=f"daemon serving; log:\n{d.log()}")
+    return d
+
+
+@pytest.fixture
+def daemon(tmp_path, unreachable, secret_file):
+    args = [folder_source(tmp_path), "--name", "shop", "--interval", "5m", "--receiver-secret-file", secret_file[1],
+            "--header-timeout", "2s"]
+    with DaemonProcess(args, unreachable, tmp_path) as d:
+        yield started(d)
+
+
+# --- finding 2: the body limit cannot be bypassed --------------------------------------------------
+
+
+def test_a_200_mib_body_with_content_length_minus_one_is_refused_and_memory_stays_flat(daemon):
+    before = rss_mb(daemon)
+    head = b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+    answer, sent = flood(daemon, head, 200 * MIB, b"x" * MIB)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    grown = rss_mb(daemon) - before
+    assert grown < 20, f"RSS grew by {grown:.1f} MB after {sent / MIB:.0f} MiB sent"
+    assert daemon.http("/healthz")[0] == 200
+
+
+def test_a_chunked_200_mib_body_is_cut_at_the_limit(daemon, secret_file):
+    before = rss_mb(daemon)
+    head = (b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Authorization: Bearer " + secret_file[0].encode() + b"\r\n\r\n")
+    answer, sent = flood(daemon, head, 200 * MIB, b"%x\r\n%s\r\n" % (MIB, b"y" * MIB))
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"larger than 1048576 bytes" in answer
+    assert sent < 64 * MIB, f"the daemon read {sent / MIB:.0f} MiB before refusing"
+    assert rss_mb(daemon) - before < 20
+
+
+def test_a_declared_200_mib_body_is_refused_before_it_is_sent(daemon, secret_file):
+    head = (b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+            b"X-Gitlab-Token: %s\r\n\r\n" % (200 * MIB, secret_file[0].encode()))
+    answer = exchange(daemon, head)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e3", b"0x10", b"5, 6"])
+def test_a_malformed_content_length_gets_400(daemon, length):
+    answer = exchange(daemon, b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert daemon.http("/healthz")[0] == 200
+
+
+# --- finding 8: slow clients --------------------------------------------------------------------------
+
+
+def test_200_clients_that_never_finish_their_headers_hold_no_thread_and_are_dropped(daemon):
+    idle_threads = threads(daemon)
+    clients = []
+    for _ in range(200):
+        s = connect(daemon)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        clients.append(s)
+    opened = time.monotonic()
+    try:
+        time.sleep(0.5)
+        assert threads(daemon) <= idle_threads + 3, f"{threads(daemon)} threads, {idle_threads} before"
+        assert daemon.http("/healthz")[0] == 200  # still serving everyone else
+        for s in clients:  # a byte now and then does not extend the deadline
+            s.sendall(b"a")
+        for s in clients:
+            s.settimeout(max(0.1, opened + 6 - time.monotonic()))
+            assert s.recv(100) == b"", "an unfinished request got an answer"
+        elapsed = time.monotonic() - opened
+        assert 1.5 <= elapsed < 6, f"dropped after {elapsed:.1f}s (the header timeout is 2s)"
+    finally:
+        for s in clients:
+            s.close()
+
+
+# --- finding 3: authenticated receivers -----------------------------------------------------------------
+
+
+def fetches(trace: Path) -> int:
+    return trace.read_text().count("built-in: git fetch") if trace.exists() else 0
+
+
+@pytest.fixture
+def git_daemon(tmp_path, unreachable, secret_file):
+    """A daemon syncing a git URL (through the clone cache and `git fetch`), with every git command traced."""
+    repo_dir = tmp_path / "remote"
+    repo = git.Repo.init(repo_dir, initial_branch="main")
+    with repo.config_writer() as cw:
+        cw.set_value("user", "name", "test")
+        cw.set_value("user", "email", "test@example.com")
+    (repo_dir / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n")
+    repo.index.add(["cm.yaml"])
+    repo.index.commit("first")
+    trace = tmp_path / "git-trace"
+    args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", "shop", "--interval", "5m",
+            "--receiver-secret-file", secret_file[1]]
+    with DaemonProcess(args, unreachable, tmp_path, env={"GIT_TRACE": str(trace)}) as d:
+        yield started(d), trace
+
+
+def post(d: DaemonProcess, body: bytes, headers: dict[str, str], sync: str = "shop") -> int:
+    return d.http(f"/webhook/{sync}", "POST", body, {"Content-Type": "application/json", **headers})[0]
+
+
+def github(secret: str, body: bytes) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={digest}"}
+
+
+def pushed_runs(d: DaemonProcess) -> float:
+    """Runs woken by the poller after a webhook: `git` when it saw a new commit, `webhook` otherwise."""
+    return sum(d.metric("kubesync_triggers_total", sync="shop", trigger=t) or 0 for t in ("git", "webhook"))
+
+
+def test_unauthenticated_and_forged_triggers_are_refused_and_fetch_nothing(git_daemon, secret_file):
+    d, trace = git_daemon
+    secret = secret_file[0]
+    body = b'{"ref": "refs/heads/main"}'
+    wait_until(lambda: fetches(trace), 20, what="the first fetch")
+    time.sleep(1)
+    before = fetches(trace)
+    attempts = {
+        "nothing": ({}, 401),
+        "wrong bearer": ({"Authorization": "Bearer " + secret[:-1] + "x"}, 403),
+        "basic auth": ({"Authorization": "Basic " + secret}, 401),
+        "wrong gitlab token": ({"X-Gitlab-Token": "guess"}, 403),
+        "signature of another body": (github(secret, b"{}"), 403),
+        "signature with another key": (github("not-the-secret", body), 403),
+        "sha1 signature": ({"X-Hub-Signature": "sha1=" + hashlib.sha1(body).hexdigest()}, 401),
+        "malformed signature": ({"X-Hub-Signature-256": "sha256=\u00ff"}, 403),
+    }
+    for what, (headers, status) in attempts.items():
+        assert post(d, body, headers) == status, what
+    assert post(d, body, {}, sync="no-such-sync") == 401  # no way to list sync names without the secret
+    time.sleep(3)  # well past the coalescing window: nothing was scheduled
+    assert fetches(trace) == before
+    assert not pushed_runs(d)
+
+
+def test_a_burst_of_100_valid_posts_causes_at_most_one_extra_fetch(git_daemon, secret_file):
+    d, trace = git_daemon
+    secret = secret_file[0]
+    wait_until(lambda: fetches(trace), 20, what="the first fetch")
+    time.sleep(1)
+    before = fetches(trace)
+
+    def one(i: int) -> int:
+        body = json.dumps({"ref": "refs/heads/main", "delivery": i}).encode()
+        kind = i % 3
+        headers = github(secret, body) if kind == 0 else {"X-Gitlab-Token": secret} if kind == 1 else {"Authorization": f"Bearer {secret}"}
+        return post(d, body, headers)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(one, range(100))) == {202}
+    wait_until(lambda: fetches(trace) > before, 15, what="the coalesced fetch")
+    wait_until(lambda: pushed_runs(d), 20, what="the run the push caused")
+    time.sleep(2)
+    assert fetches(trace) == before + 1
+    assert pushed_runs(d) == 1
+
+
+def test_without_a_secret_the_receiver_is_off(tmp_path, unreachable):
+    with DaemonProcess([folder_source(tmp_path), "--name", "shop"], unreachable, tmp_path) as d:
+        status, body = started(d).http("/webhook/shop", "POST", b"{}")
+        assert status == 403
+        assert "receiver is off" in json.loads(body)["error"] and "--receiver-secret-file" in json.loads(body)["error"]
+        time.sleep(1.5)
+        assert not d.metric("kubesync_triggers_total", sync="shop", trigger="webhook")
+
+
+def test_receiver_insecure_accepts_unauthenticated_triggers(tmp_path, unreachable):
+    with DaemonProcess([folder_source(tmp_path), "--name", "shop", "--receiver-insecure"], unreachable, tmp_path) as d:
+        assert started(d).http("/webhook/shop", "POST", b"{}")[0] == 202
+        assert "accepts unauthenticated triggers" in d.log()
+        wait_until(lambda: d.metric("kubesync_triggers_total", sync="shop", trigger="webhook"), 10, what="the webhook run")
+
+
+# --- finding 8: IPv6 --------------------------------------------------------------------------------------
+
+
+def test_an_ipv6_listen_address_works(tmp_path, unreachable):
+    with DaemonProcess([folder_source(tmp_path), "--name", "shop"], unreachable, tmp_path, host="::1") as d:
+        assert started(d).http("/healthz")[0] == 200
+        assert f"on http://[::1]:{d.port}" in d.log()
+        with socket.create_connection(("::1", d.port)) as s:
+            assert s.family == socket.AF_INET6
+
+
+# --- fuzzing the receiver: nothing but clean 4xx answers ------------------------------------------------
+
+FUZZ_SECRET = b"fuzz-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def served():
+    from kubesync.daemon.http import StatusServer
+    from kubesync.daemon.settings import HttpSettings, ReceiverSettings
+    from kubesync.daemon.web.app import Hooks, build_app
+
+    triggered: list[str] = []
+    hooks = Hooks(health=lambda: (True, {"ok": True}), ready=lambda: (True, {"ready": True}), metrics=lambda: b"",
+                  trigger=triggered.append, syncs=lambda: {"shop"})
+    http = HttpSettings(header_timeout=2, body_timeout=2, max_body=4096)
+    server = StatusServer("127.0.0.1:0", build_app(hooks, http, ReceiverSettings(secret=FUZZ_SECRET, quiet=0.05)), http).start()
+    yield server, triggered
+    server.stop()
+
+
+def _fuzz_strategies():
+    from hypothesis import strategies as st
+
+    token = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=40)
+    value = st.one_of(token, st.sampled_from(["-1", "abc", "0", "99999999999999999999", " 5", "sha256=", "Bearer "]),
+                      st.binary(max_size=30).map(lambda b: b.decode("latin-1")))
+    name = st.sampled_from(["Content-Length", "Transfer-Encoding", "X-Hub-Signature-256", "X-Gitlab-Token",
+                            "Authorization", "Content-Type", "Expect", "Connection", "Host", "X-Other"])
+    headers = st.lists(st.tuples(name, value), max_size=6)
+    method = st.sampled_from(["POST", "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "post", "TRACE"])
+    path = st.one_of(st.sampled_from(["/webhook/shop", "/webhook/other", "/webhook/", "/webhook/shop/x", "/healthz",
+                                      "/readyz", "/metrics", "/", "//webhook/shop", "/webhook/%2e%2e", "/webhook/sh%00op"]),
+                     token.map(lambda t: "/" + t))
+    authed = st.booleans().map(lambda yes: [("Authorization", "Bearer " + FUZZ_SECRET.decode())] if yes else [])
+    return method, path, st.tuples(authed, headers).map(lambda t: t[0] + t[1]), st.binary(max_size=6000)
+
+
+def _raw_request(method: str, path: str, headers, body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: fuzz"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
+
+
+def test_fuzzing_the_receiver_finds_no_server_error(served):
+    from hypothesis import HealthCheck, given, settings
+
+    server, triggered = served
+    host, port = server.sock.getsockname()[:2]
+    method, path, headers, body = _fuzz_strategies()
+    statuses: set[int] = set()
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(method, path, headers, body)
+    def one(method, path, headers, body):
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(_raw_request(method, path, headers, body))
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            try:
+                while chunk := s.recv(65536):
+                    answer += chunk
+            except ConnectionResetError:
+                pass
+        if answer:  # h11 may also just close a connection whose request it cannot frame
+            status = int(answer.split(b" ", 2)[1])
+            statuses.add(status)
+            assert status < 500, (status, answer[:300])
+
+    started = time.monotonic()
+    one()
+    assert time.monotonic() - started < 30
+    time.sleep(0.3)
+    assert set(triggered) <= {"shop"} and (202 in statuses or not triggered)  # only an authenticated POST triggers
+    assert {400, 401, 404}.issubset(statuses), statuses  # the fuzzing reached the parser, the auth and the router
+
+
+# --- finding 8: /readyz tells the truth, and nothing more ---------------------------------------------
+
+
+@pytest.mark.integration
+def test_readyz_is_503_naming_the_failed_sync_without_its_error(kubeconfig, namespace, tmp_path):
+    canary = f"Canary_{secrets.token_hex(4)}"
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir(), bad.mkdir()
+    (good / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: fine, namespace: {namespace}}}\n")
+    (bad / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {canary}, namespace: {namespace}}}\n")
+    config = tmp_path / "kubesync.yaml"
+    config.write_text(f"syncs:\n  - {{name: good-{namespace[-6:]}, source: {{path: {good}}}}}\n"
+                      f"  - {{name: bad-{namespace[-6:]}, source: {{path: {bad}}}}}\n")
+    with DaemonProcess(["--config", str(config), "--interval", "5m"], kubeconfig, tmp_path) as d:
+        started(d)
+        doc = wait_until(lambda: (got := d.json("/readyz")) and all(s["runs"] for s in got["syncs"].values()) and got, 30,
+                         what=f"a first run of both syncs; {d.log()}")
+        status, raw = d.http("/readyz")
+        assert status == 503
+        assert doc["failed"] == [f"bad-{namespace[-6:]}"] and not doc["ready"]
+        assert doc["syncs"][f"good-{namespace[-6:]}"]["state"] == "synced"
+        assert canary in d.log()  # the error is there for the operator ...
+        assert canary not in raw.decode() and "not a valid" not in raw.decode()  # ... and not for whoever reaches the port
+        (bad / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: fixed, namespace: {namespace}}}\n")
+        wait_until(lambda: d.http("/readyz")[0] == 200, 20, what="ready once the source is fixed")
+        assert d.terminate() == 0

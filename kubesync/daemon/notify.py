@@ -96,9 +96,11 @@ def object_state(health: Health) -> str | None:
 
 
 def scrub(text: str) -> str:
-    """The one place an alert's text is cleaned before it is logged or sent. The errors it quotes were
-    cut already; redaction of known Secret values (render/mask.py, issue 14) plugs in here."""
-    return text
+    """The one place an alert's text is cleaned before it is logged or sent: an error may quote a
+    Secret value (an admission webhook's message) or a URL's credentials."""
+    from kubesync.render.mask import redact
+
+    return redact(text)
 
 
 def _now() -> str:

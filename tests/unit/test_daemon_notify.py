@@ -168,3 +168,24 @@ def test_the_sender_thread_delivers_in_order_and_counts(hook):
     n.stop(timeout=5)
     assert [b["event"] for b in h.bodies] == ["sync_failed", "sync_recovered"]
     assert results == ["sent", "sent"]
+
+
+def test_an_alert_never_carries_a_secret_value_the_process_has_seen(hook, caplog):
+    import base64
+
+    from kubesync.render import mask
+
+    canary = "alert-canary-Zq81xT"
+    mask.remember([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": {"password": canary}}])
+    try:
+        h = hook()
+        n = Notifier(AlertSettings(url=h.url)).start()
+        encoded = base64.b64encode(canary.encode()).decode()
+        n.sync_result("shop", False, f"admission webhook denied: password {canary!r} (data: {encoded}) is too weak")
+        n.stop(timeout=5)
+        body = json.dumps(h.bodies)
+        assert "admission webhook denied: password" in body
+        assert canary not in body and encoded not in body
+        assert canary not in caplog.text and encoded not in caplog.text
+    finally:
+        mask.REDACTOR.forget()

@@ -4,8 +4,11 @@ Reading blobs instead of checking out lets two refs of one repository be read si
 (`kubesync compare`) and never touches a person's work tree. A local path is opened in place;
 a URL is fetched into a bare cache under `$XDG_CACHE_HOME/kubesync/git/<sha256 of the URL>`.
 
-Credentials come from git itself (credential helpers, ssh agent, or a URL with userinfo). The
-cache is filled with `git fetch URL` so a URL's password is never written to the cache's config,
+Credentials come from git itself (credential helpers, ssh agent) or from a URL's userinfo. A
+password in the URL never reaches a command line (`ps` shows every argument to every user): git
+is given the URL without it, and a one-off credential helper that reads it from the environment
+(`credential_env`). A credential in a query string (`?token=`) cannot be passed that way and is
+refused. The cache is filled with `git fetch URL`, so nothing is written to the cache's config,
 and every message passes through `redact()`.
 """
 
@@ -19,6 +22,7 @@ import posixpath
 import shutil
 import stat
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +36,7 @@ from gitdb.exc import BadName, BadObject
 from kubesync.errors import SourceError, cut, printable
 from kubesync.manifests import SourceFile, load_files
 from kubesync.model import DesiredState
-from kubesync.sources import SUPPORTED_SCHEMES, clean_subpath, is_url, redact
+from kubesync.sources import SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import kustomize
 from kubesync.sources.directory import IGNORE_FILE, Entry, FileSet, IgnoreRules, collect, parse_ignore_file
 
@@ -54,6 +58,40 @@ def _git_env() -> dict[str, str]:
     if "GIT_SSH_COMMAND" not in os.environ and "GIT_SSH" not in os.environ:
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
     return env
+
+
+# git runs this for `credential.helper`: it answers `get` from the environment of the fetch, so the
+# password travels in an environment variable (readable only by the same user), not in argv.
+CREDENTIAL_HELPER = (
+    """!f() { test "$1" = get || exit 0; printf 'username=%s\\npassword=%s\\n' """
+    """"$KUBESYNC_GIT_USERNAME" "$KUBESYNC_GIT_PASSWORD"; }; f"""
+)
+
+
+def credential_env(url: str) -> tuple[str, dict[str, str]]:
+    """(the URL git may see, extra environment): a password moves from the URL to a credential helper.
+
+    The helper list is reset first (an empty `credential.helper`), so a stored credential of the
+    person running kubesync does not answer instead; config passes through GIT_CONFIG_COUNT/KEY/VALUE,
+    which git reads from the environment, after any the caller set.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if "://" not in url or parts.password is None:
+        return url, {}
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    clean = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    env = {
+        "KUBESYNC_GIT_USERNAME": urllib.parse.unquote(parts.username or ""),
+        "KUBESYNC_GIT_PASSWORD": urllib.parse.unquote(parts.password),
+        "GIT_CONFIG_COUNT": str(first + 2),
+        f"GIT_CONFIG_KEY_{first}": "credential.helper",
+        f"GIT_CONFIG_VALUE_{first}": "",
+        f"GIT_CONFIG_KEY_{first + 1}": "credential.helper",
+        f"GIT_CONFIG_VALUE_{first + 1}": CREDENTIAL_HELPER,
+    }
+    return clean, env
 
 
 def _git_failure(e: Exception) -> str:
@@ -90,6 +128,11 @@ def cache_path(url: str) -> Path:
 def _check_url(url: str) -> None:
     if url.startswith("-"):
         raise SourceError(f"repository {redact(url)!r} looks like an option; give a URL or a path")
+    if has_query_credential(url):
+        raise SourceError(
+            f"repository {redact(url)}: a credential in the URL's query string would be shown on git's command "
+            "line; put it in the URL's userinfo (https://USER:TOKEN@host/...) or in a git credential helper"
+        )
     scheme = url.split("://", 1)[0].lower() if "://" in url else "ssh"
     if scheme not in SUPPORTED_SCHEMES:
         raise SourceError(
@@ -111,8 +154,12 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _fetch(repo: git.Repo, url: str) -> None:
     log.debug("fetching %s", redact(url))
+    visible, credentials = credential_env(url)
     try:
-        repo.git.fetch("--prune", "--force", "--quiet", url, *FETCH_REFSPECS, env=_git_env(), kill_after_timeout=FETCH_TIMEOUT)
+        repo.git.fetch(
+            "--prune", "--force", "--quiet", visible, *FETCH_REFSPECS,
+            env={**_git_env(), **credentials}, kill_after_timeout=FETCH_TIMEOUT,
+        )
     except git.GitCommandError as e:
         raise SourceError(f"cannot fetch {redact(url)}: {_git_failure(e)}") from None
 

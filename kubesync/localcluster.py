@@ -370,18 +370,6 @@ class LocalCluster:
     def component(self, name: str) -> Component:
         return next(c for c in self.components if c.name == name)
 
-    def restart(self, name: str, downtime: float = 0.0, timeout: float = 60.0) -> None:
-        """Stop one component and start it again with the same flags (for fault tests)."""
-        comp = self.component(name)
-        comp.stop()
-        time.sleep(downtime)
-        comp.start(tie_to_parent=self.tie_to_parent)
-        if name == "kube-apiserver":
-            self._wait(comp, lambda: _http_ok(self.server + "/readyz", self.token), timeout, "did not become ready")
-
-    def log_tails(self) -> str:
-        return "\n".join(f"--- {c.name} ---\n{_tail(c.log_path)}" for c in self.components)
-
 
 def _http_ok(url: str, token: str | None = None) -> bool:
     req = urllib.request.Request(url)

@@ -190,12 +190,6 @@ def ownership(live: KubeObject, sync: str) -> str | None:
     return "exists and is not managed by kubesync (use --adopt to take it over)"
 
 
-def last_applied(live: KubeObject):
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(LAST_APPLIED_ANNOTATION)
-    return fieldset.decode(raw) if raw else None
-
-
 def _previous(live: KubeObject, desired: KubeObject, fields: fieldset.FieldSet):
     """The live object's field set. In the steady state its annotation is the one just computed for
     `desired`: then it is `fields` itself (decoding would give the same set, or the same set with large

@@ -61,7 +61,6 @@ class SyncStatus:
     revision: str = ""  # the revision the cluster last matched
     error: str = ""
     runs: int = 0
-    last_run: float = 0.0
 
 
 class SyncWorker:
@@ -169,7 +168,7 @@ class SyncWorker:
         self.metrics.run(self.sync.name, result, time.monotonic() - started, error)
         if result != "error":
             self.failures = 0
-        self.status = replace(self.status, runs=self.status.runs + 1, last_run=time.time())
+        self.status = replace(self.status, runs=self.status.runs + 1)
         return result != "error"
 
     def _failed(self, message: str) -> None:

@@ -15,7 +15,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["parse_quantity", "quantity_equal"]
+__all__ = ["parse_quantity"]
 
 _DECIMAL = {
     "n": Fraction(1, 10**9),
@@ -65,11 +65,3 @@ def parse_quantity(value: Any) -> Fraction:
             raise ValueError(f"quantity out of range: {value!r}")
         return number * Fraction(10) ** e
     return number * _MULTIPLIER[m.group("suffix")]
-
-
-def quantity_equal(a: Any, b: Any) -> bool:
-    """True when both parse and have the same value; False when either is not a quantity."""
-    try:
-        return parse_quantity(a) == parse_quantity(b)
-    except ValueError:
-        return False

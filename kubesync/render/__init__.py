@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kubesync.deltas import Deltas, compute_deltas
 from kubesync.model import Plan
-from kubesync.render.json import load_plan, plan_from_dict, plan_to_dict, render_json
+from kubesync.render.json import plan_from_dict, plan_to_dict, render_json
 from kubesync.render.markdown import render_markdown
 from kubesync.render.mask import mask_patch, mask_secret
 from kubesync.render.text import render_diff, render_plan
@@ -37,7 +37,6 @@ def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Del
 
 __all__ = [
     "FORMATS",
-    "load_plan",
     "mask_patch",
     "mask_secret",
     "plan_from_dict",

@@ -179,12 +179,3 @@ def plan_from_dict(d: dict) -> Plan:
         conflicts=tuple(str(c) for c in d.get("conflicts") or ()),
         warnings=tuple(str(w) for w in d.get("warnings") or ()),
     )
-
-
-def load_plan(text: str) -> Plan:
-    """`plan_from_dict` of a JSON document (a saved plan file's content)."""
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise UsageError(f"not a kubesync plan: invalid JSON ({e})") from e
-    return plan_from_dict(data)

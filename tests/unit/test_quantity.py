@@ -4,7 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from kubesync.diff.quantity import parse_quantity, quantity_equal
+from kubesync.diff.normalize import quantities_equal as quantity_equal
+from kubesync.diff.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_quantities_equal_by_value(a, b):
     assert quantity_equal(a, b)
 
 
-def test_quantity_equal_is_false_for_different_values_and_garbage():
+def test_quantities_differ_for_different_values_and_garbage():
     assert not quantity_equal("1G", "1Gi")
     assert not quantity_equal("1", "one")
     assert not quantity_equal(True, 1)

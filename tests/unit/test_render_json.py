@@ -10,10 +10,11 @@ import jsonschema
 import pytest
 
 import kubesync
+from kubesync import planfile
 from kubesync.deltas import compute_deltas
 from kubesync.errors import UsageError
 from kubesync.model import Action, ActionType, ObjectRef, Plan
-from kubesync.render.json import SCHEMA, load_plan, plan_from_dict, plan_to_dict, render_json
+from kubesync.render.json import SCHEMA, plan_from_dict, plan_to_dict, render_json
 
 
 from tests.unit.golden import plan_fixture as fx  # noqa: E402
@@ -76,7 +77,7 @@ def action_fields(a: Action) -> dict:
 
 def test_saved_plan_round_trips_exactly():
     plan = fx.build_plan()
-    back = load_plan(json.dumps(plan_to_dict(plan, mask=False, generated_at=fx.GENERATED_AT)))
+    back = plan_from_dict(json.loads(json.dumps(plan_to_dict(plan, mask=False, generated_at=fx.GENERATED_AT))))
     assert back == plan
     for original, loaded in zip(plan.actions, back.actions):
         expected = action_fields(original)
@@ -97,7 +98,7 @@ def test_plan_to_dict_does_not_share_or_mutate_input():
 
 def test_masked_plan_cannot_be_applied():
     with pytest.raises(UsageError, match="masked.*v1 Secret shop/db-credentials.*--out"):
-        load_plan(golden_json())
+        plan_from_dict(json.loads(golden_json()))
 
 
 def test_masked_plan_without_secret_writes_loads():
@@ -124,9 +125,10 @@ def test_invalid_plan_files_are_refused_with_a_reason(mutate, message):
         plan_from_dict(data)
 
 
-def test_invalid_json_is_refused():
-    with pytest.raises(UsageError, match="invalid JSON"):
-        load_plan("{not json")
+def test_invalid_json_is_refused(tmp_path):
+    (tmp_path / "plan.json").write_text("{not json")
+    with pytest.raises(UsageError, match="plan.json: not a kubesync plan \\(invalid JSON"):
+        planfile.read(str(tmp_path / "plan.json"))
 
 
 def test_dates_from_yaml_are_written_as_iso_strings():

@@ -21,7 +21,7 @@ from kubesync.cluster import API
 from kubesync.cluster.client import JSON_PATCH, MERGE_PATCH
 from kubesync.cluster.dryrun import Verdict, check_update
 from kubesync.logs import ObjectLogger
-from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Plan, ResourceType
+from kubesync.model import Action, ActionType, Cascade, Result, KubeObject, ObjectRef, Plan, ResourceType
 from kubesync.plan import waves
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class ApplySettings:
     dry_run: bool = False
     """Server-side dry run: every write carries dryRun=All; nothing is persisted."""
 
-    propagation_policy: str = "Background"
+    propagation_policy: Cascade = Cascade.BACKGROUND
     """How deletions cascade to dependents: Background, Foreground or Orphan."""
 
     delete_timeout: float = 120.0
@@ -57,15 +57,18 @@ class ApplySettings:
 @dataclass(frozen=True)
 class Outcome:
     action: Action
-    result: str  # created, patched, scaled, deleted, unchanged, skipped, failed
+    result: Result
     message: str = ""
     live: KubeObject | None = field(default=None, compare=False, repr=False)
     """What the server returned for a create or patch, reduced to apiVersion, kind and metadata (uid,
     resourceVersion...; no managedFields): a 10,000-object apply would otherwise hold every body."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "result", Result(self.result))  # also accepts the plain string
+
     @property
     def failed(self) -> bool:
-        return self.result == "failed"
+        return self.result is Result.FAILED
 
 
 def _written(obj: KubeObject | None) -> KubeObject | None:
@@ -119,10 +122,10 @@ class Applier:
             outcome = self.execute(action)
         except errors.KubesyncError as e:
             origin = f"{action.origin}: " if action.origin else ""
-            outcome = Outcome(action, "failed", f"{origin}{action.ref}: {e}")
+            outcome = Outcome(action, Result.FAILED, f"{origin}{action.ref}: {e}")
         except Exception as e:  # a bug must not hide the rest of the wave's results
             olog.exception("unexpected error")
-            outcome = Outcome(action, "failed", f"{action.ref}: unexpected {type(e).__name__}: {e}")
+            outcome = Outcome(action, Result.FAILED, f"{action.ref}: unexpected {type(e).__name__}: {e}")
         olog.debug("%s %s", outcome.result, outcome.message)
         self.progress(outcome)
         return outcome
@@ -145,7 +148,7 @@ class Applier:
             return self._with_conflict_retries(action)
         if action.type is ActionType.DELETE:
             return self._delete(action)
-        return Outcome(action, "unchanged")
+        return Outcome(action, Result.UNCHANGED)
 
     def _wait_for_type(self, ref: ObjectRef) -> ResourceType:
         """A custom resource created in the run that creates its CRD: wait until the CRD is served."""
@@ -166,7 +169,7 @@ class Applier:
         ref = action.ref
         if self.discovery.resource_for(ref.api_version, ref.kind) is None:
             if self.settings.dry_run:
-                return Outcome(action, "skipped", "its CustomResourceDefinition is only created by this apply; not validated in a dry run")
+                return Outcome(action, Result.SKIPPED, "its CustomResourceDefinition is only created by this apply; not validated in a dry run")
             self.discovery.invalidate(ref.api_version)
         rtype = self._wait_for_type(ref)
         try:
@@ -177,7 +180,7 @@ class Applier:
             return self._replanned(action, live, "created by someone else since the plan")
         if ref.kind == "CustomResourceDefinition" and not self.settings.dry_run:
             self._wait_established(rtype, ref)
-        return Outcome(action, "created", live=_written(created))
+        return Outcome(action, Result.CREATED, live=_written(created))
 
     def _wait_established(self, rtype: ResourceType, ref: ObjectRef) -> None:
         deadline = time.monotonic() + self.settings.crd_timeout
@@ -188,7 +191,7 @@ class Applier:
             if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
                 return
             time.sleep(0.2)
-        raise errors.KubesyncError(f"CustomResourceDefinition {ref.name} not Established within {self.settings.crd_timeout:.0f}s")
+        raise errors.Timeout(f"CustomResourceDefinition {ref.name} not Established within {self.settings.crd_timeout:.0f}s")
 
     def _replanned(self, action: Action, live: KubeObject | None, why: str) -> Outcome:
         if self.replan is None:
@@ -236,7 +239,7 @@ class Applier:
                 if new is None:
                     raise errors.OwnershipConflict("changed concurrently and is no longer ours; left alone") from e
                 if new.type is ActionType.NOOP:
-                    return Outcome(action, "unchanged", "already in the desired state after a concurrent change")
+                    return Outcome(action, Result.UNCHANGED, "already in the desired state after a concurrent change")
                 if new.type is ActionType.CREATE:
                     return self._create(new)
                 current = new
@@ -248,7 +251,7 @@ class Applier:
         live = self.cluster.request(
             "PATCH", rtype.path(action.ref.namespace, action.ref.name), body=body, content_type=JSON_PATCH, query=self._query()
         )
-        return Outcome(action, "patched", live=_written(live))
+        return Outcome(action, Result.PATCHED, live=_written(live))
 
     def _scale(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
@@ -256,7 +259,7 @@ class Applier:
         body = {"metadata": {"resourceVersion": action.resource_version}, "spec": {"replicas": want}}
         path = rtype.path(action.ref.namespace, action.ref.name) + "/scale"
         self.cluster.request("PATCH", path, body=body, content_type=MERGE_PATCH, query=self._query())
-        return Outcome(action, "scaled", f"{action.replicas[0]} -> {want}" if action.replicas else "")
+        return Outcome(action, Result.SCALED, f"{action.replicas[0]} -> {want}" if action.replicas else "")
 
     def _delete(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
@@ -265,11 +268,11 @@ class Applier:
         try:
             self.cluster.request("DELETE", path, body=body, query=self._query())
         except errors.ClusterNotFound:
-            return Outcome(action, "deleted", "already gone")
+            return Outcome(action, Result.DELETED, "already gone")
         except errors.ClusterConflict as e:
             raise errors.ClusterConflict(f"uid changed since the plan (re-created by someone else?); not deleted: {e}") from e
         note = "" if self.settings.dry_run else self._wait_gone(path, action)
-        return Outcome(action, "deleted", note)
+        return Outcome(action, Result.DELETED, note)
 
     def _wait_gone(self, path: str, action: Action) -> str:
         """'' once the object is gone; a note when we stopped waiting because of a shutdown."""
@@ -280,7 +283,7 @@ class Applier:
                 return ""
             if self.stop.wait(0.25):
                 return "deletion requested; stopped waiting for it to finish (shutting down)"
-        raise errors.KubesyncError(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")
+        raise errors.Timeout(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")
 
 
 def verify_updates(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:

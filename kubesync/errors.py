@@ -18,7 +18,9 @@
      ├── InventoryCorrupt      a sync's inventory ConfigMap cannot be decoded (pruning is impossible)
      ├── PlanRefused           prune safety: empty source, too many deletions
      ├── StalePlan             a saved plan no longer matches the cluster or source
-     ├── WaitTimeout           `apply --wait`: objects not Healthy in time (each listed with its reason)
+     ├── Timeout               something did not happen in time (a CRD Established, a deletion finished)
+     │    └── WaitTimeout      `apply --wait`: objects not Healthy in time (each listed with its reason)
+     ├── Cancelled             the person answered no at the confirmation prompt
      └── ApplyFailed           some actions failed (each listed with its origin)
 
 Messages say what, where and how to fix it:
@@ -153,7 +155,15 @@ class StalePlan(KubesyncError):
         )
 
 
-class WaitTimeout(KubesyncError):
+class Timeout(KubesyncError):
+    """Something the run waits for did not happen in time."""
+
+
+class Cancelled(KubesyncError):
+    """The person declined at the confirmation prompt; nothing was changed."""
+
+
+class WaitTimeout(Timeout):
     """Objects did not become Healthy before the deadline."""
 
 

@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kubesync.documents import Budget, Document, ParseLimits, json_documents, yaml_documents
 from kubesync.documents import describe_yaml_error  # noqa: F401  (config.py reads it from here)
 from kubesync.errors import ManifestError
-from kubesync.model import Manifest, ObjectRef, Origin, split_api_version
+from kubesync.model import WAVE_ANNOTATION, Manifest, ObjectRef, Origin, split_api_version
 from kubesync.render.mask import remember
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,20 @@ def _check_metadata(obj: dict, meta: dict) -> list[str | None]:
             found.append(f"metadata.namespace {namespace!r} is not a valid namespace name: it must be {DNS1123_LABEL_RULE}")
     for field in ("labels", "annotations"):
         found += _check_string_map(meta, field)
+    found.append(_check_wave(meta))
     return found
+
+
+def _check_wave(meta: dict) -> str | None:
+    """The kubesync.io/wave annotation orders the apply: an integer, or the object would silently
+    fall back to its kind's wave."""
+    annotations = meta.get("annotations")
+    value = annotations.get(WAVE_ANNOTATION) if isinstance(annotations, dict) else None
+    if not isinstance(value, str):
+        return None  # absent, or already reported as not a string
+    if re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        return None
+    return f"metadata.annotations[{WAVE_ANNOTATION!r}] {value!r} is not a wave: use an integer such as \"5\" (lower waves apply first)"
 
 
 def _check_name(obj: dict, name: str) -> str | None:

@@ -133,6 +133,53 @@ class ActionType(str, enum.Enum):
     NOOP = "noop"
 
 
+class Result(enum.StrEnum):
+    """What applying one action did (the progress line's word, the objects metric's label)."""
+
+    CREATED = "created"
+    PATCHED = "patched"
+    SCALED = "scaled"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class RunResult(enum.StrEnum):
+    """How one daemon run ended (the runs metric's label)."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    STANDBY = "standby"  # a follower planned; only the leader applies
+    ABORTED = "aborted"  # shutdown or a lost leadership cut the apply short
+
+
+class SyncState(enum.StrEnum):
+    """A sync's state in the daemon (/readyz)."""
+
+    STARTING = "starting"
+    SYNCED = "synced"
+    DRIFTED = "drifted"  # out-of-band changes, reported only (self-heal is off)
+    STANDBY = "standby"
+    FAILED = "failed"
+
+
+class PatchType(enum.StrEnum):
+    """The Content-Type of a PATCH, as the API names it."""
+
+    JSON = "application/json-patch+json"
+    MERGE = "application/merge-patch+json"
+    STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+
+
+class Cascade(enum.StrEnum):
+    """How a deletion treats the object's dependents (DeleteOptions.propagationPolicy)."""
+
+    BACKGROUND = "Background"
+    FOREGROUND = "Foreground"
+    ORPHAN = "Orphan"
+
+
 class Risk(str, enum.Enum):
     """Flags a reviewer or a CI gate (--fail-on) cares about."""
 

@@ -140,7 +140,7 @@ def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
         try:
             return int(str(value).strip())
         except ValueError:
-            pass  # validated at load time; a bad value falls back to the table
+            pass  # refused at load (manifests._check_wave); one from elsewhere falls back to the table
     return WAVES.get(ref.group_kind, LAST_WAVE)
 
 

@@ -30,6 +30,7 @@ from kubesync.model import (
     ObjectRef,
     Plan,
     ResourceType,
+    Result,
 )
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object, selected, source_after
 from kubesync.planfile import SavedPlan
@@ -334,11 +335,11 @@ def next_inventory(planned: Planned, report: ApplyReport) -> list[InventoryEntry
             uids[key] = (ObjectRef.of(obj), obj["metadata"].get("uid", ""))
     for o in report.outcomes:
         key = o.action.ref.key
-        if o.result == "deleted":
+        if o.result is Result.DELETED:
             uids.pop(key, None)
         elif o.live is not None and o.live.get("metadata", {}).get("uid"):
             uids[key] = (o.action.ref, o.live["metadata"]["uid"])
-        elif o.result in ("patched", "scaled", "unchanged") and o.action.uid:
+        elif o.result in (Result.PATCHED, Result.SCALED, Result.UNCHANGED) and o.action.uid:
             uids[key] = (o.action.ref, o.action.uid)
     conflicts = {a.ref.key for a in planned.plan.actions if a.type is ActionType.CREATE} - {
         o.action.ref.key for o in report.outcomes if not o.failed

@@ -22,13 +22,14 @@ import urllib3
 
 from kubesync import errors
 from kubesync.cluster.kubeconfig import Direct
+from kubesync.model import PatchType
 from kubesync.cluster.kubeconfig import read as read_kubeconfig
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = PatchType.JSON
+MERGE_PATCH = PatchType.MERGE
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sys
 
 from kubesync import errors
 from kubesync.commands.common import pipeline, request, use_color, write_out
-from kubesync.model import ActionType
+from kubesync.model import ActionType, Cascade
 
 
 def confirm_deletions(plan, args) -> None:
@@ -29,7 +29,7 @@ def confirm_deletions(plan, args) -> None:
         print(f"  - {a.ref}", file=sys.stderr)
     answer = input("Apply it? Only 'yes' is accepted: ").strip().lower()
     if answer != "yes":
-        raise errors.KubesyncError("apply cancelled; nothing was changed")
+        raise errors.Cancelled("apply cancelled; nothing was changed")
 
 
 def progress_printer(color: bool, total: int = 0):
@@ -69,7 +69,7 @@ def summary(report) -> str:
 def settings_from(args):
     from kubesync.apply import ApplySettings
 
-    return ApplySettings(dry_run=args.dry_run == "server", propagation_policy=args.cascade.capitalize())
+    return ApplySettings(dry_run=args.dry_run == "server", propagation_policy=Cascade(args.cascade.capitalize()))
 
 
 def run(args) -> int:

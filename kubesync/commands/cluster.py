@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubesync import localcluster
-from kubesync.errors import KubesyncError
+from kubesync.errors import UsageError
 
 
 def run(args) -> int:
@@ -22,6 +22,6 @@ def run(args) -> int:
         return 0
     kubeconfig = workdir / "kubeconfig"
     if not localcluster.supervisor_pid(workdir):
-        raise KubesyncError(f"no local control plane is running in {workdir}; run `kubesync cluster up`")
+        raise UsageError(f"no local control plane is running in {workdir}; run `kubesync cluster up`")
     print(f"export KUBECONFIG={kubeconfig}")
     return 0

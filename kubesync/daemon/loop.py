@@ -27,7 +27,7 @@ from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
 from kubesync.daemon.watch import ClusterWatcher
 from kubesync.health import assess
-from kubesync.model import DesiredState, KubeObject, ObjectRef
+from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResult, SyncState
 from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class SyncLog(logging.LoggerAdapter):
 class SyncStatus:
     """What /readyz reports about one sync."""
 
-    state: str = "starting"  # starting, synced, drifted, standby, failed
+    state: SyncState = SyncState.STARTING
     revision: str = ""  # the revision the cluster last matched
     error: str = ""
     runs: int = 0
@@ -159,28 +159,28 @@ class SyncWorker:
         try:
             result = self._sync()
         except errors.KubesyncError as e:
-            result, error = "error", type(e).__name__
+            result, error = RunResult.ERROR, type(e).__name__
             self._failed(one_line(str(e)))
         except Exception as e:  # a bug must not kill the worker: report it like any failure
             self.log.exception("unexpected error")
-            result, error = "error", type(e).__name__
+            result, error = RunResult.ERROR, type(e).__name__
             self._failed(f"unexpected {type(e).__name__}: {errors.cut(str(e))}")
         self.metrics.run(self.sync.name, result, time.monotonic() - started, error)
-        if result != "error":
+        if result is not RunResult.ERROR:
             self.failures = 0
         self.status = replace(self.status, runs=self.status.runs + 1)
-        return result != "error"
+        return result is not RunResult.ERROR
 
     def _failed(self, message: str) -> None:
         self.failures += 1
         backoff = self.settings.retry_backoff
         wait = backoff[min(self.failures, len(backoff)) - 1]
         self.log.error("sync failed; nothing more applied, retrying in %gs: %s", wait, message)
-        self.status = replace(self.status, state="failed", error=errors.cut(message))
+        self.status = replace(self.status, state=SyncState.FAILED, error=errors.cut(message))
         self.notifier.sync_result(self.sync.name, False, errors.cut(message, 1000), self.status.revision)
 
-    def _succeeded(self, desired: DesiredState, state: str) -> None:
-        if self.status.state == "failed":
+    def _succeeded(self, desired: DesiredState, state: SyncState) -> None:
+        if self.status.state is SyncState.FAILED:
             self.log.info("syncing again at %s", short(desired.revision))
         self.status = replace(self.status, state=state, revision=desired.revision, error="")
         self.metrics.success(self.sync.name, desired.revision, time.time())
@@ -217,7 +217,7 @@ class SyncWorker:
             self._counting = (cluster, CountingCluster(cluster, count))
         return self._counting[1]
 
-    def _sync(self) -> str:
+    def _sync(self) -> RunResult:
         if self.thread.is_alive():
             self._watch_files()
         desired = self._load()
@@ -234,22 +234,22 @@ class SyncWorker:
 
         if not changes:
             self.converged = desired.revision
-            self._succeeded(desired, "synced")
-            return "success"
+            self._succeeded(desired, SyncState.SYNCED)
+            return RunResult.SUCCESS
         if not self.leader.is_leader():
             seen = (desired.revision, len(changes))
             if seen != self._standby:  # once per state, not on every watch event
                 self.log.info("standby: %d change(s) planned at %s; only the leader applies", len(changes), short(desired.revision))
             self._standby = seen
-            self.status = replace(self.status, state="standby", error="")
-            return "standby"
+            self.status = replace(self.status, state=SyncState.STANDBY, error="")
+            return RunResult.STANDBY
         if drift and not self.sync.self_heal:
-            self.status = replace(self.status, state="drifted", revision=desired.revision, error="")
-            return "success"
+            self.status = replace(self.status, state=SyncState.DRIFTED, revision=desired.revision, error="")
+            return RunResult.SUCCESS
 
         self.abort.clear()
         if self.stop.is_set() or not self.leader.is_leader():
-            return "standby"
+            return RunResult.STANDBY
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
         report = pipe.apply(planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
@@ -258,12 +258,12 @@ class SyncWorker:
             done = sum(1 for o in report.outcomes if not o.failed)
             self.log.warning("apply interrupted: %d action(s) done, %d abandoned, %d not started; the next leader run continues",
                              done, len(report.failures), len(report.not_started))
-            return "aborted"
+            return RunResult.ABORTED
         raise_for_failures(report)
         self.converged = desired.revision
         self._report_drift([], desired.revision)
-        self._succeeded(desired, "synced")
-        return "success"
+        self._succeeded(desired, SyncState.SYNCED)
+        return RunResult.SUCCESS
 
     # -- reporting ---------------------------------------------------------------------------------------
 
@@ -271,7 +271,7 @@ class SyncWorker:
         self.metrics.objects.labels(self.sync.name, outcome.result).inc()
         if outcome.failed:
             self.log.warning("%s", one_line(outcome.message))
-        elif outcome.result != "unchanged":
+        elif outcome.result is not Result.UNCHANGED:
             extra = f" ({outcome.message})" if outcome.message else ""
             self.log.info("%s %s%s", outcome.result, outcome.action.ref, extra)
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kubesync.model import RunResult
+
 try:  # `_created` series double the output and nobody graphs them
     from prometheus_client import disable_created_metrics
 
@@ -60,13 +62,13 @@ class Metrics:
         self.failing.labels(sync).set(0)
         self.drifted.labels(sync).set(0)
         self.degraded.labels(sync).set(0)
-        for result in ("success", "error", "standby"):
+        for result in (RunResult.SUCCESS, RunResult.ERROR, RunResult.STANDBY):
             self.runs.labels(sync, result)
 
     def run(self, sync: str, result: str, seconds: float, error: str = "") -> None:
         self.runs.labels(sync, result).inc()
         self.duration.labels(sync, result).observe(seconds)
-        self.failing.labels(sync).set(1 if result == "error" else 0)
+        self.failing.labels(sync).set(1 if result == RunResult.ERROR else 0)
         if error:
             self.errors.labels(sync, error).inc()
 

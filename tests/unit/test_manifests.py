@@ -227,6 +227,16 @@ def test_label_and_annotation_values_must_be_strings():
     ]
 
 
+def test_a_wave_annotation_must_be_an_integer_and_the_error_names_file_line_and_object():
+    good = CM.format(name="a") + "  annotations: {kubesync.io/wave: '-2'}\n"
+    assert [m.ref.name for m in parse("a.yaml", good)] == ["a"]
+    text = "---\n" + CM.format(name="b") + "  annotations: {kubesync.io/wave: early}\n"
+    assert problems_of("a.yaml", text) == [
+        "a.yaml:2: v1 ConfigMap b: metadata.annotations['kubesync.io/wave'] 'early' is not a wave: "
+        'use an integer such as "5" (lower waves apply first)',
+    ]
+
+
 # --- duplicates ---------------------------------------------------------------------------------
 
 

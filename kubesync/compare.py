@@ -14,11 +14,12 @@ from kubesync.diff import normalize_desired
 from kubesync.model import DesiredState, Plan
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, owned_object
 from kubesync.resolve import offline_lookup, resolve
+from kubesync.vocab import short_revision
 
 
 def short(revision: str) -> str:
-    """A git sha as `git log --oneline` shows it; other revisions (content hashes) as they are."""
-    return revision[:7] if len(revision) == 40 and all(c in "0123456789abcdef" for c in revision) else revision
+    """A git sha as `git log --oneline` shows it."""
+    return short_revision(revision, 7)
 
 
 def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace: str = "default") -> Plan:

@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kubesync.vocab import CachedResolver
+
 DEFAULT_MAX_NODES = 1_000_000
 DEFAULT_MAX_DEPTH = 100
 
@@ -72,7 +74,7 @@ _REFUSED_TAGS = {_YAML + t for t in ("timestamp", "binary", "set", "omap", "pair
 _SCALAR_TAGS = {_YAML + t for t in ("null", "bool", "int", "float")}
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(CachedResolver, _BaseLoader):  # type: ignore[misc,valid-type]
     """libyaml's parser and composer (when present) with Kubernetes' view of implicit types."""
 
     yaml_implicit_resolvers = {
@@ -80,19 +82,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
 
-    # The composer calls these for every node. With no path resolvers a scalar's tag depends on its
-    # text alone, and the same texts recur across manifests, so the regex answers are kept.
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is not ScalarNode:
-            return _BaseLoader.resolve(self, kind, value, implicit)
-        key = (value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            tag = _BaseLoader.resolve(self, kind, value, implicit)
-            if len(value) <= 256 and len(_RESOLVED) < 65536:
-                _RESOLVED[key] = tag
-        return tag
-
+    # The composer resolves every scalar's tag (CachedResolver keeps the answers): with no path
+    # resolvers a tag depends on the text alone.
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         return None  # no path resolvers
 
@@ -100,7 +91,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         return None
 
 
-_RESOLVED: dict[tuple[str, Any], str] = {}
 assert not _Loader.yaml_path_resolvers, "the resolve cache assumes no path resolvers"
 
 

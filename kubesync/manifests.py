@@ -26,6 +26,7 @@ from kubesync.documents import describe_yaml_error  # noqa: F401  (config.py rea
 from kubesync.errors import ManifestError
 from kubesync.model import WAVE_ANNOTATION, Manifest, ObjectRef, Origin, split_api_version
 from kubesync.render.mask import remember
+from kubesync.vocab import is_secret
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def _check_object(obj: Any) -> list[str]:
         found.append(f"metadata must be a mapping, not {_type_name(meta)}")
     else:
         found += _check_metadata(obj, meta)
-    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+    if is_secret(obj):
         found += _check_secret_data(obj)
     return [f for f in found if f]
 

@@ -9,11 +9,9 @@ from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster.client import JSON_PATCH
 from kubesync.model import Action, KubeObject, ResourceType
+from kubesync.vocab import VOLATILE_METADATA, without_metadata
 
 log = logging.getLogger(__name__)
-
-_VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
-
 
 class Verdict(str, enum.Enum):
     """What a dry run of one update said."""
@@ -26,9 +24,7 @@ class Verdict(str, enum.Enum):
 
 def stored_view(obj: KubeObject | None) -> KubeObject:
     """What an update can change: the object less status and the bookkeeping every write touches."""
-    out = {k: v for k, v in (obj or {}).items() if k != "status"}
-    out["metadata"] = {k: v for k, v in (out.get("metadata") or {}).items() if k not in _VOLATILE_METADATA}
-    return out
+    return without_metadata(obj, VOLATILE_METADATA, drop_status=True)
 
 
 def check_update(cluster: API, rtype: ResourceType, action: Action) -> Verdict:

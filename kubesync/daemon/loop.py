@@ -29,6 +29,7 @@ from kubesync.daemon.watch import ClusterWatcher
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResult, SyncState
 from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
+from kubesync.vocab import short_revision
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ def one_line(text: str) -> str:
 
 def short(revision: str) -> str:
     """A git sha or a `sha256:` content hash, cut to what people compare."""
-    head, sep, tail = revision.rpartition(":")
-    return f"{head}{sep}{tail[:12]}"
+    return short_revision(revision, 12)
 
 
 class SyncLog(logging.LoggerAdapter):

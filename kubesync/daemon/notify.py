@@ -22,6 +22,7 @@ from typing import Callable
 from kubesync.daemon.settings import AlertSettings
 from kubesync.errors import cut
 from kubesync.health import Health, HealthStatus
+from kubesync.vocab import short_revision
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,7 @@ class Alert:
             "object_degraded": "is Degraded",
             "object_recovered": "recovered",
         }[self.event]
-        head, sep, tail = self.revision.rpartition(":")
-        rev = f" (revision {head}{sep}{tail[:12]})" if self.revision else ""
+        rev = f" (revision {short_revision(self.revision, 12)})" if self.revision else ""
         return f"{what} {verb}{rev}: {self.message}"
 
     def text(self) -> str:

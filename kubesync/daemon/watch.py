@@ -19,21 +19,19 @@ from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster import live
 from kubesync.model import KubeObject, ObjectRef, ResourceType
+from kubesync.vocab import VOLATILE_METADATA, without_metadata
 
 log = logging.getLogger(__name__)
 
 # (event type: ADDED, MODIFIED, DELETED, or LISTED for objects seen when (re)listing; object; changed)
 EventHandler = Callable[[str, KubeObject, bool], None]
 
-VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation")
 BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def fingerprint(obj: KubeObject) -> str:
     """A hash of what a person (or kubesync) sets: everything but status and bookkeeping."""
-    body = {k: v for k, v in obj.items() if k != "status"}
-    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in VOLATILE_METADATA}
-    body["metadata"] = meta
+    body = without_metadata(obj, VOLATILE_METADATA, drop_status=True)
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from kubesync.diff.quantity import parse_quantity
 from kubesync.model import split_api_version
+from kubesync.vocab import SERVER_METADATA, escape, is_secret, parse_pointer, pointer, unescape
 
 __all__ = [
     "SERVER_METADATA",
@@ -35,17 +36,6 @@ __all__ = [
     "parse_pointer",
 ]
 
-# Metadata the server writes and owns; never compared, never patched.
-SERVER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "selfLink",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
 
 # API groups served by kube-apiserver itself (Go structs with `omitempty`), as opposed to CRDs,
 # whose JSON the server stores as it was sent. CRD groups always contain a dot.
@@ -215,7 +205,7 @@ def normalize_desired(obj: dict) -> dict:
     out = _common(obj)
     group, _ = split_api_version(str(out.get("apiVersion") or ""))
     kind = out.get("kind")
-    if not group and kind == "Secret":
+    if is_secret(out):
         data = out.get("data")
         merged = {k: _canonical_base64(v) for k, v in data.items()} if isinstance(data, dict) else {}
         string_data = out.pop("stringData", None)
@@ -325,26 +315,7 @@ def quantities_equal(a: Any, b: Any) -> bool | None:
 # ----------------------------------------------------------------------------- JSON pointers
 
 
-def escape(token: Any) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def pointer(path: Iterable[Any]) -> str:
-    return "".join("/" + escape(s) for s in path)
-
-
-def parse_pointer(text: str) -> tuple[str, ...]:
-    """`/metadata/annotations/a~1b` -> ('metadata', 'annotations', 'a/b'); '' is the whole object."""
-    text = str(text or "")
-    if not text:
-        return ()
-    if not text.startswith("/"):
-        text = "/" + text
-    return tuple(unescape(t) for t in text[1:].split("/"))
+# escape, unescape, pointer and parse_pointer: kubesync.vocab (imported above, exported here).
 
 
 # ----------------------------------------------------------------------------- ignore rules

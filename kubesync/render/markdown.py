@@ -15,6 +15,7 @@ from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
 from kubesync.model import Action, ActionType, Plan
 from kubesync.render.mask import plan_secret_values, redact
 from kubesync.render.text import diff_lines, summary_line
+from kubesync import vocab
 
 GITHUB_LIMIT = 65536
 MAX_LIST = 50  # items of one list (risks, warnings, namespaces) shown before "and N more"
@@ -41,8 +42,7 @@ def fence_for(body: str) -> str:
 
 
 def short_revision(revision: str) -> str:
-    rev = revision.split(":", 1)[1] if re.match(r"^[a-z0-9]+:", revision) else revision
-    return rev[:7] if re.fullmatch(r"[0-9a-f]{8,}", rev) else rev[:12]
+    return vocab.short_revision(revision, 7, keep_prefix=False)
 
 
 def _more(items: list[str], shown: int = MAX_LIST) -> list[str]:

@@ -29,6 +29,7 @@ import threading
 from typing import Any, Iterable
 
 from kubesync.model import LAST_APPLIED_ANNOTATION, KubeObject, ObjectRef
+from kubesync.vocab import is_secret, parse_pointer
 
 PLACEHOLDER = "***"
 CHANGED = "*** (changed)"
@@ -40,16 +41,6 @@ KUBECTL_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MASKED_ANNOTATIONS = (KUBECTL_LAST_APPLIED, LAST_APPLIED_ANNOTATION)
 VALUE_FIELDS = ("data", "stringData")
 _OP_MARKERS = {"add": ADDED, "replace": CHANGED}  # a `test` op holds the old value: a bare ***
-
-
-def is_secret(what: KubeObject | ObjectRef | None) -> bool:
-    """True for a core/v1 Secret, given an object or a ref."""
-    if isinstance(what, ObjectRef):
-        return what.group == "" and what.kind == "Secret"
-    if isinstance(what, dict):
-        api_version = str(what.get("apiVersion") or "")
-        return what.get("kind") == "Secret" and "/" not in api_version
-    return False
 
 
 def _secret_bytes(value: Any, field: str) -> bytes:
@@ -150,14 +141,10 @@ def mask_pair(before: KubeObject | None, after: KubeObject | None) -> tuple[Kube
     )
 
 
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
 def _tokens(path: str) -> list[str]:
     if not path:
         return []
-    return [_unescape(t) for t in path.split("/")[1:]]
+    return list(parse_pointer(path))
 
 
 def _mask_value_at(tokens: list[str], value: Any, mark: str) -> Any:

@@ -16,9 +16,10 @@ import yaml
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
 from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values, redact
+from kubesync.vocab import HIDDEN_METADATA, CachedResolver
 
 # Fields the server owns: shown in neither side of a diff.
-DROP_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink")
+DROP_METADATA = HIDDEN_METADATA
 DROP_TOP = ("status",)
 
 RESET, BOLD, RED, GREEN, YELLOW, CYAN = "\x1b[0m", "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[36m"
@@ -39,7 +40,7 @@ def paint(text: str, code: str, color: bool) -> str:
 # ---------------------------------------------------------------- objects as YAML
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+class _Dumper(CachedResolver, getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Block style for multi-line strings (readable ConfigMap diffs), no anchors, tuples as lists.
 
     libyaml's emitter when present: the pure-Python one took most of a 1000-object plan's time.
@@ -48,21 +49,6 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        """The emitter asks twice per scalar whether its plain form would read back as another type
-        (regexes, in Python); the same values recur in every object, so the answers are kept."""
-        if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(value) <= 256 and len(_RESOLVED) < 65536:
-                _RESOLVED[key] = tag
-        return tag
-
-
-_RESOLVED: dict[tuple[str, Any], str] = {}
 
 
 def _represent_str(dumper: Any, data: str) -> yaml.Node:

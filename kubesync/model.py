@@ -98,6 +98,7 @@ class DesiredState:
     manifests: tuple[Manifest, ...]
     source: str  # a description for people: a path, or repo@ref:path
     revision: str  # git commit sha, or a content hash for a directory
+    warnings: tuple[str, ...] = ()  # for the plan: e.g. remote kustomize resources the revision does not pin
 
 
 @dataclass(frozen=True)

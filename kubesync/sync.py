@@ -138,6 +138,8 @@ class Pipeline:
         plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision,
                           inventory_source=inv_source)
         plan = verify_updates(self.cluster, self.discovery, plan)
+        if desired.warnings:
+            plan = replace(plan, warnings=desired.warnings + plan.warnings)
         return Planned(plan, resolved, settings, inv, live, managed, inventory_source=inv_source)
 
     def plan_source(self, source, spec: SyncSpec, *, deltas: bool = False) -> Planned:

@@ -178,10 +178,21 @@ class Entry:
 
 @dataclass(frozen=True)
 class FileSet:
-    """What a source tree yielded: files to parse, and problems found while reading it."""
+    """What a source tree yielded: files to parse, problems found while reading it, and warnings
+    for the plan (remote kustomize resources, unpinned by the source's revision)."""
 
     files: tuple[SourceFile, ...]
     problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def unpinned(remote: Iterable[str]) -> tuple[str, ...]:
+    """Plan warnings naming remote kustomize resources (allowRemoteResources: true)."""
+    return tuple(
+        f"{r}: remote resource, unpinned: the source's revision does not pin it, so a change there is not "
+        "noticed by polling or by saved-plan staleness"
+        for r in remote
+    )
 
 
 def _sort_key(file: SourceFile) -> list[str]:
@@ -409,10 +420,23 @@ def read_source(spec: "SourceSpec") -> FileSet:
     names = os.listdir(root)
     kfile = kustomize.find_kustomization(names)
     if kfile:
-        display = str(root)
-        data = kustomize.render(root, display)
-        return FileSet((SourceFile(posixpath.join(prefix, kfile), data, rendered=True),))
+        base = kustomize_boundary(Path(spec.path or "."))
+        data, remote = kustomize.render_inside(
+            root, base, printable(root), allow_remote=spec.allow_remote, max_bytes=spec.max_bytes,
+            boundary_display=printable(base),
+        )
+        return FileSet((SourceFile(posixpath.join(prefix, kfile), data, rendered=True),), warnings=unpinned(remote))
     return read_directory(root, prefix=printable(prefix), max_total=spec.max_bytes)
+
+
+def kustomize_boundary(path: Path) -> Path:
+    """What a folder's kustomization may read: the git work tree the folder is in (overlays reach
+    `../../base` inside a repository), else the folder itself."""
+    here = Path(os.path.realpath(path))
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
 
 
 def _single_file(path: Path, origin: str) -> FileSet:
@@ -432,4 +456,4 @@ def load(spec: "SourceSpec") -> DesiredState:
     manifests = load_files(fileset.files, fileset.problems)
     revision = content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
-    return DesiredState(manifests, spec.describe(), revision)
+    return DesiredState(manifests, spec.describe(), revision, fileset.warnings)

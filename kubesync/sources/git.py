@@ -38,7 +38,7 @@ from kubesync.manifests import SourceFile, load_files
 from kubesync.model import DesiredState
 from kubesync.sources import SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import kustomize
-from kubesync.sources.directory import IGNORE_FILE, Entry, FileSet, IgnoreRules, collect, parse_ignore_file
+from kubesync.sources.directory import IGNORE_FILE, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
     from kubesync.sources import SourceSpec
@@ -342,7 +342,7 @@ def _materialize_link(target: Path, link: str, root: Path) -> None:
         log.warning("not recreating symlink %s: it points outside the repository", target.relative_to(root))
 
 
-def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str) -> FileSet:
+def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str, max_total: int | None, allow_remote: bool) -> FileSet:
     where = f"{opened.display}@{commit.hexsha[:12]}"
     with tempfile.TemporaryDirectory(prefix="kubesync-kustomize-") as tmp:
         checkout = Path(tmp) / "repo"
@@ -350,20 +350,25 @@ def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str) -> FileS
         materialize(commit.tree, checkout)
         folder = checkout / sub if sub else checkout
         display = f"{where}:{sub}" if sub else where
-        data = kustomize.render(folder, display, rename=[(str(checkout), where)])
-    return FileSet((SourceFile(posixpath.join(sub, kfile), data, rendered=True),))
+        data, remote = kustomize.render_inside(
+            folder, checkout, display, allow_remote=allow_remote, max_bytes=max_total,
+            rename=[(str(checkout), where)], boundary_display=where,
+        )
+    return FileSet((SourceFile(posixpath.join(sub, kfile), data, rendered=True),), warnings=unpinned(remote))
 
 
 # --- the source -------------------------------------------------------------------------------
 
 
-def read_commit(opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None) -> FileSet:
+def read_commit(
+    opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None, allow_remote: bool = False
+) -> FileSet:
     """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
     sub = clean_subpath(subpath)
     tree = _subtree(commit, sub, opened.display)
     kfile = kustomize.find_kustomization(_name(item) for item in tree)
     if kfile:
-        return _render(opened, commit, sub, kfile)
+        return _render(opened, commit, sub, kfile, max_total, allow_remote)
     return read_tree(tree, printable(sub), max_total)
 
 
@@ -384,9 +389,9 @@ def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
     opened = open_repo(spec.repo, fetch=fetch)
     try:
         commit = resolve(opened, spec.ref)
-        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes)
+        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote)
     finally:
         opened.repo.close()
     manifests = load_files(fileset.files, fileset.problems)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
-    return DesiredState(manifests, spec.describe(), commit.hexsha)
+    return DesiredState(manifests, spec.describe(), commit.hexsha, fileset.warnings)

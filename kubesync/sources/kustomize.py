@@ -2,21 +2,27 @@
 
 kustomize is an external program, so its failures are translated here into SourceErrors that name
 the folder (as the person knows it, not a temp dir) and carry kustomize's own stderr, cut short.
+`render_inside` first checks the kustomization graph against the source root (kustomize_refs) and
+bounds the rendered output by the source's size limit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from kubesync.errors import SourceError, cut
+from kubesync.errors import ManifestError, SourceError, cut
+from kubesync.sources import DEFAULT_MAX_SOURCE_BYTES, kustomize_refs
 
 log = logging.getLogger(__name__)
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_FILES = kustomize_refs.KUSTOMIZATION_FILES
+ROOT_ONLY = "--load-restrictor=LoadRestrictionsRootOnly"  # kustomize's default, said out loud
 TIMEOUT = 120.0  # seconds; remote bases can be slow, a hung build must not hang a sync
 
 
@@ -30,24 +36,49 @@ def command(folder: str, display: str) -> list[str]:
     """The argv that renders `folder`: kustomize itself when present (newer), else kubectl's copy."""
     kustomize = shutil.which("kustomize")
     if kustomize:
-        return [kustomize, "build", folder]
+        return [kustomize, "build", folder, ROOT_ONLY]
     kubectl = shutil.which("kubectl")
     if kubectl:
-        return [kubectl, "kustomize", folder]
+        return [kubectl, "kustomize", folder, ROOT_ONLY]
     raise SourceError(
         f"{display}: holds a kustomization, but neither `kustomize` nor `kubectl` is on PATH; install one of them"
     )
 
 
-def render(folder: Path, display: str, *, rename: Iterable[tuple[str, str]] = (), timeout: float = TIMEOUT) -> bytes:
-    """Run kustomize on `folder` and return the rendered multi-document YAML.
+def render_inside(
+    folder: Path, boundary: Path, display: str, *, allow_remote: bool = False, max_bytes: int | None = None,
+    rename: Iterable[tuple[str, str]] = (), boundary_display: str | None = None,
+) -> tuple[bytes, list[str]]:
+    """(rendered YAML, remote resources used) of the kustomization in `folder`, kept inside `boundary`.
+
+    Every problem of the graph is raised at once (a ManifestError); `display` names `folder`,
+    `boundary_display` the boundary in messages.
+    """
+    problems, remote = kustomize_refs.check(folder, boundary, boundary_display or display, allow_remote=allow_remote)
+    if problems:
+        raise ManifestError(problems)
+    return render(folder, display, rename=rename, max_bytes=max_bytes), remote
+
+
+def render(
+    folder: Path, display: str, *, rename: Iterable[tuple[str, str]] = (), timeout: float = TIMEOUT, max_bytes: int | None = None
+) -> bytes:
+    """Run kustomize on `folder` and return the rendered multi-document YAML (at most `max_bytes`).
 
     `rename` maps local paths (a temp checkout) to names people know, for kustomize's messages.
+    The output goes to a temp file and is read only if it fits: a huge rendering never reaches memory.
     """
     argv = command(str(folder), display)
+    limit = max_bytes or DEFAULT_MAX_SOURCE_BYTES
     log.debug("rendering %s with %s", display, argv[0])
     try:
-        proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+        with tempfile.TemporaryFile() as out:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+            size = out.seek(0, os.SEEK_END)
+            if proc.returncode == 0 and size > limit:
+                raise SourceError(f"{display}: kustomize rendered {size} bytes, over the source's size limit of {limit}")
+            out.seek(0)
+            stdout = out.read() if proc.returncode == 0 else b""
     except subprocess.TimeoutExpired as e:
         raise SourceError(f"{display}: kustomize build did not finish within {timeout:g}s") from e
     except OSError as e:
@@ -58,4 +89,4 @@ def render(folder: Path, display: str, *, rename: Iterable[tuple[str, str]] = ()
             stderr = stderr.replace(local, known)
         stderr = stderr.strip()
         raise SourceError(f"{display}: kustomize build failed: {cut(stderr) or f'exit code {proc.returncode}'}")
-    return proc.stdout
+    return stdout

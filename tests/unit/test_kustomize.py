@@ -65,6 +65,7 @@ def test_find_kustomization_prefers_kustomizes_own_order():
 @needs_tool
 def test_folder_with_a_kustomization_is_rendered(tmp_path):
     write(tmp_path, BASE)
+    (tmp_path / ".git").mkdir()  # a work tree: the overlay may reach ../../base inside it
     state = load(SourceSpec(path=str(tmp_path / "overlays/prod")))
     by_name = {m.ref.name: m for m in state.manifests}
     assert sorted(by_name) == ["prod-settings", "prod-web"]
@@ -103,9 +104,9 @@ def test_no_tool_on_path_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_kustomize_is_preferred_over_kubectl(monkeypatch):
     monkeypatch.setattr(kustomize.shutil, "which", lambda name: f"/opt/bin/{name}")
-    assert kustomize.command("/d", "d") == ["/opt/bin/kustomize", "build", "/d"]
+    assert kustomize.command("/d", "d") == ["/opt/bin/kustomize", "build", "/d", kustomize.ROOT_ONLY]
     monkeypatch.setattr(kustomize.shutil, "which", lambda name: "/usr/bin/kubectl" if name == "kubectl" else None)
-    assert kustomize.command("/d", "d") == ["/usr/bin/kubectl", "kustomize", "/d"]
+    assert kustomize.command("/d", "d") == ["/usr/bin/kubectl", "kustomize", "/d", kustomize.ROOT_ONLY]
 
 
 def test_long_stderr_is_cut(tmp_path, monkeypatch):

@@ -1,0 +1,150 @@
+"""Every path a kustomization refers to stays inside the source root; remote resources are opt-in.
+
+kustomize's own `--load-restrictor LoadRestrictionsRootOnly` keeps *files* inside each
+kustomization's folder, but lets a base (`resources: [../../../anywhere]`) live anywhere on the
+host. So before kustomize runs, the whole graph of kustomizations is walked here: each path in
+each field that names a file or folder is resolved (symlinks included) and must stay inside the
+boundary, the root of the folder or git checkout. A reference that is a URL (or that kustomize
+would fetch as one) is remote: refused unless the sync sets `allowRemoteResources: true`, and then
+reported, since the source's revision does not pin what it fetches.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubesync.documents import Budget, yaml_documents
+from kubesync.errors import printable
+from kubesync.sources import redact
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MAX_KUSTOMIZATION_BYTES = 1024 * 1024
+MAX_KUSTOMIZATIONS = 1000  # folders walked in one graph; a bigger graph is refused, not walked
+
+# Fields holding a list of paths, and fields holding lists of mappings with path-valued keys.
+_PATH_LISTS = ("resources", "bases", "components", "crds", "configurations", "generators", "transformers",
+               "validators", "patchesStrategicMerge")
+_ITEM_PATHS = {"patches": ("path",), "patchesJson6902": ("path",), "replacements": ("path",),
+               "configMapGenerator": ("files", "envs", "env"), "secretGenerator": ("files", "envs", "env"),
+               "helmCharts": ("valuesFile", "additionalValuesFiles")}
+_MAP_PATHS = {"openapi": ("path",), "helmGlobals": ("chartHome", "configHome")}
+# Walked into when they name a folder: these fields take other kustomizations.
+_BASE_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
+
+_REMOTE = re.compile(
+    r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|git@|[\w-]+(?:\.[\w-]+)+(?::\d+)?/[^/]+/)"  # scheme, scp, host.tld/org/
+)
+
+
+def is_remote(ref: str) -> bool:
+    """What kustomize would fetch from the network: a URL, `git@host:...`, `github.com/org/repo`..."""
+    return bool(_REMOTE.match(ref)) or "?ref=" in ref or "?version=" in ref
+
+
+@dataclass
+class Walk:
+    """The findings of one walk: problems (refused references) and remote resources allowed."""
+
+    boundary: str
+    display: str
+    allow_remote: bool
+    problems: list[str] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def where(self, path: str) -> str:
+        rel = os.path.relpath(path, self.boundary)
+        return printable(posixpath.join(self.display, rel.replace(os.sep, "/")) if rel != "." else self.display)
+
+
+def check(folder: Path, boundary: Path, display: str, *, allow_remote: bool) -> tuple[list[str], list[str]]:
+    """(problems, remote resources) of the kustomization in `folder`, whose root is `boundary`."""
+    walk = Walk(os.path.realpath(boundary), display, allow_remote)
+    _folder(walk, os.path.realpath(folder))
+    return walk.problems, walk.remote
+
+
+def _kustomization(folder: str) -> str | None:
+    return next((os.path.join(folder, n) for n in KUSTOMIZATION_FILES if os.path.isfile(os.path.join(folder, n))), None)
+
+
+def _folder(walk: Walk, folder: str) -> None:
+    if folder in walk.seen:
+        return
+    walk.seen.add(folder)
+    if len(walk.seen) > MAX_KUSTOMIZATIONS:
+        walk.problems.append(f"{walk.where(folder)}: more than {MAX_KUSTOMIZATIONS} kustomizations in one graph")
+        return
+    kfile = _kustomization(folder)
+    if kfile is None:
+        return
+    value = _read(walk, kfile)
+    if not isinstance(value, dict):
+        return  # kustomize reports a malformed kustomization itself
+    for name, ref in _references(value):
+        _reference(walk, kfile, folder, name, ref)
+
+
+def _read(walk: Walk, kfile: str) -> Any:
+    if os.path.getsize(kfile) > MAX_KUSTOMIZATION_BYTES:
+        walk.problems.append(f"{walk.where(kfile)}: larger than {MAX_KUSTOMIZATION_BYTES // 1024} KiB")
+        return None
+    with open(kfile, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    problems: list[str] = []
+    docs = list(yaml_documents(walk.where(kfile), text, problems, Budget()))
+    walk.problems += problems
+    return docs[0].value if docs else None
+
+
+def _references(value: dict) -> Iterator[tuple[str, str]]:
+    """(field, path) of every path-like value of a kustomization; inline YAML (multi-line) is skipped."""
+    for name in _PATH_LISTS:
+        for item in _strings(value.get(name)):
+            yield name, item
+    for name, keys in _ITEM_PATHS.items():
+        for item in value.get(name) or () if isinstance(value.get(name), list) else ():
+            if isinstance(item, dict):
+                for key in keys:
+                    for ref in _strings(item.get(key)):
+                        yield f"{name}.{key}", ref.split("=", 1)[-1] if key == "files" else ref
+    for name, keys in _MAP_PATHS.items():
+        section = value.get(name)
+        if isinstance(section, dict):
+            for key in keys:
+                for ref in _strings(section.get(key)):
+                    yield f"{name}.{key}", ref
+
+
+def _strings(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, str) and v and "\n" not in v]
+
+
+def _reference(walk: Walk, kfile: str, folder: str, name: str, ref: str) -> None:
+    target = os.path.realpath(os.path.join(folder, ref))
+    inside = target == walk.boundary or target.startswith(walk.boundary.rstrip(os.sep) + os.sep)
+    exists = os.path.lexists(os.path.join(folder, ref))
+    if not exists and is_remote(ref):
+        if walk.allow_remote:
+            walk.remote.append(f"{walk.where(kfile)}: {redact(ref)}")
+        else:
+            walk.problems.append(
+                f"{walk.where(kfile)}: {name}: {printable(redact(ref))!r} is a remote resource, which the source's "
+                "revision does not pin; refused unless the sync sets allowRemoteResources: true"
+            )
+        return
+    if not inside:
+        walk.problems.append(
+            f"{walk.where(kfile)}: {name}: {printable(ref)!r} leaves the source root; kustomize renders "
+            "with the source root as its boundary, so move what it needs inside it"
+        )
+        return
+    if name in _BASE_FIELDS and os.path.isdir(target):
+        _folder(walk, target)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,126 +36,27 @@ from yaml.nodes import Node
 
 from kubesync.errors import ConfigError, SourceError
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
-from kubesync.model import INVENTORY_NAMESPACE, ObjectRef
-from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, parse_size, positive_duration, share, webhook_url
+from kubesync.settings import (  # the model lives in settings.py; these names stay importable from here
+    DEFAULT_INTERVAL,
+    DEFAULT_MAX_PRUNE,
+    WEBHOOK_FORMATS,
+    Config,
+    IgnoreRule,
+    ReceiverConfig,
+    SyncConfig,
+    WebhookConfig,
+    parse_duration,
+    parse_size,
+    positive_duration,
+    share,
+    webhook_url,
+)
 from kubesync.sources import SourceSpec, clean_subpath, is_url
 from kubesync.yamlnodes import NodeReader
 
-# kubesync.settings owns the defaults and the value checks; these names are kept for existing callers.
+# kubesync.settings owns the model, the defaults and the value checks; this module reads kubesync.yaml.
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_PRUNE", "WEBHOOK_FORMATS", "parse_duration", "Config", "SyncConfig",
-           "IgnoreRule", "WebhookConfig", "parse_config", "load_config"]
-
-
-# --- the settings -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IgnoreRule:
-    """Differences the diff engine must not act on, for the objects this rule matches."""
-
-    group: str | None = None
-    """API group to match ("" is the core group); None matches every group."""
-    kind: str | None = None
-    """Kind to match, e.g. Deployment; None matches every kind."""
-    name: str | None = None
-    """Object name to match; None matches every name."""
-    namespace: str | None = None
-    """Namespace to match; None matches every namespace."""
-    paths: tuple[str, ...] = ()
-    """JSON pointers (RFC 6901) of fields to leave alone, e.g. /spec/replicas."""
-    managers: tuple[str, ...] = ()
-    """Field managers (metadata.managedFields) whose fields are left alone, e.g. an HPA's."""
-
-    def matches(self, ref: ObjectRef) -> bool:
-        """Whether the rule applies to an object: every field it sets must be equal."""
-        wanted = ((self.group, ref.group), (self.kind, ref.kind), (self.name, ref.name), (self.namespace, ref.namespace))
-        return all(want is None or want == have for want, have in wanted)
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    """Where the daemon posts alerts (sync failed, degraded, recovered)."""
-
-    url: str
-    """http(s) URL to POST to; may hold a token, so it is never printed."""
-    format: str = "json"
-    """Body format: `json` (kubesync's own event) or `slack` (an incoming-webhook message)."""
-
-
-@dataclass(frozen=True)
-class ReceiverConfig:
-    """Authentication of the daemon's webhook receiver (POST /webhook/<sync>)."""
-
-    secret_file: str | None = None
-    """File holding the shared secret (HMAC key, GitLab token or bearer token); relative to kubesync.yaml."""
-    insecure: bool = False
-    """Accept unauthenticated triggers when no secret file is given."""
-
-
-@dataclass(frozen=True)
-class SyncConfig:
-    """One source kept converged into one cluster."""
-
-    name: str
-    """Names the inventory and the owner label; a DNS-1123 label, unique in the file."""
-    source: SourceSpec
-    """Where manifests come from; relative paths are resolved against the config file's folder."""
-    namespace: str = "default"
-    """Namespace for namespaced objects that name none."""
-    context: str | None = None
-    """kubeconfig context to use; None for the current context (or in-cluster config)."""
-    prune: bool = False
-    """Delete owned objects that are gone from the source."""
-    self_heal: bool = False
-    """Revert out-of-band changes to managed objects as soon as they are seen."""
-    interval: float = DEFAULT_INTERVAL
-    """Seconds between git polls and full resyncs."""
-    max_prune: float = DEFAULT_MAX_PRUNE
-    """Largest share (0..1) of the owned objects one run may delete; more is refused as a likely mistake."""
-    ignore: tuple[IgnoreRule, ...] = ()
-    """Differences to leave alone (fields other controllers own)."""
-    allow_empty: bool = False
-    """Accept a source with no objects; otherwise an empty source is an error (nothing applied or pruned)."""
-    inventory_namespace: str = INVENTORY_NAMESPACE
-    """Namespace of the sync's inventory ConfigMap."""
-    force: bool = False
-    """Allow pruning with an empty source or beyond max_prune (command line only: --force)."""
-    adopt: bool = False
-    """Take over existing objects no tool manages (command line only: --adopt)."""
-
-    def plan_settings(self):
-        """What the planner needs of these settings."""
-        from kubesync.plan import PlanSettings
-
-        return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force,
-                            adopt=self.adopt, ignore=tuple(self.ignore), source=self.source.identity())
-
-    @property
-    def resync(self) -> float:
-        """Seconds between full resyncs when nothing else triggered one (the poll interval)."""
-        return self.interval
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole kubesync.yaml."""
-
-    syncs: tuple[SyncConfig, ...]
-    """Every sync, in file order."""
-    webhook: WebhookConfig | None = None
-    """Alert destination; None for no alerts."""
-    receiver: ReceiverConfig = ReceiverConfig()
-    """Who may trigger a sync through the daemon's webhook receiver."""
-    path: str = field(default="", compare=False)
-    """The file it was read from (for messages)."""
-
-    def sync(self, name: str) -> SyncConfig:
-        """The sync called `name`; ConfigError naming the known ones otherwise."""
-        for s in self.syncs:
-            if s.name == name:
-                return s
-        known = ", ".join(s.name for s in self.syncs)
-        raise ConfigError(f"{self.path or 'kubesync.yaml'}: no sync named {name!r}; known: {known}")
+           "IgnoreRule", "WebhookConfig", "ReceiverConfig", "parse_config", "load_config"]
 
 
 # --- reading YAML nodes with file:line for every problem --------------------------------------

@@ -1,4 +1,5 @@
-"""One settings model for a sync (`config.SyncConfig`): defaults, kubesync.yaml and flags merged once.
+"""One settings model for a sync (`SyncConfig`, read from kubesync.yaml by config.py): defaults, kubesync.yaml
+and flags merged once.
 
     a flag given  >  the sync's kubesync.yaml entry  >  a process-wide flag (daemon --context, --interval)  >  default
     switches (--prune, --self-heal, --allow-empty, --force, --adopt) only ever turn a setting on
@@ -10,11 +11,13 @@ reader adds file:line to its message, the command line the flag's name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from kubesync.errors import ConfigError
+from kubesync.model import INVENTORY_NAMESPACE, ObjectRef
+
 if TYPE_CHECKING:
-    from kubesync.config import SyncConfig
     from kubesync.sources import SourceSpec
 
 DEFAULT_INTERVAL = 30.0
@@ -81,6 +84,118 @@ def webhook_url(url: str) -> str:
     return url
 
 
+# --- the model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Differences the diff engine must not act on, for the objects this rule matches."""
+
+    group: str | None = None
+    """API group to match ("" is the core group); None matches every group."""
+    kind: str | None = None
+    """Kind to match, e.g. Deployment; None matches every kind."""
+    name: str | None = None
+    """Object name to match; None matches every name."""
+    namespace: str | None = None
+    """Namespace to match; None matches every namespace."""
+    paths: tuple[str, ...] = ()
+    """JSON pointers (RFC 6901) of fields to leave alone, e.g. /spec/replicas."""
+    managers: tuple[str, ...] = ()
+    """Field managers (metadata.managedFields) whose fields are left alone, e.g. an HPA's."""
+
+    def matches(self, ref: ObjectRef) -> bool:
+        """Whether the rule applies to an object: every field it sets must be equal."""
+        wanted = ((self.group, ref.group), (self.kind, ref.kind), (self.name, ref.name), (self.namespace, ref.namespace))
+        return all(want is None or want == have for want, have in wanted)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where the daemon posts alerts (sync failed, degraded, recovered)."""
+
+    url: str
+    """http(s) URL to POST to; may hold a token, so it is never printed."""
+    format: str = "json"
+    """Body format: `json` (kubesync's own event) or `slack` (an incoming-webhook message)."""
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """Authentication of the daemon's webhook receiver (POST /webhook/<sync>)."""
+
+    secret_file: str | None = None
+    """File holding the shared secret (HMAC key, GitLab token or bearer token); relative to kubesync.yaml."""
+    insecure: bool = False
+    """Accept unauthenticated triggers when no secret file is given."""
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """One source kept converged into one cluster."""
+
+    name: str
+    """Names the inventory and the owner label; a DNS-1123 label, unique in the file."""
+    source: SourceSpec
+    """Where manifests come from; relative paths are resolved against the config file's folder."""
+    namespace: str = "default"
+    """Namespace for namespaced objects that name none."""
+    context: str | None = None
+    """kubeconfig context to use; None for the current context (or in-cluster config)."""
+    prune: bool = False
+    """Delete owned objects that are gone from the source."""
+    self_heal: bool = False
+    """Revert out-of-band changes to managed objects as soon as they are seen."""
+    interval: float = DEFAULT_INTERVAL
+    """Seconds between git polls and full resyncs."""
+    max_prune: float = DEFAULT_MAX_PRUNE
+    """Largest share (0..1) of the owned objects one run may delete; more is refused as a likely mistake."""
+    ignore: tuple[IgnoreRule, ...] = ()
+    """Differences to leave alone (fields other controllers own)."""
+    allow_empty: bool = False
+    """Accept a source with no objects; otherwise an empty source is an error (nothing applied or pruned)."""
+    inventory_namespace: str = INVENTORY_NAMESPACE
+    """Namespace of the sync's inventory ConfigMap."""
+    force: bool = False
+    """Allow pruning with an empty source or beyond max_prune (command line only: --force)."""
+    adopt: bool = False
+    """Take over existing objects no tool manages (command line only: --adopt)."""
+
+    def plan_settings(self):
+        """What the planner needs of these settings."""
+        from kubesync.plan import PlanSettings
+
+        return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force,
+                            adopt=self.adopt, ignore=tuple(self.ignore), source=self.source.identity())
+
+    @property
+    def resync(self) -> float:
+        """Seconds between full resyncs when nothing else triggered one (the poll interval)."""
+        return self.interval
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole kubesync.yaml."""
+
+    syncs: tuple[SyncConfig, ...]
+    """Every sync, in file order."""
+    webhook: WebhookConfig | None = None
+    """Alert destination; None for no alerts."""
+    receiver: ReceiverConfig = ReceiverConfig()
+    """Who may trigger a sync through the daemon's webhook receiver."""
+    path: str = field(default="", compare=False)
+    """The file it was read from (for messages)."""
+
+    def sync(self, name: str) -> SyncConfig:
+        """The sync called `name`; ConfigError naming the known ones otherwise."""
+        for s in self.syncs:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.syncs)
+        raise ConfigError(f"{self.path or 'kubesync.yaml'}: no sync named {name!r}; known: {known}")
+
+
 @dataclass(frozen=True)
 class Flags:
     """What the command line says about a sync; None or False: not given."""
@@ -102,8 +217,6 @@ class Flags:
 
 def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
     """The sync's settings: its kubesync.yaml entry (when there is one) under the flags, else defaults."""
-    from kubesync.config import SyncConfig
-
     if entry is None:
         if flags.source is None:
             raise ValueError("a sync without a kubesync.yaml entry needs a source")

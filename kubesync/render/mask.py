@@ -247,7 +247,7 @@ class Redactor:
             return self._pattern
 
     def redact(self, text: str, values: Iterable[str] = ()) -> str:
-        from kubesync.sources import redact as redact_urls
+        from kubesync.sources.spec import redact as redact_urls
 
         text = str(text)
         extra = sorted((v for v in values if len(v) >= MIN_REDACT and v in text), key=len, reverse=True)

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 from kubesync.errors import SourceError, printable
 from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile, load_files
 from kubesync.model import DesiredState
-from kubesync.sources import DEFAULT_MAX_SOURCE_BYTES, clean_subpath
+from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, clean_subpath
 from kubesync.sources import kustomize
 
 if TYPE_CHECKING:
-    from kubesync.sources import SourceSpec
+    from kubesync.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 

@@ -36,12 +36,12 @@ from gitdb.exc import BadName, BadObject
 from kubesync.errors import SourceError, cut, printable
 from kubesync.manifests import SourceFile, load_files
 from kubesync.model import DesiredState
-from kubesync.sources import SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
+from kubesync.sources.spec import SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import kustomize
 from kubesync.sources.directory import IGNORE_FILE, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
-    from kubesync.sources import SourceSpec
+    from kubesync.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 

@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook-format", dest="webhook_format_deprecated", choices=("json", "slack"), help=argparse.SUPPRESS)
     p.add_argument("--receiver-secret-file", metavar="F", help="shared secret for POST /webhook/<sync> (GitHub HMAC, GitLab token or bearer)")
     p.add_argument("--receiver-insecure", action="store_true", help="without a secret, accept unauthenticated POST /webhook/<sync>")
+    p.add_argument("--ui-token-file", metavar="F", help="token for the dashboard's Sync now/Refresh (bearer or login form), and for reading off loopback")
+    p.add_argument("--ui-public", action="store_true", help="let anyone read the dashboard on a non-loopback --listen address")
     p.add_argument("--header-timeout", default="10s", metavar="DURATION", help="drop HTTP clients that send no complete request headers in this time")
     _add_common(p)
 

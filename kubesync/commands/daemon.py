@@ -62,7 +62,7 @@ MAX_SECRET = 4096
 
 
 def read_secret(path: str, where: str) -> bytes:
-    """The receiver's shared secret: a small file, surrounding whitespace dropped; never echoed."""
+    """A shared secret (the receiver's, the UI token): a small file, surrounding whitespace dropped; never echoed."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SECRET + 1)
@@ -91,6 +91,15 @@ def _receiver(args, config):
     return ReceiverSettings(insecure=insecure)
 
 
+def _ui(args):
+    from kubesync.daemon.settings import UiSettings
+
+    token = read_secret(args.ui_token_file, "--ui-token-file") if args.ui_token_file else None
+    if args.ui_public:
+        log.warning("the dashboard is readable by anyone who reaches --listen (--ui-public)")
+    return UiSettings(token=token, public=bool(args.ui_public))
+
+
 def settings_from(args):
     from kubesync.daemon.settings import DaemonSettings, HttpSettings, LeaseSettings
 
@@ -113,6 +122,7 @@ def settings_from(args):
         listen=args.listen,
         http=HttpSettings(header_timeout=_duration("--header-timeout", args.header_timeout)),
         receiver=_receiver(args, config),
+        ui=_ui(args),
         kubeconfig=args.kubeconfig,
         context=args.context,
         lease=lease,

@@ -5,40 +5,7 @@ from __future__ import annotations
 import json
 
 from kubesync.commands.common import prepare, write_out
-from kubesync.model import ActionType
-
-SYNC_STATE = {
-    ActionType.NOOP: "Synced",
-    ActionType.UPDATE: "OutOfSync",
-    ActionType.SCALE: "OutOfSync",
-    ActionType.CREATE: "Missing",
-    ActionType.DELETE: "Extra",
-}
-
-
-def rows_from_plan(planned) -> list[dict]:
-    """One row per object: desired ones from the plan, plus owned objects no longer desired (Extra)."""
-    from kubesync.health import assess
-
-    rows = []
-    desired_keys = set()
-    for a in planned.plan.actions:
-        desired_keys.add(a.ref.key)
-        live = a.live if a.type is not ActionType.CREATE else None
-        h = assess(live)
-        rows.append({"object": str(a.ref), "sync": SYNC_STATE[a.type], "health": h.status.value, "reason": h.reason,
-                     "origin": str(a.origin) if a.origin else ""})
-    for conflict in planned.plan.conflicts:
-        rows.append({"object": conflict, "sync": "Conflict", "health": "", "reason": "", "origin": ""})
-    for key, live in sorted(planned.managed.items()):
-        if key in desired_keys:
-            continue
-        from kubesync.model import ObjectRef
-
-        h = assess(live)
-        rows.append({"object": str(ObjectRef.of(live)), "sync": "Extra", "health": h.status.value, "reason": h.reason, "origin": ""})
-    return rows
-
+from kubesync.render.status import rows_from_inventory, rows_from_plan
 
 def table(rows: list[dict]) -> str:
     if not rows:
@@ -50,12 +17,6 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         lines.append("  ".join(r[c].ljust(widths[c]) for c in cols[:-1]) + "  " + r["reason"])
     return "\n".join(lines)
-
-
-def rows_from_inventory(health: dict) -> list[dict]:
-    """Without the source: every owned object with its health; its sync state cannot be known."""
-    return [{"object": str(ref), "sync": "Unknown", "health": h.status.value, "reason": h.reason, "origin": ""}
-            for ref, h in sorted(health.items(), key=lambda item: str(item[0]))]
 
 
 def run(args) -> int:

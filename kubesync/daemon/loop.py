@@ -22,12 +22,14 @@ from typing import Callable
 
 from kubesync import errors
 from kubesync.daemon.connections import CountingCluster
+from kubesync.daemon.history import DriftEvent, History, Run, last_manager
 from kubesync.config import SyncConfig
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
 from kubesync.daemon.watch import ClusterWatcher
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResult, SyncState
+from kubesync.render.mask import redact
 from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
 from kubesync.vocab import short_revision
 
@@ -78,6 +80,9 @@ class SyncWorker:
         self.wakeup = Wakeup()
         self.log = SyncLog(log, {"sync": sync.name})
         self.status = SyncStatus()
+        self.history = History()  # what the dashboard shows: runs, the last plan, drift events
+        self._actions: tuple[tuple[str, int], ...] = ()
+        self._reasons: set[str] = set()
         self.converged: str | None = None  # the revision the cluster was last seen to match
         self.failures = 0
         self._drifted: set[str] = set()
@@ -113,8 +118,9 @@ class SyncWorker:
             self.log.debug("cannot watch %s yet: %s", src.path, e)
 
     def trigger(self, reason: str) -> None:
-        """An immediate run (POST /webhook/<sync>): a git source is polled first."""
-        if self.poller is not None and reason == "webhook":
+        """An immediate run: `webhook` and `refresh` poll a git source first; `manual` ("Sync now")
+        also reverts drift when self-heal is off."""
+        if self.poller is not None and reason in ("webhook", "refresh"):
             self.poller.poke()
         else:
             self.wakeup.wake(reason)
@@ -144,7 +150,9 @@ class SyncWorker:
             else:
                 backoff = self.settings.retry_backoff
                 wait = backoff[min(self.failures, len(backoff)) - 1]
+            self.history.next_run = time.time() + wait
             reasons = self.wakeup.wait(wait) or {"resync" if ok else "retry"}
+            self.history.next_run = 0.0
             if self.stop.is_set():
                 break
             reasons |= self.wakeup.gather(self.settings.settle)
@@ -153,9 +161,9 @@ class SyncWorker:
 
     def run_once(self, reasons: set[str]) -> bool:
         """One read-plan-apply; True unless it failed. Never raises."""
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         self.log.debug("run (%s)", ", ".join(sorted(reasons)))
-        error = ""
+        error, self._actions, self._reasons = "", (), set(reasons)
         try:
             result = self._sync()
         except errors.KubesyncError as e:
@@ -166,6 +174,8 @@ class SyncWorker:
             result, error = RunResult.ERROR, type(e).__name__
             self._failed(f"unexpected {type(e).__name__}: {errors.cut(str(e))}")
         self.metrics.run(self.sync.name, result, time.monotonic() - started, error)
+        self.history.record(Run(started_at, time.monotonic() - started, tuple(sorted(reasons)), result, self._actions,
+                                self.status.revision, self.status.error if error else "", error))
         if result is not RunResult.ERROR:
             self.failures = 0
         self.status = replace(self.status, runs=self.status.runs + 1)
@@ -176,7 +186,7 @@ class SyncWorker:
         backoff = self.settings.retry_backoff
         wait = backoff[min(self.failures, len(backoff)) - 1]
         self.log.error("sync failed; nothing more applied, retrying in %gs: %s", wait, message)
-        self.status = replace(self.status, state=SyncState.FAILED, error=errors.cut(message))
+        self.status = replace(self.status, state=SyncState.FAILED, error=errors.cut(redact(message)))
         self.notifier.sync_result(self.sync.name, False, errors.cut(message, 1000), self.status.revision)
 
     def _succeeded(self, desired: DesiredState, state: SyncState) -> None:
@@ -225,6 +235,8 @@ class SyncWorker:
         spec = self.spec()
         planned = pipe.plan(desired, spec)
         plan = planned.plan
+        self.history.planned = planned
+        self._actions = tuple((k, n) for k, n in plan.counts().items() if n and k != "noop")
         self._watch(pipe, planned)
         self._report_conflicts(plan)
         changes = plan.changes
@@ -243,7 +255,7 @@ class SyncWorker:
             self._standby = seen
             self.status = replace(self.status, state=SyncState.STANDBY, error="")
             return RunResult.STANDBY
-        if drift and not self.sync.self_heal:
+        if drift and not (self.sync.self_heal or "manual" in self._reasons):
             self.status = replace(self.status, state=SyncState.DRIFTED, revision=desired.revision, error="")
             return RunResult.SUCCESS
 
@@ -277,6 +289,9 @@ class SyncWorker:
 
     def _report_drift(self, drift, revision: str) -> None:
         now = {str(a.ref) for a in drift}
+        for a in drift:
+            if str(a.ref) not in self._drifted:
+                self.history.drifted(DriftEvent(time.time(), str(a.ref), last_manager(a.live)))
         for ref in sorted(now - self._drifted):
             how = "reverting (self-heal)" if self.sync.self_heal else "reported only (self-heal is off)"
             self.log.warning("drift: %s differs from revision %s; %s", ref, short(revision), how)

@@ -17,13 +17,14 @@ import time
 
 from kubesync import __version__
 from kubesync.daemon.connections import Connections, CountingCluster
-from kubesync.daemon.http import StatusServer
+from kubesync.daemon.http import StatusServer, parse_listen
 from kubesync.daemon.leader import AlwaysLeader, LeaderElector
 from kubesync.daemon.loop import SyncWorker
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.web.app import Hooks, build_app
+from kubesync.daemon.web.auth import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ class Daemon:
             for s in settings.syncs
         }
         hooks = Hooks(health=self.health, ready=self.ready, metrics=self.metrics.render, trigger=self.trigger,
-                      syncs=self.workers.keys)
-        self.server = StatusServer(settings.listen, build_app(hooks, settings.http, settings.receiver), settings.http)
+                      syncs=self.workers.keys, workers=lambda: list(self.workers.values()), act=self.act)
+        loopback = is_loopback(parse_listen(settings.listen)[0])
+        app = build_app(hooks, settings.http, settings.receiver, settings.ui, loopback)
+        self.server = StatusServer(settings.listen, app, settings.http)
 
     def _elector(self):
         if not self.settings.lease.enabled:
@@ -71,6 +74,15 @@ class Daemon:
         if worker is None:
             return False
         worker.trigger("webhook")
+        return True
+
+    def act(self, sync: str, action: str) -> bool:
+        """The dashboard's buttons: `sync` runs now and reverts drift; `refresh` re-reads the source."""
+        worker = self.workers.get(sync)
+        if worker is None:
+            return False
+        log.info("dashboard: %s of sync %s requested", action, sync)
+        worker.trigger("manual" if action == "sync" else "refresh")
         return True
 
     def health(self) -> tuple[bool, dict]:

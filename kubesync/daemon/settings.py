@@ -96,6 +96,17 @@ class ReceiverSettings:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    """Who may read the dashboard and press its buttons."""
+
+    token: bytes | None = field(default=None, repr=False)
+    """--ui-token-file: a bearer token, or typed into the login form (a cookie then); None: no actions."""
+
+    public: bool = False
+    """Read without a token on a non-loopback address (--ui-public); loopback reading is always open."""
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     """Everything one `kubesync daemon` process does."""
 
@@ -110,6 +121,9 @@ class DaemonSettings:
 
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     """Authentication and rate limit of the webhook receiver."""
+
+    ui: UiSettings = field(default_factory=UiSettings)
+    """Access to the dashboard and its API."""
 
     kubeconfig: str | None = None
     """kubeconfig file; None for $KUBECONFIG, ~/.kube/config, then in-cluster configuration."""

@@ -1,4 +1,5 @@
-"""The Starlette app: probes, metrics and the webhook receiver, over callables the daemon supplies.
+"""The Starlette app: probes, metrics, the webhook receiver, the dashboard (ui.py) and its API
+(api.py), over callables the daemon supplies.
 
     GET  /healthz          200 while every sync worker is alive (liveness: restart me otherwise)
     GET  /readyz           200 once every sync has run and none's last run failed; 503 otherwise,
@@ -9,24 +10,27 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Callable, Collection
+from typing import Callable, Collection, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from kubesync.daemon.metrics import CONTENT_TYPE
-from kubesync.daemon.settings import HttpSettings, ReceiverSettings
+from kubesync.daemon.settings import HttpSettings, ReceiverSettings, UiSettings
+from kubesync.daemon.web.api import JSON, api_routes
+from kubesync.daemon.web.auth import Access
 from kubesync.daemon.web.receiver import Coalescer, Refused, verify
+from kubesync.daemon.web.ui import ui_routes
 
 log = logging.getLogger(__name__)
 
-PATHS = ["GET /healthz", "GET /readyz", "GET /metrics", "POST /webhook/<sync>"]
+PATHS = ["GET /", "GET /syncs/<name>", "GET /api/v1/openapi.json", "GET /healthz", "GET /readyz", "GET /metrics",
+         "POST /webhook/<sync>"]
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,17 @@ class Hooks:
     """Run a sync now (called once per coalesced burst of webhooks)."""
     syncs: Callable[[], Collection[str]]
     """The names of the syncs."""
+    workers: Callable[[], Sequence] = tuple
+    """The sync workers (`.sync`, `.status`, `.history`) the dashboard and /api/v1 show."""
+    act: Callable[[str, str], bool] = lambda sync, action: False
+    """"Sync now" (action `sync`) or "Refresh" (`refresh`) from the dashboard; False for an unknown sync."""
 
 
-class JSON(JSONResponse):
-    def render(self, content) -> bytes:
-        return (json.dumps(content, sort_keys=True) + "\n").encode()
-
-
-def build_app(hooks: Hooks, http: HttpSettings | None = None, receiver: ReceiverSettings | None = None) -> Starlette:
+def build_app(hooks: Hooks, http: HttpSettings | None = None, receiver: ReceiverSettings | None = None,
+              ui: UiSettings | None = None, loopback: bool = True) -> Starlette:
+    """`loopback`: the daemon listens on a loopback address only, so reading the dashboard is open."""
     http, receiver = http or HttpSettings(), receiver or ReceiverSettings()
+    access = Access(ui or UiSettings(), loopback)
     coalescer = Coalescer(_safely(hooks.trigger), receiver.quiet, receiver.max_delay)
 
     async def healthz(request: Request) -> Response:
@@ -83,6 +89,8 @@ def build_app(hooks: Hooks, http: HttpSettings | None = None, receiver: Receiver
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/webhook/{sync}", webhook, methods=["POST"]),
+        *api_routes(hooks, access),
+        *ui_routes(hooks, access, http),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _crash})
 

@@ -1,0 +1,165 @@
+"""/api/v1: the data the dashboard renders, as JSON, described by the OpenAPI document it serves.
+
+    GET  /api/v1/openapi.json
+    GET  /api/v1/syncs                      every sync (the overview's rows), trouble first
+    GET  /api/v1/syncs/<name>               the status document of `kubesync status -o json` + daemon fields
+    GET  /api/v1/syncs/<name>/runs          the last 50 runs, newest first
+    POST /api/v1/syncs/<name>/sync|refresh  as the buttons (bearer token, or session cookie + X-CSRF-Token)
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kubesync.daemon.web import views
+from kubesync.daemon.web.auth import Access
+
+
+class JSON(JSONResponse):
+    def render(self, content) -> bytes:
+        return (json.dumps(content, sort_keys=True) + "\n").encode()
+
+
+def _error(status: int, message: str) -> JSON:
+    return JSON({"error": message}, status)
+
+
+def api_routes(hooks, access: Access) -> list[Route]:
+    def worker(name: str):
+        return next((w for w in hooks.workers() if w.sync.name == name), None)
+
+    def denied(request: Request) -> JSON | None:
+        if access.may_read(request):
+            return None
+        return JSON({"error": "authentication required: Authorization: Bearer <ui token>"}, 401,
+                    headers={"WWW-Authenticate": 'Bearer realm="kubesync"'})
+
+    async def syncs(request: Request) -> Response:
+        return denied(request) or JSON({"syncs": views.overview(hooks.workers())})
+
+    async def one(request: Request) -> Response:
+        if (no := denied(request)) is not None:
+            return no
+        w = worker(request.path_params["name"])
+        return JSON(views.detail(w)) if w is not None else _error(404, "no such sync")
+
+    async def runs(request: Request) -> Response:
+        if (no := denied(request)) is not None:
+            return no
+        w = worker(request.path_params["name"])
+        if w is None:
+            return _error(404, "no such sync")
+        return JSON({"sync": w.sync.name, "runs": [views.run_doc(r) for r in w.history.runs()]})
+
+    async def act(request: Request) -> Response:
+        name, what = request.path_params["name"], request.path_params["action"]
+        if access.ui.token is None:
+            return _error(403, "actions are off: the daemon has no --ui-token-file")
+        if not access.may_act(request):
+            return _error(403, "a valid bearer token (or a session with its CSRF token) is required")
+        if what not in ("sync", "refresh") or not hooks.act(name, what):
+            return _error(404, "no such sync or action")
+        return JSON({"sync": name, "action": what, "accepted": True}, 202)
+
+    async def openapi(request: Request) -> Response:
+        return JSON(document())
+
+    return [
+        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+        Route("/api/v1/syncs", syncs, methods=["GET"]),
+        Route("/api/v1/syncs/{name}", one, methods=["GET"]),
+        Route("/api/v1/syncs/{name}/runs", runs, methods=["GET"]),
+        Route("/api/v1/syncs/{name}/{action}", act, methods=["POST"]),
+    ]
+
+
+# --- the OpenAPI document ---------------------------------------------------------------------------------
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_RUN = {
+    "type": "object",
+    "required": ["started", "duration", "triggers", "result", "actions", "revision", "error", "error_type"],
+    "properties": {
+        "started": {"type": "number"}, "duration": {"type": "number"},
+        "triggers": {"type": "array", "items": {"type": "string"}},
+        "result": {"enum": ["success", "error", "standby", "aborted"]},
+        "actions": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "revision": {"type": "string"}, "error": {"type": "string"}, "error_type": {"type": "string"},
+    },
+}
+_SUMMARY = {
+    "type": "object",
+    "required": ["name", "source", "applied_revision", "state", "health", "object_count", "last_run", "next_run", "error"],
+    "properties": {
+        "name": {"type": "string"},
+        "source": {"type": "object", "required": ["kind", "description", "ref", "path"],
+                   "properties": {"kind": {"enum": ["git", "folder"]}, "description": {"type": "string"},
+                                  "ref": {"type": "string"}, "path": {"type": "string"}}},
+        "applied_revision": {"type": "string"},
+        "state": {"enum": list(views.STATES)},
+        "health": {"type": "object", "required": list(views.HEALTHS),
+                   "properties": {h: {"type": "integer", "minimum": 0} for h in views.HEALTHS}},
+        "object_count": {"type": "integer", "minimum": 0},
+        "last_run": {"oneOf": [{"$ref": "#/components/schemas/Run"}, {"type": "null"}]},
+        "next_run": _NUMBER_OR_NULL,
+        "error": {"type": "string"},
+    },
+}
+_DRIFT = {"type": "object", "required": ["time", "object", "manager"],
+          "properties": {"time": {"type": "number"}, "object": {"type": "string"}, "manager": {"type": "string"}}}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _json(schema: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _status_schema() -> dict:
+    schema = json.loads(resources.files("kubesync").joinpath("schema", "status.v1.json").read_text())
+    for key in ("$schema", "$id"):
+        schema.pop(key, None)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    action = name + [{"name": "action", "in": "path", "required": True, "schema": {"enum": ["sync", "refresh"]}}]
+    not_found, denied = _json("Error", "no such sync"), _json("Error", "authentication required")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "kubesync daemon API", "version": "1"},
+        "paths": {
+            "/api/v1/syncs": {"get": {"operationId": "listSyncs", "responses": {
+                "200": _json("SyncList", "every sync, trouble first"), "401": denied}}},
+            "/api/v1/syncs/{name}": {"get": {"operationId": "getSync", "parameters": name, "responses": {
+                "200": _json("SyncDetail", "the status document plus the daemon's fields"), "401": denied, "404": not_found}}},
+            "/api/v1/syncs/{name}/runs": {"get": {"operationId": "listRuns", "parameters": name, "responses": {
+                "200": _json("RunList", "the last 50 runs, newest first"), "401": denied, "404": not_found}}},
+            "/api/v1/syncs/{name}/{action}": {"post": {"operationId": "act", "parameters": action, "responses": {
+                "202": _json("Accepted", "the run was started"), "403": _json("Error", "no valid token"), "404": not_found}}},
+        },
+        "components": {"schemas": {
+            "Run": _RUN, "Drift": _DRIFT, "Error": _ERROR, "SyncSummary": _SUMMARY, "Status": _status_schema(),
+            "SyncList": {"type": "object", "required": ["syncs"],
+                         "properties": {"syncs": {"type": "array", "items": {"$ref": "#/components/schemas/SyncSummary"}}}},
+            "SyncDetail": {"allOf": [
+                {"$ref": "#/components/schemas/Status"},
+                {"$ref": "#/components/schemas/SyncSummary"},
+                {"type": "object", "required": ["diff", "runs", "drift", "generated"], "properties": {
+                    "diff": {"type": "string"}, "generated": {"type": "number"},
+                    "runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+                    "drift": {"type": "array", "items": {"$ref": "#/components/schemas/Drift"}}}},
+            ]},
+            "RunList": {"type": "object", "required": ["sync", "runs"], "properties": {
+                "sync": {"type": "string"}, "runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}}}},
+            "Accepted": {"type": "object", "required": ["sync", "action", "accepted"], "properties": {
+                "sync": {"type": "string"}, "action": {"enum": ["sync", "refresh"]}, "accepted": {"const": True}}},
+        }},
+    }

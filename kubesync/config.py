@@ -71,33 +71,26 @@ _TOP_KEYS = ("syncs", "webhook", "receiver")
 _POINTER = re.compile(r"(/([^~/]|~[01])*)+")
 
 
-def _duration(r: NodeReader, node: Node, where: str) -> float | None:
-    value = r.value(node, where, (str, int, float), "a duration like 30s, 5m or 1h30m")
-    if value is None:
-        return None
+def _checked(r: NodeReader, node: Node, where: str, types: tuple[type, ...], expected: str, check: Callable[[Any], Any]) -> Any:
+    """A scalar of one of `types`, passed through a settings check; its ValueError becomes a problem."""
+    value = r.value(node, where, types, expected)
     try:
-        return positive_duration(value)
+        return None if value is None else check(value)
     except ValueError as e:
         r.fail(node, where, str(e))
         return None
+
+
+def _duration(r: NodeReader, node: Node, where: str) -> float | None:
+    return _checked(r, node, where, (str, int, float), "a duration like 30s, 5m or 1h30m", positive_duration)
 
 
 def _share(r: NodeReader, node: Node, where: str) -> float | None:
-    value = r.value(node, where, (int, float), "a number from 0 to 1")
-    try:
-        return None if value is None else share(value)
-    except ValueError as e:
-        r.fail(node, where, str(e))
-        return None
+    return _checked(r, node, where, (int, float), "a number from 0 to 1", share)
 
 
 def _bytes(r: NodeReader, node: Node, where: str) -> int | None:
-    value = r.value(node, where, (str, int), "a size like 256Mi")
-    try:
-        return None if value is None else parse_size(value)
-    except ValueError as e:
-        r.fail(node, where, str(e))
-        return None
+    return _checked(r, node, where, (str, int), "a size like 256Mi", parse_size)
 
 
 def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | None:

@@ -14,6 +14,7 @@ import pytest
 
 from kubesync.errors import ManifestError, SourceError
 from kubesync.sources import SourceSpec, load
+from tests.unit.test_kustomize import write
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
@@ -21,14 +22,6 @@ pytestmark = pytest.mark.skipif(
 
 STOLEN = "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\nstringData: {key: outside-value}\n"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: b}\n"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def git_repo(root: Path, files: dict[str, str]) -> Path:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 K8S_VERSIONS ?= 1.37 1.20
 PYTEST := $(BIN)/pytest -q -ra -p no:cacheprovider
 
-.PHONY: venv control-plane test unit integration demo bench clean
+.PHONY: venv control-plane browser test unit integration demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,10 +23,15 @@ venv: $(STAMP)
 control-plane:
 	@if [ -z "$$KUBESYNC_TEST_KUBECONFIG" ]; then scripts/build-control-plane $(K8S_VERSIONS); fi
 
+# Debian's chromium for the dashboard's browser tests (driven by Playwright with executable_path;
+# no browser download).
+browser:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
 # Unit tests once, then the integration and e2e suites once per Kubernetes version (each leg
 # reported on its own; a failure in any leg fails the run, after every leg has run). Against an
 # existing cluster (KUBESYNC_TEST_KUBECONFIG) the suites run once, on that cluster.
-test: venv control-plane
+test: venv control-plane browser
 	@scripts/run-tests "$(PYTEST)" $(K8S_VERSIONS)
 
 unit: venv

@@ -28,6 +28,10 @@ SOURCE_HELP = "a folder of YAML/JSON manifests (or a kustomization folder)"
 GLOBAL_FLAGS: list[tuple[tuple[str, ...], dict]] = [
     (("--kubeconfig",), dict(metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config, then in-cluster)")),
     (("--context",), dict(metavar="NAME", help="kubeconfig context to use")),
+    (("--as",), dict(dest="as_user", metavar="USER", help="impersonate this user (like kubectl --as)")),
+    (("--as-group",), dict(dest="as_groups", action="append", metavar="GROUP", help="impersonate this group (repeatable; needs --as)")),
+    (("--as-uid",), dict(dest="as_uid", metavar="UID", help="impersonate this UID (needs --as)")),
+    (("--request-timeout",), dict(default="30s", metavar="DURATION", help="give up on one API request after this long; 0: never (default 30s)")),
     (("--color",), dict(choices=("auto", "always", "never"), default="auto",
                         help="colour: auto (on a terminal, unless NO_COLOR is set), always or never")),
     (("--no-color",), dict(dest="color", action="store_const", const="never", help="same as --color=never")),

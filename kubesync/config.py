@@ -171,8 +171,8 @@ def _sync(r: NodeReader, node: Node, where: str, base: Path) -> SyncConfig | Non
     name = _optional(r, fields, "name", where, NodeReader.string, None) or source.default_name()
     if not is_dns1123_label(name):
         r.fail(fields.get("name", node), f"{where}.name", f"{name!r} is not a valid sync name: it must be {DNS1123_LABEL_RULE}")
-    namespace = _optional(r, fields, "namespace", where, NodeReader.string, "default")
-    if not is_dns1123_label(namespace):
+    namespace = _optional(r, fields, "namespace", where, NodeReader.string, "")
+    if namespace and not is_dns1123_label(namespace):
         r.fail(fields["namespace"], f"{where}.namespace", f"{namespace!r} is not a valid namespace name: it must be {DNS1123_LABEL_RULE}")
     ignore = [_ignore_rule(r, n, f"{where}.ignore[{i}]") for i, n in enumerate(r.items(fields["ignore"], f"{where}.ignore"))] if "ignore" in fields else []
     return SyncConfig(

@@ -138,8 +138,8 @@ class SyncConfig:
     """Names the inventory and the owner label; a DNS-1123 label, unique in the file."""
     source: SourceSpec
     """Where manifests come from; relative paths are resolved against the config file's folder."""
-    namespace: str = "default"
-    """Namespace for namespaced objects that name none."""
+    namespace: str = ""
+    """Namespace for namespaced objects that name none; empty: the kubeconfig context's, else `default`."""
     context: str | None = None
     """kubeconfig context to use; None for the current context (or in-cluster config)."""
     prune: bool = False
@@ -225,7 +225,7 @@ def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
     return replace(
         entry,
         source=flags.source or entry.source,
-        namespace=flags.namespace or entry.namespace or "default",
+        namespace=flags.namespace or entry.namespace or "",  # empty: the context's namespace, else default
         context=entry.context or flags.context,
         max_prune=entry.max_prune if flags.max_prune is None else flags.max_prune,
         prune=entry.prune or flags.prune,

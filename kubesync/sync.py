@@ -51,7 +51,8 @@ class SyncSpec:
     """One sync: what to read, where to put it and how carefully."""
 
     name: str
-    namespace: str = "default"
+    namespace: str = ""
+    """For namespaced objects that name none; empty: the kubeconfig context's namespace, else `default` (kubectl's order)."""
     plan: PlanSettings | None = None
     inventory_namespace: str = inventory.DEFAULT_NAMESPACE
     strict_namespace: bool = False
@@ -102,11 +103,12 @@ class Pipeline:
         self._discovery = discovery
 
     @classmethod
-    def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> "Pipeline":
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None, settings=None, overrides=None) -> "Pipeline":
+        """`settings`: cluster.client.ClientSettings (--request-timeout); `overrides`: kubeconfig.Overrides (--as...)."""
         def open_cluster():
             from kubesync.cluster.client import Cluster
 
-            return Cluster.connect(kubeconfig, context)
+            return Cluster.connect(kubeconfig, context, settings, overrides)
 
         return cls(connect=open_cluster)
 
@@ -129,6 +131,8 @@ class Pipeline:
     def plan(self, desired: DesiredState, spec: SyncSpec) -> Planned:
         """Everything read-only: resolve, read live state and the inventory, plan."""
         settings = spec.plan or PlanSettings(sync=spec.name)
+        if not spec.namespace:
+            spec = replace(spec, namespace=getattr(self.cluster, "namespace", "") or "default")
         if spec.strict_namespace:
             check_namespaces(desired.manifests, spec.namespace)
         resolved = selected(resolve(desired.manifests, self.discovery.resource_for, spec.namespace), settings)

@@ -1,7 +1,9 @@
 """The only code that talks to the Kubernetes API, and the typed interface the pipeline depends on.
 
-    client.py      Cluster: kubeconfig / in-cluster, the one request function, retries, request hooks
-    kubeconfig.py  kubeconfig files read without the official client
+    client.py      Cluster: the one request function, timeouts, retries within a budget, request hooks
+    kubeconfig.py  kubeconfig files (and in-cluster config) read as kubectl reads them, into a Target
+    auth.py        credentials per request: token files re-read, exec plugins, legacy auth providers
+    transport.py   the urllib3 pool of a Target: TLS, client certificates, proxies
     discovery.py   apiVersion + kind -> ResourceType
     live.py        paginated LISTs of live state; the LIST + WATCH pair the daemon keeps open
     inventory.py   a sync's inventory ConfigMap read and written (its codec: kubesync.inventory)

@@ -1,29 +1,41 @@
 """One narrow door to the Kubernetes API: `Cluster.request(method, path, ...) -> dict`.
 
-The official client does kubeconfig / in-cluster loading, auth (tokens, client certs, exec plugins)
-and TLS; we send raw JSON over its urllib3 pool, which keeps calls cheap (no model (de)serialization)
-and lets one place count requests, retry transient failures and translate errors into our tree.
+Raw JSON over a urllib3 pool (no model (de)serialization), with kubectl's kubeconfig rules
+(kubeconfig.py), credentials kept fresh (auth.py) and the pool's TLS and proxies (transport.py).
+This one place counts requests, retries what is worth retrying within a budget and translates
+errors into our tree:
+- a server that never answered in this run and refuses the connection fails at once, in one line
+  (`cannot reach https://...: connection refused`); once it has answered, a refused connection is a
+  restart and is retried;
+- 429 and 503 honour Retry-After; other backoffs get jitter; every retry spends a shared budget;
+- a 401 makes the credentials refresh (token file, exec plugin) and the request go out once more;
+- a 500 that will not go away by retrying (an unreachable admission webhook, a full IP range) is
+  not retried: the applier recognises it across objects and stops.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-import os
+import random
 import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 import urllib3
+from urllib3._collections import HTTPHeaderDict
 
 from kubesync import errors
-from kubesync.cluster.kubeconfig import Direct
+from kubesync.cluster import kubeconfig, transport
+from kubesync.cluster.auth import Credentials
+from kubesync.cluster.kubeconfig import Overrides, Target
 from kubesync.model import PatchType
-from kubesync.cluster.kubeconfig import read as read_kubeconfig
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +51,42 @@ class ClientSettings:
     retry_backoff: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
     """Sleeps between attempts for transient failures (5xx, 429, connection errors); its length is the retry count."""
 
-    timeout: float = 30.0
-    """Seconds for one request (watches use their own)."""
+    jitter: float = 0.3
+    """Each backoff sleep is scaled by a random factor in [1 - jitter, 1 + jitter], so writers do not retry in step."""
 
+    timeout: float = 30.0
+    """Seconds for one request (--request-timeout; watches use their own). 0: no timeout."""
+
+    retry_budget: float = 60.0
+    """Seconds of retry sleeps all requests of one connection may spend together; refills slowly (see below)."""
+
+    budget_refill: float = 0.1
+    """Seconds of budget regained per second: a CLI run has the budget once, a daemon regains it over minutes."""
+
+    max_retry_after: float = 30.0
+    """The longest Retry-After honoured; a server asking for more gets this."""
+
+    pool_size: int = 16
+    """Connections kept open to the server (at least the apply concurrency)."""
+
+
+class RetryBudget:
+    """A token bucket of retry sleep seconds, shared by every thread using one Cluster."""
+
+    def __init__(self, capacity: float, refill: float):
+        self.capacity, self.refill = capacity, refill
+        self._left, self._at = capacity, time.monotonic()
+        self._lock = threading.Lock()
+
+    def spend(self, seconds: float) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._left = min(self.capacity, self._left + (now - self._at) * self.refill)
+            self._at = now
+            if seconds > self._left:
+                return False
+            self._left -= seconds
+            return True
 
 
 STATUS_ERRORS: dict[int, type[errors.ClusterError]] = {
@@ -63,10 +108,16 @@ def strip_body_quotes(message: str) -> str:
     return _BODY_QUOTES.sub(lambda m: m.group(1) + " (request excerpt withheld: it may hold Secret values)", message)
 
 
+# 5xx answers that retrying will not change: the same answer comes back for every object.
+PERSISTENT_5XX = re.compile(r"failed calling webhook|range is full|failed to allocate a (serviceIP|nodePort)", re.I)
+
+
 def error_for(status: int, body: dict, method: str, path: str) -> errors.ClusterError:
     """HTTP status picks the subclass; the message is the server's, cut short, never quoting our body."""
-    cls = STATUS_ERRORS.get(status) or (errors.ClusterTransient if status >= 500 else errors.ClusterError)
     message = strip_body_quotes(str(body.get("message") or f"HTTP {status}"))
+    cls = STATUS_ERRORS.get(status) or (errors.ClusterTransient if status >= 500 else errors.ClusterError)
+    if cls is errors.ClusterTransient and status != 429 and PERSISTENT_5XX.search(message):
+        cls = errors.ClusterError
     body = {**body, "message": message} if "message" in body else body
     return cls(f"{method} {path}: {message}", status=status, reason=str(body.get("reason") or ""), body=body)
 
@@ -87,6 +138,47 @@ def add_request_hook(hook: RequestHook) -> Callable[[], None]:
 def _announce(method: str, path: str, attempt: int) -> None:
     for hook in tuple(_request_hooks):
         hook(method, path, attempt)
+
+
+def retry_after(headers) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date), or None."""
+    value = (headers or {}).get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    """The error, its urllib3 `reason` and its causes, outermost first."""
+    out: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and not any(cur is seen for seen in out):
+        out.append(cur)
+        reason = getattr(cur, "reason", None)
+        cur = reason if isinstance(reason, BaseException) else (cur.__cause__ or cur.__context__)
+    return out
+
+
+def unreachable_reason(e: Exception) -> str:
+    """`connection refused`, `timed out`... in a few words, from a urllib3 error and what caused it."""
+    chain = _chain(e)
+    if any(isinstance(c, ConnectionRefusedError) or getattr(c, "errno", None) == errno.ECONNREFUSED for c in chain):
+        return "connection refused"  # urllib3's NewConnectionError is also a ConnectTimeoutError: look deeper first
+    for c in chain:
+        if isinstance(c, urllib3.exceptions.NameResolutionError):
+            return "host name not found"
+        if isinstance(c, urllib3.exceptions.SSLError):
+            return f"TLS error: {c}"
+        if isinstance(c, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+            return "timed out"
+    return f"{type(e).__name__}: {e}"
 
 
 @dataclass
@@ -125,50 +217,33 @@ class Requests:
 class Cluster(Requests):
     """A connection to one cluster (one kubeconfig context)."""
 
-    def __init__(self, configuration, settings: ClientSettings | None = None, context: str = ""):
-        """`configuration`: the official client's Configuration, or a kubeconfig.Direct (no client import)."""
-        self.configuration = configuration
+    def __init__(self, target: Target, settings: ClientSettings | None = None):
+        self.target = self.configuration = target
         self.settings = settings or ClientSettings()
-        self.context = context
-        if isinstance(configuration, Direct):
-            self._api = None
-            self._pool = configuration.pool_manager()
-            self._auth = configuration.auth_headers()
-        else:
-            from kubernetes.client import ApiClient
-
-            self._api = ApiClient(configuration)
-            self._pool = self._api.rest_client.pool_manager
-            self._auth = {}
-        self.server = configuration.host.rstrip("/")
+        self.context = target.context
+        self.server = target.host.rstrip("/")
+        self.credentials = Credentials(target)
         self.stats = RequestStats()
+        self.budget = RetryBudget(self.settings.retry_budget, self.settings.budget_refill)
+        self.answered = False  # has the server answered anything yet (then a refused connection is a restart)
+        self._extra_headers = target.impersonate.headers()
+        self._pool_lock = threading.Lock()
+        self._pool_pair: tuple[str, str] | None = None
+        self._pool = transport.pool_manager(target, maxsize=self.settings.pool_size)
+
+    @property
+    def namespace(self) -> str:
+        """The context's namespace ('' when it names none): the default for objects that name none."""
+        return self.target.namespace
 
     @classmethod
-    def connect(cls, kubeconfig: str | None = None, context: str | None = None, settings: ClientSettings | None = None) -> "Cluster":
-        """kubeconfig (flag, $KUBECONFIG, ~/.kube/config) or, when none exists, in-cluster configuration."""
-        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-        if kubeconfig or os.path.exists(path):
-            direct = read_kubeconfig(path, context)  # the common shapes, without importing the official client
-            if direct is not None:
-                return cls(direct, settings, context or "")
-
-        from kubernetes import config as kconfig
-        from kubernetes.client import Configuration
-
-        cfg = Configuration()
-        try:
-            if kubeconfig or os.path.exists(path.split(os.pathsep)[0]):
-                kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
-            elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-                kconfig.load_incluster_config(client_configuration=cfg)
-            else:
-                raise errors.ClusterUnreachable(
-                    f"no kubeconfig at {path} and not running in a cluster; pass --kubeconfig or set KUBECONFIG"
-                )
-        except kconfig.ConfigException as e:
-            raise errors.ClusterUnreachable(f"cannot load kubeconfig {path}: {e}") from e
-        cfg.retries = False
-        return cls(cfg, settings, context or "")
+    def connect(cls, kubeconfig_path: str | None = None, context: str | None = None, settings: ClientSettings | None = None,
+                overrides: Overrides | None = None) -> "Cluster":
+        """kubectl's choice of kubeconfig (flag, $KUBECONFIG list, ~/.kube/config) or, without one, in-cluster."""
+        overrides = overrides or Overrides()
+        if context:
+            overrides = Overrides(context, overrides.user, overrides.groups, overrides.uid)
+        return cls(kubeconfig.load(kubeconfig_path, overrides), settings)
 
     # -- the one request function ----------------------------------------------------------------------
 
@@ -183,76 +258,114 @@ class Cluster(Requests):
         timeout: float | None = None,
         retry: bool = True,
     ) -> dict:
-        """Send one API request; retry transient failures; return the decoded JSON body."""
-        attempts = (0.0, *self.settings.retry_backoff) if retry else (0.0,)
-        for n, pause in enumerate(attempts):
-            if pause:
-                time.sleep(pause)
-            _announce(method, path, n)
+        """Send one API request; retry transient failures within the budget; return the decoded JSON body."""
+        backoff = self.settings.retry_backoff if retry else ()
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        refreshed = False
+        n = 0
+        attempt = 0  # every send, retries and the one after a 401 included
+        while True:
             try:
-                return self._send(method, path, query, body, content_type, timeout)
-            except (errors.ClusterTransient, errors.ClusterUnreachable) as e:
-                if n == len(attempts) - 1:
+                _announce(method, path, attempt)
+                attempt += 1
+                return self._send(method, path, query, data, content_type, timeout)
+            except errors.ClusterUnauthorized as e:
+                if e.status != 401 or refreshed or not self.credentials.refresh():
                     raise
+                refreshed = True
+                log.info("%s: 401 Unauthorized; refreshing the credentials and trying once more", path)
+            except (errors.ClusterTransient, errors.ClusterUnreachable) as e:
+                if n >= len(backoff) or (isinstance(e, errors.ClusterUnreachable) and not self.answered):
+                    raise
+                pause = self._pause(e, backoff[n])
+                if not self.budget.spend(pause):
+                    raise type(e)(f"{e} (retry budget of {self.settings.retry_budget:.0f}s spent)",
+                                  status=e.status, reason=e.reason, body=e.body) from e
+                n += 1
                 with self.stats.lock:
                     self.stats.retries += 1
-                log.warning("%s; retrying (%d/%d)", e, n + 1, len(attempts) - 1)
-        raise AssertionError("unreachable")
+                log.warning("%s; retrying in %.1fs (%d/%d)", e, pause, n, len(backoff))
+                time.sleep(pause)
 
-    def _headers(self, method: str, path: str, content_type: str) -> dict[str, str]:
-        headers = {"Accept": JSON, "User-Agent": "kubesync"}
+    def _pause(self, e: errors.ClusterError, base: float) -> float:
+        after = getattr(e, "retry_after", None)
+        if after is not None and e.status in (429, 503):
+            return min(after, self.settings.max_retry_after)
+        return base * random.uniform(1 - self.settings.jitter, 1 + self.settings.jitter)
+
+    def _headers(self, method: str, content_type: str) -> HTTPHeaderDict:
+        headers = HTTPHeaderDict({"Accept": JSON, "User-Agent": "kubesync"})
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             headers["Content-Type"] = content_type
-        if self._api is None:
-            headers.update(self._auth)
-        else:
-            self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
+        auth = self.credentials.authorization()
+        if auth:
+            headers["Authorization"] = auth
+        for name, value in self._extra_headers:
+            headers.add(name, value)
         return headers
 
     def _url(self, path: str, query: dict[str, Any] | None) -> str:
         q = {k: v for k, v in (query or {}).items() if v is not None}
         return self.server + path + ("?" + urlencode(q) if q else "")
 
-    def _send(self, method, path, query, body, content_type, timeout) -> dict:
+    def pool(self) -> urllib3.PoolManager:
+        """The pool; rebuilt when an exec plugin hands out a new client certificate."""
+        pair = self.credentials.cert_pair()
+        if pair != self._pool_pair:
+            with self._pool_lock:
+                if pair != self._pool_pair:
+                    self._pool = transport.pool_manager(self.target, pair, self.settings.pool_size)
+                    self._pool_pair = pair
+        return self._pool
+
+    def _timeout(self, timeout: float | None) -> urllib3.Timeout:
+        total = timeout or self.settings.timeout
+        return urllib3.Timeout(total=total) if total else urllib3.Timeout(connect=None, read=None)
+
+    def _unreachable(self, what: str, e: Exception) -> errors.ClusterUnreachable:
+        return errors.ClusterUnreachable(f"cannot reach {self.server}: {unreachable_reason(e)} ({what})")
+
+    def _send(self, method, path, query, data, content_type, timeout) -> dict:
+        headers = self._headers(method, content_type)  # before counting: a failing exec plugin sends nothing
         self.stats.add(method)
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         try:
-            resp = self._pool.request(
-                method,
-                self._url(path, query),
-                body=data,
-                headers=self._headers(method, path, content_type),
-                timeout=urllib3.Timeout(total=timeout or self.settings.timeout),
-                retries=False,
-            )
+            resp = self.pool().request(method, self._url(path, query), body=data, headers=headers,
+                                       timeout=self._timeout(timeout), retries=False)
         except urllib3.exceptions.HTTPError as e:
-            raise errors.ClusterUnreachable(f"{method} {path}: cannot reach {self.server}: {type(e).__name__}: {e}") from e
+            raise self._unreachable(f"{method} {path}", e) from e
+        self.answered = True
         raw = resp.data
         try:
             decoded = json.loads(raw) if raw else {}
         except ValueError:
             decoded = {"message": raw[:200].decode(errors="replace")}
         if resp.status >= 400:
-            raise error_for(resp.status, decoded if isinstance(decoded, dict) else {}, method, path)
+            err = error_for(resp.status, decoded if isinstance(decoded, dict) else {}, method, path)
+            err.retry_after = retry_after(resp.headers)  # type: ignore[attr-defined]
+            raise err
         return decoded
 
     def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict]:
         """Line-delimited JSON events of a watch; ends when the server closes it or the timeout passes."""
+        headers = self._headers("GET", JSON)
         _announce("WATCH", path, 0)
         self.stats.add("WATCH")
         try:
-            resp = self._pool.request(
+            resp = self.pool().request(
                 "GET",
                 self._url(path, {**query, "watch": "true"}),
-                headers=self._headers("GET", path, JSON),
-                timeout=urllib3.Timeout(connect=5, read=timeout),
+                headers=headers,
+                timeout=urllib3.Timeout(connect=min(5.0, self.settings.timeout or 5.0), read=timeout),
                 retries=False,
                 preload_content=False,
             )
         except urllib3.exceptions.HTTPError as e:
-            raise errors.ClusterUnreachable(f"watch {path}: {e}") from e
+            raise self._unreachable(f"watch {path}", e) from e
+        self.answered = True
         if resp.status >= 400:
             body = json.loads(resp.data or b"{}")
+            if resp.status == 401:
+                self.credentials.refresh()
             raise error_for(resp.status, body, "WATCH", path)
         try:
             buf = b""
@@ -266,4 +379,3 @@ class Cluster(Requests):
             return
         finally:
             resp.release_conn()
-

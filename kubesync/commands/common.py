@@ -73,7 +73,27 @@ def pipeline(args):
     """The facade over the cluster named by --kubeconfig/--context."""
     from kubesync.sync import Pipeline
 
-    return Pipeline.connect(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+    return Pipeline.connect(getattr(args, "kubeconfig", None), getattr(args, "context", None), client_settings(args), overrides(args))
+
+
+def client_settings(args):
+    """--request-timeout into the client's settings."""
+    from kubesync.cluster.client import ClientSettings
+    from kubesync.settings import parse_duration
+
+    value = getattr(args, "request_timeout", None) or "30s"
+    try:
+        return ClientSettings(timeout=parse_duration(value))
+    except ValueError as e:
+        raise UsageError(f"--request-timeout: {e}") from None
+
+
+def overrides(args):
+    """--context, --as, --as-group and --as-uid, applied over the kubeconfig like kubectl's flags."""
+    from kubesync.cluster.kubeconfig import Overrides
+
+    return Overrides(getattr(args, "context", None), getattr(args, "as_user", None),
+                     tuple(getattr(args, "as_groups", None) or ()), getattr(args, "as_uid", None))
 
 
 def use_color(args, stream=None) -> bool:

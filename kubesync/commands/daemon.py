@@ -101,6 +101,7 @@ def _ui(args):
 
 
 def settings_from(args):
+    from kubesync.commands.common import client_settings, overrides
     from kubesync.daemon.settings import DaemonSettings, HttpSettings, LeaseSettings
 
     config = None
@@ -125,6 +126,8 @@ def settings_from(args):
         ui=_ui(args),
         kubeconfig=args.kubeconfig,
         context=args.context,
+        client=client_settings(args),
+        impersonate=overrides(args),
         lease=lease,
         alerts=_alerts(args, config),
     )

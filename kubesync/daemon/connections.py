@@ -41,10 +41,12 @@ class CountingCluster(Requests):
 class Connections:
     """Connects lazily (a sync whose context is broken fails alone) and once per context."""
 
-    def __init__(self, kubeconfig: str | None, default_context: str | None, connect=None):
+    def __init__(self, kubeconfig: str | None, default_context: str | None, connect=None, settings=None, overrides=None):
         self.kubeconfig = kubeconfig
         self.default_context = default_context
         self._connect = connect
+        self.settings = settings  # ClientSettings: the daemon's request timeout and retry budget
+        self.overrides = overrides  # kubeconfig.Overrides: --as, --as-group
         self._clusters: dict[str | None, object] = {}
         self._lock = threading.Lock()
 
@@ -57,5 +59,5 @@ class Connections:
                 else:
                     from kubesync.cluster.client import Cluster
 
-                    self._clusters[context] = Cluster.connect(self.kubeconfig, context)
+                    self._clusters[context] = Cluster.connect(self.kubeconfig, context, self.settings, self.overrides)
             return self._clusters[context]

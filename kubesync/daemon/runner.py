@@ -34,7 +34,8 @@ class Daemon:
         self.settings = settings
         self.stop = threading.Event()
         self.metrics = Metrics()
-        self.connections = connections or Connections(settings.kubeconfig, settings.context)
+        self.connections = connections or Connections(settings.kubeconfig, settings.context, settings=settings.client,
+                                                         overrides=settings.impersonate)
         self.leader = self._elector()
         self.notifier = Notifier(settings.alerts, may_send=self.leader.is_leader,
                                  on_result=lambda result: self.metrics.alerts.labels(result).inc())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubesync.apply import ApplySettings
+from kubesync.cluster.client import ClientSettings
+from kubesync.cluster.kubeconfig import Overrides
 from kubesync.config import SyncConfig
 
 
@@ -130,6 +132,12 @@ class DaemonSettings:
 
     context: str | None = None
     """Default kubeconfig context (also the cluster holding the Lease)."""
+
+    client: ClientSettings = field(default_factory=ClientSettings)
+    """Request timeout and retry budget of the daemon's API connections (--request-timeout)."""
+
+    impersonate: Overrides | None = None
+    """--as / --as-group / --as-uid for every connection."""
 
     lease: LeaseSettings = field(default_factory=LeaseSettings)
     """Leader election."""

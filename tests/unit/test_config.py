@@ -93,7 +93,7 @@ def test_defaults():
     assert config.syncs == (SyncConfig(name="manifests", source=SourceSpec(path="/srv/manifests")),)
     sync = config.syncs[0]
     assert (sync.namespace, sync.context, sync.prune, sync.self_heal, sync.interval, sync.max_prune, sync.ignore) == (
-        "default",
+        "",  # the kubeconfig context's namespace, else default
         None,
         False,
         False,

@@ -1,0 +1,142 @@
+"""The client's patience: what it retries, for how long, and how it fails when there is nobody there.
+
+Faults a real API server cannot be made to produce on demand (a 429 with Retry-After, a 503 that
+clears) come from a scripted loopback HTTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kubesync import errors
+from kubesync.cluster.client import ClientSettings, Cluster, error_for
+from kubesync.cluster.kubeconfig import Impersonation, Target
+from kubesync.localcluster import free_port
+
+
+class Scripted:
+    """Answers each request with the next (status, headers, body) of a script; records what it saw."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.seen: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.seen.append({"path": self.path, "headers": self.headers, "at": time.monotonic()})
+                status, headers, body = outer.script.pop(0) if outer.script else (200, {}, {})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def make(*script):
+        s = Scripted(script)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+FAST = ClientSettings(retry_backoff=(0.05, 0.05, 0.05), jitter=0.0)
+
+
+def test_refused_connection_fails_at_once_in_one_line():
+    url = f"https://127.0.0.1:{free_port()}"
+    cluster = Cluster(Target(host=url, token="t", verify_ssl=False))
+    start = time.monotonic()
+    with pytest.raises(errors.ClusterUnreachable) as e:
+        cluster.get("/version")
+    assert time.monotonic() - start < 2
+    assert str(e.value) == f"cannot reach {url}: connection refused (GET /version)"
+
+
+def test_429_waits_for_retry_after(scripted):
+    s = scripted((429, {"Retry-After": "1"}, {"message": "slow down"}), (200, {}, {"ok": True}))
+    assert Cluster(Target(host=s.url), FAST).get("/x") == {"ok": True}
+    assert s.seen[1]["at"] - s.seen[0]["at"] >= 0.95
+
+
+def test_503_that_clears_is_retried(scripted):
+    s = scripted((503, {}, {"message": "etcd leader changed"}), (503, {}, {}), (200, {}, {"ok": True}))
+    cluster = Cluster(Target(host=s.url), FAST)
+    assert cluster.get("/x") == {"ok": True} and cluster.stats.retries == 2
+
+
+def test_a_webhook_that_cannot_be_reached_is_not_retried(scripted):
+    msg = 'Internal error occurred: failed calling webhook "deny.kubesync.test": connection refused'
+    s = scripted((500, {}, {"message": msg, "reason": "InternalError"}), (200, {}, {}))
+    with pytest.raises(errors.ClusterError) as e:
+        Cluster(Target(host=s.url), FAST).get("/x")
+    assert not isinstance(e.value, errors.ClusterTransient) and len(s.seen) == 1
+
+
+def test_the_retry_budget_bounds_a_whole_run(scripted):
+    s = scripted(*[(503, {}, {})] * 20)
+    cluster = Cluster(Target(host=s.url), ClientSettings(retry_backoff=(0.1,) * 10, jitter=0.0, retry_budget=0.35, budget_refill=0))
+    with pytest.raises(errors.ClusterTransient, match="retry budget"):
+        cluster.get("/x")
+    assert len(s.seen) == 4  # three sleeps of 0.1 s fit, the fourth does not
+
+
+def test_backoff_has_jitter():
+    cluster = Cluster(Target(host="http://127.0.0.1:1"), ClientSettings(jitter=0.5))
+    e = errors.ClusterTransient("x", status=500)
+    pauses = {round(cluster._pause(e, 1.0), 3) for _ in range(20)}
+    assert len(pauses) > 1 and all(0.5 <= p <= 1.5 for p in pauses)
+
+
+def test_401_refreshes_a_token_file_once(scripted, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("old")
+    s = scripted((401, {}, {"message": "Unauthorized"}), (200, {}, {"ok": True}))
+    cluster = Cluster(Target(host=s.url, token_file=str(token)), FAST)
+    assert cluster.credentials.authorization() == "Bearer old"
+    before = os.stat(token)
+    token.write_text("new")  # same inode, size and (restored) mtime: only a refresh reads it again
+    os.utime(token, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert cluster.get("/x") == {"ok": True}
+    assert [r["headers"]["Authorization"] for r in s.seen] == ["Bearer old", "Bearer new"]
+
+
+def test_impersonation_headers_repeat_for_each_group(scripted):
+    s = scripted((200, {}, {}))
+    imp = Impersonation(user="alice", groups=("g1", "g2"), extra=(("acme.com/team", ("a",)),))
+    Cluster(Target(host=s.url, token="t", impersonate=imp)).get("/x")
+    h = s.seen[0]["headers"]
+    assert h["Impersonate-User"] == "alice" and h.get_all("Impersonate-Group") == ["g1", "g2"]
+    assert h["Impersonate-Extra-acme.com%2Fteam"] == "a"
+
+
+def test_error_for_keeps_conflicts_and_transients_apart():
+    assert isinstance(error_for(503, {}, "GET", "/x"), errors.ClusterTransient)
+    assert isinstance(error_for(500, {"message": "failed to allocate a serviceIP: range is full"}, "POST", "/x"), errors.ClusterError)
+    assert not isinstance(error_for(500, {"message": "range is full"}, "POST", "/x"), errors.ClusterTransient)

@@ -5,11 +5,16 @@ changed since it was read, the server answers 422 (not 409) with no field causes
 from a real validation error by reading the object again: a new resourceVersion means a conflict,
 which is re-diffed and retried with backoff. A real error stops that object, the wave finishes, and
 no later wave starts, so the cluster is never left with later waves half-applied.
+
+An error that will not go away (an admission webhook that cannot be called, an exhausted quota, a
+full IP range) comes back identical for every object: after `fail_fast_after` objects hit the same
+cause, the rest of the wave is not started and the cause is reported once with the objects it hit.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +41,10 @@ class ApplySettings:
     """How an apply behaves."""
 
     concurrency: int = 8
-    """Writes in flight at once inside one wave."""
+    """Writes in flight at once inside one wave (--concurrency)."""
+
+    fail_fast_after: int = 3
+    """Objects that may fail with the same persistent cause before the rest of their wave is not started; 0: never stop early."""
 
     conflict_backoff: tuple[float, ...] = (0.1, 0.3, 0.7, 1.5, 3.0)
     """Sleeps between re-diff-and-retry attempts after a resourceVersion conflict."""
@@ -62,6 +70,8 @@ class Outcome:
     live: KubeObject | None = field(default=None, compare=False, repr=False)
     """What the server returned for a create or patch, reduced to apiVersion, kind and metadata (uid,
     resourceVersion...; no managedFields): a 10,000-object apply would otherwise hold every body."""
+    cause: str = field(default="", compare=False)
+    """What makes this failure the same as other objects' ('' when it is the object's own)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "result", Result(self.result))  # also accepts the plain string
@@ -78,14 +88,79 @@ def _written(obj: KubeObject | None) -> KubeObject | None:
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
 
 
+# Persistent causes worth naming: the server says the same thing for every object.
+_CAUSES = (
+    (re.compile(r'failed calling webhook "([^"]+)"'), 'admission webhook "{}" cannot be called'),
+    (re.compile(r"exceeded quota: ([^,\s]+)"), 'ResourceQuota "{}" is exhausted'),
+    (re.compile(r"range is full"), "the Service IP range is full"),
+)
+_REQUEST_PREFIX = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def cause_of(e: Exception) -> str:
+    """The same string for failures that share a cause across objects; '' for an object's own error."""
+    if not isinstance(e, errors.ClusterError) or isinstance(e, (errors.ClusterConflict, errors.ClusterInvalid, errors.ClusterNotFound)):
+        return ""
+    text = str(e)
+    for pattern, label in _CAUSES:
+        m = pattern.search(text)
+        if m:
+            return label.format(*m.groups())
+    if isinstance(e, errors.ClusterUnreachable) or e.status in (401, 403) or (e.status or 0) >= 500:
+        return _QUOTED.sub('"…"', _REQUEST_PREFIX.sub("", text))  # object names differ, the cause does not
+    return ""
+
+
+class Repeats:
+    """Failures per cause within one wave; trips once one cause has hit `threshold` objects."""
+
+    def __init__(self, threshold: int):
+        self.threshold = threshold
+        self.first: dict[str, ObjectRef] = {}
+        self.counts: dict[str, int] = {}
+        self.tripped = ""
+        self._lock = threading.Lock()
+
+    def record(self, cause: str, ref: ObjectRef) -> ObjectRef | None:
+        """Count one failure; the first object that failed the same way, when it is another one."""
+        with self._lock:
+            self.counts[cause] = self.counts.get(cause, 0) + 1
+            first = self.first.setdefault(cause, ref)
+            if self.threshold and self.counts[cause] >= self.threshold and not self.tripped:
+                self.tripped = cause
+            return None if first == ref else first
+
+
 @dataclass
 class ApplyReport:
     outcomes: list[Outcome] = field(default_factory=list)
     not_started: list[Action] = field(default_factory=list)
+    stopped_by: str = ""
+    """The repeated cause that stopped a wave early ('' when none did)."""
+    cut_short: int = 0
+    """Actions of that wave left unstarted (they are in not_started too)."""
 
     @property
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.failed]
+
+    def failure_lines(self) -> list[str]:
+        """One line per failed object, except that a cause shared by several objects is one line with their count."""
+        groups: dict[str, list[Outcome]] = {}
+        for o in self.failures:
+            groups.setdefault(o.cause or f"own:{id(o)}", []).append(o)
+        lines = []
+        for cause, items in groups.items():
+            first = next((o for o in items if "same failure as" not in o.message), items[0])
+            if len(items) == 1:
+                lines.append(first.message)
+                continue
+            others = [str(o.action.ref) for o in items if o is not first]
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            stop = f"; {self.cut_short} more of this wave were not started" if cause == self.stopped_by else ""
+            lines.append(f"{len(items)} objects failed the same way{stop}: {first.message} (also {shown})")
+        return lines
 
 
 class Applier:
@@ -107,22 +182,40 @@ class Applier:
             if self.stop.is_set():
                 report.not_started.extend(a for s in steps[i:] for a in s)
                 break
-            with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="apply") as pool:
-                outcomes = list(pool.map(self._run_one, step))
-            for o in outcomes:
-                report.outcomes.append(o)
+            outcomes = self._run_wave(step, report)
+            report.outcomes.extend(outcomes)
             if any(o.failed for o in outcomes):
                 report.not_started.extend(a for s in steps[i + 1:] for a in s)
                 break
         return report
 
-    def _run_one(self, action: Action) -> Outcome:
+    def _run_wave(self, step: list[Action], report: ApplyReport) -> list[Outcome]:
+        """Run one wave's actions concurrently; once a persistent cause repeats, start no more of them."""
+        repeats = Repeats(self.settings.fail_fast_after)
+
+        def run(action: Action) -> Outcome | None:
+            return None if repeats.tripped else self._run_one(action, repeats)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="apply") as pool:
+            results = list(pool.map(run, step))
+        if repeats.tripped:
+            report.stopped_by = repeats.tripped
+            report.not_started.extend(a for a, o in zip(step, results) if o is None)
+            report.cut_short = sum(o is None for o in results)
+            log.info("%d objects failed because %s; the rest of the wave (%d objects) was not started",
+                      repeats.counts[repeats.tripped], repeats.tripped, sum(o is None for o in results))
+        return [o for o in results if o is not None]
+
+    def _run_one(self, action: Action, repeats: Repeats | None = None) -> Outcome:
         olog = ObjectLogger(log, {"object": str(action.ref)})
         try:
             outcome = self.execute(action)
         except errors.KubesyncError as e:
             origin = f"{action.origin}: " if action.origin else ""
-            outcome = Outcome(action, Result.FAILED, f"{origin}{action.ref}: {e}")
+            cause = cause_of(e)
+            first = repeats.record(cause, action.ref) if repeats is not None and cause else None
+            text = f"same failure as {first}" if first is not None else str(e)
+            outcome = Outcome(action, Result.FAILED, f"{origin}{action.ref}: {text}", cause=cause)
         except Exception as e:  # a bug must not hide the rest of the wave's results
             olog.exception("unexpected error")
             outcome = Outcome(action, Result.FAILED, f"{action.ref}: unexpected {type(e).__name__}: {e}")

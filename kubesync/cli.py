@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how pruned objects' dependents are deleted (default background, like kubectl)")
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 8)")
     _add_common(p)
 
     p = sub.add_parser("status", help="health of every object a sync owns; with its source, sync state too", formatter_class=fmt)

@@ -168,10 +168,10 @@ class WaitTimeout(Timeout):
 
 
 class ApplyFailed(KubesyncError):
-    def __init__(self, failures: list[str], not_started: int = 0):
+    def __init__(self, failures: list[str], not_started: int = 0, failed: int | None = None):
         self.failures = list(failures)
         self.not_started = not_started
-        text = f"{len(self.failures)} action(s) failed:\n" + "\n".join("  " + f for f in self.failures)
+        text = f"{failed or len(self.failures)} action(s) failed:\n" + "\n".join("  " + f for f in self.failures)
         if not_started:
             text += f"\n  {not_started} action(s) in later waves were not started"
         super().__init__(text)

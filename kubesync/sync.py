@@ -365,9 +365,9 @@ def record_inventory(cluster: API, spec: SyncSpec, entries: list[InventoryEntry]
 
 
 def raise_for_failures(report: ApplyReport) -> None:
-    failures = [o.message for o in report.failures]
-    if failures:
-        raise errors.ApplyFailed(failures, not_started=len(report.not_started))
+    if report.failures:  # a cause shared by many objects is one line with their count
+        later = len(report.not_started) - report.cut_short
+        raise errors.ApplyFailed(report.failure_lines(), not_started=later, failed=len(report.failures))
 
 
 def stale_objects(cluster: API, discovery: Discovery, plan: Plan) -> list[str]:

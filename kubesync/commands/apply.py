@@ -69,7 +69,11 @@ def summary(report) -> str:
 def settings_from(args):
     from kubesync.apply import ApplySettings
 
-    return ApplySettings(dry_run=args.dry_run == "server", propagation_policy=Cascade(args.cascade.capitalize()))
+    concurrency = getattr(args, "concurrency", None) or ApplySettings.concurrency
+    if concurrency < 1:
+        raise errors.UsageError("--concurrency must be 1 or more")
+    return ApplySettings(dry_run=args.dry_run == "server", propagation_policy=Cascade(args.cascade.capitalize()),
+                         concurrency=concurrency)
 
 
 def run(args) -> int:

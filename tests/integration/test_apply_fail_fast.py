@@ -1,0 +1,81 @@
+"""An admission webhook that cannot be reached rejects every write with the same 500: an apply of 200
+objects stops after a few, names the webhook once and does not grind through the rest."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kubesync import errors
+from kubesync.localcluster import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+N = 200
+
+
+@pytest.fixture
+def unreachable_webhook(cluster, namespace, wait_for):
+    """A ValidatingWebhookConfiguration for ConfigMaps in `namespace` only, pointing at a closed loopback port."""
+    tag = secrets.token_hex(3)
+    cluster.request("PATCH", f"/api/v1/namespaces/{namespace}", body={"metadata": {"labels": {"kubesync-test-webhook": tag}}},
+                    content_type="application/merge-patch+json")
+    name = f"deny-{tag}.kubesync.test"
+    config = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": f"kubesync-test-{tag}"},
+        "webhooks": [{
+            "name": name,
+            "clientConfig": {"url": f"https://127.0.0.1:{free_port()}/validate"},
+            "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}],
+            "namespaceSelector": {"matchLabels": {"kubesync-test-webhook": tag}},
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 5,
+        }],
+    }
+    path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    cluster.request("POST", path, body=config)
+
+    def active():  # the apiserver picks up webhook configurations asynchronously
+        probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe"}}
+        try:
+            cluster.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body=probe, query={"dryRun": "All"}, retry=False)
+        except errors.ClusterError as e:
+            return name in str(e)
+        return False
+
+    try:
+        wait_for(active, 30)
+        yield name
+    finally:
+        cluster.request("DELETE", f"{path}/kubesync-test-{tag}")
+
+
+def test_unreachable_webhook_stops_an_apply_of_200_objects_quickly_naming_it_once(kubeconfig, cluster, namespace, unreachable_webhook, tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "configmaps.yaml").write_text("".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i:03d}\ndata:\n  k: v\n" for i in range(N)))
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "kubesync", "apply", str(folder), "--yes", "-n", namespace, "--name", f"hook-{namespace[-6:]}",
+         "--kubeconfig", kubeconfig],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
+    )
+    elapsed = time.monotonic() - start
+    print(f"apply of {N} ConfigMaps behind an unreachable webhook: exit {done.returncode} after {elapsed:.2f}s")
+    print(done.stderr)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert elapsed < 10
+    assert done.stderr.count(unreachable_webhook) == 1, done.stderr
+    assert done.stdout.count(unreachable_webhook) <= 1, done.stdout  # only the first failure's progress line
+    assert "objects failed the same way" in done.stderr and "of this wave were not started" in done.stderr
+    assert not cluster.get(f"/api/v1/namespaces/{namespace}/configmaps", labelSelector="app.kubernetes.io/managed-by=kubesync")["items"]

@@ -202,7 +202,7 @@ class Applier:
             report.stopped_by = repeats.tripped
             report.not_started.extend(a for a, o in zip(step, results) if o is None)
             report.cut_short = sum(o is None for o in results)
-            log.info("%d objects failed because %s; the rest of the wave (%d objects) was not started",
+            log.debug("%d objects failed because %s; the rest of the wave (%d objects) was not started",
                       repeats.counts[repeats.tripped], repeats.tripped, sum(o is None for o in results))
         return [o for o in results if o is not None]
 

@@ -131,7 +131,8 @@ class Credentials:
             except kconfig.ConfigException as e:
                 raise CredentialError(f"auth-provider {self.target.auth_provider}: {e}") from e
             self._provider_config = cfg
-        return self._provider_config.get_api_key_with_prefix("BearerToken")
+        cfg = self._provider_config  # the key was "authorization" before client 32, "BearerToken" since
+        return cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization")
 
 
 def _parse_time(value: str) -> datetime:

@@ -70,7 +70,7 @@ def official(path: str, context: str | None = None) -> dict:
     kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
     return {
         "host": cfg.host, "verify_ssl": cfg.verify_ssl, "ca": _read(cfg.ssl_ca_cert), "cert": _read(cfg.cert_file),
-        "key": _read(cfg.key_file), "authorization": cfg.get_api_key_with_prefix("BearerToken"),
+        "key": _read(cfg.key_file), "authorization": cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix("authorization"),
         "tls_server_name": getattr(cfg, "tls_server_name", None), "proxy": cfg.proxy if "proxy-url" in json.dumps(
             kconfig.kube_config._get_kube_config_loader(filename=path)._cluster.value) else None,
     }

@@ -15,7 +15,7 @@ RULE = IgnoreRule(kind="Deployment", paths=("/spec/replicas",))
 
 def test_flags_alone_take_the_defaults():
     s = merge(Flags(source=SRC))
-    assert (s.name, s.namespace, s.context, s.interval, s.max_prune) == ("shop", "default", None, 30.0, 0.5)
+    assert (s.name, s.namespace, s.context, s.interval, s.max_prune) == ("shop", "", None, 30.0, 0.5)  # "": the context namespace, else default
     assert not (s.prune or s.self_heal or s.allow_empty or s.force or s.adopt) and s.ignore == ()
 
 
@@ -37,7 +37,7 @@ def test_switches_only_turn_settings_on():
 def test_the_facade_spec_carries_every_planning_setting():
     s = merge(Flags(source=SRC, prune=True, adopt=True, max_prune=0.3), SyncConfig(name="shop", source=SRC, ignore=(RULE,)))
     spec = SyncSpec.of(s)
-    assert (spec.name, spec.namespace, spec.inventory_namespace) == ("shop", "default", "kubesync-system")
+    assert (spec.name, spec.namespace, spec.inventory_namespace) == ("shop", "", "kubesync-system")
     p = spec.plan
     assert (p.sync, p.prune, p.max_prune, p.adopt, p.force, p.ignore) == ("shop", True, 0.3, True, False, (RULE,))
 

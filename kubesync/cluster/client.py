@@ -66,8 +66,8 @@ class ClientSettings:
     max_retry_after: float = 30.0
     """The longest Retry-After honoured; a server asking for more gets this."""
 
-    pool_size: int = 16
-    """Connections kept open to the server (at least the apply concurrency)."""
+    pool_size: int = 32
+    """Connections kept open to the server; at least the apply concurrency, or extra ones are opened (a TLS handshake each) and dropped."""
 
 
 class RetryBudget:

@@ -140,3 +140,18 @@ def test_error_for_keeps_conflicts_and_transients_apart():
     assert isinstance(error_for(503, {}, "GET", "/x"), errors.ClusterTransient)
     assert isinstance(error_for(500, {"message": "failed to allocate a serviceIP: range is full"}, "POST", "/x"), errors.ClusterError)
     assert not isinstance(error_for(500, {"message": "range is full"}, "POST", "/x"), errors.ClusterTransient)
+
+
+def test_a_server_that_never_answers_fails_after_the_request_timeout():
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections (the kernel does), never answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        cluster = Cluster(Target(host=url), ClientSettings(timeout=1.0))
+        start = time.monotonic()
+        with pytest.raises(errors.ClusterUnreachable, match=f"cannot reach {url}: timed out"):
+            cluster.get("/version")
+        assert time.monotonic() - start < 3
+    finally:
+        silent.close()

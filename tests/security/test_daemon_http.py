@@ -401,3 +401,20 @@ def test_readyz_is_503_naming_the_failed_sync_without_its_error(kubeconfig, name
         (bad / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: fixed, namespace: {namespace}}}\n")
         wait_until(lambda: d.http("/readyz")[0] == 200, 20, what="ready once the source is fixed")
         assert d.terminate() == 0
+
+
+def test_a_body_that_never_ends_is_cut_after_the_body_timeout(served):
+    server, triggered = served
+    host, port = server.sock.getsockname()[:2]
+    time.sleep(0.3)
+    before = len(triggered)
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n"
+                  b"Authorization: Bearer " + FUZZ_SECRET + b"\r\n\r\n" + b"{" * 10)
+        started = time.monotonic()
+        answer = s.recv(1000)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert 1.5 < waited < 6, waited  # the fixture's body timeout is 2s
+    time.sleep(0.3)
+    assert len(triggered) == before

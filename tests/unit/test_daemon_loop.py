@@ -210,3 +210,32 @@ def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline):
     assert w.run_once({"startup"}) is True
     assert value(w, "kubesync_sync_runs_total", result="aborted") == 1
     assert w.notifier.events == [] and w.converged is None
+
+
+def test_sync_now_reverts_drift_once_without_self_heal(tmp_path, pipeline):
+    w = worker(tmp_path, pipeline)
+    w.run_once({"startup"})
+    pipeline.changes = [Action(ActionType.UPDATE, REF)]
+    w.run_once({"watch"})
+    assert len(pipeline.applied) == 1 and w.status.state == "drifted"
+    w.run_once({"manual"})  # the dashboard's "Sync now"
+    assert len(pipeline.applied) == 2 and w.status.state == "synced"
+
+
+def test_every_run_is_recorded_for_the_dashboard(tmp_path, pipeline):
+    w = worker(tmp_path, pipeline)
+    w.run_once({"startup"})
+    pipeline.changes = [Action(ActionType.UPDATE, REF, live={"metadata": {"managedFields": [
+        {"manager": "kube-controller-manager", "time": "2026-01-01T00:00:00Z"},
+        {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z"}]}})]
+    w.run_once({"watch"})
+    pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
+    w.run_once({"file", "retry"})
+    latest, drifted, first = w.history.runs()
+    assert (first.triggers, first.result, first.actions) == (("startup",), "success", (("update", 1),))
+    assert (drifted.triggers, drifted.result, drifted.revision) == (("watch",), "success", "rev-1")
+    assert (latest.triggers, latest.result, latest.error_type) == (("file", "retry"), "error", "ManifestError")
+    assert "invalid YAML" in latest.error and first.error == ""
+    (event,) = w.history.drift_events()
+    assert (event.object, event.manager) == (str(REF), "kubectl-edit")
+    assert w.history.planned.plan.revision == "rev-1"

@@ -78,18 +78,7 @@ def _add_validate(p: argparse.ArgumentParser) -> None:
                    help="server (default): a server-side dry run of every create and update; none: skip it")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kubesync",
-        description="Declarative, GitOps-style Kubernetes sync: plan, diff and apply a folder or git ref against a cluster.",
-        epilog=EPILOG_EXIT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"kubesync {__version__}")
-    _add_common(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    fmt = argparse.RawDescriptionHelpFormatter
-
+def _command_plan(sub, fmt) -> None:
     p = sub.add_parser("plan", help="show what a sync would create, update, scale and delete", epilog=EPILOG_EXIT, formatter_class=fmt)
     _add_source(p)
     _add_plan_output(p)
@@ -98,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(p)
     _add_common(p)
 
+
+def _command_diff(sub, fmt) -> None:
     p = sub.add_parser("diff", help="coloured unified diff of live objects against the source", epilog=EPILOG_EXIT, formatter_class=fmt)
     _add_source(p)
     p.add_argument("--prune", action="store_true", help="include objects that would be pruned")
@@ -105,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(p)
     _add_common(p)
 
+
+def _command_apply(sub, fmt) -> None:
     p = sub.add_parser("apply", help="apply a source (or a saved plan) to the cluster", formatter_class=fmt)
     _add_source(p, required=False)
     p.add_argument("--plan", dest="plan_file", metavar="PLAN.json", help="apply exactly this saved plan (refused when stale)")
@@ -124,11 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 8)")
     _add_common(p)
 
+
+def _command_status(sub, fmt) -> None:
     p = sub.add_parser("status", help="health of every object a sync owns; with its source, sync state too", formatter_class=fmt)
     _add_source(p, required=False)
     p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
     _add_common(p)
 
+
+def _command_compare(sub, fmt) -> None:
     p = sub.add_parser("compare", help="diff the desired state of two git refs (no cluster needed)", epilog=EPILOG_EXIT, formatter_class=fmt)
     p.add_argument("--repo", required=True, metavar="URL_OR_PATH", help="git repository")
     p.add_argument("--base", required=True, metavar="REF", help="the ref merged into (e.g. main)")
@@ -138,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_output(p)
     _add_common(p)
 
+
+def _command_daemon(sub, fmt) -> None:
     p = sub.add_parser("daemon", help="keep one or more syncs converged (watch, poll, self-heal)", formatter_class=fmt)
     _add_source(p, required=False)
     p.add_argument("--interval", default="30s", metavar="DURATION", help="git poll and full resync interval (default 30s)")
@@ -162,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--header-timeout", default="10s", metavar="DURATION", help="drop HTTP clients that send no complete request headers in this time")
     _add_common(p)
 
+
+def _command_cluster(sub, fmt) -> None:
     p = sub.add_parser("cluster", help="the embedded local control plane (etcd + kube-apiserver + controller-manager)", formatter_class=fmt)
     p.add_argument("action", choices=("up", "down", "env"), help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...")
     p.add_argument("--dir", metavar="D", help="state folder (default: ~/.cache/kubesync/cluster)")
@@ -171,14 +172,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p)
 
+
+def _command_version(sub, fmt) -> None:
     p = sub.add_parser("version", help="client and server versions, and the Kubernetes versions kubesync is tested on", formatter_class=fmt)
     p.add_argument("--client", action="store_true", help="the client's version only (no cluster needed)")
     p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
     _add_common(p)
 
+
+def _command_completion(sub, fmt) -> None:
     p = sub.add_parser("completion", help="shell completion script: source <(kubesync completion bash)", formatter_class=fmt)
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete for")
     _add_common(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubesync",
+        description="Declarative, GitOps-style Kubernetes sync: plan, diff and apply a folder or git ref against a cluster.",
+        epilog=EPILOG_EXIT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kubesync {__version__}")
+    _add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+    commands = (_command_plan, _command_diff, _command_apply, _command_status, _command_compare, _command_daemon,
+                _command_cluster, _command_version, _command_completion)
+    for add in commands:  # one function per subcommand, in `--help` order
+        add(sub, fmt)
     return parser
 
 

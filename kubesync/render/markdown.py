@@ -112,6 +112,19 @@ def _partial(head: str, lines: list[str], budget: int) -> str | None:
 def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT) -> str:
     """A pull-request comment of at most `max_chars` characters."""
     secrets = plan_secret_values(plan.actions)
+    ordered = order_for_review(plan.actions)
+    head = _head(plan, deltas, secrets) + (["#### Changes", ""] if ordered else [])
+    text = "\n".join(head) + "\n"
+    if len(text) > max_chars - NOTE_RESERVE:  # pathological: cut the head at a line boundary
+        text = text[: max(0, max_chars - NOTE_RESERVE)].rsplit("\n", 1)[0] + "\n"
+    text, omitted, partial = _diffs(plan, ordered, secrets, text, max_chars)
+    if omitted or partial:
+        text += _cut_note(ordered, omitted, partial, text, max_chars)
+    return (text.rstrip("\n") + "\n")[:max_chars]
+
+
+def _head(plan: Plan, deltas: Deltas | None, secrets) -> list[str]:
+    """Title, counts, risky changes, deltas, conflicts and warnings: everything above the diffs."""
     counts = plan.counts()
     title = f"### kubesync plan: {escape(plan.sync)}"
     if plan.revision:
@@ -141,13 +154,11 @@ def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int 
         head += _more([f"- {escape(redact(c, secrets))}" for c in plan.conflicts]) + [""]
     if plan.warnings:
         head += ["#### Warnings", ""] + _more([f"- {escape(redact(w, secrets))}" for w in plan.warnings]) + [""]
-    ordered = order_for_review(plan.actions)
-    if ordered:
-        head += ["#### Changes", ""]
-    text = "\n".join(head) + "\n"
-    if len(text) > max_chars - NOTE_RESERVE:  # pathological: cut the head at a line boundary
-        text = text[: max(0, max_chars - NOTE_RESERVE)].rsplit("\n", 1)[0] + "\n"
+    return head
 
+
+def _diffs(plan: Plan, ordered: list[Action], secrets, text: str, max_chars: int) -> tuple[str, list[Action], bool]:
+    """Append each action's diff while it fits: (text, the actions left out, whether one was cut)."""
     omitted: list[Action] = []
     partial = False
     for a in ordered:
@@ -165,21 +176,24 @@ def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int 
             text, partial = text + cut, True
         else:
             omitted.append(a)
-    if omitted or partial:
-        note = [
-            "",
-            "> [!NOTE]",
-            f"> This comment was cut to fit GitHub's {max_chars}-character limit: "
-            + (f"{'the last diff shown is partial; ' if partial else ''}" f"{len(omitted)} of {len(ordered)} diffs are not shown.")
-            + " Run `kubesync plan` for the full plan.",
-        ]
-        text += "\n".join(note) + "\n"
-        listed = []
-        for a in omitted:
-            item = f"- {a.type.value} {escape(str(a.ref))}\n"
-            if len(text) + sum(map(len, listed)) + len(item) + 40 > max_chars:
-                listed.append(f"- …and {len(omitted) - len(listed)} more\n")
-                break
-            listed.append(item)
-        text += "".join(listed)
-    return (text.rstrip("\n") + "\n")[:max_chars]
+    return text, omitted, partial
+
+
+def _cut_note(ordered: list[Action], omitted: list[Action], partial: bool, text: str, max_chars: int) -> str:
+    """Why the comment is shorter than the plan, and which diffs are missing (as many as fit)."""
+    note = [
+        "",
+        "> [!NOTE]",
+        f"> This comment was cut to fit GitHub's {max_chars}-character limit: "
+        + (f"{'the last diff shown is partial; ' if partial else ''}" f"{len(omitted)} of {len(ordered)} diffs are not shown.")
+        + " Run `kubesync plan` for the full plan.",
+    ]
+    out = "\n".join(note) + "\n"
+    listed = []
+    for a in omitted:
+        item = f"- {a.type.value} {escape(str(a.ref))}\n"
+        if len(text) + len(out) + sum(map(len, listed)) + len(item) + 40 > max_chars:
+            listed.append(f"- …and {len(omitted) - len(listed)} more\n")
+            break
+        listed.append(item)
+    return out + "".join(listed)

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kubesync.errors import ManifestError, SourceError, cut
-from kubesync.sources import DEFAULT_MAX_SOURCE_BYTES, kustomize_refs
+from kubesync.sources import kustomize_refs
+from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES
 
 log = logging.getLogger(__name__)
 

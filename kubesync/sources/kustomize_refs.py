@@ -21,7 +21,7 @@ from typing import Any
 
 from kubesync.documents import Budget, yaml_documents
 from kubesync.errors import printable
-from kubesync.sources import redact
+from kubesync.sources.spec import redact
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MAX_KUSTOMIZATION_BYTES = 1024 * 1024

@@ -122,6 +122,20 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
         ctx = sync_ctx(request)
         return render(request, "_sync.html", **ctx) if ctx else HTMLResponse("", 404, headers=SECURITY_HEADERS)
 
+    return [
+        Route("/", overview, methods=["GET"]),
+        Route("/partials/overview", overview_part, methods=["GET"]),
+        Route("/syncs/{name}", sync_page, methods=["GET"]),
+        Route("/partials/syncs/{name}", sync_part, methods=["GET"]),
+        Route("/syncs/{name}/{action}", action_handler(hooks, access, http), methods=["POST"]),
+        *login_routes(access, http, render),
+        Route("/static/{file}", static, methods=["GET"]),
+    ]
+
+
+def action_handler(hooks, access: Access, http):
+    """POST /syncs/<name>/sync|refresh: a signed-in person's button, checked against the page's CSRF token."""
+
     async def action(request: Request) -> Response:
         name, what = request.path_params["name"], request.path_params["action"]
         try:
@@ -135,15 +149,7 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
             return HTMLResponse("<h1>No such sync</h1>", 404, headers=SECURITY_HEADERS)
         return RedirectResponse(f"/syncs/{quote(name)}?done={what}", 303, headers=SECURITY_HEADERS)
 
-    return [
-        Route("/", overview, methods=["GET"]),
-        Route("/partials/overview", overview_part, methods=["GET"]),
-        Route("/syncs/{name}", sync_page, methods=["GET"]),
-        Route("/partials/syncs/{name}", sync_part, methods=["GET"]),
-        Route("/syncs/{name}/{action}", action, methods=["POST"]),
-        *login_routes(access, http, render),
-        Route("/static/{file}", static, methods=["GET"]),
-    ]
+    return action
 
 
 def login_routes(access: Access, http, render) -> list[Route]:

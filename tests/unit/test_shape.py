@@ -1,0 +1,143 @@
+"""The package's shape, enforced: no import cycles, small modules and functions, and requests to the
+Kubernetes API (or anywhere) sent only from the few places meant to do it. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "kubesync"
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 60
+
+# Libraries that send requests over the network.
+NETWORK_LIBRARIES = ("kubernetes", "urllib3", "urllib.request", "http.client", "requests")
+# Outside kubesync/cluster/ (the Kubernetes API), only these may import one, each for one job:
+NETWORK_ALLOWED = {
+    "localcluster.py": "polls the embedded control plane's /readyz while starting it (tests and the demo)",
+    "daemon/notify.py": "POSTs alerts to the configured webhook URL",
+}
+
+
+def modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package."""
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = modules()
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module an import statement names, at any depth (lazy imports inside functions too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)  # `from pkg import submodule`
+    return names
+
+
+def internal_imports(name: str) -> set[str]:
+    """The package's modules that `name` imports: `from pkg import sub` counts as pkg.sub when that is
+    a module (the package's __init__ runs, but that is not an import of it), else as pkg."""
+    out = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in MODULES)
+        elif isinstance(node, ast.ImportFrom) and node.module in MODULES and not node.level:
+            for a in node.names:
+                out.add(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module)
+    out.discard(name)
+    return out
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as a path (first == last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle_and_accepts_a_tree():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycles_in_the_package():
+    graph = {name: internal_imports(name) for name in MODULES}
+    assert graph["kubesync.sync"] >= {"kubesync.apply", "kubesync.plan"}  # the walk sees real edges
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_module_over_the_line_limit():
+    long = {str(p.relative_to(PACKAGE)): n for p in MODULES.values() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by job): {long}"
+
+
+def test_no_function_over_the_line_limit():
+    long = []
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def sends_requests(path: Path) -> set[str]:
+    return {n for n in imported_names(path) if n in NETWORK_LIBRARIES or n.split(".")[0] in ("kubernetes", "urllib3", "requests")}
+
+
+def test_only_cluster_and_the_sanctioned_edges_import_a_network_library():
+    offenders = {}
+    for path in MODULES.values():
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith("cluster/") or rel in NETWORK_ALLOWED:
+            continue
+        found = sends_requests(path)
+        if found:
+            offenders[rel] = sorted(found)
+    assert not offenders, f"network libraries outside kubesync/cluster/ (route the call through cluster/): {offenders}"
+
+
+@pytest.mark.parametrize("rel", sorted(NETWORK_ALLOWED))
+def test_each_allowed_edge_still_needs_its_exception(rel):
+    """A stale entry would let a later change slip through: keep the list minimal."""
+    assert sends_requests(PACKAGE / rel), f"{rel} no longer imports a network library; remove it from NETWORK_ALLOWED"
+
+
+def test_the_cluster_package_really_is_where_requests_go():
+    assert sends_requests(PACKAGE / "cluster" / "client.py")

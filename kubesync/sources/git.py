@@ -36,9 +36,9 @@ from gitdb.exc import BadName, BadObject
 from kubesync.errors import SourceError, cut, printable
 from kubesync.manifests import SourceFile, load_files
 from kubesync.model import DesiredState
-from kubesync.sources.spec import SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
+from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import kustomize
-from kubesync.sources.directory import IGNORE_FILE, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
+from kubesync.sources.directory import IGNORE_FILE, MAX_FILE_BYTES, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
     from kubesync.sources.spec import SourceSpec
@@ -302,7 +302,10 @@ def _ignore_rules(tree: git.Tree, prefix: str) -> IgnoreRules:
         blob = tree / IGNORE_FILE
     except KeyError:
         return IgnoreRules()
-    return parse_ignore_file(blob.data_stream.read(), posixpath.join(prefix, IGNORE_FILE))
+    where = printable(posixpath.join(prefix, IGNORE_FILE))
+    if blob.size > MAX_FILE_BYTES:
+        raise SourceError(f"{where}: {blob.size} bytes, over the {MAX_FILE_BYTES} bytes a file may have")
+    return parse_ignore_file(blob.data_stream.read(), where)
 
 
 def read_tree(tree: git.Tree, prefix: str, max_total: int | None = None) -> FileSet:
@@ -313,10 +316,14 @@ def read_tree(tree: git.Tree, prefix: str, max_total: int | None = None) -> File
 # --- kustomize on a commit --------------------------------------------------------------------
 
 
-def materialize(tree: git.Tree, dest: Path) -> None:
-    """Write a commit's whole tree to `dest` (a kustomization may reference `../`)."""
+def materialize(tree: git.Tree, dest: Path, max_total: int | None = None) -> None:
+    """Write a commit's whole tree to `dest` (a kustomization may reference `../`), at most `max_total` bytes."""
     root = dest.resolve()
+    limit, written = max_total or DEFAULT_MAX_SOURCE_BYTES, 0
     for item in tree.traverse():
+        written += item.size if item.type == "blob" else 0
+        if written > limit:
+            raise SourceError(f"the repository passes the source's total size limit of {limit} bytes at {printable(item.path)}")
         target = (dest / item.path).resolve()
         if root not in target.parents:
             raise SourceError(f"refusing tree entry {item.path!r}: it points outside the repository")
@@ -347,7 +354,7 @@ def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str, max_tota
     with tempfile.TemporaryDirectory(prefix="kubesync-kustomize-") as tmp:
         checkout = Path(tmp) / "repo"
         checkout.mkdir()
-        materialize(commit.tree, checkout)
+        materialize(commit.tree, checkout, max_total)
         folder = checkout / sub if sub else checkout
         display = f"{where}:{sub}" if sub else where
         data, remote = kustomize.render_inside(

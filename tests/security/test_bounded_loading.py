@@ -165,3 +165,20 @@ def test_a_symlink_out_of_the_folder_is_refused_naming_the_link(tmp_path):
         f"link/: symlink to {outside}, outside the source folder; sources do not read outside their root: "
         "copy the file in, or add the link to .kubesyncignore",
     ]
+
+
+def test_a_git_kustomization_checkout_stops_at_the_source_size(tmp_path):
+    """The kustomize checkout of a commit is written to disk: it is bounded like any read."""
+    import subprocess as sp
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (repo / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    (repo / "blob.bin").write_bytes(b"x" * 5000)
+    sp.run(["git", "init", "-q"], cwd=repo, check=True)
+    sp.run(["git", "add", "."], cwd=repo, check=True)
+    sp.run(["git", "-c", "user.name=t", "-c", "user.email=t@e.x", "commit", "-qm", "x"], cwd=repo, check=True)
+    with pytest.raises(SourceError) as info:
+        load(SourceSpec(repo=str(repo), max_bytes=4096))
+    assert "passes the source's total size limit of 4096 bytes at blob.bin" in str(info.value)

@@ -40,6 +40,15 @@ def _isolate_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("KUBESYNC_CACHE_DIR", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _forget_secret_values():
+    """The redactor is process-wide: values one test loaded must not scrub another test's output."""
+    yield
+    from kubesync.render.mask import REDACTOR
+
+    REDACTOR.forget()
+
+
 @pytest.fixture(scope="session")
 def kubeconfig(tmp_path_factory) -> str:
     """A kubeconfig for the real control plane, or for an existing cluster named by KUBESYNC_TEST_KUBECONFIG."""

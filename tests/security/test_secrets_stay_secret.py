@@ -53,9 +53,13 @@ def secret(**values: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_redactor():
+def _fresh_redactor_and_logging():
+    """Each test starts from a process that has seen no Secret; logging set up by a test is undone."""
     REDACTOR.forget()
+    logger = logging.getLogger("kubesync")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     yield
+    logger.handlers[:], logger.level, logger.propagate = saved
     REDACTOR.forget()
 
 

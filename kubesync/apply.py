@@ -24,10 +24,11 @@ from typing import Callable
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster.client import JSON_PATCH, MERGE_PATCH
-from kubesync.cluster.dryrun import Verdict, check_update
+from kubesync.cluster.dryrun import check_create, check_update
 from kubesync.logs import ObjectLogger
 from kubesync.model import Action, ActionType, Cascade, Result, KubeObject, ObjectRef, Plan, ResourceType
 from kubesync.plan import waves
+from kubesync.validate import Check
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,19 @@ class Applier:
             return self._with_conflict_retries(action)
         if action.type is ActionType.DELETE:
             return self._delete(action)
+        if action.type is ActionType.REPLACE:
+            return self._replace(action)
         return Outcome(action, Result.UNCHANGED)
+
+    def _replace(self, action: Action) -> Outcome:
+        """Delete (this uid only), wait until it is gone, create it again from the desired state."""
+        deleted = self._delete(action)
+        if self.settings.dry_run:
+            return Outcome(action, Result.REPLACED, "server dry run: deleted, not created again")
+        if deleted.message:  # stopped waiting for the deletion (shutting down): do not create over it
+            return Outcome(action, Result.FAILED, f"{action.ref}: {deleted.message}; not created again")
+        created = self._create(replace(action, type=ActionType.CREATE, uid="", resource_version=""))
+        return Outcome(action, Result.REPLACED, "deleted and created again", live=created.live)
 
     def _wait_for_type(self, ref: ObjectRef) -> ResourceType:
         """A custom resource created in the run that creates its CRD: wait until the CRD is served."""
@@ -379,36 +392,29 @@ class Applier:
         raise errors.Timeout(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")
 
 
-def verify_updates(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:
-    """Turn updates the server would store as no change into no-ops, with a warning.
+def verify_plan(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:
+    """The server's dry run of every create and update, in wave order, `concurrency` at a time; no-ops
+    are never sent. What the answers mean is decided in kubesync.validate: rejected objects raise
+    PlanInvalid (all of them at once), immutable-field updates become replacements, updates the server
+    would not store become no-ops, and what could not be dry-run says so on the plan."""
+    from kubesync.validate import judge, to_check
 
-    A field the server drops (a misspelled or unknown field, a disabled feature, zero values it
-    omits) would otherwise be planned again on every run and look like drift forever. Each update
-    is sent once with dryRun=All; only its result is compared, nothing is written. An update our
-    credentials may not dry-run is kept and says so on the plan.
-    """
-    updates = [a for a in plan.actions if a.type is ActionType.UPDATE and a.live is not None]
-    if not updates:
+    def served(action: Action) -> bool:
+        return discovery.resource_for(action.ref.api_version, action.ref.kind) is not None
+
+    actions, later = to_check(plan, served)
+    if not actions and not later:
         return plan
 
-    def check(action: Action) -> Verdict:
+    def check(action: Action) -> Check:
         rtype = discovery.resource_for(action.ref.api_version, action.ref.kind)
-        return Verdict.FAILED if rtype is None else check_update(cluster, rtype, action)
+        if action.type is ActionType.CREATE:
+            return check_create(cluster, rtype, action)
+        return check_update(cluster, rtype, action)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
-        verdicts = {a.ref.key: v for a, v in zip(updates, pool.map(check, updates))}
-    if not any(v in (Verdict.NO_EFFECT, Verdict.FORBIDDEN) for v in verdicts.values()):
-        return plan
-    actions, warnings = [], list(plan.warnings)
-    for a in plan.actions:
-        verdict = verdicts.get(a.ref.key) if a.type is ActionType.UPDATE else None
-        origin = f"{a.origin}: " if a.origin else ""
-        if verdict is Verdict.NO_EFFECT:
-            paths = ", ".join(op["path"] for op in a.patch)
-            warnings.append(f"{origin}{a.ref}: the server ignores {paths} (unknown field, disabled feature or "
-                            "omitted default); nothing to change")
-            a = replace(a, type=ActionType.NOOP, patch=(), risks=(), note="")
-        elif verdict is Verdict.FORBIDDEN:
-            warnings.append(f"{origin}{a.ref}: not verified by the server: forbidden (a dry run of the update was refused)")
-        actions.append(a)
-    return replace(plan, actions=tuple(actions), warnings=tuple(warnings))
+        checks = {a.ref.key: c for a, c in zip(actions, pool.map(check, actions))}
+    checked, problems = judge(plan, checks, later)
+    if problems:
+        raise errors.PlanInvalid(problems)
+    return checked

@@ -56,6 +56,8 @@ def action_states(action: Action) -> States:
         return States(None, action.desired)
     if t is ActionType.DELETE:
         return States(action.live, None, "" if action.live is not None else "live object not recorded in the plan")
+    if t is ActionType.REPLACE:  # the object is created again from the desired state
+        return States(action.live, action.desired)
     if t is ActionType.NOOP:
         same = action.live if action.live is not None else action.desired
         return States(same, same)

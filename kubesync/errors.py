@@ -17,6 +17,7 @@
      ├── OwnershipConflict     an object exists that another tool owns
      ├── InventoryCorrupt      a sync's inventory ConfigMap cannot be decoded (pruning is impossible)
      ├── PlanRefused           prune safety: empty source, too many deletions
+     ├── PlanInvalid           the server's dry run rejects objects of the plan (each listed)
      ├── StalePlan             a saved plan no longer matches the cluster or source
      ├── Timeout               something did not happen in time (a CRD Established, a deletion finished)
      │    └── WaitTimeout      `apply --wait`: objects not Healthy in time (each listed with its reason)
@@ -143,6 +144,15 @@ class InventoryCorrupt(KubesyncError):
 
 class PlanRefused(KubesyncError):
     pass
+
+
+class PlanInvalid(KubesyncError):
+    """The server would reject objects of the plan: nothing is applied. Each problem names file:line and object."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(f"the server rejects {len(self.problems)} object(s) of the plan (server-side dry run); "
+                         "nothing was applied:\n" + "\n".join("  " + p for p in self.problems))
 
 
 class StalePlan(KubesyncError):

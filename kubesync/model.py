@@ -130,6 +130,7 @@ class ActionType(str, enum.Enum):
     CREATE = "create"
     UPDATE = "update"
     SCALE = "scale"
+    REPLACE = "replace"  # delete, wait until gone, create: an update the server refuses (immutable field)
     DELETE = "delete"
     NOOP = "noop"
 
@@ -140,6 +141,7 @@ class Result(enum.StrEnum):
     CREATED = "created"
     PATCHED = "patched"
     SCALED = "scaled"
+    REPLACED = "replaced"
     DELETED = "deleted"
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"

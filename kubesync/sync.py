@@ -14,7 +14,7 @@ from typing import Callable
 
 from kubesync import errors, inventory
 from kubesync.cluster import API
-from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome, verify_updates
+from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome, verify_plan
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.discovery import Discovery
 from kubesync.cluster.live import list_by_ref, list_managed, list_objects
@@ -57,6 +57,8 @@ class SyncSpec:
     inventory_namespace: str = inventory.DEFAULT_NAMESPACE
     strict_namespace: bool = False
     """`namespace` was given (-n): an object naming another namespace is an error, as in kubectl."""
+    validate: bool = True
+    """Dry-run every create and update on the server while planning (--validate=server, the default)."""
 
     @classmethod
     def of(cls, settings) -> "SyncSpec":
@@ -141,7 +143,8 @@ class Pipeline:
         remember([*live.values(), *managed.values()])  # live Secret values are scrubbed from messages too
         plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision,
                           inventory_source=inv_source)
-        plan = verify_updates(self.cluster, self.discovery, plan)
+        if spec.validate:
+            plan = verify_plan(self.cluster, self.discovery, plan)
         if desired.warnings:
             plan = replace(plan, warnings=desired.warnings + plan.warnings)
         return Planned(plan, resolved, settings, inv, live, managed, inventory_source=inv_source)

@@ -1,25 +1,21 @@
-"""Server-side dry runs: what the server would store for an update, with nothing stored."""
+"""Server-side dry runs: what the server would store for a create or an update, with nothing stored.
+
+Each check is one request with dryRun=All; its answer is turned into a `Check` here, where the
+server's errors enter. What a check means for the plan is decided in the pure `kubesync.validate`.
+"""
 
 from __future__ import annotations
 
-import enum
 import logging
 
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster.client import JSON_PATCH
 from kubesync.model import Action, KubeObject, ResourceType
+from kubesync.validate import Check, Verdict
 from kubesync.vocab import VOLATILE_METADATA, without_metadata
 
 log = logging.getLogger(__name__)
-
-class Verdict(str, enum.Enum):
-    """What a dry run of one update said."""
-
-    NO_EFFECT = "no-effect"  # the server would store the object unchanged
-    CHANGES = "changes"  # the update does something
-    FORBIDDEN = "forbidden"  # our credentials may not patch it: not verified by the server
-    FAILED = "failed"  # invalid, gone, unreachable: the real apply reports it
 
 
 def stored_view(obj: KubeObject | None) -> KubeObject:
@@ -27,7 +23,30 @@ def stored_view(obj: KubeObject | None) -> KubeObject:
     return without_metadata(obj, VOLATILE_METADATA, drop_status=True)
 
 
-def check_update(cluster: API, rtype: ResourceType, action: Action) -> Verdict:
+def _server_reason(e: errors.ClusterError) -> str:
+    """The server's own message without our `METHOD /path:` prefix, with each invalid field."""
+    message = str((e.body or {}).get("message") or e).strip()
+    return errors.cut(message, 600)
+
+
+def _refused(action: Action, e: errors.KubesyncError, what: str) -> Check:
+    if isinstance(e, errors.ClusterUnauthorized):
+        log.warning("%s: the server dry run of the %s was refused (%s); planned without it", action.ref, what, errors.cut(str(e), 200))
+        return Check(Verdict.FORBIDDEN, "forbidden")
+    if isinstance(e, errors.ClusterError) and e.status in (400, 404, 422):
+        reason = _server_reason(e)
+        if what == "update" and e.status == 422 and _immutable(e):
+            return Check(Verdict.IMMUTABLE, reason)
+        return Check(Verdict.INVALID, reason)
+    return Check(Verdict.FAILED, errors.cut(str(e), 200))
+
+
+def _immutable(e: errors.ClusterError) -> bool:
+    texts = [str(c.get("message") or "") for c in e.causes] or [str(e)]
+    return any("immutable" in t for t in texts)
+
+
+def check_update(cluster: API, rtype: ResourceType, action: Action) -> Check:
     """Send the update's patch with dryRun=All and compare the result with the live object.
 
     No resourceVersion test here: controllers write status all the time, and a change to anything
@@ -35,9 +54,17 @@ def check_update(cluster: API, rtype: ResourceType, action: Action) -> Verdict:
     try:
         result = cluster.request("PATCH", rtype.path(action.ref.namespace, action.ref.name), body=list(action.patch),
                                  content_type=JSON_PATCH, query={"dryRun": "All"})
-    except errors.ClusterUnauthorized as e:
-        log.warning("%s: the server dry run of the update was refused (%s); planned without it", action.ref, errors.cut(str(e), 200))
-        return Verdict.FORBIDDEN
-    except errors.KubesyncError:
-        return Verdict.FAILED
-    return Verdict.NO_EFFECT if stored_view(result) == stored_view(action.live) else Verdict.CHANGES
+    except errors.KubesyncError as e:
+        return _refused(action, e, "update")
+    return Check(Verdict.NO_EFFECT if stored_view(result) == stored_view(action.live) else Verdict.CHANGES)
+
+
+def check_create(cluster: API, rtype: ResourceType, action: Action) -> Check:
+    """Send the create with dryRun=All: validation, defaulting and admission run, nothing is stored."""
+    try:
+        cluster.request("POST", rtype.path(action.ref.namespace), body=action.desired, query={"dryRun": "All"})
+    except errors.ClusterConflict as e:  # created by someone since we looked: apply re-diffs it
+        return Check(Verdict.FAILED, errors.cut(str(e), 200))
+    except errors.KubesyncError as e:
+        return _refused(action, e, "create")
+    return Check(Verdict.CHANGES)

@@ -16,25 +16,27 @@ from kubesync.model import ActionType, Cascade
 
 
 def confirm_deletions(plan, args) -> None:
-    """Deletions need a yes: from --yes, or typed at a terminal."""
-    deletions = [a for a in plan.actions if a.type is ActionType.DELETE]
-    if not deletions or args.yes or args.dry_run != "none":
+    """Deletions and replacements (delete, then create again) need a yes: from --yes, or typed at a terminal."""
+    risky = [a for a in plan.actions if a.type in (ActionType.DELETE, ActionType.REPLACE)]
+    if not risky or args.yes or args.dry_run != "none":
         return
+    n_replace = sum(1 for a in risky if a.type is ActionType.REPLACE)
+    what = ", ".join(part for part in (f"deletes {len(risky) - n_replace} object(s)" if len(risky) > n_replace else "",
+                                       f"replaces {n_replace} object(s) (deleted, then created again)" if n_replace else "") if part)
     if not sys.stdin.isatty():
-        raise errors.UsageError(
-            f"the plan deletes {len(deletions)} object(s); pass --yes to confirm when not on a terminal"
-        )
-    print(f"\nThe plan deletes {len(deletions)} object(s):", file=sys.stderr)
-    for a in deletions:
-        print(f"  - {a.ref}", file=sys.stderr)
+        raise errors.UsageError(f"the plan {what}; nothing was changed. Pass --yes to confirm when not on a terminal")
+    print(f"\nThe plan {what}:", file=sys.stderr)
+    for a in risky:
+        print(f"  - {a.type.value} {a.ref}", file=sys.stderr)
     answer = input("Apply it? Only 'yes' is accepted: ").strip().lower()
     if answer != "yes":
         raise errors.Cancelled("apply cancelled; nothing was changed")
 
 
 def progress_printer(color: bool, total: int = 0):
-    marks = {"created": "+", "patched": "~", "scaled": "^", "deleted": "-", "unchanged": "=", "skipped": "?", "failed": "!"}
-    colors = {"created": "32", "patched": "33", "scaled": "36", "deleted": "31", "failed": "1;31"}
+    marks = {"created": "+", "patched": "~", "scaled": "^", "replaced": "±", "deleted": "-", "unchanged": "=", "skipped": "?",
+             "failed": "!"}
+    colors = {"created": "32", "patched": "33", "scaled": "36", "replaced": "31", "deleted": "31", "failed": "1;31"}
 
     def show(outcome) -> None:
         mark = marks.get(outcome.result, " ")
@@ -62,7 +64,7 @@ def summary(report) -> str:
     for o in report.outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1
     parts = [f"{counts.get(k, 0)} {k}" for k in ("created", "patched", "scaled", "deleted")]
-    extra = [f"{counts[k]} {k}" for k in ("skipped", "failed") if counts.get(k)]
+    extra = [f"{counts[k]} {k}" for k in ("replaced", "skipped", "failed") if counts.get(k)]
     return "Apply complete: " + ", ".join(parts + extra) + "."
 
 

@@ -140,7 +140,8 @@ def request(args, source=None, **given):
         from kubesync.selector import parse
 
         spec = replace(spec, plan=replace(spec.plan, selector=parse(selector)))
-    return settings.source, replace(spec, strict_namespace=bool(getattr(args, "namespace", None)))
+    return settings.source, replace(spec, strict_namespace=bool(getattr(args, "namespace", None)),
+                                    validate=getattr(args, "validate", "server") != "none")
 
 
 def prepare(args, *, deltas: bool = False):

@@ -32,6 +32,7 @@ from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResul
 from kubesync.render.mask import redact
 from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
 from kubesync.vocab import short_revision
+from kubesync.validate import unattended
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,9 @@ class SyncWorker:
             return RunResult.STANDBY
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
+        planned.plan, skipped = unattended(planned.plan)  # nobody confirms here: only opted-in replacements run
+        for line in skipped:
+            self.log.warning("%s", one_line(line))
         report = pipe.apply(planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
         if self.abort.is_set():
             # Shutdown or a lost leadership cut the apply short: not the source's fault, no alert.

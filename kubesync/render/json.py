@@ -25,7 +25,7 @@ from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Origin, Pl
 from kubesync.render.mask import is_secret, mask_pair, mask_patch, plan_secret_values, redact
 
 SCHEMA = "kubesync.io/plan/v1"
-WRITES = (ActionType.CREATE, ActionType.UPDATE, ActionType.SCALE)  # actions that send object values
+WRITES = (ActionType.CREATE, ActionType.UPDATE, ActionType.SCALE, ActionType.REPLACE)  # actions that send object values
 
 
 def _strip_managed(obj: KubeObject | None) -> KubeObject | None:

@@ -135,10 +135,11 @@ def _head(plan: Plan, deltas: Deltas | None, secrets) -> list[str]:
     if not plan.has_changes:
         head += [f"**{summary_line(plan)}**", ""]
     else:
+        kinds = ("create", "update", "scale") + (("replace",) if counts["replace"] else ()) + ("delete", "noop")
         head += [
-            "| Create | Update | Scale | Delete | Unchanged |",
-            "|---:|---:|---:|---:|---:|",
-            "| " + " | ".join(str(counts[k]) for k in ("create", "update", "scale", "delete", "noop")) + " |",
+            "| " + " | ".join(k.capitalize() if k != "noop" else "Unchanged" for k in kinds) + " |",
+            "|" + "---:|" * len(kinds),
+            "| " + " | ".join(str(counts[k]) for k in kinds) + " |",
             "",
         ]
     risky = [a for a in plan.changes if a.risks]

@@ -13,6 +13,7 @@ SYNC_STATE = {
     ActionType.NOOP: "Synced",
     ActionType.UPDATE: "OutOfSync",
     ActionType.SCALE: "OutOfSync",
+    ActionType.REPLACE: "OutOfSync",
     ActionType.CREATE: "Missing",
     ActionType.DELETE: "Extra",
 }

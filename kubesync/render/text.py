@@ -27,6 +27,7 @@ ACTION_COLOR = {
     ActionType.CREATE: GREEN,
     ActionType.UPDATE: YELLOW,
     ActionType.SCALE: CYAN,
+    ActionType.REPLACE: RED,
     ActionType.DELETE: RED,
     ActionType.NOOP: "",
 }
@@ -206,7 +207,8 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         n = counts[ActionType.NOOP.value]
         return f"No changes. {n} object{'' if n == 1 else 's'} in sync."
-    parts = ", ".join(f"{counts[t.value]} to {t.value}" for t in SUMMARY_ORDER)
+    order = SUMMARY_ORDER if not counts[ActionType.REPLACE.value] else SUMMARY_ORDER[:3] + (ActionType.REPLACE, ActionType.DELETE)
+    parts = ", ".join(f"{counts[t.value]} to {t.value}" for t in order)
     return f"Plan: {parts} ({counts[ActionType.NOOP.value]} unchanged)."
 
 

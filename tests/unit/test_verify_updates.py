@@ -1,12 +1,16 @@
-"""The plan's server dry run of each update: no-ops dropped, a refused check reported, never silent."""
+"""The plan's server dry runs: no-ops dropped, rejected objects an error, immutable updates replaced,
+a refused check reported, never silent; the decisions themselves (kubesync.validate) are pure."""
 
 from __future__ import annotations
 
 import logging
 
 from kubesync import errors
-from kubesync.apply import verify_updates
-from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, ResourceType
+import pytest
+
+from kubesync.apply import verify_plan as verify_updates
+from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, ResourceType, Risk
+from kubesync.validate import Check, Verdict, judge, to_check, unattended
 
 CM = ResourceType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 LIVE = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": "shop", "resourceVersion": "7"},
@@ -55,12 +59,77 @@ def test_a_forbidden_check_keeps_the_update_and_says_so_on_the_plan_and_in_the_l
     with caplog.at_level(logging.WARNING):
         plan = verify_updates(cluster, Discovery(), Plan("s", "src", "r", (update("conf"),)))
     assert [a.type for a in plan.actions] == [ActionType.UPDATE]
-    assert plan.warnings == ("cm.yaml:3: v1 ConfigMap shop/conf: not verified by the server: forbidden "
-                             "(a dry run of the update was refused)",)
+    assert plan.warnings == ("cm.yaml:3: v1 ConfigMap shop/conf: not validated by the server: forbidden",)
     assert "shop/conf: the server dry run of the update was refused" in caplog.text
 
 
-def test_other_failures_leave_the_plan_as_it_was_for_apply_to_report():
-    cluster = Answers(conf=errors.ClusterInvalid("PATCH ...: invalid", status=422))
-    plan = Plan("s", "src", "r", (update("conf"),))
-    assert verify_updates(cluster, Discovery(), plan) is plan
+def test_an_invalid_object_is_an_error_of_the_plan_naming_file_line_and_reason():
+    body = {"message": 'ConfigMap "conf" is invalid: data[b c]: Invalid value: "b c": a valid config key must consist of ...'}
+    cluster = Answers(conf=errors.ClusterInvalid("PATCH ...: invalid", status=422, body=body))
+    with pytest.raises(errors.PlanInvalid) as e:
+        verify_updates(cluster, Discovery(), Plan("s", "src", "r", (update("conf"),)))
+    assert e.value.problems == ['cm.yaml:3: v1 ConfigMap shop/conf: the server would reject this update: ' + body["message"]]
+
+
+def test_an_unreachable_server_keeps_the_update_and_says_it_was_not_validated():
+    cluster = Answers(conf=errors.ClusterTransient("PATCH /x: HTTP 503", status=503))
+    plan = verify_updates(cluster, Discovery(), Plan("s", "src", "r", (update("conf"),)))
+    assert [a.type for a in plan.actions] == [ActionType.UPDATE]
+    assert plan.warnings == ("cm.yaml:3: v1 ConfigMap shop/conf: not validated by the server: PATCH /x: HTTP 503",)
+
+
+def _create(kind, name, ns="", group="", version="v1"):
+    return Action(ActionType.CREATE, ObjectRef(group, version, kind, ns, name), origin=Origin("app.yaml", 1),
+                  desired={"apiVersion": version, "kind": kind, "metadata": {"name": name}})
+
+
+def test_objects_in_a_namespace_the_plan_creates_are_checked_when_applied():
+    plan = Plan("s", "src", "r", (_create("Namespace", "shop"), _create("ConfigMap", "a", "shop"), _create("ConfigMap", "b", "other"),
+                                  _create("Widget", "w", "other", group="example.com")))
+    actions, later = to_check(plan, served=lambda a: a.ref.kind != "Widget")
+    assert [a.ref.name for a in actions] == ["shop", "b"]
+    assert later == {"in namespace shop, which this plan creates": 1,
+                     "of example.com/v1 Widget, whose CustomResourceDefinition this plan creates": 1}
+    checked, problems = judge(plan, {a.ref.key: Check(Verdict.CHANGES) for a in actions}, later)
+    assert problems == [] and checked.actions == plan.actions
+    assert checked.warnings == (
+        "1 object(s) in namespace shop, which this plan creates: validated by the server only when applied",
+        "1 object(s) of example.com/v1 Widget, whose CustomResourceDefinition this plan creates: validated by the server only when applied",
+    )
+
+
+def test_a_binding_to_a_role_the_plan_creates_is_checked_when_applied():
+    role = _create("Role", "reader", "x", group="rbac.authorization.k8s.io")
+    binding = Action(ActionType.CREATE, ObjectRef("rbac.authorization.k8s.io", "v1", "RoleBinding", "x", "b"),
+                     desired={"roleRef": {"kind": "Role", "name": "reader"}})
+    actions, later = to_check(Plan("s", "src", "r", (role, binding)), served=lambda a: True)
+    assert actions == [role] and later == {"(RoleBinding) referring to Roles this plan creates": 1}
+
+
+def test_every_rejected_object_is_listed_at_once():
+    plan = Plan("s", "src", "r", (_create("ConfigMap", "a", "gone"), _create("Service", "b", "x"), _create("ConfigMap", "c", "x")))
+    checks = {plan.actions[0].ref.key: Check(Verdict.INVALID, 'namespaces "gone" not found'),
+              plan.actions[1].ref.key: Check(Verdict.INVALID, "spec.ports: Required value"),
+              plan.actions[2].ref.key: Check(Verdict.CHANGES)}
+    _, problems = judge(plan, checks)
+    assert problems == ['app.yaml:1: v1 ConfigMap gone/a: the server would reject this create: namespaces "gone" not found',
+                        "app.yaml:1: v1 Service x/b: the server would reject this create: spec.ports: Required value"]
+
+
+def test_an_update_refused_for_an_immutable_field_becomes_a_replacement():
+    a = update("conf")
+    checked, problems = judge(Plan("s", "src", "r", (a,)), {a.ref.key: Check(Verdict.IMMUTABLE, "spec.selector: field is immutable")})
+    (r,) = checked.actions
+    assert problems == [] and r.type is ActionType.REPLACE and r.risks == (Risk.IMMUTABLE,)
+    assert "field is immutable" in r.note and checked.counts()["replace"] == 1
+
+
+def test_unattended_runs_replace_only_objects_that_opt_in():
+    a = update("conf")
+    allowed = Action(ActionType.REPLACE, ObjectRef("", "v1", "ConfigMap", "shop", "ok"),
+                     desired={"metadata": {"annotations": {"kubesync.io/replace": "allowed"}}})
+    plan = Plan("s", "src", "r", (Action(ActionType.REPLACE, a.ref, origin=a.origin, desired={"metadata": {}}), allowed))
+    left, skipped = unattended(plan)
+    assert [x.ref.name for x in left.actions] == ["ok"]
+    assert skipped == ['cm.yaml:3: v1 ConfigMap shop/conf: needs to be replaced (deleted and created again); skipped: unattended '
+                       'replacement needs the annotation kubesync.io/replace: "allowed" (or run `kubesync apply`)']

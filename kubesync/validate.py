@@ -1,0 +1,132 @@
+"""Pure: what the server's dry runs (kubesync.cluster.dryrun) mean for a plan.
+
+    update the server would store unchanged     -> no-op, with a warning (no drift forever)
+    update refused for an immutable field       -> replace (delete, wait until gone, create), risk `immutable`
+    create or update the server rejects         -> an error of the plan: file:line, object, the server's reason
+    dry run forbidden, failed or not possible   -> kept, and the plan says "not validated by the server"
+
+Objects in a namespace the plan itself creates cannot be dry-run (the server answers 404 for the
+namespace): the namespace's own create is dry-run, its objects are checked when applied, and the plan
+says so once per namespace. The same holds for custom resources whose CRD the plan creates.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+from kubesync.model import Action, ActionType, Plan, Risk
+
+
+class Verdict(str, enum.Enum):
+    """What a dry run of one create or update said."""
+
+    NO_EFFECT = "no-effect"  # an update the server would store as no change
+    CHANGES = "changes"  # accepted: the write does something
+    FORBIDDEN = "forbidden"  # our credentials may not dry-run it: not validated by the server
+    INVALID = "invalid"  # the server would reject the object (422, 400, 404): an error of the plan
+    IMMUTABLE = "immutable"  # an update refused because it changes an immutable field: replace it
+    FAILED = "failed"  # unreachable, 5xx, a conflict: not validated; the real apply reports it
+
+
+@dataclass(frozen=True)
+class Check:
+    verdict: Verdict
+    reason: str = ""
+    """The server's message (cut), for INVALID, IMMUTABLE, FORBIDDEN and FAILED."""
+
+CHECKED = (ActionType.CREATE, ActionType.UPDATE)
+
+
+def created_namespaces(plan: Plan) -> set[str]:
+    return {a.ref.name for a in plan.actions if a.type is ActionType.CREATE and a.ref.kind == "Namespace" and not a.ref.group}
+
+
+def _needs_created(a: Action, created: set[tuple[str, str, str]]) -> str:
+    """What an object refers to that only this plan creates, which the server checks on create: a
+    binding's role (a non-admin binder gets 404 "role not found"), a Pod's ServiceAccount."""
+    obj = a.desired or {}
+    if a.ref.group == "rbac.authorization.k8s.io" and a.ref.kind in ("RoleBinding", "ClusterRoleBinding"):
+        role = obj.get("roleRef") or {}
+        kind, name = str(role.get("kind") or ""), str(role.get("name") or "")
+        if (kind, "" if kind == "ClusterRole" else a.ref.namespace, name) in created:
+            return f"{kind}s"
+    if a.ref.kind == "Pod" and not a.ref.group:
+        account = str((obj.get("spec") or {}).get("serviceAccountName") or "")
+        if account and ("ServiceAccount", a.ref.namespace, account) in created:
+            return "ServiceAccounts"
+    return ""
+
+
+def to_check(plan: Plan, served) -> tuple[list[Action], dict[str, int]]:
+    """The actions to dry-run, in wave order, and those that cannot be yet: {what they wait for: count}.
+    `served(action)` tells whether the cluster serves the action's kind today."""
+    new_namespaces = created_namespaces(plan)
+    created = {(a.ref.kind, a.ref.namespace, a.ref.name) for a in plan.actions if a.type is ActionType.CREATE}
+    out, later = [], {}
+    for a in plan.actions:
+        if a.type not in CHECKED or (a.type is ActionType.UPDATE and a.live is None):
+            continue
+        needs = _needs_created(a, created) if a.type is ActionType.CREATE else ""
+        if a.ref.namespace in new_namespaces:
+            key = f"in namespace {a.ref.namespace}, which this plan creates"
+        elif not served(a):
+            key = f"of {a.ref.api_version} {a.ref.kind}, whose CustomResourceDefinition this plan creates"
+        elif needs:
+            key = f"({a.ref.kind}) referring to {needs} this plan creates"
+        else:
+            out.append(a)
+            continue
+        later[key] = later.get(key, 0) + 1
+    return out, later
+
+
+def _where(a: Action) -> str:
+    return f"{a.origin}: {a.ref}" if a.origin else str(a.ref)
+
+
+def judge(plan: Plan, checks: Mapping[tuple, Check], later: Mapping[str, int] | None = None) -> tuple[Plan, list[str]]:
+    """The plan the checks leave, and the problems that make it an error (all of them, in plan order)."""
+    actions, warnings, problems = [], list(plan.warnings), []
+    for a in plan.actions:
+        check = checks.get(a.ref.key) if a.type in CHECKED else None
+        verdict = check.verdict if check else None
+        if verdict is Verdict.NO_EFFECT and a.type is ActionType.UPDATE:
+            paths = ", ".join(op["path"] for op in a.patch)
+            warnings.append(f"{_where(a)}: the server ignores {paths} (unknown field, disabled feature or "
+                            "omitted default); nothing to change")
+            a = replace(a, type=ActionType.NOOP, patch=(), risks=(), note="")
+        elif verdict is Verdict.IMMUTABLE:
+            risks = tuple(dict.fromkeys((*a.risks, Risk.IMMUTABLE)))
+            a = replace(a, type=ActionType.REPLACE, risks=risks,
+                        note=f"replaced (deleted, then created again): the server refuses the update: {check.reason}")
+        elif verdict is Verdict.INVALID:
+            problems.append(f"{_where(a)}: the server would reject this {a.type.value}: {check.reason}")
+        elif verdict in (Verdict.FORBIDDEN, Verdict.FAILED):
+            warnings.append(f"{_where(a)}: not validated by the server: {check.reason}")
+        actions.append(a)
+    for what, n in sorted((later or {}).items()):
+        warnings.append(f"{n} object(s) {what}: validated by the server only when applied")
+    return replace(plan, actions=tuple(actions), warnings=tuple(warnings)), problems
+
+
+REPLACE_ANNOTATION = "kubesync.io/replace"
+
+
+def replace_allowed(action: Action) -> bool:
+    annotations = ((action.desired or {}).get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "allowed"
+
+
+def unattended(plan: Plan) -> tuple[Plan, list[str]]:
+    """For runs nobody confirms (the daemon): replacements of objects not opted in with
+    `kubesync.io/replace: "allowed"` are left out, and reported."""
+    actions, skipped = [], []
+    for a in plan.actions:
+        if a.type is ActionType.REPLACE and not replace_allowed(a):
+            skipped.append(f"{_where(a)}: needs to be replaced (deleted and created again); skipped: unattended "
+                           "replacement needs the annotation kubesync.io/replace: \"allowed\" (or run `kubesync apply`)")
+            continue
+        actions.append(a)
+    return replace(plan, actions=tuple(actions), warnings=plan.warnings + tuple(skipped)), skipped

@@ -2,7 +2,8 @@
 
 The file is the JSON plan (schema kubesync.io/plan/v1) unmasked, since apply needs Secret values, so
 it is written owner-only, plus what `apply --plan` needs to tell whether it went stale: the source
-it was planned from (credentials stripped) and the default namespace.
+it was planned from (credentials stripped), the default namespace, and the cluster it was planned
+against (API server URL and the kube-system namespace's uid): applied elsewhere, it is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +25,32 @@ from kubesync.sources import SourceSpec, redact
 
 
 @dataclass(frozen=True)
+class ClusterIdentity:
+    """Which cluster a plan was made against: the URL can change (a proxy, a new DNS name), the uid of
+    kube-system cannot, so the uid decides when both sides know it."""
+
+    server: str
+    uid: str = ""
+    """kube-system's uid ("" when our credentials may not read it)."""
+
+    def same_as(self, other: "ClusterIdentity") -> bool:
+        if self.uid and other.uid:
+            return self.uid == other.uid
+        return self.server == other.server
+
+    def __str__(self) -> str:
+        return self.server + (f" (kube-system uid {self.uid})" if self.uid else "")
+
+
+def wrong_cluster(saved: "SavedPlan", current: ClusterIdentity) -> str | None:
+    """Why the saved plan must not run on `current` (None: it may)."""
+    if saved.cluster is None or saved.cluster.same_as(current):
+        return None
+    return (f"the saved plan was made against cluster {saved.cluster}, but the current context points at "
+            f"cluster {current}; nothing was applied. Plan again against this cluster, or pass --replan")
+
+
+@dataclass(frozen=True)
 class SavedPlan:
     """A reviewed plan and where it came from."""
 
@@ -33,6 +60,9 @@ class SavedPlan:
 
     namespace: str = ""
     """The default namespace it was planned with."""
+
+    cluster: ClusterIdentity | None = None
+    """The cluster it was planned against (None in plans saved before this was recorded)."""
 
 
 def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
@@ -44,6 +74,8 @@ def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
             raw["repo"] = redact(raw["repo"])
         data["source_spec"] = raw
     data["namespace"] = saved.namespace
+    if saved.cluster is not None:
+        data["cluster"] = {"server": saved.cluster.server, "uid": saved.cluster.uid}
     return data
 
 
@@ -61,7 +93,11 @@ def from_dict(data: dict, path: str = "") -> SavedPlan:
             raise errors.UsageError(f"{where}not a valid kubesync plan: source_spec: {e}") from e
     plan = plan_from_dict(data)
     remember_values(plan_secret_values(plan.actions))  # the file holds values: scrub them from messages
-    return SavedPlan(plan, source, str(data.get("namespace") or ""))
+    raw_cluster = data.get("cluster")
+    cluster = None
+    if isinstance(raw_cluster, dict) and raw_cluster.get("server"):
+        cluster = ClusterIdentity(str(raw_cluster["server"]), str(raw_cluster.get("uid") or ""))
+    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster)
 
 
 def write(path: str, saved: SavedPlan) -> None:

@@ -242,6 +242,16 @@ class Pipeline:
                 )
             sleep(interval)
 
+    def identity(self):
+        """Which cluster this is (planfile.ClusterIdentity): its API server URL and kube-system's uid."""
+        from kubesync.planfile import ClusterIdentity
+
+        try:
+            uid = (self.cluster.get_or_none("/api/v1/namespaces/kube-system") or {}).get("metadata", {}).get("uid", "")
+        except errors.ClusterUnauthorized:
+            uid = ""  # read-only credentials without namespaces: the URL alone identifies the cluster
+        return ClusterIdentity(self.cluster.server, uid)
+
     def server_version(self) -> dict:
         """The API server's /version document (gitVersion, platform, ...)."""
         return self.cluster.get("/version")

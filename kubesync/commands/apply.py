@@ -121,7 +121,10 @@ def apply_saved(args) -> int:
 
     saved = planfile.read(args.plan_file)
     pipe = pipeline(args)
-    stale = pipe.stale(saved)
+    elsewhere = planfile.wrong_cluster(saved, pipe.identity())
+    stale = [elsewhere] if elsewhere else pipe.stale(saved)
+    if elsewhere and not args.replan:
+        raise errors.KubesyncError(elsewhere)
     if stale:
         if not args.replan:
             raise errors.StalePlan(stale)

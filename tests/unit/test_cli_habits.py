@@ -124,3 +124,19 @@ def test_completion_and_client_version_commands():
     assert out.returncode == 0 and out.stdout.startswith("# fish completion for kubesync")
     out = run("--color=never", "version", "--client")
     assert out.returncode == 0 and "Client Version: kubesync " in out.stdout and "Tested on Kubernetes: 1.37, 1.20" in out.stdout
+
+
+def test_a_saved_plan_names_its_cluster_and_is_refused_on_another():
+    from kubesync import planfile
+    from kubesync.model import Plan
+
+    a = planfile.ClusterIdentity("https://10.0.0.1:6443", "uid-a")
+    saved = planfile.from_dict(planfile.to_dict(planfile.SavedPlan(Plan("s", "src", "r", ()), None, "ns", a)))
+    assert saved.cluster == a
+    assert planfile.wrong_cluster(saved, planfile.ClusterIdentity("https://a.example:6443", "uid-a")) is None  # same uid
+    why = planfile.wrong_cluster(saved, planfile.ClusterIdentity("https://10.0.0.2:6443", "uid-b"))
+    assert why.startswith("the saved plan was made against cluster https://10.0.0.1:6443 (kube-system uid uid-a), but the "
+                          "current context points at cluster https://10.0.0.2:6443 (kube-system uid uid-b)")
+    assert planfile.wrong_cluster(saved, planfile.ClusterIdentity("https://10.0.0.2:6443")) is not None  # uid unknown: URL
+    old = planfile.from_dict({k: v for k, v in planfile.to_dict(saved).items() if k != "cluster"})
+    assert old.cluster is None and planfile.wrong_cluster(old, a) is None

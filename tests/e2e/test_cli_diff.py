@@ -121,18 +121,19 @@ def assert_no_secret(output: str, *values: str) -> None:
 
 
 def block(output: str, header: str) -> str:
-    """The lines of one object's diff, from its `--- live/...` header to the next header or the summary."""
+    """The lines of one object's diff, from its `--- live/...` (or `+++ desired/...` for a create) header
+    to the next header or the summary."""
     start = output.index(header)
     rest = output[start + len(header):]
-    ends = [i for i in (rest.find("\n--- live/"), rest.find("\nPlan:"), rest.find("\nNo changes.")) if i >= 0]
+    ends = [i for i in (rest.find("\n--- "), rest.find("\nPlan:"), rest.find("\nNo changes.")) if i >= 0]
     return header + rest[: min(ends) if ends else len(rest)]
 
 
 def test_diff_exits_2_with_a_unified_diff_until_applied_then_0_with_no_changes(args, namespace):
     out = kubesync("diff", *args("--exit-code", "--no-color"), expect=2)
     for ref in (f"v1.ConfigMap.{namespace}.settings", f"v1.Secret.{namespace}.creds", f"apps.v1.Deployment.{namespace}.web"):
-        assert f"--- live/{ref}\n+++ desired/{ref}\n@@ " in out
-    cm = block(out, f"--- live/v1.ConfigMap.{namespace}.settings")
+        assert f"--- /dev/null\n+++ desired/{ref}\n@@ -0,0 " in out  # a create, as git writes one
+    cm = block(out, f"+++ desired/v1.ConfigMap.{namespace}.settings")
     assert "\n+  greeting: hello" in cm and "\n+kind: ConfigMap" in cm
     assert "Plan: 3 to create, 0 to update, 0 to scale, 0 to delete (0 unchanged)." in out
     assert_no_secret(out, PASSWORD, TOKEN)

@@ -79,7 +79,7 @@ def _add_validate(p: argparse.ArgumentParser) -> None:
 
 
 def _command_plan(sub, fmt) -> None:
-    p = sub.add_parser("plan", help="show what a sync would create, update, scale and delete", epilog=EPILOG_EXIT, formatter_class=fmt)
+    p = sub.add_parser("plan", help="show what a sync would create, update, scale, replace and delete", epilog=EPILOG_EXIT, formatter_class=fmt)
     _add_source(p)
     _add_plan_output(p)
     p.add_argument("--prune", action="store_true", help="include deletions of objects gone from the source")

@@ -80,3 +80,38 @@ def test_use_color(monkeypatch, color, no_color_env, stream, expected):
 def test_empty_no_color_does_not_disable_colour(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "")
     assert use_color(argparse.Namespace(color="auto"), Tty()) is True
+
+
+class FakeTerminal:
+    def __init__(self, tty: bool):
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_line_only_on_a_terminal_and_only_after_the_delay():
+    from kubesync.commands.progress import ProgressLine
+
+    now = [0.0]
+    term = FakeTerminal(tty=True)
+    bar = ProgressLine(40, stream=term, delay=2.0, clock=lambda: now[0])
+    bar.step("wave 0: v1 Namespace shop")
+    assert term.text == ""  # a short run gets nothing extra
+    now[0] = 2.5
+    bar.step("wave 3: v1 ConfigMap shop/a")
+    assert term.text == "\r\x1b[K[2/40] wave 3: v1 ConfigMap shop/a"
+    bar.clear()
+    assert term.text.endswith("\r\x1b[K") and not bar.shown
+
+    pipe = FakeTerminal(tty=False)
+    quiet = ProgressLine(40, stream=pipe, delay=0.0, clock=lambda: 10.0)
+    quiet.step("wave 5: apps/v1 Deployment shop/web")
+    quiet.clear()
+    assert pipe.text == ""  # not a terminal: nothing

@@ -3,6 +3,8 @@ invalid objects, prune safety, foreign owners, CRDs with their custom resources,
 
 from __future__ import annotations
 
+import dataclasses
+
 import textwrap
 
 import pytest
@@ -220,6 +222,13 @@ def test_invalid_object_stops_after_its_wave_and_names_the_file(cluster, namespa
     write(folder, "b-service.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec:\n  ports:\n    - port: 99999\n      protocol: TCP\n")
     write(folder, "c-deploy.yaml", textwrap.dedent(APP).split("---\n")[3])
     sync = Sync(cluster, folder, "bad", namespace)
+    with pytest.raises(errors.PlanInvalid) as rejected:  # the plan's server dry run sees it first: nothing applied
+        sync.plan()
+    [problem] = rejected.value.problems
+    assert problem.startswith(f"b-service.yaml:1: v1 Service {namespace}/broken: the server would reject this create: ")
+    assert "spec.ports[0].port: Invalid value: 99999" in problem
+    assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/ok") is None
+    sync.spec = dataclasses.replace(sync.spec, validate=False)  # what apply does when the object turns invalid later
     planned, report = sync.apply()
     results = {o.action.ref.name + "/" + o.action.ref.kind: o.result for o in report.outcomes}
     assert results == {"ok/ConfigMap": "created", "broken/Service": "failed"}

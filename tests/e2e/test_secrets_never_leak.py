@@ -142,16 +142,17 @@ def test_no_secret_value_in_any_output_log_or_error(kubeconfig, cluster, namespa
     assert f"~ patched   v1 Secret {namespace}/creds" in applied.stdout
     assert secret_data(cluster, namespace) == {"password": password2, "token": token2}
 
-    # 3. A type change the server refuses (type is immutable), with new values in the same change.
+    # 3. A type change the server refuses (type is immutable), with new values in the same change: the
+    #    plan's dry run turns it into a replacement, which is refused without confirmation.
     password3, token3 = canary("password3"), canary("token3")
     scan.remember(password3, token3)
     (folder / "app.yaml").write_text(secret_yaml(password3, token3, type_="kubernetes.io/basic-auth"))
     scan.read_only("type change", "json")
     for log_format in ("json", "text"):
         refused = scan.run(f"type change: apply ({log_format} logs)",
-                           "apply", *scan.sync_args(), "--yes", "--log-format", log_format)
+                           "apply", *scan.sync_args(), "--log-format", log_format)
         assert refused.returncode == 1
-        assert "field is immutable" in refused.stderr
+        assert "field is immutable" in refused.stdout and "replaces 1 object(s)" in refused.stderr
     assert secret_data(cluster, namespace) == {"password": password2, "token": token2}
 
     # 4. A YAML error inside the Secret, right at a value.

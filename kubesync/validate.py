@@ -45,7 +45,7 @@ def created_namespaces(plan: Plan) -> set[str]:
 
 def _needs_created(a: Action, created: set[tuple[str, str, str]]) -> str:
     """What an object refers to that only this plan creates, which the server checks on create: a
-    binding's role (a non-admin binder gets 404 "role not found"), a Pod's ServiceAccount."""
+    binding's role (a non-admin binder gets 404 "role not found"), a Pod's ServiceAccount or PriorityClass."""
     obj = a.desired or {}
     if a.ref.group == "rbac.authorization.k8s.io" and a.ref.kind in ("RoleBinding", "ClusterRoleBinding"):
         role = obj.get("roleRef") or {}
@@ -53,9 +53,12 @@ def _needs_created(a: Action, created: set[tuple[str, str, str]]) -> str:
         if (kind, "" if kind == "ClusterRole" else a.ref.namespace, name) in created:
             return f"{kind}s"
     if a.ref.kind == "Pod" and not a.ref.group:
-        account = str((obj.get("spec") or {}).get("serviceAccountName") or "")
+        spec = obj.get("spec") or {}
+        account, priority = str(spec.get("serviceAccountName") or ""), str(spec.get("priorityClassName") or "")
         if account and ("ServiceAccount", a.ref.namespace, account) in created:
             return "ServiceAccounts"
+        if priority and ("PriorityClass", "", priority) in created:
+            return "PriorityClasses"
     return ""
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from pathlib import Path
 
 import pytest
 
 from kubesync import localcluster
+from tests.support.waits import wait_for as wait_for_condition
 
 # Resolve the control-plane binaries from the real cache before any test moves HOME.
 os.environ.setdefault("KUBESYNC_K8S_ROOT", str(localcluster.binaries_root()))
@@ -108,16 +108,6 @@ def namespace(cluster, request) -> str:
         pass
 
 
-def _wait_for(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
 @pytest.fixture
 def wait_for():
-    return _wait_for
+    return wait_for_condition

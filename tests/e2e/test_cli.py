@@ -46,14 +46,7 @@ spec:
 
 
 def kubesync(*args, kubeconfig=None, input=None, check_code=None):
-    env = {**os.environ}
-    if kubeconfig:
-        env["KUBECONFIG"] = kubeconfig
-    proc = subprocess.run([sys.executable, "-m", "kubesync", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, input=input, timeout=120)
-    if check_code is not None:
-        assert proc.returncode == check_code, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
+    return support_cli.run(*args, kubeconfig=kubeconfig, no_color=False, cwd=ROOT, input=input, check_code=check_code)
 
 
 @pytest.fixture

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from kubesync.localcluster import free_port
+from tests.support import cli as support_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubesync(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kubesync", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "NO_COLOR": "1", **(env or {})})
+    return support_cli.run(*args, env_extra=env, timeout=timeout)
 
 
 def derived(kubeconfig: str, tmp_path: Path, *, user: dict | None = None, cluster: dict | None = None,

@@ -17,6 +17,7 @@ import pytest
 
 from kubesync import inventory
 from kubesync.cluster import inventory as stored_inventory
+from tests.support import cli as support_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,10 +25,7 @@ GOOD = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\ndata:\n  k: v\
 
 
 def kubesync(*args: str, kubeconfig: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "kubesync", *args, "--kubeconfig", kubeconfig],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, "NO_COLOR": "1"},
-    )
+    return support_cli.run(*args, "--kubeconfig", kubeconfig, timeout=timeout)
 
 
 def _malformed(d, ns):

@@ -11,12 +11,13 @@ import pytest
 
 from kubesync import localcluster
 from kubesync.cluster.client import Cluster
+from tests.support import cli as support_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubesync(*args):
-    return subprocess.run([sys.executable, "-m", "kubesync", *args], capture_output=True, text=True, cwd=ROOT, timeout=240)
+    return support_cli.run(*args, no_color=False, cwd=ROOT, timeout=240)
 
 
 def component_pids(workdir: Path) -> list[int]:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import cli as support_cli
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,10 +41,7 @@ def forms(value: str) -> list[str]:
 
 
 def kubesync(*args: str, kubeconfig: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "kubesync", *args, "--kubeconfig", kubeconfig, "--no-color", "--debug"],
-        cwd=cwd or REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-    )
+    return support_cli.run(*args, "--kubeconfig", kubeconfig, "--no-color", "--debug", cwd=cwd)
 
 
 def secret_yaml(password: str, token: str, type_: str = "Opaque") -> str:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,28 +13,16 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubesync.localcluster import _die_with_parent, free_port
+from tests.support.cli import env as support_env
+from tests.support.waits import wait_for as wait_until  # noqa: F401  (the daemon tests import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    """Poll until predicate() is truthy and return it; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout}s")
-        time.sleep(interval)
-
-
 def kubesync_env(kubeconfig: str, **extra: str) -> dict[str, str]:
-    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
+    return support_env(kubeconfig, no_color=False, PYTHONUNBUFFERED="1", **extra)
 
 
 class DaemonProcess:

@@ -10,13 +10,11 @@ import textwrap
 import pytest
 
 from kubesync import errors
-from kubesync.apply import ApplySettings
-from kubesync.cluster.discovery import Discovery
 from kubesync.model import ActionType
-from kubesync.plan import PlanSettings
-from kubesync.sources import SourceSpec, load
-from kubesync.sync import Pipeline, SyncSpec, raise_for_failures
+from kubesync.sync import raise_for_failures
 from kubesync.cluster import inventory as stored_inventory
+from tests.support.harness import SyncHarness
+from tests.support.waits import settle
 
 
 def write(folder, name, text):
@@ -25,28 +23,11 @@ def write(folder, name, text):
     return path
 
 
-class Sync:
+class Sync(SyncHarness):
     """One sync under test: a folder of YAML, planned and applied through the facade (kubesync.sync)."""
 
     def __init__(self, cluster, folder, name, namespace, **plan_opts):
-        name = f"{name}-{namespace[-6:]}"  # sync names are cluster-wide: one per test
-        self.cluster = cluster
-        self.folder = folder
-        self.spec = SyncSpec(name=name, namespace=namespace, plan=PlanSettings(sync=name, **plan_opts),
-                                    inventory_namespace=namespace)
-        self.discovery = Discovery(cluster)
-
-    def plan(self, **plan_opts):
-        spec = self.spec
-        if plan_opts:
-            spec = SyncSpec(spec.name, spec.namespace, PlanSettings(sync=spec.name, **plan_opts), spec.inventory_namespace)
-        self.discovery = Discovery(self.cluster)
-        return Pipeline(self.cluster, self.discovery).plan(load(SourceSpec(path=str(self.folder))), spec)
-
-    def apply(self, planned=None, dry_run=False, **plan_opts):
-        planned = planned or self.plan(**plan_opts)
-        report = Pipeline(self.cluster, self.discovery).apply(planned, self.spec, ApplySettings(dry_run=dry_run))
-        return planned, report
+        super().__init__(cluster, folder, f"{name}-{namespace[-6:]}", namespace, **plan_opts)  # sync names are cluster-wide
 
 
 APP = """\
@@ -106,21 +87,6 @@ APP = """\
     metadata:
       name: web
     """
-
-
-def settle(cluster, path, quiet=1.0, timeout=30.0):
-    """Wait until controllers stop writing an object's status (its resourceVersion stays put)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        rv = cluster.get(path)["metadata"]["resourceVersion"]
-        if rv == last:
-            return
-        last = rv
-        time.sleep(quiet)
-    raise AssertionError(f"{path} kept changing for {timeout}s")
 
 
 @pytest.fixture

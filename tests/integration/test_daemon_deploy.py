@@ -7,13 +7,13 @@ import subprocess
 import pytest
 
 from tests.integration.daemon_harness import PYTHON, REPO_ROOT, kubesync_env
+from tests.support import cli as support_cli
 
 pytestmark = pytest.mark.integration
 
 
 def kubesync(kubeconfig: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "kubesync", *args], cwd=str(REPO_ROOT), env=kubesync_env(kubeconfig, NO_COLOR="1"),
-                          capture_output=True, text=True, timeout=120)
+    return support_cli.run(*args, kubeconfig=kubeconfig, env_extra={"PYTHONUNBUFFERED": "1"})
 
 
 def test_deploy_folder_applies_cleanly_and_then_plans_empty(kubeconfig, cluster):

@@ -21,14 +21,14 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from kubesync.apply import ApplySettings
 from kubesync.cluster.client import MERGE_PATCH
 from kubesync.cluster.discovery import Discovery
 from kubesync.diff import decode
 from kubesync.model import LAST_APPLIED_ANNOTATION, ActionType, ObjectRef
-from kubesync.plan import PlanSettings, owned_object, plan_object
-from kubesync.sources import SourceSpec, load
-from kubesync.sync import Pipeline, Planned, SyncSpec
+from kubesync.plan import owned_object, plan_object
+from kubesync.sync import Planned
+from tests.support.harness import SyncHarness
+from tests.support.waits import settle
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 EXAMPLE = Path(__file__).resolve().parents[2] / "manifests-example"
@@ -43,44 +43,19 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
-class Sync:
-    """One sync: a folder planned and applied through the facade (kubesync.sync) (as `kubesync apply` does)."""
+class Sync(SyncHarness):
+    """One sync: a folder planned and applied through the facade (kubesync.sync), as `kubesync apply` does."""
 
     def __init__(self, cluster, folder: Path, namespace: str, name: str | None = None):
-        self.cluster = cluster
-        self.folder = folder
         self.name = name or unique("corpus")  # sync names are cluster-wide
-        self.spec = SyncSpec(name=self.name, namespace=namespace, plan=PlanSettings(sync=self.name),
-                                    inventory_namespace=namespace)
-        self.discovery = Discovery(cluster)
-
-    def plan(self) -> Planned:
-        self.discovery = Discovery(self.cluster)
-        return Pipeline(self.cluster, self.discovery).plan(load(SourceSpec(path=str(self.folder))), self.spec)
+        super().__init__(cluster, folder, self.name, namespace)
 
     def apply(self, planned: Planned | None = None):
-        planned = planned or self.plan()
-        report = Pipeline(self.cluster, self.discovery).apply(planned, self.spec, ApplySettings())
-        failures = [o.message for o in report.failures]
-        assert not failures and not report.not_started, "apply failed:\n" + "\n".join(failures)
-        return report
+        return self.apply_cleanly(planned)
 
 
 def describe(action) -> str:
     return f"{action.type.value} {action.ref}\n" + "\n".join("    " + json.dumps(op, sort_keys=True) for op in action.patch)
-
-
-def settle(cluster, paths, quiet: float = 1.0, timeout: float = 60.0) -> None:
-    """Wait until controllers stop writing these objects (their resourceVersions stay put)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        now = [(cluster.get_or_none(p) or {}).get("metadata", {}).get("resourceVersion") for p in paths]
-        if now == last:
-            return
-        last = now
-        time.sleep(quiet)
-    raise AssertionError(f"objects kept changing for {timeout}s: {paths}")
 
 
 # ----------------------------------------------------------------------------- 1. the corpus

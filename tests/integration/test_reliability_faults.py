@@ -14,13 +14,10 @@ from pathlib import Path
 import pytest
 
 from kubesync import inventory
-from kubesync.apply import ApplySettings
 from kubesync.cluster.client import ClientSettings
-from kubesync.cluster.discovery import Discovery
-from kubesync.plan import PlanSettings
-from kubesync.sources import SourceSpec, load
-from kubesync.sync import Pipeline, SyncSpec
 from kubesync.cluster import inventory as stored_inventory
+from tests.support import cli as support_cli
+from tests.support.harness import SyncHarness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +50,7 @@ def cli(*args: str, kubeconfig: str) -> list[str]:
 
 
 def run_cli(*args: str, kubeconfig: str) -> subprocess.CompletedProcess:
-    return subprocess.run(cli(*args, kubeconfig=kubeconfig), cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT, env={**os.environ, "NO_COLOR": "1"})
+    return support_cli.run(*args, "--kubeconfig", kubeconfig, "--no-color", timeout=CLI_TIMEOUT)
 
 
 def labelled(cluster, path: str, sync: str) -> list[dict]:
@@ -151,20 +147,17 @@ class EngineRun:
     """Plan and apply a folder through the facade (kubesync.sync) in a background thread; keep the report or the error."""
 
     def __init__(self, cluster, folder, sync: str, namespace: str):
-        self.cluster, self.folder = cluster, folder
-        self.spec = SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+        self.harness = SyncHarness(cluster, folder, sync, namespace)
         self.report = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="engine-run", daemon=True)
 
     def plan(self):
-        discovery = Discovery(self.cluster)
-        return discovery, Pipeline(self.cluster, discovery).plan(load(SourceSpec(path=str(self.folder))), self.spec)
+        return self.harness.plan()
 
     def _run(self):
         try:
-            discovery, planned = self.plan()
-            self.report = Pipeline(self.cluster, discovery).apply(planned, self.spec, ApplySettings())
+            _, self.report = self.harness.apply()
         except BaseException as e:  # kept for the assertions
             self.error = e
 
@@ -206,6 +199,6 @@ def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
         rerun = EngineRun(Cluster.connect(str(fault_plane.kubeconfig)), src, sync, fault_namespace).start().join()
         assert rerun.error is None and not rerun.report.failures, (rerun.error, rerun.report and rerun.report.failures)
 
-    _, planned = EngineRun(fault_cluster, src, sync, fault_namespace).plan()
+    planned = EngineRun(fault_cluster, src, sync, fault_namespace).plan()
     assert not planned.plan.has_changes, (carried, [str(a.ref) for a in planned.plan.changes][:10])
     assert_converged(fault_cluster, fault_namespace, sync, fault_namespace, wait_for)

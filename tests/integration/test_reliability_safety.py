@@ -10,15 +10,13 @@ import sys
 from pathlib import Path
 
 from kubesync.cluster import inventory as stored_inventory
+from tests.support import cli as support_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubesync(*args: str, kubeconfig: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "kubesync", *args, "--kubeconfig", kubeconfig, "--no-color"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, "NO_COLOR": "1"},
-    )
+    return support_cli.run(*args, "--kubeconfig", kubeconfig, "--no-color", timeout=timeout)
 
 
 def configmap(name: str, value: str = "ours") -> str:

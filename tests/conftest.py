@@ -100,7 +100,7 @@ def namespace(cluster, request) -> str:
     base = "ks-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
     name = _unique(base)[:63].strip("-")
     cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    _wait_for(lambda: cluster.get_or_none(f"/api/v1/namespaces/{name}/serviceaccounts/default"), 30)
+    wait_for_condition(lambda: cluster.get_or_none(f"/api/v1/namespaces/{name}/serviceaccounts/default"), 30)
     yield name
     try:
         cluster.request("DELETE", f"/api/v1/namespaces/{name}")

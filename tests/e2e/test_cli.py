@@ -14,6 +14,9 @@ import git
 import jsonschema
 import pytest
 
+from tests.support import cli as support_cli
+from tests.support.git import init_repo
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "kubesync" / "schema" / "plan.v1.json").read_text())
 
@@ -163,13 +166,7 @@ def test_status_shows_out_of_sync_after_an_out_of_band_change(kubeconfig, namesp
 
 
 def make_repo(path: Path) -> git.Repo:
-    repo = git.Repo.init(path, initial_branch="main")
-    with repo.config_writer() as cw:
-        cw.set_value("user", "name", "t").set_value("user", "email", "t@example.com")
-    (path / "deploy").mkdir()
-    (path / "deploy" / "app.yaml").write_text(APP)
-    repo.index.add(["deploy/app.yaml"])
-    repo.index.commit("base")
+    repo = init_repo(path, {"deploy/app.yaml": APP}, message="base")
     repo.create_head("feature").checkout()
     (path / "deploy" / "app.yaml").write_text(APP.replace("replicas: 2", "replicas: 0").split("---\n")[1]
                                               + "---\n" + textwrap.dedent("""\

@@ -9,6 +9,7 @@ import git
 import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.support.git import init_repo
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +65,7 @@ def test_file_edit_is_applied_within_seconds(kubeconfig, cluster, namespace, tmp
 
 def test_git_commit_on_the_watched_branch_is_applied(kubeconfig, cluster, namespace, tmp_path):
     repo_dir = tmp_path / "repo"
-    repo = git.Repo.init(repo_dir, initial_branch="main")
-    with repo.config_writer() as cw:
-        cw.set_value("user", "name", "test")
-        cw.set_value("user", "email", "test@example.com")
-    (repo_dir / "app").mkdir()
-    (repo_dir / "app" / "cm.yaml").write_text(configmap("from-git", namespace, v="one"))
-    repo.index.add(["app/cm.yaml"])
-    repo.index.commit("first")
+    repo = init_repo(repo_dir, {"app/cm.yaml": configmap("from-git", namespace, v="one")})
     name = sync_name()
     args = ["--repo", str(repo_dir), "--ref", "main", "--path", "app", "--name", name, "--interval", "1s"]
     with DaemonProcess(args, kubeconfig, tmp_path) as d:
@@ -167,13 +161,7 @@ def test_empty_source_prunes_nothing_even_with_prune(kubeconfig, cluster, namesp
 
 def test_unreachable_git_remote_keeps_the_last_good_state(kubeconfig, cluster, namespace, tmp_path):
     repo_dir = tmp_path / "remote"
-    repo = git.Repo.init(repo_dir, initial_branch="main")
-    with repo.config_writer() as cw:
-        cw.set_value("user", "name", "test")
-        cw.set_value("user", "email", "test@example.com")
-    (repo_dir / "cm.yaml").write_text(configmap("remote", namespace, v="one"))
-    repo.index.add(["cm.yaml"])
-    repo.index.commit("first")
+    repo = init_repo(repo_dir, {"cm.yaml": configmap("remote", namespace, v="one")})
     name = sync_name()
     # A file:// URL goes through the clone cache and `git fetch`, like an https remote.
     args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", name, "--prune", "--interval", "1s"]

@@ -22,6 +22,7 @@ import git
 import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.support.git import init_repo
 
 MIB = 1 << 20
 UNREACHABLE = """apiVersion: v1
@@ -198,13 +199,7 @@ def fetches(trace: Path) -> int:
 def git_daemon(tmp_path, unreachable, secret_file):
     """A daemon syncing a git URL (through the clone cache and `git fetch`), with every git command traced."""
     repo_dir = tmp_path / "remote"
-    repo = git.Repo.init(repo_dir, initial_branch="main")
-    with repo.config_writer() as cw:
-        cw.set_value("user", "name", "test")
-        cw.set_value("user", "email", "test@example.com")
-    (repo_dir / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n")
-    repo.index.add(["cm.yaml"])
-    repo.index.commit("first")
+    repo = init_repo(repo_dir, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n"})
     trace = tmp_path / "git-trace"
     args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", "shop", "--interval", "5m",
             "--receiver-secret-file", secret_file[1]]

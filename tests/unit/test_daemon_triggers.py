@@ -10,6 +10,7 @@ import pytest
 
 from kubesync.daemon.triggers import Debouncer, DirectoryWatcher, GitPoller, Wakeup
 from kubesync.sources import SourceSpec
+from tests.support.git import init_repo
 
 
 def test_wakeup_returns_pending_reasons_at_once_and_nothing_on_timeout():
@@ -72,11 +73,7 @@ def test_directory_watcher_wakes_once_for_many_writes(tmp_path):
 
 @pytest.fixture
 def repo(tmp_path):
-    r = git.Repo.init(tmp_path / "repo", initial_branch="main")
-    with r.config_writer() as cw:
-        cw.set_value("user", "name", "t")
-        cw.set_value("user", "email", "t@example.com")
-    return r
+    return init_repo(tmp_path / "repo")
 
 
 def commit(repo, text: str) -> str:

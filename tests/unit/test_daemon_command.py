@@ -151,5 +151,30 @@ def test_deploy_rbac_covers_the_lease_and_the_inventory_in_kubesync_system():
     rules = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
     assert {"get", "create", "update"} <= rules[("coordination.k8s.io", "leases")]
     assert {"get", "create", "update"} <= rules[("", "configmaps")]
-    cluster_rules = docs[("ClusterRole", "kubesync-managed-kinds")]["rules"]
-    assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in cluster_rules), "least privilege: no wildcards"
+
+
+def test_the_default_install_is_namespaced_with_a_role_in_every_target_namespace(tmp_path):
+    docs = deploy_documents()
+    kinds = {kind for kind, _ in docs}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}, "the default install grants nothing cluster-wide"
+    text = docs[("ConfigMap", "kubesync-config")]["data"]["kubesync.yaml"]
+    targets = {s.namespace for s in parse_config(text, "kubesync.yaml", base_dir=tmp_path).syncs}
+    for ns in targets:
+        assert ("Namespace", ns) in docs, f"the install creates {ns}"
+        binding = next(d for (k, _), d in docs.items() if k == "RoleBinding" and d["metadata"]["namespace"] == ns)
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubesync", "namespace": "kubesync-system"}]
+        role = docs[("Role", binding["roleRef"]["name"])]
+        assert role["metadata"]["namespace"] == ns
+        assert not any("*" in r["verbs"] or "*" in r["resources"] or "*" in r["apiGroups"] for r in role["rules"]), "no wildcards"
+    policy = docs[("NetworkPolicy", "kubesync")]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "kubesync"}
+    assert policy["spec"]["ingress"][0]["from"], "port 9090 is not open to every pod"
+
+
+def test_the_cluster_mode_is_separate_and_says_what_it_grants():
+    text = (REPO / "deploy" / "cluster-mode" / "rbac-cluster.yaml").read_text()
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text)}
+    assert set(docs) == {"ClusterRole", "ClusterRoleBinding"}
+    assert "every Secret in the cluster" in text and "kubesync apply deploy/cluster-mode" in text
+    assert "cluster-mode/" in (REPO / "deploy" / ".kubesyncignore").read_text().splitlines()
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in docs["ClusterRole"]["rules"])

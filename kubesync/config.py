@@ -234,6 +234,8 @@ def _compose(text: str, path: str) -> tuple[Node | None, yaml.SafeLoader]:
         return loader.get_single_node(), loader
     except yaml.MarkedYAMLError as e:
         raise ConfigError(describe_yaml_error(path, e)) from None
+    except RecursionError:  # PyYAML's composer recurses per level of nesting
+        raise ConfigError(f"{path}: nested too deeply to be a kubesync.yaml") from None
 
 
 def _raise(problems: list[str], path: str) -> None:

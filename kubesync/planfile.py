@@ -150,4 +150,6 @@ def read(path: str) -> SavedPlan:
         raise errors.UsageError(f"cannot read the saved plan {path}: {e.strerror}") from e
     except ValueError as e:
         raise errors.UsageError(f"{path}: not a kubesync plan (invalid JSON: {e})") from e
+    except RecursionError:
+        raise errors.UsageError(f"{path}: not a kubesync plan (nested too deeply)") from None
     return from_dict(data, path)

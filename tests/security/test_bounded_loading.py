@@ -182,3 +182,18 @@ def test_a_git_kustomization_checkout_stops_at_the_source_size(tmp_path):
     with pytest.raises(SourceError) as info:
         load(SourceSpec(repo=str(repo), max_bytes=4096))
     assert "passes the source's total size limit of 4096 bytes at blob.bin" in str(info.value)
+
+
+def test_deep_nesting_in_kubesync_yaml_and_a_saved_plan_is_a_clean_error(tmp_path):
+    from kubesync.config import parse_config
+    from kubesync.errors import ConfigError, UsageError
+    from kubesync.planfile import read
+
+    with pytest.raises(ConfigError) as info:
+        parse_config("syncs: " + "[" * 5000 + "]" * 5000 + "\n", "k.yaml", tmp_path)
+    assert str(info.value).startswith("k.yaml")
+    plan = tmp_path / "plan.json"
+    plan.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(UsageError) as info:
+        read(str(plan))
+    assert str(info.value) == f"{plan}: not a kubesync plan (nested too deeply)"

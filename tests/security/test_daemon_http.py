@@ -385,7 +385,7 @@ def test_readyz_is_503_naming_the_failed_sync_without_its_error(kubeconfig, name
                       f"  - {{name: bad-{namespace[-6:]}, source: {{path: {bad}}}}}\n")
     with DaemonProcess(["--config", str(config), "--interval", "5m"], kubeconfig, tmp_path) as d:
         started(d)
-        doc = wait_until(lambda: (got := d.json("/readyz")) and all(s["runs"] for s in got["syncs"].values()) and got, 30,
+        doc = wait_until(lambda: (got := d.json("/readyz")) and all(s["runs"] for s in got["syncs"].values()) and got, 90,
                          what=f"a first run of both syncs; {d.log()}")
         status, raw = d.http("/readyz")
         assert status == 503

@@ -4,12 +4,12 @@ that keep tests away from the user's home directory and kubeconfig."""
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import pytest
 
 from kubesync import localcluster
+from tests.support.fixtures import fresh_namespace
 from tests.support.waits import wait_for as wait_for_condition
 
 # Resolve the control-plane binaries from the real cache before any test moves HOME.
@@ -90,22 +90,11 @@ def server_version(cluster) -> tuple[int, int]:
     return int(info["major"]), int("".join(ch for ch in info["minor"] if ch.isdigit()))
 
 
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"
-
-
 @pytest.fixture
 def namespace(cluster, request) -> str:
     """A fresh namespace for one test, deleted afterwards (without waiting)."""
-    base = "ks-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    name = _unique(base)[:63].strip("-")
-    cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    wait_for_condition(lambda: cluster.get_or_none(f"/api/v1/namespaces/{name}/serviceaccounts/default"), 30)
-    yield name
-    try:
-        cluster.request("DELETE", f"/api/v1/namespaces/{name}")
-    except Exception:
-        pass
+    with fresh_namespace(cluster, request.node.name) as name:
+        yield name
 
 
 @pytest.fixture

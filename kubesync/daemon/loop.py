@@ -68,9 +68,11 @@ class SyncStatus:
 
 class SyncWorker:
     def __init__(self, sync: SyncConfig, settings: DaemonSettings, connections, metrics, notifier, leader,
-                 stop: threading.Event, pipeline: Callable[[object], Pipeline] = Pipeline):
+                 stop: threading.Event, pipeline: Callable[[object], Pipeline] = Pipeline,
+                 load: Callable[..., DesiredState] | None = None):
         self.sync = sync
         self.pipeline = pipeline  # cluster -> the facade (tests inject a stand-in)
+        self.load = load  # SourceSpec -> DesiredState; None for kubesync.sources.load
         self.settings = settings
         self.connections = connections
         self.metrics = metrics
@@ -204,7 +206,8 @@ class SyncWorker:
 
         if self.poller is not None and self.poller.error:
             raise errors.SourceError(self.poller.error)
-        desired = sources.load(self.sync.source, fetch=False) if self.poller is not None else sources.load(self.sync.source)
+        load = self.load or sources.load
+        desired = load(self.sync.source, fetch=False) if self.poller is not None else load(self.sync.source)
         if not desired.manifests and not self.sync.allow_empty:
             raise errors.SourceError(
                 f"{desired.source} holds no objects; treated as an error so nothing is applied or pruned "

@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 class Wakeup:
     """A doorbell with a memory: the reasons rung since the worker last looked."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._cond = threading.Condition()
         self._reasons: set[str] = set()
+        self.clock = clock
 
     def wake(self, reason: str) -> None:
         with self._cond:
@@ -39,13 +40,13 @@ class Wakeup:
 
     def gather(self, seconds: float) -> set[str]:
         """Reasons rung within the next `seconds` (a burst of triggers makes one run)."""
-        deadline = time.monotonic() + seconds
+        deadline = self.clock() + seconds
         out: set[str] = set()
         with self._cond:
             while True:
                 out |= self._reasons
                 self._reasons = set()
-                left = deadline - time.monotonic()
+                left = deadline - self.clock()
                 if left <= 0:
                     return out
                 self._cond.wait(left)
@@ -54,8 +55,10 @@ class Wakeup:
 class Debouncer:
     """Calls `fire` once things have been quiet for `delay` seconds (at the latest after `max_delay`)."""
 
-    def __init__(self, fire: Callable[[], None], delay: float, max_delay: float | None = None, name: str = "debounce"):
+    def __init__(self, fire: Callable[[], None], delay: float, max_delay: float | None = None, name: str = "debounce",
+                 clock: Callable[[], float] = time.monotonic):
         self.fire = fire
+        self.clock = clock  # tests pass a fake one and call remaining() instead of sleeping
         self.delay = delay
         self.max_delay = max_delay if max_delay is not None else max(delay * 10, 5.0)
         self._cond = threading.Condition()
@@ -70,7 +73,7 @@ class Debouncer:
 
     def poke(self) -> None:
         with self._cond:
-            now = time.monotonic()
+            now = self.clock()
             if self._first is None:
                 self._first = now
             self._last = now
@@ -81,6 +84,13 @@ class Debouncer:
             self._stopped = True
             self._cond.notify_all()
 
+    def remaining(self) -> float | None:
+        """Seconds until `fire` is due: None when nothing is pending, 0 when it is due now."""
+        if self._first is None:
+            return None
+        due = min(self._last + self.delay, self._first + self.max_delay)
+        return max(0.0, due - self.clock())
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -88,10 +98,9 @@ class Debouncer:
                     self._cond.wait()
                 if self._stopped:
                     return
-                now = time.monotonic()
-                due = min(self._last + self.delay, self._first + self.max_delay)
-                if now < due:
-                    self._cond.wait(due - now)
+                left = self.remaining()
+                if left:
+                    self._cond.wait(left)
                     continue
                 self._first = None
             try:

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from kubesync import localcluster
+from tests.support.fixtures import fresh_namespace
 
 EMBEDDED_ONLY = (
     "this test stops and restarts control-plane components and needs the embedded control plane; "
@@ -66,13 +67,6 @@ def fault_plane_running(fault_plane):
 
 @pytest.fixture
 def fault_namespace(fault_cluster, request) -> str:
-    """A fresh namespace on the fault control plane."""
-    base = "ks-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    name = f"{base}-{secrets.token_hex(3)}"[:63].strip("-")
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    fault_cluster.request("POST", "/api/v1/namespaces", body=body)
-    yield name
-    try:
-        fault_cluster.request("DELETE", f"/api/v1/namespaces/{name}", retry=False)
-    except Exception:
-        pass
+    """A fresh namespace on the fault control plane (deleted without retries: a test may have stopped the server)."""
+    with fresh_namespace(fault_cluster, request.node.name, wait_for_account=False, retry_delete=False) as name:
+        yield name

@@ -40,14 +40,13 @@ class Pipeline:
 
     cluster = None
 
-    def __init__(self, monkeypatch):
+    def __init__(self):
         self.revision = "rev-1"
         self.manifests = (Manifest(REF, {"apiVersion": "v1", "kind": "ConfigMap"}),)
         self.changes = [Action(ActionType.UPDATE, REF)]
         self.source_error: Exception | None = None
         self.planned = 0
         self.applied: list[threading.Event] = []
-        monkeypatch.setattr("kubesync.sources.load", self.load)
 
     def load(self, spec, fetch=True):
         if self.source_error:
@@ -81,14 +80,14 @@ class Recorder(Notifier):
 
 
 @pytest.fixture
-def pipeline(monkeypatch):
-    return Pipeline(monkeypatch)
+def pipeline():
+    return Pipeline()
 
 
 def worker(tmp_path, pipeline, leader=None, **sync):
     settings = SyncConfig(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
     w = loop.SyncWorker(settings, DaemonSettings(syncs=(settings,)), Connections(), Metrics(), Recorder(), leader or Leader(),
-                        threading.Event(), pipeline=lambda cluster: pipeline)
+                        threading.Event(), pipeline=lambda cluster: pipeline, load=pipeline.load)
     w.watcher.ensure = lambda *args: None
     return w
 

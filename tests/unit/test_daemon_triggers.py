@@ -29,28 +29,46 @@ def test_wakeup_gather_collects_a_burst():
     assert w.gather(0.3) == {"git"}
 
 
+class Clock:
+    """A clock the test moves: no sleeping, no flakiness on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_debouncer_fires_once_for_a_burst():
-    fired = []
-    d = Debouncer(lambda: fired.append(time.monotonic()), delay=0.2).start()
-    try:
-        for _ in range(10):
-            d.poke()
-            time.sleep(0.02)
-        time.sleep(0.6)
-        assert len(fired) == 1
-    finally:
-        d.stop()
+    clock = Clock()
+    d = Debouncer(lambda: None, delay=0.2, clock=clock)
+    assert d.remaining() is None  # nothing pending
+    for _ in range(10):  # a burst of writes 20 ms apart: each one pushes the deadline back
+        d.poke()
+        clock.now += 0.02
+    assert d.remaining() == pytest.approx(0.18)  # 0.2 after the last write
+    clock.now += 0.2
+    assert d.remaining() == 0  # due: one fire for the whole burst
 
 
 def test_debouncer_fires_during_endless_writes_after_max_delay():
-    fired = []
-    d = Debouncer(lambda: fired.append(1), delay=0.2, max_delay=0.5).start()
+    clock = Clock()
+    d = Debouncer(lambda: None, delay=0.2, max_delay=0.5, clock=clock)
+    d.poke()
+    for _ in range(9):  # writes every 50 ms never leave 0.2 s of quiet...
+        clock.now += 0.05
+        d.poke()
+        assert d.remaining() > 0
+    clock.now = 100.5
+    assert d.remaining() == 0  # ...but 0.5 s after the first one it is due anyway
+
+
+def test_a_started_debouncer_calls_fire_once_when_due():
+    fired = threading.Event()
+    d = Debouncer(fired.set, delay=0.05).start()
     try:
-        deadline = time.monotonic() + 1.3
-        while time.monotonic() < deadline:
-            d.poke()
-            time.sleep(0.05)
-        assert len(fired) >= 1
+        d.poke()
+        assert fired.wait(5)
     finally:
         d.stop()
 

@@ -1,0 +1,34 @@
+"""Fixture bodies shared by the control planes under test (the session one and the fault plane)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from typing import Iterator
+
+from tests.support.waits import wait_for
+
+
+def namespace_name(test_name: str) -> str:
+    """`ks-<test name>-<random>`, a valid namespace name: the test is readable in `kubectl get ns`."""
+    base = "ks-" + test_name.lower().replace("_", "-")[:40].strip("-")
+    return f"{base}-{secrets.token_hex(3)}"[:63].strip("-")
+
+
+@contextlib.contextmanager
+def fresh_namespace(cluster, test_name: str, *, wait_for_account: bool = True, retry_delete: bool = True) -> Iterator[str]:
+    """A namespace for one test, deleted afterwards without waiting. `wait_for_account`: until its
+    default ServiceAccount exists (Pods and the daemon's RBAC need it); `retry_delete` False where the
+    server may be down on purpose (the fault plane)."""
+    name = namespace_name(test_name)
+    cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    if wait_for_account:
+        wait_for(lambda: cluster.get_or_none(f"/api/v1/namespaces/{name}/serviceaccounts/default"), 30,
+                 what=f"the default ServiceAccount of {name}")
+    try:
+        yield name
+    finally:
+        try:
+            cluster.request("DELETE", f"/api/v1/namespaces/{name}", retry=retry_delete)
+        except Exception:
+            pass

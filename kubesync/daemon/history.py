@@ -47,10 +47,19 @@ class DriftEvent:
     """The field manager that last wrote the object, where the server says (metadata.managedFields)."""
 
 
+def _writes_spec(entry: dict) -> bool:
+    """Whether a managedFields entry owns more than status (a controller reporting is not a change)."""
+    if entry.get("subresource") == "status":
+        return False
+    fields = entry.get("fieldsV1") or {}
+    return not fields or bool(set(fields) - {"f:status"})
+
+
 def last_manager(live: KubeObject | None) -> str:
-    """The manager of the newest managedFields entry: who most likely made the change."""
+    """The manager of the newest managedFields entry that writes more than status: who most likely
+    made the change."""
     entries = ((live or {}).get("metadata") or {}).get("managedFields") or []
-    newest = max(entries, key=lambda e: str(e.get("time") or ""), default=None)
+    newest = max((e for e in entries if _writes_spec(e)), key=lambda e: str(e.get("time") or ""), default=None)
     return str(newest.get("manager") or "") if newest else ""
 
 

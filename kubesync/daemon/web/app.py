@@ -92,7 +92,9 @@ def build_app(hooks: Hooks, http: HttpSettings | None = None, receiver: Receiver
         *api_routes(hooks, access),
         *ui_routes(hooks, access, http),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _crash})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _crash})
+    app.router.redirect_slashes = False  # '/api/v1/syncs/' is a 404 like any unknown path, not a redirect
+    return app
 
 
 def _safely(trigger: Callable[[str], object]) -> Callable[[str], None]:

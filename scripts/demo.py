@@ -1,7 +1,8 @@
 """`make demo`: kubesync's main job on the embedded control plane, step by step.
 
 Starts etcd + kube-apiserver + kube-controller-manager on loopback, applies manifests-example/,
-shows an empty second plan, reverts an out-of-band change, prunes a removed object, tears down.
+shows an empty second plan, reverts an out-of-band change, prunes a removed object, starts the
+daemon and prints its dashboard's address (KUBESYNC_DEMO_KEEP=1: runs until Ctrl-C), tears down.
 """
 
 from __future__ import annotations
@@ -33,6 +34,44 @@ def kubesync(*args: str, env: dict, expect: tuple[int, ...] = (0,)) -> int:
     if code not in expect:
         raise SystemExit(f"demo failed: `kubesync {' '.join(args)}` exited {code} (expected {expect})")
     return code
+
+
+def dashboard(source: Path, work: Path, env: dict) -> None:
+    """The daemon and its dashboard on the demo sync; with KUBESYNC_DEMO_KEEP=1 it runs until Ctrl-C."""
+    import secrets
+    import time
+    import urllib.request
+
+    from kubesync.localcluster import free_port
+
+    token = work / "ui-token"
+    token.write_text(secrets.token_hex(16))
+    address = f"127.0.0.1:{free_port()}"
+    step("The daemon keeps the sync converged and serves its dashboard")
+    args = ["daemon", str(source), "--name", "demo", "--prune", "--self-heal", "--listen", address,
+            "--ui-token-file", str(token)]
+    print(f"$ kubesync {' '.join(args)}", flush=True)
+    daemon = subprocess.Popen([sys.executable, "-m", "kubesync", *args], env=env, cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{address}/healthz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        print(f"\n{BOLD}Dashboard: http://{address}/{RESET}  (UI token for Sync now: {token.read_text()})", flush=True)
+        if os.environ.get("KUBESYNC_DEMO_KEEP") == "1":
+            print("KUBESYNC_DEMO_KEEP=1: the daemon and the control plane keep running; Ctrl-C stops them.", flush=True)
+            try:
+                daemon.wait()
+            except KeyboardInterrupt:
+                pass
+        else:
+            print("(set KUBESYNC_DEMO_KEEP=1 to keep it running and open it in a browser)", flush=True)
+            time.sleep(3)
+    finally:
+        daemon.terminate()
+        daemon.wait(40)
 
 
 def main() -> int:
@@ -85,6 +124,8 @@ def main() -> int:
         step("Status: sync state and health of every object")
         print("(the local control plane has no kubelet: pods never start, so the Deployment stays Progressing)")
         kubesync("status", str(source), "--name", "demo", env=env)
+
+        dashboard(source, work, env)
 
         step("Tearing the control plane down")
     shutil.rmtree(work, ignore_errors=True)

@@ -159,6 +159,8 @@ def test_status_shows_out_of_sync_after_an_out_of_band_change(kubeconfig, namesp
     cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/settings", body={"data": {"greeting": "drift"}},
                     content_type="application/merge-patch+json")
     doc = json.loads(kubesync("status", *args, "-o", "json", kubeconfig=kubeconfig, check_code=0).stdout)
+    schema = Path(__file__).resolve().parents[2] / "kubesync" / "schema" / "status.v1.json"
+    jsonschema.validate(doc, json.loads(schema.read_text()))  # the daemon's /api/v1/syncs/<name> shares it
     states = {row["object"]: row["sync"] for row in doc["objects"]}
     assert states == {f"v1 ConfigMap {namespace}/settings": "OutOfSync", f"apps/v1 Deployment {namespace}/web": "Synced"}
     table = kubesync("status", *args, kubeconfig=kubeconfig, check_code=0).stdout

@@ -231,7 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 1
-    _setup_logging(args)
+    from kubesync.logs import redacted_output
+
+    with redacted_output():  # no Secret value the process has seen leaves it on stdout or stderr
+        _setup_logging(args)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"kubesync.commands.{args.command}")
         return int(module.run(args))

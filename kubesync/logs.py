@@ -6,10 +6,13 @@ credential in a URL, reaches a log line, whatever the message or the exception s
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,3 +67,47 @@ class ObjectLogger(logging.LoggerAdapter):
         ref = self.extra.get("object", "")
         kwargs.setdefault("extra", {}).update(self.extra)
         return (f"[{ref}] {msg}" if ref else msg), kwargs
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that scrubs what is written to it (see kubesync.render.mask.redact).
+
+    Whatever prints (a progress line quoting a server's message, a rendered plan), the text passes
+    through here on its way out of the process; everything else is the wrapped stream's.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from kubesync.render.mask import redact
+
+        self._stream.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self):  # type: ignore[override]
+        return getattr(self._stream, "encoding", "utf-8")
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """sys.stdout and sys.stderr scrubbed for the duration (the CLI's whole run)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -45,6 +45,8 @@ class DriftEvent:
     object: str
     manager: str = ""
     """The field manager that last wrote the object, where the server says (metadata.managedFields)."""
+    paths: tuple[str, ...] = ()
+    """What differs: the JSON pointers the revert would patch (field names only, never values)."""
 
 
 def _writes_spec(entry: dict) -> bool:

@@ -298,7 +298,8 @@ class SyncWorker:
         now = {str(a.ref) for a in drift}
         for a in drift:
             if str(a.ref) not in self._drifted:
-                self.history.drifted(DriftEvent(time.time(), str(a.ref), last_manager(a.live)))
+                paths = tuple(dict.fromkeys(op["path"] for op in a.patch))[:10]
+                self.history.drifted(DriftEvent(time.time(), str(a.ref), last_manager(a.live), paths))
         for ref in sorted(now - self._drifted):
             how = "reverting (self-heal)" if self.sync.self_heal else "reported only (self-heal is off)"
             self.log.warning("drift: %s differs from revision %s; %s", ref, short(revision), how)

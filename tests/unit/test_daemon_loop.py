@@ -224,7 +224,8 @@ def test_sync_now_reverts_drift_once_without_self_heal(tmp_path, pipeline):
 def test_every_run_is_recorded_for_the_dashboard(tmp_path, pipeline):
     w = worker(tmp_path, pipeline)
     w.run_once({"startup"})
-    pipeline.changes = [Action(ActionType.UPDATE, REF, live={"metadata": {"managedFields": [
+    pipeline.changes = [Action(ActionType.UPDATE, REF, patch=({"op": "replace", "path": "/data/a", "value": "x"},),
+                               live={"metadata": {"managedFields": [
         {"manager": "kube-controller-manager", "time": "2026-01-01T00:00:00Z"},
         {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z", "fieldsV1": {"f:spec": {}}},
         {"manager": "kube-controller-manager", "time": "2026-01-03T00:00:00Z", "fieldsV1": {"f:status": {}}}]}})]
@@ -237,5 +238,5 @@ def test_every_run_is_recorded_for_the_dashboard(tmp_path, pipeline):
     assert (latest.triggers, latest.result, latest.error_type) == (("file", "retry"), "error", "ManifestError")
     assert "invalid YAML" in latest.error and first.error == ""
     (event,) = w.history.drift_events()
-    assert (event.object, event.manager) == (str(REF), "kubectl-edit")
+    assert (event.object, event.manager, event.paths) == (str(REF), "kubectl-edit", ("/data/a",))
     assert w.history.planned.plan.revision == "rev-1"

@@ -111,8 +111,9 @@ _SUMMARY = {
         "error": {"type": "string"},
     },
 }
-_DRIFT = {"type": "object", "required": ["time", "object", "manager"],
-          "properties": {"time": {"type": "number"}, "object": {"type": "string"}, "manager": {"type": "string"}}}
+_DRIFT = {"type": "object", "required": ["time", "object", "manager", "paths"],
+          "properties": {"time": {"type": "number"}, "object": {"type": "string"}, "manager": {"type": "string"},
+                         "paths": {"type": "array", "items": {"type": "string"}}}}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 

@@ -145,3 +145,29 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
     assert "v1 Secret" in proc.stderr and "creds" in proc.stderr
     for value in (token, encoded, written, encoded[:12], encoded[12:]):
         assert value not in captured, f"{value!r} leaked:\n{captured[-2000:]}"
+
+
+def test_the_daemon_keeps_an_echoed_value_out_of_its_log_readyz_and_alerts(kubeconfig, namespace, denying_webhook, tmp_path):
+    from tests.integration.daemon_harness import DaemonProcess, wait_until
+    from tests.integration.test_daemon_alerts import Receiver
+
+    password = f"canary-daemon-{secrets.token_hex(6)}"
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {password}}}\n")
+    hook = Receiver()
+    args = [str(folder), "--name", "echo-daemon", "-n", namespace, "--interval", "5m", "--alert-webhook", hook.url,
+            "--debug", "--log-format", "json"]
+    try:
+        with DaemonProcess(args, kubeconfig, tmp_path) as d:
+            wait_until(lambda: "sync_failed" in hook.events(), 60, what=f"a sync_failed alert; log:\n{d.log()}")
+            readyz = d.http("/readyz")
+            assert readyz is not None and readyz[0] == 503
+            seen = {"log": d.log(), "readyz": readyz[1].decode(), "alerts": json.dumps(hook.bodies)}
+            assert "breach-list" in seen["log"]  # the webhook's denial is logged, its quotes scrubbed
+            for where, text in seen.items():
+                for value in (password, b64(password), b64(password).rstrip("=")):
+                    assert value not in text, f"{where}: {value!r} leaked:\n{text[-2000:]}"
+            d.terminate()
+    finally:
+        hook.close()

@@ -6,6 +6,8 @@
      ├── SourceError           the desired state cannot be read (file, git, kustomize)
      │    └── ManifestError    one or more documents are invalid (all problems listed)
      ├── ResolveError          a kind the cluster does not know, a namespace on a cluster-scoped kind
+     ├── KubeconfigError       the kubeconfig cannot be used as it is (missing entry, insecure with a CA, ...)
+     │    └── CredentialError  no credentials (a failing exec plugin, an unreadable token file); nothing was sent
      ├── ClusterError          the Kubernetes API answered with an error (status picks the subclass)
      │    ├── ClusterUnreachable   connection refused/reset, timeouts
      │    ├── ClusterTransient     5xx, 429: worth retrying
@@ -185,3 +187,11 @@ class ApplyFailed(KubesyncError):
         if not_started:
             text += f"\n  {not_started} action(s) in later waves were not started"
         super().__init__(text)
+
+
+class KubeconfigError(KubesyncError):
+    """The kubeconfig cannot be used as it is; the message names the file or entry and the fix."""
+
+
+class CredentialError(KubeconfigError):
+    """Credentials could not be obtained (exec plugin, token file); no request was sent."""

@@ -20,17 +20,13 @@ import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 
-from kubesync.cluster.kubeconfig import ExecPlugin, KubeconfigError, Target, _temp_file
-from kubesync.errors import cut
+from kubesync.cluster.kubeconfig import ExecPlugin, Target, _temp_file
+from kubesync.errors import CredentialError, cut
 
 log = logging.getLogger(__name__)
 
 EXEC_TIMEOUT = 60.0  # a plugin that waits for a browser login must not hang a daemon forever
 EXPIRY_SKEW = timedelta(seconds=10)
-
-
-class CredentialError(KubeconfigError):
-    """Credentials could not be obtained; no request was sent."""
 
 
 class Credentials:

@@ -25,13 +25,9 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubesync.errors import KubesyncError
+from kubesync.errors import KubeconfigError
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-
-class KubeconfigError(KubesyncError):
-    """The kubeconfig cannot be used as it is; the message names the file or entry and the fix."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,15 @@ WAVE_ANNOTATION = "kubesync.io/wave"
 INVENTORY_NAMESPACE = "kubesync-system"  # where each sync's inventory ConfigMap lives by default
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (maps, lists, scalars): several times faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
 def split_api_version(api_version: str) -> tuple[str, str]:
     """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
     if "/" in api_version:

@@ -26,6 +26,7 @@ from kubesync.model import (
     ObjectRef,
     Plan,
     Risk,
+    json_copy,
 )
 from kubesync.resolve import Resolved
 
@@ -144,13 +145,7 @@ def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
     return WAVES.get(ref.group_kind, LAST_WAVE)
 
 
-def _json_copy(value: Any) -> Any:
-    """A deep copy of a JSON value (maps, lists, scalars): several times faster than copy.deepcopy."""
-    if isinstance(value, dict):
-        return {k: _json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
-    return value
+_json_copy = json_copy
 
 
 def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeObject | None = None) -> KubeObject:

@@ -28,7 +28,7 @@ import re
 import threading
 from typing import Any, Iterable
 
-from kubesync.model import LAST_APPLIED_ANNOTATION, KubeObject, ObjectRef
+from kubesync.model import LAST_APPLIED_ANNOTATION, KubeObject, ObjectRef, json_copy
 from kubesync.vocab import is_secret, parse_pointer
 
 PLACEHOLDER = "***"
@@ -103,7 +103,7 @@ def mask_secret(obj: KubeObject | None, *, other: KubeObject | None = None, new_
     """
     if obj is None:
         return None
-    out = copy.deepcopy(obj)
+    out = json_copy(obj)
     if not is_secret(obj):
         return out
     for field in VALUE_FIELDS:

@@ -5,7 +5,6 @@ Pure: a Plan in, a string out. Every object shown passes through `mask` first.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import io
 import json
@@ -14,7 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
-from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan
+from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, json_copy
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values, redact
 from kubesync.vocab import HIDDEN_METADATA, CachedResolver
 
@@ -66,7 +65,7 @@ def for_display(obj: KubeObject | None) -> KubeObject | None:
     """A copy without the fields the server owns (managedFields, resourceVersion, uid, ..., status)."""
     if obj is None:
         return None
-    out = copy.deepcopy(obj)
+    out = json_copy(obj)  # copy.deepcopy cost a 1000-object plan more than its YAML
     for key in DROP_TOP:
         out.pop(key, None)
     meta = out.get("metadata")

@@ -114,7 +114,7 @@ def _command_apply(sub, fmt) -> None:
                    help="how pruned objects' dependents are deleted (default background, like kubectl)")
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
-    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 8)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 32)")
     _add_common(p)
 
 

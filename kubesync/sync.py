@@ -275,6 +275,18 @@ class Pipeline:
         return out
 
 
+def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default") -> Plan:
+    """The plan merging `head` into `base` would cause, from the two refs alone: no cluster."""
+    from kubesync.compare import compare_states
+    from kubesync.sources import SourceSpec, load
+
+    base_spec = SourceSpec(repo=repo, ref=base, subpath=subpath)
+    head_spec = SourceSpec(repo=repo, ref=head, subpath=subpath)
+    base_state = load(base_spec)
+    head_state = load(head_spec, fetch=False)  # one fetch serves both refs
+    return compare_states(base_state, head_state, sync=head_spec.default_name(), namespace=namespace)
+
+
 def fetch_live(cluster: API, discovery: Discovery, resolved: list[Resolved], inv: list[InventoryEntry], sync: str):
     """Live copies of the desired objects (by key) and every object labelled with this sync.
 

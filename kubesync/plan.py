@@ -148,13 +148,13 @@ def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
 _json_copy = json_copy
 
 
-def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeObject | None = None) -> KubeObject:
+def owned_object(obj: KubeObject, sync: str, ignore: Sequence = (), live: KubeObject | None = None, schema=None) -> KubeObject:
     """The desired object as kubesync sends it: our labels, plus the set of fields we set
     (ignored fields, including those other managers own in `live`, are left out of that set)."""
-    return _owned(obj, sync, ignore, live)[0]
+    return _owned(obj, sync, ignore, live, schema)[0]
 
 
-def _owned(obj: KubeObject, sync: str, ignore: Sequence, live: KubeObject | None) -> tuple[KubeObject, fieldset.FieldSet]:
+def _owned(obj: KubeObject, sync: str, ignore: Sequence, live: KubeObject | None, schema=None) -> tuple[KubeObject, fieldset.FieldSet]:
     out = _json_copy(obj)
     out.pop("status", None)
     meta = out.setdefault("metadata", {})
@@ -166,7 +166,7 @@ def _owned(obj: KubeObject, sync: str, ignore: Sequence, live: KubeObject | None
         meta["annotations"] = annotations
     else:
         meta.pop("annotations", None)
-    fields = fieldset.fieldset_of(normalize_desired(out), ignore=ignore, live=live)
+    fields = fieldset.fieldset_of(normalize_desired(out), ignore=ignore, live=live, schema=schema)
     meta.setdefault("annotations", {})[LAST_APPLIED_ANNOTATION] = fieldset.encode(fields)
     return out, fields
 
@@ -226,7 +226,7 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
     ref = r.ref
     wave = wave_of(ref, r.obj)
     rules = rules_for(ref, settings.ignore)
-    desired, fields = _owned(r.obj, settings.sync, rules, live)
+    desired, fields = _owned(r.obj, settings.sync, rules, live, r.schema)
     if live is None:
         risks = [Risk.RBAC] if ref.group == RBAC_GROUP else []
         return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks)), None
@@ -239,7 +239,7 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
         adopting = True
     meta = live.get("metadata") or {}
     previous = None if adopting else _previous(live, desired, fields)
-    result = diff_objects(desired, live, previous, ignore=rules)
+    result = diff_objects(desired, live, previous, ignore=rules, schema=r.schema)
     common = dict(
         ref=ref,
         wave=wave,

@@ -6,8 +6,8 @@ All problems are collected and raised together, as in manifest loading: nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
 
 from kubesync.errors import ResolveError
 from kubesync.model import KubeObject, Manifest, ObjectRef, ResourceType
@@ -61,6 +61,7 @@ class Resolved:
     pending_crd: bool = False
     """The kind is served by a CRD of this same desired state that the cluster lacks yet: no live copy
     can exist, and apply waits for the CRD to be Established before creating it."""
+    schema: Any = field(default=None, compare=False, repr=False)  # diff.schema.KindSchema from the server, if known
 
     @property
     def ref(self) -> ObjectRef:
@@ -91,6 +92,23 @@ def types_from_crds(manifests: tuple[Manifest, ...] | list[Manifest]) -> dict[tu
                 verbs=("create", "get", "list", "patch", "delete"),
                 has_scale=has_scale,
             )
+    return out
+
+
+def with_schemas(resolved: list[Resolved], schemas: Mapping[tuple[str, str], Any]) -> list[Resolved]:
+    """Each object with its kind's schema (diff.schema.KindSchema): a CRD of the desired state speaks
+    for its custom resources (it is what the server will hold once applied), the server for the rest."""
+    from kubesync.diff.schema import from_crd
+
+    own: dict[tuple[str, str], Any] = {}
+    for r in resolved:
+        if r.ref.group == CRD_GROUP and r.ref.kind == "CustomResourceDefinition":
+            own.update(from_crd(r.obj))
+    out = []
+    for r in resolved:
+        key = (r.ref.api_version, r.ref.kind)
+        schema = own.get(key) or schemas.get(key)
+        out.append(replace(r, schema=schema) if schema is not None else r)
     return out
 
 

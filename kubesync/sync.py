@@ -35,7 +35,7 @@ from kubesync.model import (
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object, selected, source_after
 from kubesync.planfile import SavedPlan
 from kubesync.render.mask import remember
-from kubesync.resolve import Resolved, check_namespaces, resolve
+from kubesync.resolve import Resolved, check_namespaces, resolve, with_schemas
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ class Pipeline:
         if spec.strict_namespace:
             check_namespaces(desired.manifests, spec.namespace)
         resolved = selected(resolve(desired.manifests, self.discovery.resource_for, spec.namespace), settings)
+        resolved = with_schemas(resolved, self.discovery.schemas(r.rtype for r in resolved if not r.pending_crd))
         inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace)
         live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
         remember([*live.values(), *managed.values()])  # live Secret values are scrubbed from messages too

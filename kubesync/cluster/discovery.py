@@ -1,7 +1,8 @@
 """apiVersion + kind -> ResourceType, from the server's discovery documents.
 
 Group-versions are fetched lazily, once per run each, so a sync touching three kinds costs three
-small requests rather than the 20+ of a full discovery walk.
+small requests rather than the 20+ of a full discovery walk. The kinds' OpenAPI schemas (list and map
+rules for the diff) come from cluster/openapi.py, cached on disk.
 """
 
 from __future__ import annotations
@@ -9,18 +10,29 @@ from __future__ import annotations
 import logging
 import threading
 
+from typing import Iterable
+
 from kubesync import errors
 from kubesync.cluster import API
+from kubesync.cluster.openapi import SchemaCache
+from kubesync.diff.schema import KindSchema
 from kubesync.model import ResourceType, split_api_version
 
 log = logging.getLogger(__name__)
 
 
 class Discovery:
-    def __init__(self, cluster: API):
+    def __init__(self, cluster: API, schema_cache: SchemaCache | None = None):
         self.cluster = cluster
         self._by_gv: dict[str, dict[str, ResourceType] | None] = {}
         self._lock = threading.Lock()
+        self._schemas = schema_cache
+
+    def schemas(self, rtypes: Iterable[ResourceType]) -> dict[tuple[str, str], KindSchema]:
+        """(apiVersion, kind) -> the list and map rules of the server's schema (cluster/openapi.py)."""
+        if self._schemas is None:
+            self._schemas = SchemaCache(self.cluster)
+        return self._schemas.schemas(rtypes)
 
     def _load(self, api_version: str) -> dict[str, ResourceType] | None:
         with self._lock:

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from kubesync.diff.mergekeys import merge_rule
 from kubesync.diff.normalize import IgnoreMatcher, fields_of
+from kubesync.diff.schema import KindSchema
 from kubesync.model import LAST_APPLIED_ANNOTATION
 
 __all__ = ["FieldSet", "fieldset_of", "encode", "decode", "last_applied_of", "COMPRESS_ABOVE"]
@@ -135,18 +137,21 @@ def _skip(path: tuple) -> bool:
     return n == 3 and path[:2] == ("metadata", "annotations") and path[2] == LAST_APPLIED_ANNOTATION
 
 
-def fieldset_of(desired: Mapping, *, ignore: Iterable[Any] | IgnoreMatcher = (), live: Mapping | None = None) -> FieldSet:
+def fieldset_of(desired: Mapping, *, ignore: Iterable[Any] | IgnoreMatcher = (), live: Mapping | None = None,
+                schema: KindSchema | None = None) -> FieldSet:
     """The fields a normalized desired object sets, less the ignored ones.
 
     `live` is only needed by ignore rules: pointers into keyed lists use the live index, and
-    manager rules read the live `managedFields`.
+    manager rules read the live `managedFields`. `schema` must be the one the diff is given, so
+    that both key the same lists.
     """
     matcher = ignore if isinstance(ignore, IgnoreMatcher) else IgnoreMatcher(ignore, live if isinstance(live, dict) else None)
     kind = str(desired.get("kind") or "")
-    return FieldSet(_node(desired, live if live is not None else _MISSING, (), kind, matcher) or {})
+    rule = functools.partial(schema.merge_rule, kind=kind) if schema else functools.partial(merge_rule, kind=kind)
+    return FieldSet(_node(desired, live if live is not None else _MISSING, (), rule, matcher) or {})
 
 
-def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) -> dict | None:
+def _node(value: Any, live: Any, path: tuple, rule_at: Callable, ignore: IgnoreMatcher) -> dict | None:
     if isinstance(value, dict):
         out: dict = {}
         live_map = live if isinstance(live, dict) else {}
@@ -154,12 +159,12 @@ def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) 
             p = path + (key,)
             if _skip(p) or ignore.ignored(p):
                 continue
-            node = _node(child, live_map.get(key, _MISSING), p, kind, ignore)
+            node = _node(child, live_map.get(key, _MISSING), p, rule_at, ignore)
             if node is not None:
                 out[key] = node
         return out if out or not value else None  # a map emptied by skipped keys is not "an empty map we set"
     if isinstance(value, list):
-        rule = merge_rule(fields_of(path), kind)
+        rule = rule_at(fields_of(path))
         if rule is None:
             return {}
         tokens = [rule.token(item) for item in value]
@@ -177,7 +182,7 @@ def _node(value: Any, live: Any, path: tuple, kind: str, ignore: IgnoreMatcher) 
             if ignore.ignored(p):
                 continue
             live_item = live[live_index[token]] if token in live_index else _MISSING
-            items[token] = _node(item, live_item, p, kind, ignore) or {}
+            items[token] = _node(item, live_item, p, rule_at, ignore) or {}
         return {rule.marker: items}
     return {}
 

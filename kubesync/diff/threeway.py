@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from kubesync.diff.fieldset import FieldSet, decode
 from kubesync.diff.mergekeys import MergeRule, merge_rule, unordered
+from kubesync.diff.schema import KindSchema
 from kubesync.diff.normalize import (
     IgnoreMatcher,
     fields_of,
@@ -68,22 +69,27 @@ class ObjectDiff:
         return bool(self.patch)
 
 
-def diff_iter(desired: Mapping, live: Mapping, last_applied: FieldSet | Mapping | str | None, ignore: Iterable[Any] = ()) -> Iterator[dict]:
-    """The patch ops, one at a time. `last_applied` None means two-way: nothing is removed."""
-    for op, _ in _run(desired, live, last_applied, ignore):
+def diff_iter(desired: Mapping, live: Mapping, last_applied: FieldSet | Mapping | str | None, ignore: Iterable[Any] = (),
+              schema: KindSchema | None = None) -> Iterator[dict]:
+    """The patch ops, one at a time. `last_applied` None means two-way: nothing is removed.
+
+    `schema`: the kind's list and map rules from the server (schema.py); without it, the tables."""
+    for op, _ in _run(desired, live, last_applied, ignore, schema):
         yield op
 
 
-def diff(desired: Mapping, live: Mapping, last_applied: FieldSet | Mapping | str | None, ignore: Iterable[Any] = ()) -> ObjectDiff:
+def diff(desired: Mapping, live: Mapping, last_applied: FieldSet | Mapping | str | None, ignore: Iterable[Any] = (),
+         schema: KindSchema | None = None) -> ObjectDiff:
     """The whole patch as a frozen value (see diff_iter)."""
     ops, labels = [], []
-    for op, label in _run(desired, live, last_applied, ignore):
+    for op, label in _run(desired, live, last_applied, ignore, schema):
         ops.append(op)
         labels.append(label)
     return ObjectDiff(tuple(ops), tuple(labels))
 
 
-def contains(desired: Any, live: Any, path: tuple = (), *, kind: str = "", api_version: str = "", ignore: Iterable[Any] = ()) -> bool:
+def contains(desired: Any, live: Any, path: tuple = (), *, kind: str = "", api_version: str = "", ignore: Iterable[Any] = (),
+             schema: KindSchema | None = None) -> bool:
     """Is `desired` contained in `live` with the diff's rules (every field it sets is there and equal)?
 
     Given whole objects (path `()`), both are normalized first; `path` says where nested values sit
@@ -96,7 +102,7 @@ def contains(desired: Any, live: Any, path: tuple = (), *, kind: str = "", api_v
         kind = kind or str(desired.get("kind") or "")
         api_version = api_version or str(desired.get("apiVersion") or "")
     matcher = ignore if isinstance(ignore, IgnoreMatcher) else IgnoreMatcher(ignore, raw_live if not path else None)
-    differ = _Differ(kind, is_builtin(api_version), matcher)
+    differ = _Differ(kind, is_builtin(api_version), matcher, schema)
     return differ.contains(desired, MISSING if live is None else live, path)
 
 
@@ -111,14 +117,14 @@ def _tree(last_applied: Any) -> Mapping | None:
     return last_applied if isinstance(last_applied, Mapping) else None
 
 
-def _run(desired: Mapping, live: Mapping, last_applied: Any, ignore: Iterable[Any]) -> Iterator[tuple[dict, str]]:
+def _run(desired: Mapping, live: Mapping, last_applied: Any, ignore: Iterable[Any], schema: KindSchema | None) -> Iterator[tuple[dict, str]]:
     d = normalize_desired(dict(desired))
     raw_live = dict(live or {})
     l = normalize_live(raw_live)
     kind = str(d.get("kind") or l.get("kind") or "")
     builtin = is_builtin(str(d.get("apiVersion") or l.get("apiVersion") or ""))
     matcher = ignore if isinstance(ignore, IgnoreMatcher) else IgnoreMatcher(ignore, raw_live)
-    differ = _Differ(kind, builtin, matcher)
+    differ = _Differ(kind, builtin, matcher, schema)
     for op, label in differ.walk_dict(d, l, _tree(last_applied), (), ()):
         yield op, "".join(label).lstrip(".")
 
@@ -148,18 +154,31 @@ def _op(op: str, path: Iterable[Any], value: Any = MISSING) -> dict:
 
 
 class _Differ:
-    """The comparison rules for one object (its kind decides a few merge keys)."""
+    """The comparison rules for one object: its kind's schema, else the tables (kind decides a few keys)."""
 
-    def __init__(self, kind: str, builtin: bool, ignore: IgnoreMatcher):
+    def __init__(self, kind: str, builtin: bool, ignore: IgnoreMatcher, schema: KindSchema | None = None):
         self.kind = kind
         self.builtin = builtin
         self.ignore = ignore
+        self.schema = schema or None
+
+    def rule_at(self, fields: tuple[str, ...]) -> MergeRule | None:
+        if self.schema is not None:
+            return self.schema.merge_rule(fields, self.kind)
+        return merge_rule(fields, self.kind)
+
+    def free_form(self, fields: tuple[str, ...]) -> bool:
+        if self.schema is not None:
+            known = self.schema.free_form(fields)
+            if known is not None:
+                return known
+        return is_free_form_map(fields)
 
     # ------------------------------------------------------------------ containment (desired ⊆ live)
 
     def keyed(self, path: tuple, items: list) -> MergeRule | None:
         """The merge rule for this list, if every desired item carries a distinct key; else atomic."""
-        rule = merge_rule(fields_of(path), self.kind)
+        rule = self.rule_at(fields_of(path))
         if rule is None:
             return None
         tokens = [rule.token(item) for item in items]
@@ -174,7 +193,7 @@ class _Differ:
         if isinstance(value, list):
             return not value
         if isinstance(value, dict):
-            return not value and is_free_form_map(fields_of(path))
+            return not value and self.free_form(fields_of(path))
         return zero_is_absent(value, path, self.builtin) or server_allocated(value, path, self.builtin)
 
     def scalar_equal(self, d: Any, l: Any, path: tuple) -> bool:
@@ -353,14 +372,15 @@ class _Differ:
         if self.ignore.ignored(path):
             return
         fields = fields_of(path)
-        if isinstance(lv, dict) and (len(path) == 1 or fields[-1] == "metadata" or is_free_form_map(fields) or self.ignore.below(path)):
+        granular = self.free_form(fields) and not (self.schema is not None and self.schema.atomic_map(fields))
+        if isinstance(lv, dict) and (len(path) == 1 or fields[-1] == "metadata" or granular or self.ignore.below(path)):
             if isinstance(owned, Mapping):
                 for key, child in lv.items():
                     if key in owned:
                         yield from self.remove_gone(owned[key], child, path + (key,), label + (_key_label(key),))
             return
         if isinstance(lv, list):
-            rule = merge_rule(fields, self.kind)
+            rule = self.rule_at(fields)
             items = owned.get(rule.marker) if rule is not None and isinstance(owned, Mapping) else None
             if isinstance(items, Mapping):
                 gone = [i for i, item in enumerate(lv) if rule.token(item) in items and not self.ignore.ignored(path + (i,))]  # type: ignore[union-attr]

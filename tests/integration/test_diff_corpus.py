@@ -744,3 +744,67 @@ def test_env_order_of_the_source_reaches_the_cluster(cluster, namespace, tmp_pat
     names = [e["name"] for e in live["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert names == ["BASE_DIR", "DATA_DIR"]
     assert not sync.plan().plan.has_changes
+
+
+# ----------------------------------------------------------------------------- 4. wrong answers fixed
+
+CLUSTER_SCOPED_WITH_NAMESPACE = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: ns-carrying-__SUFFIX__
+  namespace: kube-system      # common in upstream manifests; the server ignores it
+rules:
+  - {apiGroups: [""], resources: [pods], verbs: [get, list]}
+"""
+
+
+def test_cluster_scoped_object_carrying_a_namespace_is_applied_with_a_warning(cluster, namespace, tmp_path):
+    suffix = namespace[-6:]
+    folder = tmp_path / "cr"
+    folder.mkdir()
+    (folder / "role.yaml").write_text(CLUSTER_SCOPED_WITH_NAMESPACE.replace("__SUFFIX__", suffix))
+    sync = Sync(cluster, folder, namespace)
+    path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ns-carrying-{suffix}"
+    try:
+        planned = sync.plan()
+        assert [(a.type, str(a.ref)) for a in planned.plan.changes] == [
+            (ActionType.CREATE, f"rbac.authorization.k8s.io/v1 ClusterRole ns-carrying-{suffix}")]
+        assert planned.plan.warnings == (
+            f"{folder / 'role.yaml'}:1: rbac.authorization.k8s.io/v1 ClusterRole kube-system/ns-carrying-{suffix}: "
+            "ClusterRole is cluster-scoped; metadata.namespace 'kube-system' is ignored (remove it from the manifest)",)
+        sync.apply(planned)
+        assert cluster.get(path)["rules"][0]["resources"] == ["pods"]
+        again = sync.plan()
+        assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
+        assert len(again.plan.warnings) == 1
+    finally:
+        cluster.request("DELETE", path)
+
+
+EMPTY_VALUES = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: empty-values}
+type: Opaque
+data: {from-data: ""}
+stringData: {from-string-data: "", set: value}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: empty-values}
+data: {empty: ""}
+binaryData: {empty-bytes: ""}
+"""
+
+
+def test_empty_secret_and_configmap_values_are_no_perpetual_change(cluster, namespace, tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "objects.yaml").write_text(EMPTY_VALUES)
+    sync = Sync(cluster, folder, namespace)
+    sync.apply()
+    live = cluster.get(f"/api/v1/namespaces/{namespace}/secrets/empty-values")
+    assert set(live["data"]) == {"from-data", "from-string-data", "set"}
+    again = sync.plan()
+    assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from kubesync.diff import normalize_desired
 from kubesync.model import DesiredState, Plan
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, owned_object
-from kubesync.resolve import offline_lookup, resolve
+from kubesync.resolve import offline_lookup, resolve, with_schemas
 from kubesync.vocab import short_revision
 
 
@@ -23,11 +23,12 @@ def short(revision: str) -> str:
 
 
 def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace: str = "default") -> Plan:
-    base_resolved = resolve(base.manifests, offline_lookup, namespace)
-    head_resolved = resolve(head.manifests, offline_lookup, namespace)
+    # no server schema offline; a CRD in either state still speaks for its custom resources
+    base_resolved = with_schemas(resolve(base.manifests, offline_lookup, namespace), {})
+    head_resolved = with_schemas(resolve(head.manifests, offline_lookup, namespace), {})
     live = {}
     for r in base_resolved:
-        obj = normalize_desired(owned_object(r.obj, sync))
+        obj = normalize_desired(owned_object(r.obj, sync, schema=r.schema))
         obj.setdefault("metadata", {})["uid"] = ""  # no cluster: no uid or resourceVersion preconditions
         live[r.ref.key] = obj
     inventory = [InventoryEntry(r.ref, "") for r in base_resolved]

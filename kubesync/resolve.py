@@ -115,11 +115,10 @@ def with_schemas(resolved: list[Resolved], schemas: Mapping[tuple[str, str], Any
 def not_served(api_version: str, kind: str) -> str:
     """Why a kind is unknown, worded for its kind of API: a CRD not installed, or a built-in API that
     this server's Kubernetes version does not serve (too old, too new, or turned off)."""
-    from kubesync.model import split_api_version
+    from kubesync.diff.normalize import is_builtin
 
-    group, _ = split_api_version(api_version)
     head = f"the cluster does not serve kind {kind!r} in {api_version!r}"
-    if "." not in group or group.endswith(".k8s.io"):
+    if is_builtin(api_version) or api_version.split("/")[0].endswith(".k8s.io"):
         return (f"{head}: {api_version} is a built-in Kubernetes API that this server's version does not serve "
                 "(removed, not yet added, or turned off); use an apiVersion the server lists in `kubectl api-versions`")
     return f"{head}; is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import yaml
 from kubesync.cluster.client import MERGE_PATCH
 from kubesync.cluster.discovery import Discovery
 from kubesync.diff import decode
+from kubesync.errors import ResolveError
 from kubesync.model import LAST_APPLIED_ANNOTATION, ActionType, ObjectRef
 from kubesync.plan import owned_object, plan_object
 from kubesync.sync import Planned
@@ -65,6 +67,24 @@ def corpus_files() -> list[Path]:
     return sorted(CORPUS.glob("*.yaml"))
 
 
+_SERVED = re.compile(r"^# kubernetes: (>=|<)(\d+)\.(\d+)\s*$", re.M)
+
+
+def served_by(path: Path, version: tuple[int, int]) -> bool:
+    """A file's version marker (`# kubernetes: >=1.21`, `# kubernetes: <1.25`) says which servers serve
+    its APIs; a file without one must plan zero changes on every version."""
+    for op, major, minor in _SERVED.findall(path.read_text()):
+        bound = (int(major), int(minor))
+        if (op == ">=" and version < bound) or (op == "<" and version >= bound):
+            return False
+    return True
+
+
+def server_version(cluster) -> tuple[int, int]:
+    info = cluster.get("/version")
+    return int(info["major"]), int(re.sub(r"\D.*", "", info["minor"]))
+
+
 def example_files() -> list[Path]:
     return sorted(EXAMPLE.glob("*.yaml"))
 
@@ -84,10 +104,11 @@ def corpus_ids() -> list[str]:
 CORPUS_IDS = corpus_ids()
 
 
-def render_corpus(dest: Path, suffix: str, namespace: str) -> dict[str, tuple[str, str, str, str]]:
-    """Write the corpus (and the demo app, in a namespace of its own) with the per-test names filled in.
+def render_corpus(dest: Path, suffix: str, namespace: str, version: tuple[int, int]) -> dict[str, tuple[str, str, str, str]]:
+    """Write the corpus files this server version serves (and the demo app, in a namespace of its own)
+    with the per-test names filled in.
 
-    Returns id -> (apiVersion, kind, namespace-or-"", name) for every object.
+    Returns id -> (apiVersion, kind, namespace-or-"", name) for every object written.
     """
     dest.mkdir()
     (dest / "example").mkdir()
@@ -95,6 +116,8 @@ def render_corpus(dest: Path, suffix: str, namespace: str) -> dict[str, tuple[st
     objects = {}
     for folder, files in (("", corpus_files()), ("example/", example_files())):
         for path in files:
+            if not served_by(path, version):
+                continue
             text = path.read_text().replace("__SUFFIX__", suffix).replace("__NAMESPACE__", namespace)
             if folder:
                 text = text.replace(EXAMPLE_NAMESPACE, demo_namespace)
@@ -115,6 +138,7 @@ class AppliedCorpus:
     objects: dict[str, tuple[str, str, str, str]]
     first: Planned
     report: Any
+    version: tuple[int, int] = (0, 0)
     second: Planned = None  # type: ignore[assignment]
     paths: dict[str, str] = field(default_factory=dict)
 
@@ -137,12 +161,13 @@ def applied_corpus(cluster, tmp_path_factory):
     namespace = f"ks-corpus-{suffix}"
     cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     folder = tmp_path_factory.mktemp("corpus") / "corpus"
-    objects = render_corpus(folder, suffix, namespace)
+    version = server_version(cluster)
+    objects = render_corpus(folder, suffix, namespace, version)
     sync = Sync(cluster, folder, namespace, name=f"corpus-{suffix}")
     try:
         first = sync.plan()
         report = sync.apply(first)
-        corpus = AppliedCorpus(namespace, suffix, sync, objects, first, report)
+        corpus = AppliedCorpus(namespace, suffix, sync, objects, first, report, version)
         discovery = Discovery(cluster)
         for object_id, (api_version, kind, ns, name) in objects.items():
             rtype = discovery.resource_for(api_version, kind)
@@ -154,19 +179,18 @@ def applied_corpus(cluster, tmp_path_factory):
         corpus.second = sync.plan()
         yield corpus
     finally:
-        cleanup(cluster, namespace, suffix)
+        cleanup(cluster, namespace, suffix, objects)
 
 
-def cleanup(cluster, namespace: str, suffix: str) -> None:
+def cleanup(cluster, namespace: str, suffix: str, objects: dict[str, tuple[str, str, str, str]]) -> None:
     """Namespaces first (their objects go with them), then the cluster-scoped objects of this run."""
-    for path in (
-        f"/api/v1/namespaces/{namespace}",
-        f"/api/v1/namespaces/{EXAMPLE_NAMESPACE}-{suffix}",
-        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/backuppolicies.corpus-{suffix}.example.com",
-        f"/apis/rbac.authorization.k8s.io/v1/clusterroles/corpus-monitoring-{suffix}",
-        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/corpus-monitoring-{suffix}",
-        f"/apis/scheduling.k8s.io/v1/priorityclasses/corpus-high-{suffix}",
-    ):
+    discovery = Discovery(cluster)
+    paths = [f"/api/v1/namespaces/{namespace}", f"/api/v1/namespaces/{EXAMPLE_NAMESPACE}-{suffix}"]
+    for api_version, kind, ns, name in objects.values():
+        rtype = discovery.resource_for(api_version, kind)
+        if rtype is not None and not rtype.namespaced:
+            paths.append(rtype.path("", name))
+    for path in paths:
         try:
             cluster.request("DELETE", path)
         except Exception:
@@ -175,7 +199,10 @@ def cleanup(cluster, namespace: str, suffix: str) -> None:
 
 def test_corpus_is_large_and_varied():
     kinds = {i.split(":")[1].split("/")[0] for i in CORPUS_IDS}
-    assert len(corpus_files()) >= 30
+    assert len(corpus_files()) >= 50
+    current = [i for i in CORPUS_IDS if i.split("-")[0].isdigit() and int(i.split("-")[0]) >= 100]
+    assert len(current) >= 40  # the current-API corpus (files 100 and up)
+    assert {"TrafficRoute", "EndpointSlice", "IngressClass", "ValidatingAdmissionPolicy", "FlowSchema", "RuntimeClass"} <= kinds
     assert {
         "Deployment", "StatefulSet", "DaemonSet", "Service", "Ingress", "Role", "RoleBinding", "ClusterRole",
         "ClusterRoleBinding", "ServiceAccount", "ConfigMap", "Secret", "Job", "CronJob", "PersistentVolumeClaim",
@@ -191,15 +218,62 @@ def test_corpus_applies_every_object_once(applied_corpus):
     assert len(results) == len(applied_corpus.objects)
 
 
+def corpus_file_of(object_id: str) -> Path:
+    name = object_id.split(":")[0]
+    return EXAMPLE / name[len("example/"):] if name.startswith("example/") else CORPUS / name
+
+
+@pytest.fixture(scope="module")
+def refused_files(cluster, tmp_path_factory) -> dict[str, str]:
+    """Each corpus file this server does not serve (by its marker), planned alone: file -> the error."""
+    version = server_version(cluster)
+    out = {}
+    for path in corpus_files():
+        if served_by(path, version):
+            continue
+        folder = tmp_path_factory.mktemp("refused")
+        (folder / path.name).write_text(path.read_text().replace("__SUFFIX__", "refused").replace("__NAMESPACE__", "default"))
+        with pytest.raises(ResolveError) as e:
+            Sync(cluster, folder, "default").plan()
+        out[path.name] = str(e.value)
+    return out
+
+
+def assert_refused_if_not_served(cluster, refused_files: dict[str, str], object_id: str) -> bool:
+    """For an object whose file this server version does not serve: its plan is refused, naming the
+    kind and "the cluster does not serve" (never a silent skip). True when that was the case."""
+    path = corpus_file_of(object_id)
+    if served_by(path, server_version(cluster)):
+        return False
+    message = refused_files[path.name]
+    # the whole file is refused (nothing half-applied), naming what is not served
+    assert f"{path.name}:" in message and "the cluster does not serve kind" in message, message
+    assert "nothing was applied" in message, message
+    return True
+
+
+def test_files_for_other_versions_are_refused_with_a_clear_error(cluster, refused_files):
+    version = server_version(cluster)
+    expected = sorted(p.name for p in corpus_files() if not served_by(p, version))
+    assert sorted(refused_files) == expected
+    for name, message in refused_files.items():
+        assert f"{name}:" in message and "the cluster does not serve kind" in message, message
+        assert "is a built-in Kubernetes API that this server's version does not serve" in message, message
+
+
 @pytest.mark.parametrize("object_id", CORPUS_IDS)
-def test_corpus_object_is_unchanged_when_planned_again(applied_corpus, object_id):
+def test_corpus_object_is_unchanged_when_planned_again(cluster, refused_files, applied_corpus, object_id):
+    if assert_refused_if_not_served(cluster, refused_files, object_id):
+        return
     action = applied_corpus.action(applied_corpus.second, object_id)
     assert action.type is ActionType.NOOP, f"{object_id}: expected no change after apply, got:\n{describe(action)}"
 
 
 @pytest.mark.parametrize("object_id", CORPUS_IDS)
-def test_corpus_object_diffs_empty_against_a_fresh_get(cluster, applied_corpus, object_id):
+def test_corpus_object_diffs_empty_against_a_fresh_get(cluster, refused_files, applied_corpus, object_id):
     """The same, against the object read with a GET (not the LIST the facade uses), right now."""
+    if assert_refused_if_not_served(cluster, refused_files, object_id):
+        return
     planned = applied_corpus.second
     r = next(r for r in planned.resolved if r.ref == applied_corpus.action(planned, object_id).ref)
     live = cluster.get(applied_corpus.paths[object_id])
@@ -362,7 +436,7 @@ spec:
 """
 
 CRONJOB = """\
-apiVersion: batch/v1beta1
+apiVersion: __CRONJOB_API__
 kind: CronJob
 metadata: {name: backup}
 spec:
@@ -543,7 +617,7 @@ CASES = [
         Step("foreign annotation and default backend added: no patch", [],
              live=merged(FOREIGN_ANNOTATION, {"spec": {"defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}}}})),
     ]),
-    Case("CronJob", CRONJOB, "/apis/batch/v1beta1/namespaces/{ns}/cronjobs", [
+    Case("CronJob", CRONJOB, "/apis/{cronjob_api}/namespaces/{ns}/cronjobs", [
         Step("schedule changed", [{"op": "replace", "path": "/spec/schedule", "value": "0 4 * * *"}],
              edit=lambda o: o["spec"].update(schedule="0 4 * * *")),
         Step("deadline removed", [FIELDSET, {"op": "remove", "path": "/spec/startingDeadlineSeconds"}],
@@ -574,6 +648,11 @@ CASES = [
 ]
 
 
+def cronjob_api_for(version: tuple[int, int]) -> str:
+    """batch/v1 serves CronJobs from 1.21; batch/v1beta1 stopped in 1.25."""
+    return "batch/v1" if version >= (1, 21) else "batch/v1beta1"
+
+
 def write_docs(folder: Path, docs: list[dict]) -> None:
     (folder / "objects.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
 
@@ -589,11 +668,12 @@ def test_changed_removed_added_and_drifted_fields_give_exact_patches(cluster, na
     suffix = namespace[-6:]
     folder = tmp_path / "src"
     folder.mkdir()
-    docs = [d for d in yaml.safe_load_all(case.base.replace("__SUFFIX__", suffix)) if d]
+    cronjob_api = cronjob_api_for(server_version(cluster))
+    docs = [d for d in yaml.safe_load_all(case.base.replace("__SUFFIX__", suffix).replace("__CRONJOB_API__", cronjob_api)) if d]
     write_docs(folder, docs)
     sync = Sync(cluster, folder, namespace)
     doc = docs[-1]
-    path = case.collection.format(ns=namespace, suffix=suffix) + "/" + doc["metadata"]["name"]
+    path = case.collection.format(ns=namespace, suffix=suffix, cronjob_api=cronjob_api) + "/" + doc["metadata"]["name"]
     ref = ObjectRef.of({**doc, "metadata": {**doc["metadata"], "namespace": namespace}})
     try:
         sync.apply()
@@ -744,67 +824,3 @@ def test_env_order_of_the_source_reaches_the_cluster(cluster, namespace, tmp_pat
     names = [e["name"] for e in live["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert names == ["BASE_DIR", "DATA_DIR"]
     assert not sync.plan().plan.has_changes
-
-
-# ----------------------------------------------------------------------------- 4. wrong answers fixed
-
-CLUSTER_SCOPED_WITH_NAMESPACE = """\
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: ns-carrying-__SUFFIX__
-  namespace: kube-system      # common in upstream manifests; the server ignores it
-rules:
-  - {apiGroups: [""], resources: [pods], verbs: [get, list]}
-"""
-
-
-def test_cluster_scoped_object_carrying_a_namespace_is_applied_with_a_warning(cluster, namespace, tmp_path):
-    suffix = namespace[-6:]
-    folder = tmp_path / "cr"
-    folder.mkdir()
-    (folder / "role.yaml").write_text(CLUSTER_SCOPED_WITH_NAMESPACE.replace("__SUFFIX__", suffix))
-    sync = Sync(cluster, folder, namespace)
-    path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ns-carrying-{suffix}"
-    try:
-        planned = sync.plan()
-        assert [(a.type, str(a.ref)) for a in planned.plan.changes] == [
-            (ActionType.CREATE, f"rbac.authorization.k8s.io/v1 ClusterRole ns-carrying-{suffix}")]
-        assert planned.plan.warnings == (
-            f"{folder / 'role.yaml'}:1: rbac.authorization.k8s.io/v1 ClusterRole kube-system/ns-carrying-{suffix}: "
-            "ClusterRole is cluster-scoped; metadata.namespace 'kube-system' is ignored (remove it from the manifest)",)
-        sync.apply(planned)
-        assert cluster.get(path)["rules"][0]["resources"] == ["pods"]
-        again = sync.plan()
-        assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
-        assert len(again.plan.warnings) == 1
-    finally:
-        cluster.request("DELETE", path)
-
-
-EMPTY_VALUES = """\
-apiVersion: v1
-kind: Secret
-metadata: {name: empty-values}
-type: Opaque
-data: {from-data: ""}
-stringData: {from-string-data: "", set: value}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: empty-values}
-data: {empty: ""}
-binaryData: {empty-bytes: ""}
-"""
-
-
-def test_empty_secret_and_configmap_values_are_no_perpetual_change(cluster, namespace, tmp_path):
-    folder = tmp_path / "empty"
-    folder.mkdir()
-    (folder / "objects.yaml").write_text(EMPTY_VALUES)
-    sync = Sync(cluster, folder, namespace)
-    sync.apply()
-    live = cluster.get(f"/api/v1/namespaces/{namespace}/secrets/empty-values")
-    assert set(live["data"]) == {"from-data", "from-string-data", "set"}
-    again = sync.plan()
-    assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)

@@ -101,3 +101,10 @@ def test_offline_lookup_knows_cluster_scoped_and_scalable_kinds():
     assert not offline_lookup("rbac.authorization.k8s.io/v1", "ClusterRole").namespaced
     assert offline_lookup("apps/v1", "Deployment").has_scale
     assert offline_lookup("example.com/v1", "Widget").namespaced
+
+
+def test_apiserver_groups_are_built_in_apis_too():
+    fs = {"apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema", "metadata": {"name": "f"}}
+    with pytest.raises(ResolveError) as e:
+        resolve([m(fs, "fs.yaml", 1)], lookup, "default")
+    assert "flowcontrol.apiserver.k8s.io/v1 is a built-in Kubernetes API" in str(e.value)

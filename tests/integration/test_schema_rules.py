@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubesync.cluster.client import JSON_PATCH, Requests
 from kubesync.cluster.discovery import Discovery
@@ -89,13 +90,9 @@ def wait_served(cluster, api_version: str, kind: str, wait_for) -> None:
     wait_for(lambda: Discovery(cluster).resource_for(api_version, kind), 30)
 
 
-def install_crd(cluster, suffix: str, wait_for) -> str:
-    import yaml
-
-    crd = yaml.safe_load(CRD.replace("__SUFFIX__", suffix))
-    cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=crd)
+def install_crd(cluster, suffix: str, wait_for) -> None:
+    cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=yaml.safe_load(CRD.replace("__SUFFIX__", suffix)))
     wait_served(cluster, f"listmap-{suffix}.example.com/v1", "Gateway", wait_for)
-    return f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
 
 
 def other_writer_adds_a_listener(cluster, path: str) -> None:
@@ -124,26 +121,17 @@ def check_foreign_entries_survive(cluster, folder: Path, namespace: str, path: s
     assert not sync.plan().plan.has_changes
 
 
-def test_list_map_entry_added_by_another_writer_survives_with_the_crd_installed(cluster, namespace, tmp_path, wait_for):
-    """The rules come from the server's schema (OpenAPI v3, or the CRD on servers without it)."""
-    suffix = namespace[-6:]
-    crd_path = install_crd(cluster, suffix, wait_for)
-    folder = tmp_path / "src"
-    folder.mkdir()
-    source = GATEWAY.replace("__SUFFIX__", suffix)
-    (folder / "gateway.yaml").write_text(source)
-    try:
-        check_foreign_entries_survive(cluster, folder, namespace,
-                                      f"/apis/listmap-{suffix}.example.com/v1/namespaces/{namespace}/gateways/edge", source)
-    finally:
-        cluster.request("DELETE", crd_path)
-
-
-def test_list_map_entry_added_by_another_writer_survives_with_the_crd_in_the_source(cluster, namespace, tmp_path):
+@pytest.mark.parametrize("crd_in_source", [False, True], ids=["crd-installed", "crd-in-source"])
+def test_list_map_entry_added_by_another_writer_survives(cluster, namespace, tmp_path, wait_for, crd_in_source):
+    """With the CRD installed, the rules come from the server's schema (OpenAPI v3, or the CRD itself on
+    servers without v3); with the CRD in the source, from that CRD (what the server will hold)."""
     suffix = namespace[-6:]
     folder = tmp_path / "src"
     folder.mkdir()
-    (folder / "crd.yaml").write_text(CRD.replace("__SUFFIX__", suffix))
+    if crd_in_source:
+        (folder / "crd.yaml").write_text(CRD.replace("__SUFFIX__", suffix))
+    else:
+        install_crd(cluster, suffix, wait_for)
     source = GATEWAY.replace("__SUFFIX__", suffix)
     (folder / "gateway.yaml").write_text(source)
     try:

@@ -108,3 +108,27 @@ def test_apiserver_groups_are_built_in_apis_too():
     with pytest.raises(ResolveError) as e:
         resolve([m(fs, "fs.yaml", 1)], lookup, "default")
     assert "flowcontrol.apiserver.k8s.io/v1 is a built-in Kubernetes API" in str(e.value)
+
+
+def test_a_crd_of_the_source_speaks_for_its_custom_resources_over_the_server():
+    from kubesync.diff.schema import KindSchema
+    from kubesync.resolve import with_schemas
+
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                     "type": "object", "properties": {"spec": {"type": "object", "properties": {"parts": {
+                         "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
+                         "items": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}}]},
+    }
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    types = {**TYPES, ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): ResourceType(
+        "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)}
+    resolved = resolve([m(crd), m(widget), m(cm("c"))], lambda a, k: types.get((a, k)), "default")
+    stale = KindSchema(lists={("spec", "parts"): {"type": "atomic"}})
+    server = {("example.com/v1", "Widget"): stale, ("v1", "ConfigMap"): KindSchema(maps={("data",): "granular"})}
+    out = {r.ref.kind: r for r in with_schemas(resolved, server)}
+    assert out["Widget"].schema.merge_rule(("spec", "parts"), "Widget").keys == ("id",)
+    assert out["ConfigMap"].schema is server[("v1", "ConfigMap")]
+    assert out["CustomResourceDefinition"].schema is None

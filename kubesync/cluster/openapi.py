@@ -141,12 +141,13 @@ class SchemaCache:
         if digest is None:
             return {}
         name = f"v3-{_slug(api_version)}-{_slug(digest)}.json"
-        cached = self._read_schemas(name)
+        cached = self._read_schemas(name) if digest else None
         if cached is not None:
             return cached
         doc = self.cluster.request("GET", f"/openapi/v3/{path}", query={"hash": digest} if digest else None)
         found = {kind: s for (gv, kind), s in from_openapi(doc).items() if gv == api_version}
-        self._write_schemas(name, found)
+        if digest:  # without a hash, nothing tells a later run whether the document changed
+            self._write_schemas(name, found)
         return found
 
     # -- OpenAPI v2 (1.20 to 1.26) -----------------------------------------------------------------------------

@@ -40,8 +40,8 @@ class SyncHarness:
         return planned, self.pipeline.apply(planned, self.spec, ApplySettings(dry_run=dry_run))
 
     def apply_cleanly(self, planned: Planned | None = None) -> ApplyReport:
-        """Apply and assert nothing failed or was left unstarted."""
-        _, report = self.apply(planned)
+        """Apply and assert nothing failed or was left unstarted (subclasses may make this their `apply`)."""
+        _, report = SyncHarness.apply(self, planned)
         failures = [o.message for o in report.failures]
         assert not failures and not report.not_started, "apply failed:\n" + "\n".join(failures)
         return report

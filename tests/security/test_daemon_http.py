@@ -12,13 +12,12 @@ import hmac
 import json
 import re
 import secrets
-import select
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import git
 import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, wait_until
@@ -63,24 +62,29 @@ def exchange(d: DaemonProcess, request: bytes) -> bytes:
 
 def flood(d: DaemonProcess, head: bytes, total: int, chunk: bytes) -> tuple[bytes, int]:
     """Send `head`, then `chunk` repeatedly up to `total` bytes while the daemon keeps reading;
-    returns (its answer, bytes of body sent)."""
-    answer, sent = b"", 0
+    returns (its answer, bytes of body sent). A reader thread takes the answer as soon as it comes,
+    before the daemon's close can reset the connection and drop it."""
+    answer: list[bytes] = []
+    sent = 0
     with connect(d) as s:
+        def read() -> None:
+            try:
+                while data := s.recv(65536):
+                    answer.append(data)
+            except OSError:
+                pass
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         s.sendall(head)
         try:
             while sent < total and not answer:
                 s.sendall(chunk)
                 sent += len(chunk)
-                if select.select([s], [], [], 0)[0]:
-                    answer = s.recv(65536)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             pass
-        try:
-            s.settimeout(5)
-            answer = answer or s.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            pass
-    return answer, sent
+        reader.join(10)
+    return b"".join(answer), sent
 
 
 @pytest.fixture
@@ -199,7 +203,7 @@ def fetches(trace: Path) -> int:
 def git_daemon(tmp_path, unreachable, secret_file):
     """A daemon syncing a git URL (through the clone cache and `git fetch`), with every git command traced."""
     repo_dir = tmp_path / "remote"
-    repo = init_repo(repo_dir, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n"})
+    init_repo(repo_dir, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n"})
     trace = tmp_path / "git-trace"
     args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", "shop", "--interval", "5m",
             "--receiver-secret-file", secret_file[1]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -35,12 +36,12 @@ def write(folder: Path, name: str, text: str) -> Path:
     return folder
 
 
-def deployment(name: str, app: str, template_app: str | None = None) -> str:
+def deployment(name: str, app: str, template_app: str | None = None, namespace: str = "") -> str:
     return f"""\
         apiVersion: apps/v1
         kind: Deployment
         metadata:
-          name: {name}
+          name: {name}{f"{chr(10)}          namespace: {namespace}" if namespace else ""}
         spec:
           replicas: 1
           selector:
@@ -63,8 +64,8 @@ def get(cluster, path):
 
 
 def test_invalid_objects_fail_the_plan_naming_each_with_file_and_line(tmp_path, kubeconfig, namespace, cluster):
-    src = write(tmp_path / "app", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\ndata: {k: v}\n---\n"
-                + textwrap.dedent(deployment("web", "web", template_app="other")))
+    src = write(tmp_path / "app", "a.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: fine, namespace: {namespace}}}\n"
+                "data: {k: v}\n---\n" + textwrap.dedent(deployment("web", "web", template_app="other", namespace=namespace)))
     write(src, "b.yaml", """\
         apiVersion: v1
         kind: ConfigMap
@@ -74,7 +75,7 @@ def test_invalid_objects_fail_the_plan_naming_each_with_file_and_line(tmp_path, 
         data: {k: v}
         """)
     for command in ("plan", "diff", "apply"):
-        proc = kubesync(command, src, "-n", namespace, "--name", f"inv-{namespace[-6:]}", "--yes" if command == "apply" else "--exit-code",
+        proc = kubesync(command, src, "--name", f"inv-{namespace[-6:]}", "--yes" if command == "apply" else "--exit-code",
                         kubeconfig=kubeconfig, code=1)
         err = proc.stderr
         assert "the server rejects 2 object(s) of the plan" in err, err
@@ -87,7 +88,7 @@ def test_invalid_objects_fail_the_plan_naming_each_with_file_and_line(tmp_path, 
 
 
 def test_a_plan_whose_first_wave_creates_the_namespace_is_valid(tmp_path, kubeconfig, cluster):
-    ns = f"ks-newns-{os.getpid()}-{tmp_path.name[-6:]}".lower()[:63]
+    ns = f"ks-newns-{secrets.token_hex(4)}"
     src = write(tmp_path / "app", "app.yaml", f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n"
                 f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {ns}}}\ndata: {{k: v}}\n")
     try:

@@ -24,7 +24,7 @@ def confirm_deletions(plan, args) -> None:
     what = ", ".join(part for part in (f"deletes {len(risky) - n_replace} object(s)" if len(risky) > n_replace else "",
                                        f"replaces {n_replace} object(s) (deleted, then created again)" if n_replace else "") if part)
     if not sys.stdin.isatty():
-        raise errors.UsageError(f"the plan {what}; nothing was changed. Pass --yes to confirm when not on a terminal")
+        raise errors.UsageError(f"the plan {what}; pass --yes to confirm when not on a terminal")
     print(f"\nThe plan {what}:", file=sys.stderr)
     for a in risky:
         print(f"  - {a.type.value} {a.ref}", file=sys.stderr)

@@ -145,7 +145,7 @@ def test_an_immutable_change_plans_a_replace_that_needs_confirmation(tmp_path, k
     assert "Plan: 0 to create, 0 to update, 0 to scale, 1 to replace, 0 to delete (0 unchanged)." in plan
     assert f"replace  apps/v1 Deployment {namespace}/web" in plan and "immutable" in plan
     refused = kubesync("apply", src, *sync, kubeconfig=kubeconfig, code=1)
-    assert "replaces 1 object(s) (deleted, then created again); nothing was changed. Pass --yes" in refused.stderr
+    assert "the plan replaces 1 object(s) (deleted, then created again); pass --yes to confirm" in refused.stderr
     assert get(cluster, path)["metadata"]["uid"] == old_uid
 
     done = kubesync("apply", src, *sync, "--yes", kubeconfig=kubeconfig, code=0)

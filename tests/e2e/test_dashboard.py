@@ -103,6 +103,7 @@ def test_the_dashboard_follows_the_daemon_live_and_guards_its_buttons(kubeconfig
         html = page.content()
         assert "***" in html
         assert "/spec/replicas" in html and "kubectl" in html  # the drift: what changed, and who changed it
+        page.wait_for_selector("ul.podlist li:has-text('web-a-')", timeout=10_000)  # its Pods, folded under it
         for value in (canary, changed):
             assert value not in html and base64.b64encode(value.encode()).decode() not in html
         assert "Sync now" not in html

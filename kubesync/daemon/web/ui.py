@@ -2,7 +2,8 @@
 the `/partials/...` fragments every 2 s so an open page follows the daemon without a reload.
 
     GET  /                      every sync, trouble first; ?q=name&state=Failed filter
-    GET  /syncs/<name>          its objects by kind, the last plan's masked diff, drift, the last 50 runs
+    GET  /syncs/<name>          its objects by wave and kind (a workload's Pods folded under it), the last
+                                plan's masked diff, drift, the last 50 runs
     POST /syncs/<name>/sync     run now, reverting drift even without self-heal (signed in + CSRF)
     POST /syncs/<name>/refresh  re-read the source (a git fetch) and compare (signed in + CSRF)
     GET|POST /login, POST /logout
@@ -17,10 +18,12 @@ from urllib.parse import parse_qs, quote
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from kubesync.daemon.web import views
 from kubesync.daemon.web.auth import COOKIE, Access
+from kubesync.daemon.web.pods import PodCache
 from kubesync.daemon.web.receiver import Refused, read_body
 
 SECURITY_HEADERS = {
@@ -75,6 +78,7 @@ async def form(request: Request, http) -> dict[str, str]:
 
 def ui_routes(hooks, access: Access, http) -> list[Route]:
     env = environment()
+    pod_cache = PodCache()
 
     def render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
         ctx.update(signed_in=access.signed_in(request), csrf=access.csrf, can_sign_in=access.ui.token is not None,
@@ -100,12 +104,13 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
     async def overview_part(request: Request) -> Response:
         return guard(request) or render(request, "_overview.html", **overview_ctx(request))
 
-    def sync_ctx(request: Request) -> dict | None:
+    async def sync_ctx(request: Request) -> dict | None:
         w = worker(request.path_params["name"])
         if w is None:
             return None
         doc = views.detail(w)
-        doc["objects"] = object_rows(doc["objects"], views.waves(w))
+        pods = await run_in_threadpool(pod_cache.for_worker, w)  # LISTs the API: off the event loop
+        doc["objects"] = [{**r, "pods": pods.get(r["object"])} for r in object_rows(doc["objects"], views.waves(w))]
         done = request.query_params.get("done", "")
         notice = {"sync": "A run was started.", "refresh": "The source is being read again."}.get(done, "")
         return {"s": doc, "notice": notice}
@@ -113,13 +118,13 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
     async def sync_page(request: Request) -> Response:
         if (denied := guard(request)) is not None:
             return denied
-        ctx = sync_ctx(request)
+        ctx = await sync_ctx(request)
         return render(request, "sync.html", **ctx) if ctx else HTMLResponse("<h1>No such sync</h1>", 404, headers=SECURITY_HEADERS)
 
     async def sync_part(request: Request) -> Response:
         if (denied := guard(request)) is not None:
             return denied
-        ctx = sync_ctx(request)
+        ctx = await sync_ctx(request)
         return render(request, "_sync.html", **ctx) if ctx else HTMLResponse("", 404, headers=SECURITY_HEADERS)
 
     return [

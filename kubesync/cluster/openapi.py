@@ -95,6 +95,10 @@ class SchemaCache:
         state = self._current_state()
         if state.get("hashes") is not None:
             found = self._from_v3(state, api_version)
+            if not set(kinds) <= set(found) and not self._fresh:
+                # a trusted index older than a CRD's (re)published schema: read the index again, once
+                self._refresh_state()
+                found = self._from_v3(self._state or {}, api_version)
         elif is_builtin(api_version):
             found = self._from_v2(state, api_version)
         else:

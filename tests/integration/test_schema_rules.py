@@ -91,8 +91,21 @@ def wait_served(cluster, api_version: str, kind: str, wait_for) -> None:
 
 
 def install_crd(cluster, suffix: str, wait_for) -> None:
+    """Install the CRD and wait until it is served, and (1.27+) until its schema is published in
+    OpenAPI v3, which happens a moment after discovery lists it: a CRD installed long before the sync."""
     cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=yaml.safe_load(CRD.replace("__SUFFIX__", suffix)))
     wait_served(cluster, f"listmap-{suffix}.example.com/v1", "Gateway", wait_for)
+    if server_version(cluster) >= (1, 27):
+        wait_for(lambda: published(cluster, f"apis/listmap-{suffix}.example.com/v1", "Gateway"), 30)
+
+
+def published(cluster, path: str, kind: str) -> bool:
+    entry = cluster.get("/openapi/v3")["paths"].get(path)
+    if not entry:
+        return False
+    doc = cluster.get("/openapi/v3/" + path, hash=entry["serverRelativeURL"].split("hash=")[-1])
+    return any(gvk.get("kind") == kind for s in doc["components"]["schemas"].values()
+               for gvk in s.get("x-kubernetes-group-version-kind", ()))
 
 
 def other_writer_adds_a_listener(cluster, path: str) -> None:

@@ -45,17 +45,14 @@ def test_deploy_folder_applies_cleanly_and_then_plans_empty(kubeconfig, cluster)
 
 
 def service_account_kubeconfig(kubeconfig: str, cluster, path) -> str:
-    """The fixture's cluster, but authenticated as deploy/'s ServiceAccount: what the Deployment's pods get."""
-    import base64
-
+    """The fixture's cluster, but authenticated as deploy/'s ServiceAccount: what the Deployment's pods get.
+    The token comes from the TokenRequest API, as a pod's projected token does (Kubernetes 1.24 and
+    later no longer create token Secrets)."""
     import yaml
 
-    from tests.integration.daemon_harness import wait_until
-
-    sa = wait_until(lambda: (cluster.get("/api/v1/namespaces/kubesync-system/serviceaccounts/kubesync").get("secrets") or None),
-                    30, what="service account token")
-    secret = cluster.get(f"/api/v1/namespaces/kubesync-system/secrets/{sa[0]['name']}")
-    token = base64.b64decode(secret["data"]["token"]).decode()
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+    path_ = "/api/v1/namespaces/kubesync-system/serviceaccounts/kubesync/token"
+    token = cluster.request("POST", path_, body=request)["status"]["token"]
     cfg = yaml.safe_load(open(kubeconfig))
     cfg["users"] = [{"name": "kubesync-sa", "user": {"token": token}}]
     for ctx in cfg["contexts"]:

@@ -240,3 +240,19 @@ def test_random_calls_keep_the_openapi_contract(workers):
         server.stop()
     assert {200, 202, 401, 403, 404} <= seen, seen
     assert {a for _, a in acted} <= {"sync", "refresh"}
+
+
+def test_a_workloads_pods_are_those_its_match_labels_select():
+    from kubesync.daemon.web.pods import selects, summary
+
+    pod = {"metadata": {"name": "web-1", "labels": {"app": "web", "pod-template-hash": "x"}},
+           "spec": {"containers": [{"name": "a"}, {"name": "b"}]},
+           "status": {"phase": "Running", "containerStatuses": [
+               {"ready": True, "restartCount": 0, "state": {"running": {}}},
+               {"ready": False, "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
+    assert selects({"matchLabels": {"app": "web"}}, pod["metadata"]["labels"])
+    assert not selects({"matchLabels": {"app": "api"}}, pod["metadata"]["labels"])
+    assert not selects({}, pod["metadata"]["labels"])  # no selector selects nothing, not everything
+    assert summary(pod) == {"name": "web-1", "phase": "Running", "ready": "1/2", "restarts": 4, "reason": "CrashLoopBackOff"}
+    pending = {"metadata": {"name": "web-2"}, "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending"}}
+    assert summary(pending) == {"name": "web-2", "phase": "Pending", "ready": "0/1", "restarts": 0, "reason": ""}

@@ -56,17 +56,6 @@ def _unknown_kind(d, ns):
     )
 
 
-def _namespace_on_cluster_scoped(d, ns):
-    (d / "b-bad.yaml").write_text(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
-        f"metadata:\n  name: reader-{ns}\n  namespace: {ns}\nrules: []\n"
-    )
-    return (
-        f"b-bad.yaml:1: rbac.authorization.k8s.io/v1 ClusterRole {ns}/reader-{ns}: "
-        "ClusterRole is cluster-scoped and cannot have a namespace; remove metadata.namespace"
-    )
-
-
 def _five_mib(d, ns):
     head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: "
     body = head + "x" * (5 * 1024 * 1024 - len(head) - 1) + "\n"
@@ -112,7 +101,6 @@ MANIFEST_PROBLEMS = {
 }
 RESOLVE_PROBLEMS = {
     "unknown-kind": _unknown_kind,
-    "namespace-on-cluster-scoped-kind": _namespace_on_cluster_scoped,
 }
 
 
@@ -225,3 +213,29 @@ def test_object_rejected_by_the_server_applies_earlier_waves_only_and_names_the_
     # One action failed; the Deployment was not started, which is not a failure of its own
     # (sync.raise_for_failures appends the "not started" note to the failures it counts).
     assert lines[0] == "error: 1 action(s) failed:", result.stderr
+
+
+def test_a_namespace_on_a_cluster_scoped_object_is_ignored_with_a_warning(kubeconfig, cluster, namespace, tmp_path):
+    """Upstream manifests often carry one (kubectl, Argo CD and Flux apply them; the server ignores it)."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    name = f"reader-{namespace}"
+    (folder / "role.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+        f"metadata:\n  name: {name}\n  namespace: {namespace}\nrules: []\n"
+    )
+    sync = f"crole-{namespace[-6:]}"
+    warning = (
+        f"role.yaml:1: rbac.authorization.k8s.io/v1 ClusterRole {namespace}/{name}: ClusterRole is cluster-scoped; "
+        f"metadata.namespace '{namespace}' is ignored (remove it from the manifest)"
+    )
+    try:
+        applied = kubesync("apply", str(folder), "--yes", "--name", sync, kubeconfig=kubeconfig)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert warning in applied.stdout + applied.stderr
+        live = cluster.get(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}")
+        assert "namespace" not in live["metadata"]
+        again = kubesync("plan", str(folder), "--name", sync, "--exit-code", kubeconfig=kubeconfig)
+        assert again.returncode == 0, again.stdout + again.stderr  # no perpetual diff
+    finally:
+        cluster.request("DELETE", f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}")

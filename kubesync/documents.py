@@ -195,7 +195,7 @@ class _Builder:
             if key_node.tag == _MERGE:
                 merges.append(value_node)
                 continue
-            k = self.build(key_node, depth + 1)
+            k = self._key(self.build(key_node, depth + 1), key_node)
             try:
                 first = lines.setdefault(k, _line(key_node))
             except TypeError:
@@ -210,6 +210,22 @@ class _Builder:
         if merges:
             self.merge(out, merges, depth)
         return out
+
+    @staticmethod
+    def _key(k: Any, key_node: Node) -> Any:
+        """JSON has only string keys. An integer key becomes its decimal string, as kubectl does
+        (`9000:` in an ingress-nginx tcp-services ConfigMap); a key YAML reads as a boolean, null or
+        float (`on:`, `no:`, `~:`, `1.0:`) is refused, since kubectl would silently store "true"."""
+        if isinstance(k, str) or not isinstance(key_node, ScalarNode):
+            return k
+        if isinstance(k, int) and not isinstance(k, bool):
+            return str(k)
+        kind = "null" if k is None else type(k).__name__.replace("bool", "a boolean").replace("float", "a number")
+        raise _construct_error(
+            f"the key {key_node.value!r} is read as {kind} by YAML, not as a string; "
+            f"quote it ('{key_node.value}':) to keep it as written",
+            key_node,
+        )
 
     def merge(self, out: dict, merges: list[Node], depth: int) -> None:
         """`<<: *base` keys fill in what the mapping does not set; earlier merges win."""

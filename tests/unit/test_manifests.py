@@ -105,8 +105,8 @@ def test_dates_stay_strings_as_kubernetes_reads_them():
 
 
 def test_yaml_11_booleans_and_numbers_follow_kubernetes():
-    [m] = parse("a.yaml", CM.format(name="a") + "x:\n  on: yes\n  n: 010\n")
-    assert m.obj["x"] == {True: True, "n": 8}
+    [m] = parse("a.yaml", CM.format(name="a") + "x:\n  o: yes\n  n: 010\n")
+    assert m.obj["x"] == {"o": True, "n": 8}  # values as Kubernetes reads them; keys: see below
 
 
 def test_rendered_files_keep_line_zero():
@@ -404,3 +404,20 @@ def test_secret_string_data_must_be_a_mapping():
     with pytest.raises(ManifestError) as e:
         load_files([SourceFile("s.yaml", text.encode())])
     assert "s.yaml:1: v1 Secret s: stringData must be a mapping, not a list" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "key, kind",
+    [("on", "a boolean"), ("no", "a boolean"), ("true", "a boolean"), ("~", "null"), ("1.5", "a number")],
+)
+def test_a_key_yaml_reads_as_no_string_is_refused_with_file_and_line(key, kind):
+    text = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  b: '2'\n  {key}: '1'\n"
+    with pytest.raises(ManifestError) as info:
+        parse("cm.yaml", text)
+    assert f"cm.yaml:7: invalid YAML at column 3: the key '{key}' is read as {kind} by YAML, not as a string; " in str(info.value)
+    assert f"quote it ('{key}':) to keep it as written" in str(info.value)
+
+
+def test_an_integer_key_becomes_its_decimal_string_like_kubectl():
+    (m,) = parse("tcp.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tcp\ndata:\n  9000: default/web:8080\n")
+    assert m.obj["data"] == {"9000": "default/web:8080"}

@@ -196,3 +196,53 @@ print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1", "kind": "Exe
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "runs").read_text() == "2"
     assert proxy.connections >= 1
+
+
+class ConnectProxy(RecordingProxy):
+    """An HTTP proxy that only does CONNECT (what a client uses for an https server) and records the targets."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connects: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        method, target = head.split(b"\r\n", 1)[0].decode().split()[:2]
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            client.close()
+            return
+        self.connects.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+
+def test_proxy_url_sends_every_request_through_the_proxy(kubeconfig, namespace, tmp_path):
+    server = json.loads(Path(kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    proxy = ConnectProxy()
+    try:
+        config = derived(kubeconfig, tmp_path, cluster={"proxy-url": proxy.url})
+        done = kubesync("plan", source(tmp_path), "-n", namespace, "--kubeconfig", config)
+        assert done.returncode == 0, done.stderr
+        assert proxy.connects and set(proxy.connects) == {server.removeprefix("https://")}
+    finally:
+        proxy.close()

@@ -92,6 +92,7 @@ def _where(a: Action) -> str:
 def judge(plan: Plan, checks: Mapping[tuple, Check], later: Mapping[str, int] | None = None) -> tuple[Plan, list[str]]:
     """The plan the checks leave, and the problems that make it an error (all of them, in plan order)."""
     actions, warnings, problems = [], list(plan.warnings), []
+    unvalidated: dict[str, list[Action]] = {}  # reason -> actions: one webhook or quota says the same for every object
     for a in plan.actions:
         check = checks.get(a.ref.key) if a.type in CHECKED else None
         verdict = check.verdict if check else None
@@ -107,8 +108,11 @@ def judge(plan: Plan, checks: Mapping[tuple, Check], later: Mapping[str, int] | 
         elif verdict is Verdict.INVALID:
             problems.append(f"{_where(a)}: the server would reject this {a.type.value}: {check.reason}")
         elif verdict in (Verdict.FORBIDDEN, Verdict.FAILED):
-            warnings.append(f"{_where(a)}: not validated by the server: {check.reason}")
+            unvalidated.setdefault(check.reason, []).append(a)
         actions.append(a)
+    for reason, items in unvalidated.items():
+        others = f" (and {len(items) - 1} more object(s) for the same reason)" if len(items) > 1 else ""
+        warnings.append(f"{_where(items[0])}{others}: not validated by the server: {reason}")
     for what, n in sorted((later or {}).items()):
         warnings.append(f"{n} object(s) {what}: validated by the server only when applied")
     return replace(plan, actions=tuple(actions), warnings=tuple(warnings)), problems

@@ -133,3 +133,12 @@ def test_unattended_runs_replace_only_objects_that_opt_in():
     assert [x.ref.name for x in left.actions] == ["ok"]
     assert skipped == ['cm.yaml:3: v1 ConfigMap shop/conf: needs to be replaced (deleted and created again); skipped: unattended '
                        'replacement needs the annotation kubesync.io/replace: "allowed" (or run `kubesync apply`)']
+
+
+def test_the_same_reason_for_many_objects_is_one_warning():
+    webhook = errors.ClusterError('PATCH /x: failed calling webhook "deny.example.com": connection refused', status=500)
+    cluster = Answers(a=webhook, b=webhook, c=webhook)
+    plan = verify_updates(cluster, Discovery(), Plan("s", "src", "r", (update("a"), update("b"), update("c"))))
+    assert [a.type for a in plan.actions] == [ActionType.UPDATE] * 3
+    assert plan.warnings == ('cm.yaml:3: v1 ConfigMap shop/a (and 2 more object(s) for the same reason): not validated by the '
+                             'server: PATCH /x: failed calling webhook "deny.example.com": connection refused',)

@@ -129,10 +129,15 @@ class RecordingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            self.connections += 1
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client):
+        self.connections += 1
+        self._join(client, socket.create_connection(self.target))
+
+    def _join(self, client, upstream):
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pipe(src, dst):
@@ -207,15 +212,7 @@ class ConnectProxy(RecordingProxy):
         self.connects: list[str] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
-    def _tunnel(self, client):
+    def _handle(self, client):
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = client.recv(4096)
@@ -232,8 +229,7 @@ class ConnectProxy(RecordingProxy):
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+        self._join(client, upstream)
 
 
 def test_proxy_url_sends_every_request_through_the_proxy(kubeconfig, namespace, tmp_path):

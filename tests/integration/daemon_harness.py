@@ -83,6 +83,18 @@ class DaemonProcess:
 
         return wait_until(ready, timeout, what=f"daemon ready; log:\n{self.log()}")
 
+    def wait_every_sync_ran(self, timeout: float = 30.0) -> tuple[int, dict]:
+        """(status, document) of /readyz once every sync has run, ready (200) or not (503)."""
+        def ran():
+            self.check_alive()
+            got = self.http("/readyz")
+            if got is None:
+                return None
+            doc = json.loads(got[1])
+            return (got[0], doc) if doc["syncs"] and all(s["runs"] > 0 for s in doc["syncs"].values()) else None
+
+        return wait_until(ran, timeout, what=f"every sync ran; log:\n{self.log()}")
+
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
             raise AssertionError(f"daemon exited with {self.proc.returncode}; log:\n{self.log()}")

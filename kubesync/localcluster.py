@@ -79,7 +79,7 @@ def binaries_root() -> Path:
 def get_version(minor: str | None) -> KubernetesVersion:
     """The version named by `minor` ("1.37", or "1.37.2"), or the newest one whose binaries are built."""
     if minor is None:
-        built = [v for v in VERSIONS.values() if not _missing(v)]
+        built = built_versions()
         return built[0] if built else VERSIONS[NEWEST]
     key = ".".join(minor.lstrip("v").split(".")[:2])
     if key not in VERSIONS:

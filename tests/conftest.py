@@ -9,19 +9,12 @@ from pathlib import Path
 import pytest
 
 from kubesync import localcluster
-from tests.support.fixtures import fresh_namespace
+from tests.support.fixtures import control_plane_version, fresh_namespace, requested_k8s_version
 from tests.support.waits import wait_for as wait_for_condition
 
 # Resolve the control-plane binaries from the real cache before any test moves HOME.
 os.environ.setdefault("KUBESYNC_K8S_ROOT", str(localcluster.binaries_root()))
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Which embedded control plane this run uses: `make test` runs the suite once per version.
-TEST_K8S_VERSION = os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None
-
-
-def control_plane_version() -> localcluster.KubernetesVersion:
-    """The version the embedded control planes of this run start (the newest built one by default)."""
-    return localcluster.get_version(TEST_K8S_VERSION)
 
 
 def pytest_report_header(config):
@@ -57,7 +50,7 @@ def kubeconfig(tmp_path_factory) -> str:
         yield given
         return
     try:
-        cluster = localcluster.LocalCluster.create(tmp_path_factory.mktemp("control-plane"), version=TEST_K8S_VERSION)
+        cluster = localcluster.LocalCluster.create(tmp_path_factory.mktemp("control-plane"), version=requested_k8s_version())
         cluster.start()
     except localcluster.ControlPlaneError as e:
         # Never a skip: a control plane that cannot start fails the whole run, loudly.

@@ -12,6 +12,7 @@ import pytest
 from kubesync import localcluster
 from kubesync.cluster.client import Cluster
 from tests.support import cli as support_cli
+from tests.support.fixtures import control_plane_version
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def component_pids(workdir: Path) -> list[int]:
 def test_cluster_up_env_down(tmp_path):
     if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
         pytest.fail("this test starts the embedded control plane; run it without KUBESYNC_TEST_KUBECONFIG")
-    version = localcluster.get_version(os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None)
+    version = control_plane_version()
     workdir = tmp_path / "cp"
     up = kubesync("cluster", "up", "--dir", str(workdir), "--kubernetes-version", version.minor)
     try:

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from kubesync import localcluster
-from tests.support.fixtures import fresh_namespace
+from tests.support.fixtures import fresh_namespace, requested_k8s_version
 
 EMBEDDED_ONLY = (
     "this test stops and restarts control-plane components and needs the embedded control plane; "
@@ -36,7 +36,7 @@ def fault_plane(tmp_path_factory):
     if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
         pytest.fail(EMBEDDED_ONLY)
     plane = localcluster.LocalCluster.create(
-        tmp_path_factory.mktemp("fault-plane"), version=os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None
+        tmp_path_factory.mktemp("fault-plane"), version=requested_k8s_version()
     )
     try:
         plane.start()

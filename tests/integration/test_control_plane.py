@@ -31,12 +31,12 @@ def test_server_reports_the_version_under_test(cluster):
     """The run really is on the version `make test` asked for (KUBESYNC_TEST_K8S_VERSION)."""
     import os
 
-    from kubesync import localcluster
+    from tests.support.fixtures import control_plane_version
 
     if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
         assert cluster.get("/version")["gitVersion"].startswith("v1.")
         return
-    want = localcluster.get_version(os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None)
+    want = control_plane_version()
     assert cluster.get("/version")["gitVersion"] == f"v{want.full}"
 
 

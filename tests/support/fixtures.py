@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 from typing import Iterator
 
+from kubesync import localcluster
 from tests.support.waits import wait_for
+
+
+def requested_k8s_version() -> str | None:
+    """The control-plane version this run asked for (`make test` sets KUBESYNC_TEST_K8S_VERSION per leg)."""
+    return os.environ.get("KUBESYNC_TEST_K8S_VERSION") or None
+
+
+def control_plane_version() -> localcluster.KubernetesVersion:
+    """The version the embedded control planes of this run start (the newest built one by default)."""
+    return localcluster.get_version(requested_k8s_version())
 
 
 def namespace_name(test_name: str) -> str:

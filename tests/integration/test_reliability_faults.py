@@ -57,7 +57,7 @@ def labelled(cluster, path: str, sync: str) -> list[dict]:
     return cluster.get(path, labelSelector=f"kubesync.io/sync={sync}")["items"]
 
 
-def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: str, wait_for) -> None:
+def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: str) -> None:
     """Exactly the desired objects, each once, each in the inventory with its live uid."""
     cms = labelled(cluster, f"/api/v1/namespaces/{namespace}/configmaps", sync)
     assert sorted(c["metadata"]["name"] for c in cms) == [f"cm-{i:03d}" for i in range(N_CONFIGMAPS)]
@@ -72,11 +72,12 @@ def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: st
     entries = stored_inventory.read(cluster, sync, inventory_namespace)
     assert {(e.ref.kind, e.ref.name): e.uid for e in entries} == live_uids
     assert len(entries) == N_CONFIGMAPS + N_DEPLOYMENTS  # no entry twice
-    # One ReplicaSet per Deployment: no Deployment was rewritten with a different template.
-    rs_path = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
-    wait_for(lambda: len(cluster.get(rs_path)["items"]) >= N_DEPLOYMENTS, 60)
-    time.sleep(1.0)
-    assert len(cluster.get(rs_path)["items"]) == N_DEPLOYMENTS
+    # No Deployment was rewritten after its creation: the server bumps metadata.generation on every
+    # spec change. (Counting ReplicaSets instead depends on how long the controller-manager's own
+    # retry backoff lasts after the apiserver came back, which is not what this test is about.)
+    assert {d["metadata"]["name"]: d["metadata"]["generation"] for d in deps} == {
+        f"web-{i}": 1 for i in range(N_DEPLOYMENTS)
+    }
 
 
 def wait_until_objects_exist(cluster, namespace: str, sync: str, proc_or_thread, at_least: int = 10) -> int:
@@ -97,7 +98,7 @@ RETRY_BUDGET = sum(ClientSettings().retry_backoff)  # how long the client keeps 
 
 @pytest.mark.parametrize("downtime", [1.0, RETRY_BUDGET + 3.0], ids=["within-retry-budget", "beyond-retry-budget"])
 def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplicates(
-    downtime, fault_plane, fault_cluster, fault_namespace, fault_plane_running, wait_for, tmp_path
+    downtime, fault_plane, fault_cluster, fault_namespace, fault_plane_running, tmp_path
 ):
     kubeconfig = str(fault_plane.kubeconfig)
     sync = f"fault-api-{fault_namespace[-6:]}"
@@ -140,7 +141,7 @@ def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplica
     again = run_cli("plan", str(src), "-n", fault_namespace, "--name", sync, "--exit-code", kubeconfig=kubeconfig)
     assert again.returncode == 0, again.stdout + again.stderr  # 0 = no changes
     assert again.stdout == f"No changes. {N_CONFIGMAPS + N_DEPLOYMENTS} objects in sync.\n", again.stdout
-    assert_converged(fault_cluster, fault_namespace, sync, inventory.DEFAULT_NAMESPACE, wait_for)
+    assert_converged(fault_cluster, fault_namespace, sync, inventory.DEFAULT_NAMESPACE)
 
 
 class EngineRun:
@@ -172,7 +173,7 @@ class EngineRun:
 
 
 def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
-    fault_plane, fault_cluster, fault_namespace, fault_plane_running, wait_for, tmp_path
+    fault_plane, fault_cluster, fault_namespace, fault_plane_running, tmp_path
 ):
     from kubesync.cluster.client import Cluster
 
@@ -201,4 +202,4 @@ def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
 
     planned = EngineRun(fault_cluster, src, sync, fault_namespace).plan()
     assert not planned.plan.has_changes, (carried, [str(a.ref) for a in planned.plan.changes][:10])
-    assert_converged(fault_cluster, fault_namespace, sync, fault_namespace, wait_for)
+    assert_converged(fault_cluster, fault_namespace, sync, fault_namespace)

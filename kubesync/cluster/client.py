@@ -7,6 +7,8 @@ errors into our tree:
 - a server that never answered in this run and refuses the connection fails at once, in one line
   (`cannot reach https://...: connection refused`); once it has answered, a refused connection is a
   restart and is retried;
+- every attempt (retries and watch starts included) first takes a token of the connection's rate
+  limiter (ratelimit.py; --kube-api-qps, --kube-api-burst);
 - 429 and 503 honour Retry-After; other backoffs get jitter; every retry spends a shared budget;
 - a 401 makes the credentials refresh (token file, exec plugin) and the request go out once more;
 - a 500 that will not go away by retrying (an unreachable admission webhook, a full IP range) is
@@ -35,6 +37,7 @@ from kubesync import errors
 from kubesync.cluster import kubeconfig, transport
 from kubesync.cluster.auth import Credentials
 from kubesync.cluster.kubeconfig import Overrides, Target
+from kubesync.cluster.ratelimit import RateLimiter
 from kubesync.model import PatchType
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,15 @@ class ClientSettings:
 
     pool_size: int = 32
     """Connections kept open to the server; at least the apply concurrency, or extra ones are opened (a TLS handshake each) and dropped."""
+
+    qps: float = 50.0
+    """Requests a second this connection sends at most once `burst` is spent (--kube-api-qps); every attempt counts,
+    retries and the start of each watch included, as in client-go. 50 and 300 are Flux's kustomize-controller defaults;
+    controller-runtime now disables its client-side limiter and relies on the server's API Priority and Fairness.
+    0 or less: no client-side limit."""
+
+    burst: int = 300
+    """Requests sent at once before `qps` paces them (--kube-api-burst): the size of the token bucket."""
 
 
 class RetryBudget:
@@ -187,6 +199,10 @@ class RequestStats:
 
     by_method: Counter = field(default_factory=Counter)
     retries: int = 0
+    rate_limited: int = 0
+    """Requests that waited for the client-side rate limiter (ClientSettings.qps/burst)."""
+    rate_limited_seconds: float = 0.0
+    """Seconds those requests spent waiting for it, summed over threads."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, method: str) -> None:
@@ -225,6 +241,7 @@ class Cluster(Requests):
         self.credentials = Credentials(target)
         self.stats = RequestStats()
         self.budget = RetryBudget(self.settings.retry_budget, self.settings.budget_refill)
+        self.limiter = RateLimiter(self.settings.qps, self.settings.burst)  # one bucket for every thread of this connection
         self.answered = False  # has the server answered anything yet (then a refused connection is a restart)
         self._extra_headers = target.impersonate.headers()
         self._pool_lock = threading.Lock()
@@ -325,7 +342,16 @@ class Cluster(Requests):
     def _unreachable(self, what: str, e: Exception) -> errors.ClusterUnreachable:
         return errors.ClusterUnreachable(f"cannot reach {self.server}: {unreachable_reason(e)} ({what})")
 
+    def _throttle(self) -> None:
+        """Wait for the rate limiter's token before an attempt goes out (a 429 storm is not our making)."""
+        waited = self.limiter.wait()
+        if waited:
+            with self.stats.lock:
+                self.stats.rate_limited += 1
+                self.stats.rate_limited_seconds += waited
+
     def _send(self, method, path, query, data, content_type, timeout) -> dict:
+        self._throttle()
         headers = self._headers(method, content_type)  # before counting: a failing exec plugin sends nothing
         self.stats.add(method)
         try:
@@ -347,6 +373,7 @@ class Cluster(Requests):
 
     def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict]:
         """Line-delimited JSON events of a watch; ends when the server closes it or the timeout passes."""
+        self._throttle()
         headers = self._headers("GET", JSON)
         _announce("WATCH", path, 0)
         self.stats.add("WATCH")

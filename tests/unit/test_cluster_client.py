@@ -91,6 +91,21 @@ def test_503_that_clears_is_retried(scripted):
     assert cluster.get("/x") == {"ok": True} and cluster.stats.retries == 2
 
 
+def test_503_waits_for_retry_after_not_for_the_backoff(scripted):
+    s = scripted((503, {"Retry-After": "1"}, {"message": "the server is shutting down"}), (200, {}, {"ok": True}))
+    assert Cluster(Target(host=s.url), FAST).get("/x") == {"ok": True}
+    assert s.seen[1]["at"] - s.seen[0]["at"] >= 0.95  # FAST's own backoff is 0.05 s
+
+
+def test_every_retry_takes_a_token_of_the_rate_limiter(scripted):
+    s = scripted((503, {}, {}), (503, {}, {}), (200, {}, {"ok": True}))
+    cluster = Cluster(Target(host=s.url), ClientSettings(retry_backoff=(0.01,) * 3, jitter=0.0, qps=5, burst=1))
+    assert cluster.get("/x") == {"ok": True}
+    gaps = [b["at"] - a["at"] for a, b in zip(s.seen, s.seen[1:])]
+    assert len(gaps) == 2 and min(gaps) >= 0.18  # one token every 0.2 s, not the 0.01 s backoff
+    assert cluster.stats.rate_limited == 2 and cluster.stats.rate_limited_seconds >= 0.3
+
+
 def test_a_webhook_that_cannot_be_reached_is_not_retried(scripted):
     msg = 'Internal error occurred: failed calling webhook "deny.kubesync.test": connection refused'
     s = scripted((500, {}, {"message": msg, "reason": "InternalError"}), (200, {}, {}))

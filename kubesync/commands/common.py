@@ -77,15 +77,40 @@ def pipeline(args):
 
 
 def client_settings(args):
-    """--request-timeout into the client's settings."""
+    """--request-timeout, --kube-api-qps and --kube-api-burst into the client's settings."""
     from kubesync.cluster.client import ClientSettings
     from kubesync.settings import parse_duration
 
     value = getattr(args, "request_timeout", None) or "30s"
     try:
-        return ClientSettings(timeout=parse_duration(value))
+        timeout = parse_duration(value)
     except ValueError as e:
         raise UsageError(f"--request-timeout: {e}") from None
+    default = ClientSettings()
+    return ClientSettings(timeout=timeout, qps=_qps(getattr(args, "kube_api_qps", None), default.qps),
+                          burst=_burst(getattr(args, "kube_api_burst", None), default.burst))
+
+
+def _qps(value, default: float) -> float:
+    """--kube-api-qps: any finite number; 0 or less turns the client-side limit off."""
+    import math
+
+    text = str(default if value is None else value).strip()
+    try:
+        qps = float(text)
+    except ValueError:
+        qps = math.nan
+    if not math.isfinite(qps):
+        raise UsageError(f"--kube-api-qps: {text[:40]!r} is not a number of requests a second (e.g. 50 or 12.5; 0 for no limit)")
+    return qps
+
+
+def _burst(value, default: int) -> int:
+    """--kube-api-burst: a positive whole number."""
+    text = str(default if value is None else value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= 1):
+        raise UsageError(f"--kube-api-burst: {text[:40]!r} is not a positive whole number of requests (e.g. 300)")
+    return int(text)
 
 
 def overrides(args):

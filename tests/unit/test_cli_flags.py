@@ -115,3 +115,36 @@ def test_progress_line_only_on_a_terminal_and_only_after_the_delay():
     quiet.step("wave 5: apps/v1 Deployment shop/web")
     quiet.clear()
     assert pipe.text == ""  # not a terminal: nothing
+
+
+def test_kube_api_limits_default_to_fluxs_and_go_before_or_after_the_command():
+    from kubesync.commands.common import client_settings
+
+    s = client_settings(build_parser().parse_args(["plan", "d"]))
+    assert (s.qps, s.burst) == (50.0, 300)
+    for argv in (["--kube-api-qps", "12.5", "plan", "d", "--kube-api-burst", "7"], ["plan", "d", "--kube-api-qps=12.5", "--kube-api-burst=7"]):
+        s = client_settings(build_parser().parse_args(argv))
+        assert (s.qps, s.burst, s.timeout) == (12.5, 7, 30.0)
+    assert client_settings(build_parser().parse_args(["apply", "d", "--kube-api-qps", "0"])).qps == 0.0
+
+
+def test_the_daemon_takes_the_kube_api_limits(tmp_path):
+    from kubesync.commands.daemon import settings_from
+
+    s = settings_from(build_parser().parse_args(["daemon", str(tmp_path), "--name", "a", "--kube-api-qps", "5", "--kube-api-burst", "10"]))
+    assert (s.client.qps, s.client.burst) == (5.0, 10)
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--kube-api-qps", "fast"), ("--kube-api-qps", "nan"), ("--kube-api-qps", "inf"), ("--kube-api-qps", ""),
+     ("--kube-api-burst", "0"), ("--kube-api-burst", "-3"), ("--kube-api-burst", "2.5"), ("--kube-api-burst", "lots"),
+     ("--kube-api-burst", "9" * 5000)],
+)
+def test_bad_kube_api_limits_are_usage_errors_naming_the_flag(tmp_path, capsys, flag, value):
+    from kubesync.cli import main
+
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    code = main(["plan", str(tmp_path), f"{flag}={value}", "--kubeconfig", str(tmp_path / "none.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(f"error: {flag}: ") and "not a" in err and len(err) < 200, err

@@ -14,12 +14,17 @@
     kubesync_leader                                    1 while this process may write
     kubesync_alerts_total{result}                      alerts delivered / given up
     kubesync_daemon_info{identity,version}             who this process is
+    kubesync_client_rate_limited_seconds_total         seconds API requests waited for the client-side limiter (--kube-api-qps)
+    kubesync_client_rate_limited_requests_total        API requests that waited for it
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import CounterMetricFamily
+
+from kubesync.cluster import ratelimit
 
 from kubesync.model import RunResult
 
@@ -32,6 +37,18 @@ except ImportError:  # pragma: no cover - older prometheus-client
 
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class RateLimitCollector:
+    """The client-side rate limiter's waits, read from every connection of this process at scrape time."""
+
+    def collect(self):
+        delayed, seconds = ratelimit.waited()
+        yield CounterMetricFamily("kubesync_client_rate_limited_seconds",
+                                  "Seconds API requests waited for the client-side rate limiter (--kube-api-qps, --kube-api-burst).",
+                                  value=seconds)
+        yield CounterMetricFamily("kubesync_client_rate_limited_requests", "API requests that waited for the client-side rate limiter.",
+                                  value=delayed)
 
 
 class Metrics:
@@ -56,6 +73,7 @@ class Metrics:
         self.leader = Gauge("kubesync_leader", "1 while this process holds the leadership (may write).", registry=r)
         self.alerts = Counter("kubesync_alerts", "Alerts by delivery result.", ["result"], registry=r)
         self.info = Info("kubesync_daemon", "This daemon process.", registry=r)
+        r.register(RateLimitCollector())
 
     def register_sync(self, sync: str) -> None:
         """Make a sync's series visible (at 0) before its first run, so dashboards see every sync."""

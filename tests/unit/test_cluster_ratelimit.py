@@ -120,3 +120,21 @@ def test_waits_are_counted_on_the_cluster_and_for_the_process():
 def test_the_defaults_are_fluxs():
     s = ClientSettings()
     assert (s.qps, s.burst) == (50.0, 300)
+
+
+def scraped(metrics, name: str) -> float:
+    (line,) = [x for x in metrics.render().decode().splitlines() if x.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+def test_the_daemon_exports_the_seconds_waited():
+    from kubesync.daemon.metrics import Metrics
+
+    metrics = Metrics()
+    seconds = scraped(metrics, "kubesync_client_rate_limited_seconds_total")
+    requests = scraped(metrics, "kubesync_client_rate_limited_requests_total")
+    lim = RateLimiter(qps=100, burst=1, sleep=lambda s: None)
+    for _ in range(4):
+        lim.wait()
+    assert scraped(metrics, "kubesync_client_rate_limited_requests_total") == requests + 3
+    assert scraped(metrics, "kubesync_client_rate_limited_seconds_total") - seconds == pytest.approx(0.06, abs=0.02)

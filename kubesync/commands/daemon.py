@@ -100,6 +100,25 @@ def _ui(args):
     return UiSettings(token=token, public=bool(args.ui_public))
 
 
+MAX_SHARDS = 128
+
+
+def _shards(args, lease):
+    """--shards N: the Lease flags name the shard group instead of the leader Lease; None when off."""
+    from kubesync.daemon.settings import ShardSettings
+
+    count = getattr(args, "shards", 0) or 0
+    if count == 0:
+        return None
+    if not 0 < count <= MAX_SHARDS:
+        raise UsageError(f"--shards: {count} is not between 0 (off) and {MAX_SHARDS}; a few shards per replica is plenty")
+    if args.leader_elect:
+        raise UsageError("--shards and --leader-elect exclude each other: sharded replicas all write (each its "
+                         "own shards), a leader-elected one writes alone; pick one")
+    return ShardSettings(count=count, prefix=args.lease_name or ShardSettings.prefix, namespace=lease.namespace,
+                         duration=lease.duration, identity=lease.identity)
+
+
 def settings_from(args):
     from kubesync.commands.common import client_settings, overrides
     from kubesync.daemon.settings import DaemonSettings, HttpSettings, LeaseSettings
@@ -113,7 +132,7 @@ def settings_from(args):
     syncs = syncs_from(args, config, interval)
     lease = LeaseSettings(
         enabled=args.leader_elect,
-        name=args.lease_name,
+        name=args.lease_name or LeaseSettings.name,
         namespace=args.lease_namespace,
         duration=_duration("--lease-duration", args.lease_duration),
         identity=args.identity or "",
@@ -129,6 +148,7 @@ def settings_from(args):
         client=client_settings(args),
         impersonate=overrides(args),
         lease=lease,
+        shards=_shards(args, lease),
         alerts=_alerts(args, config),
     )
 

@@ -10,8 +10,24 @@ from kubesync.cluster.kubeconfig import Overrides
 from kubesync.config import SyncConfig
 
 
+class LeaseTiming:
+    """Renew deadline and retry period derived from `duration` in client-go's proportions (shared by every Lease)."""
+
+    duration: float
+
+    @property
+    def renew_deadline(self) -> float:
+        """A holder that could not renew for this long stops writing (before anyone may take over)."""
+        return self.duration * 2 / 3
+
+    @property
+    def retry_period(self) -> float:
+        """Seconds between renewals (holder) or attempts to acquire (others)."""
+        return max(0.2, self.duration / 8)
+
+
 @dataclass(frozen=True)
-class LeaseSettings:
+class LeaseSettings(LeaseTiming):
     """Leader election among replicas through a coordination.k8s.io/v1 Lease."""
 
     enabled: bool = False
@@ -29,15 +45,25 @@ class LeaseSettings:
     identity: str = ""
     """This process's holderIdentity; empty means hostname + pid + random."""
 
-    @property
-    def renew_deadline(self) -> float:
-        """A leader that could not renew for this long steps down (before anyone may take over)."""
-        return self.duration * 2 / 3
 
-    @property
-    def retry_period(self) -> float:
-        """Seconds between renewals (leader) or attempts to acquire (follower)."""
-        return max(0.2, self.duration / 8)
+@dataclass(frozen=True)
+class ShardSettings(LeaseTiming):
+    """Replicas split the syncs: one Lease per shard, one member Lease per replica (daemon/shards.py)."""
+
+    count: int
+    """Number of shards S; a sync belongs to shard sha256(name) % S."""
+
+    prefix: str = "kubesync-shard"
+    """Shard Leases are <prefix>-0 .. <prefix>-(S-1); member Leases <prefix>-member-<hash of identity>."""
+
+    namespace: str = "default"
+    """Namespace of the Leases."""
+
+    duration: float = 15.0
+    """Seconds after the last observed renewal before a dead replica's shards (and membership) expire."""
+
+    identity: str = ""
+    """This process's holderIdentity; empty means hostname + pid + random."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,9 @@ class DaemonSettings:
 
     lease: LeaseSettings = field(default_factory=LeaseSettings)
     """Leader election."""
+
+    shards: ShardSettings | None = None
+    """Sharding of the syncs across replicas (--shards N); None: off (mutually exclusive with leader election)."""
 
     alerts: AlertSettings | None = None
     """Alert destination; None sends none."""

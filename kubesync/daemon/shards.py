@@ -251,7 +251,10 @@ class ShardElector:
 
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception:  # a bug or a malformed Lease must not end the renewals of every other shard
+                log.exception("shard election step failed")
             stop.wait(self.settings.retry_period)
 
     def start(self, stop: threading.Event) -> None:

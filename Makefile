@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 K8S_VERSIONS ?= 1.37 1.20
 PYTEST := $(BIN)/pytest -q -ra -p no:cacheprovider
 
-.PHONY: venv control-plane browser test unit integration demo bench clean
+.PHONY: venv control-plane browser test unit integration demo bench bench-daemon clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,11 @@ demo: venv control-plane
 
 bench: venv control-plane
 	$(BIN)/python bench/bench.py
+
+# The daemon at scale (issue 17): N syncs of 5 objects, API requests counted by the API server.
+# Takes long at the default sizes; e.g. `make bench-daemon ARGS="--sizes 10,30 --steady 30 --failover 10"`.
+bench-daemon: venv control-plane
+	$(BIN)/python bench/daemon.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

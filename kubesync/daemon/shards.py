@@ -107,6 +107,8 @@ class ShardElector:
         self.members = 1
         self._peers: dict[str, LeaseClaim] = {}  # other replicas' member Leases, observed only
         self._releasing: dict[int, threading.Thread] = {}  # shards given up whose drain() is running
+        self._drain_began: dict[int, float] = {}
+        self._slow_warned: set[int] = set()
         self._leaving = False
         self._reported: frozenset[int] = frozenset()
         self._lock = threading.Lock()
@@ -218,6 +220,7 @@ class ShardElector:
         thread = threading.Thread(target=self._drain, args=(shard,), name=f"shard-drain-{shard}", daemon=True)
         with self._lock:
             self._releasing[shard] = thread
+        self._drain_began[shard] = self.clock()
         self._report()
         thread.start()
 
@@ -235,11 +238,22 @@ class ShardElector:
         for shard, thread in pending.items():
             thread.join(timeout=max(0.0, deadline - self.clock()))
             if thread.is_alive():
+                self._warn_slow_drain(shard)
                 continue
             if self.claims[shard].release():
                 log.info("released shard %d (%s)", shard, self.claims[shard])
             with self._lock:
                 del self._releasing[shard]
+            self._drain_began.pop(shard, None)
+            self._slow_warned.discard(shard)
+
+    def _warn_slow_drain(self, shard: int) -> None:
+        """Once per drain that outlasts a lease duration: the shard stays held (safe) but nobody applies it."""
+        began = self._drain_began.get(shard, self.clock())
+        if began + self.settings.duration <= self.clock() and shard not in self._slow_warned:
+            self._slow_warned.add(shard)
+            log.warning("shard %d: runs in flight have not finished %.0fs after it was given up; it is held "
+                        "(and applied by nobody) until they do", shard, self.clock() - began)
 
     def _report(self) -> None:
         owned = self.owned()

@@ -8,6 +8,7 @@ the renew deadline passing before anyone may take over, dead members forgotten a
 from __future__ import annotations
 
 import copy
+import threading
 
 import pytest
 
@@ -150,3 +151,26 @@ def test_release_drains_releases_every_shard_and_leaves_the_group(world):
     assert {api.holders()[f"s-{i}"] for i in range(SHARDS)} == {""}
     b.step()
     assert b.owned() == frozenset(range(SHARDS))
+
+
+def test_a_drain_that_outlasts_the_lease_keeps_the_shard_held_and_is_reported(world, caplog):
+    api, clock = world
+    gate = threading.Event()
+    a = elector(world, "a", drain=lambda shard: gate.wait(10))
+    b = elector(world, "b")
+    a.step()
+    b.step()
+    a.step()  # gives up two shards; their drains hang
+    given_up = set(range(SHARDS)) - a.owned()
+    assert len(given_up) == 2
+    for _ in range(6):
+        clock.now += 2.0
+        a.step()
+        b.step()
+    assert {api.holders()[f"s-{i}"] for i in given_up} == {"a"}  # renewed all along: b may not start on them
+    assert not b.owned() & given_up and not a.owned() & given_up
+    assert sum("have not finished" in r.getMessage() for r in caplog.records) == 2
+    gate.set()
+    a._finish_drains(wait=5)
+    b.step()
+    assert b.owned() == given_up

@@ -40,6 +40,10 @@ class AlwaysLeader:
     def is_leader(self) -> bool:
         return True
 
+    def owns(self, sync: str) -> bool:
+        """Every sync is ours (the interface of ShardElector.owns, so the daemon asks one question)."""
+        return True
+
     def start(self, stop: threading.Event) -> None:
         pass
 
@@ -61,6 +65,10 @@ class LeaderElector:
 
     def is_leader(self) -> bool:
         """True only while our last renewal is younger than the renew deadline: never write on a stale claim."""
+        return self.claim.held()
+
+    def owns(self, sync: str) -> bool:
+        """The leader applies every sync (the interface of ShardElector.owns)."""
         return self.claim.held()
 
     def try_acquire_or_renew(self) -> bool:

@@ -192,3 +192,13 @@ def test_concurrent_takeover_has_one_winner(world):
     finally:
         api.get_or_none = original
     assert api.spec()["holderIdentity"] == "b"
+
+
+def test_owns_is_leadership_for_every_sync(world):
+    from kubesync.daemon.leader import AlwaysLeader
+
+    a, b = elector(world, "a"), elector(world, "b")
+    a.step()
+    b.step()
+    assert a.owns("shop") and a.owns("web") and not b.owns("shop")
+    assert AlwaysLeader().owns("anything")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from kubesync.errors import UsageError
 
@@ -115,8 +116,11 @@ def _shards(args, lease):
     if args.leader_elect:
         raise UsageError("--shards and --leader-elect exclude each other: sharded replicas all write (each its "
                          "own shards), a leader-elected one writes alone; pick one")
-    return ShardSettings(count=count, prefix=args.lease_name or ShardSettings.prefix, namespace=lease.namespace,
-                         duration=lease.duration, identity=lease.identity)
+    prefix = args.lease_name or ShardSettings.prefix
+    if len(prefix) > 200 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", prefix):
+        raise UsageError(f"--lease-name: {prefix!r} cannot prefix Lease names: lower-case letters, digits, '-' and '.', "
+                         "starting and ending with a letter or digit, at most 200 characters")
+    return ShardSettings(count=count, prefix=prefix, namespace=lease.namespace, duration=lease.duration, identity=lease.identity)
 
 
 def settings_from(args):

@@ -103,6 +103,8 @@ def test_shards_flags_fill_shard_settings(tmp_path):
     ("--shards 4 --leader-elect", "--shards and --leader-elect exclude each other"),
     ("--shards -1", "--shards: -1 is not between 0 .off. and 128"),
     ("--shards 1000", "--shards: 1000 is not between 0 .off. and 128"),
+    ("--shards 2 --lease-name Shop_Shards", "--lease-name: 'Shop_Shards' cannot prefix Lease names"),
+    ("--shards 2 --lease-name shop-", "--lease-name: 'shop-' cannot prefix Lease names"),
 ])
 def test_shards_usage_errors(tmp_path, argv, message):
     with pytest.raises(UsageError, match=message):

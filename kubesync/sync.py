@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
 from kubesync import errors, inventory
 from kubesync.cluster import API
@@ -82,12 +82,14 @@ class Planned:
     """The source the inventory was written from ("" on a first run)."""
 
 
-@dataclass(frozen=True)
-class WatchSet:
-    """What the daemon watches for one sync: every resource type it manages, in these namespaces."""
+class LiveReader(Protocol):
+    """Live state from somewhere other than a LIST per run (cluster/cache.SyncView)."""
 
-    rtypes: dict[tuple[str, str], ResourceType]
-    namespaces: frozenset[str]
+    def managed(self, rtype: ResourceType, namespaces: Iterable[str], selector: str) -> dict[tuple, KubeObject]:
+        """The objects of one type carrying this label selector, by ObjectRef.key."""
+
+    def get(self, rtype: ResourceType, namespace: str, name: str) -> KubeObject | None:
+        """One labelled object by name (None when there is none)."""
 
 
 def selector(sync: str) -> str:
@@ -97,12 +99,15 @@ def selector(sync: str) -> str:
 class Pipeline:
     """One cluster connection and its discovery, with every pipeline step as one call."""
 
-    def __init__(self, cluster=None, discovery: Discovery | None = None, *, connect: Callable[[], object] | None = None):
+    def __init__(self, cluster=None, discovery: Discovery | None = None, *, connect: Callable[[], object] | None = None,
+                 reader: LiveReader | None = None):
         """Give a cluster, or `connect` to open one on first use (a bad source then fails before the
-        kubeconfig is even read)."""
+        kubeconfig is even read). `reader`: where live state is read when not from the cluster (the
+        daemon's shared watch cache, cluster/cache.SyncView)."""
         self._cluster = cluster
         self._connect = connect
         self._discovery = discovery
+        self.reader = reader
 
     @classmethod
     def connect(cls, kubeconfig: str | None = None, context: str | None = None, settings=None, overrides=None) -> "Pipeline":
@@ -139,8 +144,8 @@ class Pipeline:
             check_namespaces(desired.manifests, spec.namespace)
         resolved = selected(resolve(desired.manifests, self.discovery.resource_for, spec.namespace), settings)
         resolved = with_schemas(resolved, self.discovery.schemas(r.rtype for r in resolved if not r.pending_crd))
-        inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace)
-        live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name)
+        inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace, self.reader)
+        live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name, self.reader)
         remember([*live.values(), *managed.values()])  # live Secret values are scrubbed from messages too
         plan = build_plan(resolved, live, managed, inv, settings, source=desired.source, revision=desired.revision,
                           inventory_source=inv_source)
@@ -168,21 +173,6 @@ class Pipeline:
             quotas.extend(list_objects(self.cluster, RESOURCE_QUOTAS, ns))
         warnings = quota_warnings(deltas, quotas) if quotas else []
         return replace(plan, warnings=plan.warnings + tuple(warnings)) if warnings else plan
-
-    def watch_set(self, planned: Planned) -> WatchSet:
-        """The resource types and namespaces whose changes can move this sync."""
-        rtypes: dict[tuple[str, str], ResourceType] = {}
-        namespaces: set[str] = set()
-        for r in planned.resolved:
-            if not r.pending_crd:
-                rtypes[(r.rtype.api_version, r.rtype.kind)] = r.rtype
-            if r.ref.namespace:
-                namespaces.add(r.ref.namespace)
-        for e in planned.inventory:
-            rtype = self.discovery.resource_for(e.ref.api_version, e.ref.kind)
-            if rtype is not None:
-                rtypes[(rtype.api_version, rtype.kind)] = rtype
-        return WatchSet(rtypes, frozenset(namespaces))
 
     # -- writes -----------------------------------------------------------------------------------------
 
@@ -288,10 +278,12 @@ def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, na
     return compare_states(base_state, head_state, sync=head_spec.default_name(), namespace=namespace)
 
 
-def fetch_live(cluster: API, discovery: Discovery, resolved: list[Resolved], inv: list[InventoryEntry], sync: str):
+def fetch_live(cluster: API, discovery: Discovery, resolved: list[Resolved], inv: list[InventoryEntry], sync: str,
+               reader: LiveReader | None = None):
     """Live copies of the desired objects (by key) and every object labelled with this sync.
 
-    One labelled LIST per resource type covers the steady state; desired objects not found there
+    One labelled LIST per resource type covers the steady state (or the `reader`'s watch cache, no
+    request at all); desired objects not found there
     (new, or existing but not ours) are read with a LIST per (type, namespace) or a GET each, except
     in namespaces the desired state creates (on a first sync, most of them).
     """
@@ -306,7 +298,10 @@ def fetch_live(cluster: API, discovery: Discovery, resolved: list[Resolved], inv
     namespaces = {r.ref.namespace for r in resolved if r.ref.namespace} | {e.ref.namespace for e in inv if e.ref.namespace}
     managed: dict[tuple, KubeObject] = {}
     for rtype in types.values():
-        managed.update(list_managed(cluster, rtype, namespaces, selector(sync)))
+        if reader is not None:
+            managed.update(reader.managed(rtype, namespaces, selector(sync)))
+        else:
+            managed.update(list_managed(cluster, rtype, namespaces, selector(sync)))
     live = {r.ref.key: managed[r.ref.key] for r in resolved if not r.pending_crd and r.ref.key in managed}
     live.update(_fetch_missing(cluster, resolved, live))
     return live, managed

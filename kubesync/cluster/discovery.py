@@ -54,6 +54,15 @@ class Discovery:
         kinds = self._load(api_version)
         return None if kinds is None else kinds.get(kind)
 
+    def sharing(self, cluster: API) -> "Discovery":
+        """A Discovery that asks through `cluster` (one sync's view of the connection) and shares
+        what this one learned, and its schemas, with every other view."""
+        if self._schemas is None:
+            self._schemas = SchemaCache(self.cluster)
+        other = Discovery(cluster, self._schemas)
+        other._by_gv, other._lock = self._by_gv, self._lock
+        return other
+
     def invalidate(self, api_version: str | None = None) -> None:
         """Forget what we know (after a CRD was created, its group-version appears)."""
         with self._lock:

@@ -7,7 +7,10 @@ import logging
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.inventory import DEFAULT_NAMESPACE, from_configmap, inventory_name, source_of, to_configmap
+from kubesync.model import ResourceType
 from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
+
+CONFIGMAPS = ResourceType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +25,10 @@ def read(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[In
     return from_configmap(cluster.get_or_none(_path(namespace, sync)), sync, namespace)
 
 
-def read_with_source(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> tuple[list[InventoryEntry], str]:
-    """The inventory and the source it was written from, in one read."""
-    cm = cluster.get_or_none(_path(namespace, sync))
+def read_with_source(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE, reader=None) -> tuple[list[InventoryEntry], str]:
+    """The inventory and the source it was written from, in one read (from `reader`, a watch cache
+    of labelled objects, when given: inventories carry the managed-by label)."""
+    cm = reader.get(CONFIGMAPS, namespace, inventory_name(sync)) if reader is not None else cluster.get_or_none(_path(namespace, sync))
     return from_configmap(cm, sync, namespace), source_of(cm)
 
 

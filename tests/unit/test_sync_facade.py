@@ -7,7 +7,7 @@ from kubesync.model import Action, ActionType, Manifest, ObjectRef, Origin, Plan
 from kubesync.plan import InventoryEntry
 from kubesync.render.status import rows_from_plan
 from kubesync.resolve import Resolved
-from kubesync.sync import Pipeline, Planned, next_inventory
+from kubesync.sync import Planned, fetch_live, next_inventory, selector
 
 KEPT = ObjectRef("", "v1", "ConfigMap", "shop", "kept")
 NEW = ObjectRef("", "v1", "ConfigMap", "shop", "new")
@@ -72,12 +72,34 @@ class Discovery:
         return CM if kind == "ConfigMap" else None
 
 
-def test_the_watch_set_covers_desired_and_owned_types_but_no_pending_crd():
+class Reader:
+    """A watch cache stand-in: records which types and namespaces were read from it."""
+
+    def __init__(self):
+        self.reads = []
+
+    def managed(self, rtype, namespaces, selector):
+        self.reads.append((rtype.kind, tuple(sorted(namespaces)), selector))
+        return {}
+
+
+class NoCluster:
+    def __init__(self):
+        self.gets = []
+
+    def get_or_none(self, path):
+        self.gets.append(path)
+        return None
+
+
+def test_live_state_is_read_from_the_reader_for_desired_and_owned_types_but_no_pending_crd():
     widget = ResourceType("example.com", "v1", "Widget", "widgets", True)
     desired = Manifest(NEW, live(NEW, ""), Origin("cm.yaml", 1))
     pending = Manifest(ObjectRef("example.com", "v1", "Widget", "apps", "w"), {}, Origin("w.yaml", 1))
-    p = Planned(Plan("shop", "src", "rev", ()), [Resolved(desired, CM, desired.obj), Resolved(pending, widget, {}, pending_crd=True)],
-                None, [InventoryEntry(ObjectRef("", "v1", "ConfigMap", "old", "x"), "u")])
-    watch = Pipeline(cluster=object(), discovery=Discovery()).watch_set(p)
-    assert watch.rtypes == {("v1", "ConfigMap"): CM}
-    assert watch.namespaces == frozenset({"shop", "apps"})
+    resolved = [Resolved(desired, CM, desired.obj), Resolved(pending, widget, {}, pending_crd=True)]
+    inv = [InventoryEntry(ObjectRef("", "v1", "ConfigMap", "old", "x"), "u")]
+    reader, cluster = Reader(), NoCluster()
+    found, managed = fetch_live(cluster, Discovery(), resolved, inv, "shop", reader)
+    assert reader.reads == [("ConfigMap", ("apps", "old", "shop"), selector("shop"))]
+    assert (found, managed) == ({}, {})
+    assert cluster.gets == ["/api/v1/namespaces/shop/configmaps/new"]  # not labelled ours: looked up by name

@@ -163,6 +163,7 @@ def _command_daemon(sub, fmt) -> None:
     p.add_argument("--ui-token-file", metavar="F", help="token for the dashboard's Sync now/Refresh (bearer or login form), and for reading off loopback")
     p.add_argument("--ui-public", action="store_true", help="let anyone read the dashboard on a non-loopback --listen address")
     p.add_argument("--header-timeout", default="10s", metavar="DURATION", help="drop HTTP clients that send no complete request headers in this time")
+    p.add_argument("--workers", type=int, default=8, metavar="N", help="syncs run at the same time, however many there are (default 8)")
     _add_common(p)
 
 

@@ -133,6 +133,9 @@ def settings_from(args):
 
         config = load_config(args.config)
     interval = _duration("--interval", args.interval)
+    workers = getattr(args, "workers", 8)
+    if not 1 <= workers <= 256:
+        raise UsageError(f"--workers: {workers} is not between 1 and 256")
     syncs = syncs_from(args, config, interval)
     lease = LeaseSettings(
         enabled=args.leader_elect,
@@ -154,6 +157,7 @@ def settings_from(args):
         lease=lease,
         shards=_shards(args, lease),
         alerts=_alerts(args, config),
+        workers=workers,
     )
 
 

@@ -1,14 +1,14 @@
 """`kubesync daemon`: keep syncs converged.
 
-    triggers.py   file changes (watchdog, debounced), git ref polls, webhook pokes -> Wakeup
-    watch.py      Kubernetes watches on the managed types -> Wakeup (drift) and health
-    loop.py       SyncWorker: one thread per sync; read, plan, apply (leader only), report
+    queue.py      the work queue: syncs are keys run by --workers threads (dedup, debounce, fairness)
+    triggers.py   file changes (one watchdog observer), git ref polls (one per repository and ref) -> queue
+    loop.py       SyncWorker: one sync's state and run; read, plan, apply (leader or shard owner only), report
     leader.py     Lease election among replicas
     notify.py     alerts on transitions (sync failed/recovered, object degraded/recovered)
     metrics.py    the Prometheus series
     http.py       the HTTP server (uvicorn in one thread: limits, timeouts, IPv6)
     web/          what it serves: /healthz /readyz /metrics, authenticated POST /webhook/<sync>
-    connections.py one Cluster per kubeconfig context; API errors counted per sync
+    connections.py per kubeconfig context: one Cluster, one discovery, one watch cache (cluster/cache.py)
     runner.py     the process: wiring, signals, ordered shutdown
     settings.py   frozen settings the CLI and kubesync.yaml fill in
 """

@@ -1,33 +1,43 @@
-"""One Cluster per kubeconfig context, shared by the syncs that target it, with API errors counted."""
+"""Per kubeconfig context, shared by every sync that targets it: one Cluster, one discovery, one
+watch cache (cluster/cache.py). Each sync sees the Cluster through a CountingCluster."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster.client import Requests
 
+WRITES = ("POST", "PUT", "PATCH")
+
 
 class CountingCluster(Requests):
-    """A Cluster seen through one sync: every API error it meets (404s aside) is counted for that sync."""
+    """A Cluster seen through one sync: every API error it meets (404s aside) is counted for that sync,
+    and every write's answer is passed to `on_write` (read-your-writes of the shared cache)."""
 
-    def __init__(self, cluster: API, on_error: Callable[[errors.ClusterError], None]):
+    def __init__(self, cluster: API, on_error: Callable[[errors.ClusterError], None],
+                 on_write: Callable[[dict], None] | None = None):
         self._cluster = cluster
         self._on_error = on_error
+        self._on_write = on_write
 
     def __getattr__(self, name):  # server, stats, context, configuration...
         return getattr(self._cluster, name)
 
     def request(self, method: str, path: str, **kwargs) -> dict:
         try:
-            return self._cluster.request(method, path, **kwargs)
+            answer = self._cluster.request(method, path, **kwargs)
         except errors.ClusterNotFound:
             raise
         except errors.ClusterError as e:
             self._on_error(e)
             raise
+        if self._on_write is not None and method in WRITES and not (kwargs.get("query") or {}).get("dryRun"):
+            self._on_write(answer)
+        return answer
 
     def stream(self, path: str, query: dict, timeout: float):
         try:
@@ -37,17 +47,67 @@ class CountingCluster(Requests):
             raise
 
 
+class SharedDiscovery:
+    """A Discovery shared by the syncs of one context, forgotten every `max_age` seconds (new CRDs,
+    removed API versions) and, for a kind the server did not serve, asked again after `miss_age`."""
+
+    def __init__(self, discovery, max_age: float = 300.0, miss_age: float = 10.0, clock=time.monotonic):
+        self.discovery = discovery
+        self.max_age, self.miss_age, self.clock = max_age, miss_age, clock
+        self._born = clock()
+        self._misses: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def view(self, cluster: API) -> "DiscoveryView":
+        """What one run uses: requests go through the sync's own view of the cluster (errors counted for it)."""
+        return DiscoveryView(self, self.discovery.sharing(cluster))
+
+    def expire(self, api_version: str, kind: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if now - self._born > self.max_age:
+                self.discovery.invalidate()
+                self._born, self._misses = now, {}
+            missed = self._misses.get(f"{api_version}/{kind}")
+            if missed is not None and now - missed > self.miss_age:
+                self.discovery.invalidate(api_version)
+                del self._misses[f"{api_version}/{kind}"]
+
+    def missed(self, api_version: str, kind: str) -> None:
+        with self._lock:
+            self._misses.setdefault(f"{api_version}/{kind}", self.clock())
+
+
+class DiscoveryView:
+    def __init__(self, shared: SharedDiscovery, discovery):
+        self._shared = shared
+        self._discovery = discovery
+
+    def __getattr__(self, name):  # schemas, invalidate, cluster...
+        return getattr(self._discovery, name)
+
+    def resource_for(self, api_version: str, kind: str):
+        self._shared.expire(api_version, kind)
+        rtype = self._discovery.resource_for(api_version, kind)
+        if rtype is None:
+            self._shared.missed(api_version, kind)
+        return rtype
+
 
 class Connections:
     """Connects lazily (a sync whose context is broken fails alone) and once per context."""
 
-    def __init__(self, kubeconfig: str | None, default_context: str | None, connect=None, settings=None, overrides=None):
+    def __init__(self, kubeconfig: str | None, default_context: str | None, connect=None, settings=None, overrides=None,
+                 watch_timeout: float = 60.0):
         self.kubeconfig = kubeconfig
         self.default_context = default_context
         self._connect = connect
         self.settings = settings  # ClientSettings: the daemon's request timeout and retry budget
         self.overrides = overrides  # kubeconfig.Overrides: --as, --as-group
+        self.watch_timeout = watch_timeout
         self._clusters: dict[str | None, object] = {}
+        self._caches: dict[str | None, object] = {}
+        self._discoveries: dict[str | None, SharedDiscovery] = {}
         self._lock = threading.Lock()
 
     def get(self, context: str | None = None):
@@ -61,3 +121,33 @@ class Connections:
 
                     self._clusters[context] = Cluster.connect(self.kubeconfig, context, self.settings, self.overrides)
             return self._clusters[context]
+
+    def cache(self, context: str | None = None):
+        """The context's shared watch cache (cluster/cache.py), started with its first reader."""
+        from kubesync.cluster.cache import WatchCache
+
+        cluster = self.get(context)
+        context = context or self.default_context
+        with self._lock:
+            if context not in self._caches:
+                self._caches[context] = WatchCache(cluster, timeout=self.watch_timeout)
+            return self._caches[context]
+
+    def discovery(self, context: str | None = None) -> SharedDiscovery:
+        """The context's shared discovery (and OpenAPI schemas), re-read every few minutes."""
+        from kubesync.cluster.discovery import Discovery
+
+        raw = self.get(context)
+        context = context or self.default_context
+        with self._lock:
+            if context not in self._discoveries:
+                self._discoveries[context] = SharedDiscovery(Discovery(raw))
+            return self._discoveries[context]
+
+    def caches(self) -> list:
+        with self._lock:
+            return list(self._caches.values())
+
+    def close(self) -> None:
+        for cache in self.caches():
+            cache.stop()

@@ -72,8 +72,6 @@ class History:
         self._drift: deque[DriftEvent] = deque(maxlen=keep)
         self.planned = None
         """The last run's Planned (plan, live objects), or None before the first plan."""
-        self.next_run = 0.0
-        """Epoch seconds of the next timed run (resync or retry), 0 while running."""
 
     def record(self, run: Run) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
-"""One SyncWorker per sync: a thread that sleeps until a trigger, then reads, plans and applies.
+"""One SyncWorker per sync: its state and its run (read, plan, apply), on a thread of the daemon's
+work queue (daemon/queue.py) whenever a trigger or a timer queues it.
 
 A run is "never worse than before": a source that cannot be read (git unreachable, invalid YAML,
 empty) fails the run before anything is planned, so nothing is applied or pruned; the error is
@@ -7,13 +8,12 @@ reported (log, metrics, alert) and retried with backoff, while any new trigger r
 Drift: when the plan has changes but the source has not moved since the cluster last matched it,
 the changes are drift. With self-heal they are reverted; without, they are reported (log line per
 newly drifted object, kubesync_drifted_objects) until the source moves. Only the leader applies;
-a follower plans and reports.
+a follower plans and reports. With shards, a replica runs only the syncs of the shards it holds.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -25,12 +25,13 @@ from kubesync.daemon.connections import CountingCluster
 from kubesync.daemon.history import DriftEvent, History, Run, last_manager
 from kubesync.config import SyncConfig
 from kubesync.daemon.settings import DaemonSettings
-from kubesync.daemon.triggers import DirectoryWatcher, GitPoller, Wakeup
-from kubesync.daemon.watch import ClusterWatcher
+from kubesync.cluster.cache import SyncView
+from kubesync.daemon.queue import WorkQueue
+from kubesync.daemon.triggers import GitPoller, Triggers
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResult, SyncState
 from kubesync.render.mask import redact
-from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures, selector
+from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures
 from kubesync.vocab import short_revision
 from kubesync.validate import unattended
 
@@ -67,20 +68,24 @@ class SyncStatus:
 
 
 class SyncWorker:
+    """One sync's state and its run; the daemon's work queue decides when it runs and on which thread."""
+
     def __init__(self, sync: SyncConfig, settings: DaemonSettings, connections, metrics, notifier, leader,
-                 stop: threading.Event, pipeline: Callable[[object], Pipeline] = Pipeline,
-                 load: Callable[..., DesiredState] | None = None):
+                 stop: threading.Event, queue: WorkQueue | None = None, triggers: Triggers | None = None,
+                 pipeline: Callable[[object], Pipeline] | None = None, load: Callable[..., DesiredState] | None = None):
         self.sync = sync
-        self.pipeline = pipeline  # cluster -> the facade (tests inject a stand-in)
+        self.pipeline = pipeline or self._pipeline  # cluster -> the facade (tests inject a stand-in)
         self.load = load  # SourceSpec -> DesiredState; None for kubesync.sources.load
         self.settings = settings
         self.connections = connections
         self.metrics = metrics
         self.notifier = notifier
-        self.leader = leader
+        self.leader = leader  # is_leader(): may this replica write this sync now
         self.stop = stop
+        self.queue = queue or WorkQueue(settings.settle)
+        self.triggers = triggers
         self.abort = threading.Event()  # stops a running apply after its current wave
-        self.wakeup = Wakeup()
+        self.running = threading.Event()  # set while a run is in progress (draining waits for it)
         self.log = SyncLog(log, {"sync": sync.name})
         self.status = SyncStatus()
         self.history = History()  # what the dashboard shows: runs, the last plan, drift events
@@ -91,76 +96,63 @@ class SyncWorker:
         self._drifted: set[str] = set()
         self._conflicts: set[str] = set()
         self._standby: tuple = ()
-        self._counting = None  # (cluster, its counting wrapper): one per connection, so watches survive runs
-        self.watcher = ClusterWatcher(sync.name, selector(sync.name), self._on_event, settings.watch_timeout)
+        self._counting = None  # (cluster, its counting wrapper): one per connection
+        self._view: SyncView | None = None  # this sync's reads of the shared watch cache
         self.poller: GitPoller | None = None
-        self.files: DirectoryWatcher | None = None
-        self.thread = threading.Thread(target=self._run, name=f"sync-{sync.name}", daemon=True)
         metrics.register_sync(sync.name)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> "SyncWorker":
-        src = self.sync.source
-        if src.repo:
-            self.poller = GitPoller(src, self.sync.interval, self.wakeup, self.stop, self.sync.name,
-                                    loaded=lambda: self.status.revision or None).start()
-        else:
-            self._watch_files()
-        self.thread.start()
+        """Register the source's triggers and queue the first run."""
+        if self.triggers is not None:
+            self.poller = self.triggers.add(self.sync.name, self.sync.source, self.sync.interval, self.wake,
+                                            loaded=lambda: self.status.revision or None)
+        self.queue.add(self.sync.name, "startup", after=0.0)
         return self
 
-    def _watch_files(self) -> None:
-        """Start the folder watcher (again after a failure: the folder may appear later)."""
-        src = self.sync.source
-        if not src.path or self.files is not None:
-            return
-        try:
-            self.files = DirectoryWatcher(os.path.abspath(src.path), self.wakeup, self.settings.debounce, self.sync.name).start()
-        except OSError as e:  # a missing folder: the run reports it; the next run tries again
-            self.log.debug("cannot watch %s yet: %s", src.path, e)
+    def wake(self, reason: str) -> None:
+        """Queue a run: file changes wait for the folder to be quiet, other triggers only settle."""
+        if not self.stop.is_set():
+            self.queue.add(self.sync.name, reason, after=self.settings.debounce if reason == "file" else None)
 
     def trigger(self, reason: str) -> None:
         """An immediate run: `webhook` and `refresh` poll a git source first; `manual` ("Sync now")
         also reverts drift when self-heal is off."""
         if self.poller is not None and reason in ("webhook", "refresh"):
-            self.poller.poke()
+            self.poller.poke(self.sync.name)
         else:
-            self.wakeup.wake(reason)
+            self.wake(reason)
 
     def interrupt(self) -> None:
         """Stop after the current write wave (shutdown, or the leadership was lost)."""
         self.abort.set()
-        self.wakeup.wake("stop")
 
     def close(self) -> None:
-        for part in (self.files, self.poller, self.watcher):
-            if part is not None:
-                part.stop()
+        pass
+
+    @property
+    def next_run(self) -> float:
+        """Unix time of the next queued run (0 when none is queued), for the dashboard."""
+        due = self.queue.pending(self.sync.name)
+        return 0.0 if due is None else time.time() + max(0.0, due - time.monotonic())
 
     # -- the loop ----------------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        reasons = {"startup"}
-        while not self.stop.is_set():
-            for reason in sorted(reasons):
-                self.metrics.triggers.labels(self.sync.name, reason).inc()
+    def run(self, reasons: set[str]) -> float:
+        """One run on a queue worker's thread; seconds until the next periodic run (or retry)."""
+        reasons = set(reasons) - {"stop"} or {"resync"}
+        for reason in sorted(reasons):
+            self.metrics.triggers.labels(self.sync.name, reason).inc()
+        self.running.set()
+        try:
             ok = self.run_once(reasons)
-            if self.stop.is_set():
-                break
-            if ok:
-                wait = self.sync.resync
-            else:
-                backoff = self.settings.retry_backoff
-                wait = backoff[min(self.failures, len(backoff)) - 1]
-            self.history.next_run = time.time() + wait
-            reasons = self.wakeup.wait(wait) or {"resync" if ok else "retry"}
-            self.history.next_run = 0.0
-            if self.stop.is_set():
-                break
-            reasons |= self.wakeup.gather(self.settings.settle)
-            reasons.discard("stop")
-        self.log.debug("worker stopped")
+        finally:
+            self.running.clear()
+        if ok:
+            return self.sync.resync
+        backoff = self.settings.retry_backoff
+        return backoff[min(self.failures, len(backoff)) - 1]
 
     def run_once(self, reasons: set[str]) -> bool:
         """One read-plan-apply; True unless it failed. Never raises."""
@@ -219,6 +211,8 @@ class SyncWorker:
         return SyncSpec.of(self.sync)
 
     def _cluster(self):
+        """This sync's view of its context's connection: API errors counted for it, writes noted so
+        the next read of the shared cache waits for the watch to show them."""
         def count(e: errors.ClusterError) -> None:
             self.metrics.api_errors.labels(self.sync.name, type(e).__name__).inc()
 
@@ -228,20 +222,37 @@ class SyncWorker:
             count(e)
             raise
         if self._counting is None or self._counting[0] is not cluster:
-            self._counting = (cluster, CountingCluster(cluster, count))
+            cache = self.connections.cache(self.sync.context) if hasattr(self.connections, "cache") else None
+            counting = CountingCluster(cluster, count, on_write=lambda answer: self._view and self._view.wrote(answer))
+            self._view = SyncView(cache, self.sync.name, counting) if cache is not None else None
+            if cache is not None:
+                cache.subscribe(self.sync.name, self._on_event)
+            self._counting = (cluster, counting)
         return self._counting[1]
 
+    def _pipeline(self, cluster) -> Pipeline:
+        """The facade on the shared discovery of the sync's context and this sync's cache view."""
+        discovery = self.connections.discovery(self.sync.context).view(cluster)
+        return Pipeline(cluster, discovery, reader=self._view)
+
+    def _owned(self) -> bool:
+        """In sharded mode a replica runs only the syncs of its shards; the others are not even planned."""
+        owns = getattr(self.leader, "owns", None)
+        return owns is None or owns(self.sync.name)
+
     def _sync(self) -> RunResult:
-        if self.thread.is_alive():
-            self._watch_files()
+        if not self._owned():
+            self.status = replace(self.status, state=SyncState.STANDBY, error="")
+            return RunResult.STANDBY
+        if self.triggers is not None and self.poller is None:
+            self.triggers.watch_files()  # a folder that did not exist at start may exist now
         desired = self._load()
-        pipe = self.pipeline(self._cluster())  # fresh discovery each run: CRDs come and go
+        pipe = self.pipeline(self._cluster())
         spec = self.spec()
         planned = pipe.plan(desired, spec)
         plan = planned.plan
         self.history.planned = planned
         self._actions = tuple((k, n) for k, n in plan.counts().items() if n and k != "noop")
-        self._watch(pipe, planned)
         self._report_conflicts(plan)
         changes = plan.changes
         moved = desired.revision != self.converged
@@ -262,10 +273,13 @@ class SyncWorker:
         if drift and not (self.sync.self_heal or "manual" in self._reasons):
             self.status = replace(self.status, state=SyncState.DRIFTED, revision=desired.revision, error="")
             return RunResult.SUCCESS
+        return self._apply(pipe, planned, spec, desired, drift)
 
+    def _apply(self, pipe: Pipeline, planned: Planned, spec: SyncSpec, desired: DesiredState, drift: list) -> RunResult:
         self.abort.clear()
         if self.stop.is_set() or not self.leader.is_leader():
             return RunResult.STANDBY
+        plan = planned.plan
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
         planned.plan, skipped = unattended(planned.plan)  # nobody confirms here: only opted-in replacements run
@@ -312,10 +326,6 @@ class SyncWorker:
             self.log.warning("%s", one_line(line))
         self._conflicts = now
 
-    def _watch(self, pipe: Pipeline, planned: Planned) -> None:
-        watch = pipe.watch_set(planned)
-        self.watcher.ensure(pipe.cluster, watch.rtypes, set(watch.namespaces))
-
     def _on_event(self, kind: str, obj: KubeObject, changed: bool) -> None:
         """Health comes from here only: the watch delivers each object's versions in order, where a
         run's copies may be older than what the watch already showed."""
@@ -327,4 +337,4 @@ class SyncWorker:
         self.metrics.degraded.labels(self.sync.name).set(self.notifier.degraded(self.sync.name))
         if changed and not self.stop.is_set():
             self.log.debug("%s %s in the cluster", ref, kind.lower())
-            self.wakeup.wake("watch")
+            self.wake("watch")

@@ -76,6 +76,10 @@ class Metrics:
         self.alerts = Counter("kubesync_alerts", "Alerts by delivery result.", ["result"], registry=r)
         self.info = Info("kubesync_daemon", "This daemon process.", registry=r)
         r.register(RateLimitCollector())
+        self.queue_depth = Gauge("kubesync_queue_depth", "Syncs due to run and waiting for a worker.", registry=r)
+        self.busy = Gauge("kubesync_workers_busy", "Queue workers running a sync now.", registry=r)
+        self.watches = Gauge("kubesync_watches", "Open watches of the shared cache, by resource type.", ["resource"], registry=r)
+        self.cached = Gauge("kubesync_cached_objects", "Managed objects held by the shared watch cache.", registry=r)
 
     def register_sync(self, sync: str) -> None:
         """Make a sync's series visible (at 0) before its first run, so dashboards see every sync."""
@@ -95,6 +99,18 @@ class Metrics:
     def success(self, sync: str, revision: str, when: float) -> None:
         self.last_success.labels(sync).set(when)
         self.revision.labels(sync).info({"revision": revision})
+
+    def runtime(self, depth: int, busy: int, watches: list[dict[str, int]], cached: int) -> None:
+        """The queue's and the cache's state, set just before each scrape."""
+        self.queue_depth.set(depth)
+        self.busy.set(busy)
+        totals: dict[str, int] = {}
+        for per_cache in watches:
+            for resource, n in per_cache.items():
+                totals[resource] = totals.get(resource, 0) + n
+        for resource, n in totals.items():
+            self.watches.labels(resource).set(n)
+        self.cached.set(cached)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -108,7 +108,7 @@ def _now() -> str:
 
 
 class Notifier:
-    def __init__(self, settings: AlertSettings | None, may_send: Callable[[], bool] = lambda: True,
+    def __init__(self, settings: AlertSettings | None, may_send: Callable[[str], bool] = lambda sync: True,
                  on_result: Callable[[str], None] = lambda result: None):
         self.settings = settings
         self.may_send = may_send
@@ -149,7 +149,7 @@ class Notifier:
         log.log(level, "alert %s: %s", alert.event, alert.summary(), extra={"sync": alert.sync})
         if self.settings is None:
             return
-        if not self.may_send():
+        if not self.may_send(alert.sync):
             log.debug("not the leader: alert %s not sent", alert.event)
             return
         self._queue.put(alert)

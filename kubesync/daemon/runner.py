@@ -1,16 +1,19 @@
-"""The daemon process: wires workers, triggers, leader election, alerts and HTTP; stops on a signal.
+"""The daemon process: wires the work queue, triggers, watches, leader election, alerts and HTTP;
+stops on a signal.
 
-Threads: one per sync worker (plus its triggers: a watchdog observer and debouncer or a git poller,
-and a watch per managed type), the leader elector, the alert sender and the HTTP server. The main
-thread only waits for SIGTERM/SIGINT, then shuts down in order: running applies stop after their
-current wave, workers are joined, the Lease is released, queued alerts are sent, and the exit
-status is 0.
+Threads do not grow with the number of syncs: `--workers` queue workers run the syncs (each a key
+of daemon/queue.py), one watch per resource type and context (cluster/cache.py), one watchdog
+observer, one git poller per repository and ref, the leader elector, the alert sender and the HTTP
+server. The main thread only waits for SIGTERM/SIGINT, then shuts down in order: running applies
+stop after their current wave, workers are joined, the Lease is released, queued alerts are sent,
+and the exit status is 0.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
 import time
@@ -22,7 +25,9 @@ from kubesync.daemon.leader import AlwaysLeader, LeaderElector
 from kubesync.daemon.loop import SyncWorker
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
+from kubesync.daemon.queue import WorkQueue
 from kubesync.daemon.settings import DaemonSettings
+from kubesync.daemon.triggers import Triggers
 from kubesync.daemon.web.app import Hooks, build_app
 from kubesync.daemon.web.auth import is_loopback
 
@@ -35,15 +40,20 @@ class Daemon:
         self.stop = threading.Event()
         self.metrics = Metrics()
         self.connections = connections or Connections(settings.kubeconfig, settings.context, settings=settings.client,
-                                                         overrides=settings.impersonate)
+                                                         overrides=settings.impersonate, watch_timeout=settings.watch_timeout)
         self.leader = self._elector()
-        self.notifier = Notifier(settings.alerts, may_send=self.leader.is_leader,
+        self.notifier = Notifier(settings.alerts, may_send=self._may_send,
                                  on_result=lambda result: self.metrics.alerts.labels(result).inc())
+        self.queue = WorkQueue(settings.settle, max_delay=settings.max_delay, min_interval=settings.min_interval)
+        self.triggers = Triggers(self.stop)
         self.workers = {
-            s.name: SyncWorker(s, settings, self.connections, self.metrics, self.notifier, self.leader, self.stop)
+            s.name: SyncWorker(s, settings, self.connections, self.metrics, self.notifier, self.leader, self.stop,
+                               self.queue, self.triggers)
             for s in settings.syncs
         }
-        hooks = Hooks(health=self.health, ready=self.ready, metrics=self.metrics.render, trigger=self.trigger,
+        self.pool = [threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
+                     for i in range(max(1, min(settings.workers, len(self.workers))))]
+        hooks = Hooks(health=self.health, ready=self.ready, metrics=self._metrics, trigger=self.trigger,
                       syncs=self.workers.keys, workers=lambda: list(self.workers.values()), act=self.act)
         loopback = is_loopback(parse_listen(settings.listen)[0])
         app = build_app(hooks, settings.http, settings.receiver, settings.ui, loopback)
@@ -60,13 +70,45 @@ class Daemon:
         cluster = CountingCluster(self.connections.get(None), count)
         return LeaderElector(cluster, self.settings.lease, on_change=self._leadership)
 
+    # -- the queue's workers ----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        """Take the next due sync, run it, schedule its next periodic run (or retry); until shutdown."""
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            name, reasons = item
+            worker = self.workers[name]
+            wait = self.settings.retry_backoff[-1]
+            try:
+                wait = worker.run(reasons)
+            except Exception:  # run() reports failures itself; this is a bug, and the worker must live on
+                log.exception("[%s] run failed unexpectedly", name)
+            finally:
+                if not self.stop.is_set():
+                    timer = "resync" if worker.failures == 0 else "retry"
+                    # Jitter: syncs started together must not all resync in the same second forever.
+                    self.queue.schedule(name, timer, wait * random.uniform(0.9, 1.1) if timer == "resync" else wait)
+                self.queue.done(name)
+
+    def _metrics(self) -> bytes:
+        caches = self.connections.caches() if hasattr(self.connections, "caches") else []
+        self.metrics.runtime(self.queue.depth(), self.queue.running(), [c.watches() for c in caches],
+                             sum(c.objects() for c in caches))
+        return self.metrics.render()
+
+    def _may_send(self, sync: str) -> bool:
+        owns = getattr(self.leader, "owns", None)
+        return owns(sync) if owns is not None and sync else self.leader.is_leader()
+
     # -- callbacks ---------------------------------------------------------------------------------------
 
     def _leadership(self, leading: bool) -> None:
         self.metrics.leader.set(1 if leading else 0)
         for w in self.workers.values():
             if leading:
-                w.wakeup.wake("leader")  # apply what followers only planned
+                w.wake("leader")  # apply what followers only planned
             else:
                 w.abort.set()  # stop writing after the current wave
 
@@ -87,7 +129,7 @@ class Daemon:
         return True
 
     def health(self) -> tuple[bool, dict]:
-        dead = [name for name, w in self.workers.items() if w.thread.ident is not None and not w.thread.is_alive()]
+        dead = [t.name for t in self.pool if t.ident is not None and not t.is_alive()]
         ok = self.stop.is_set() or not dead
         return ok, {"ok": ok, "dead_workers": dead}
 
@@ -123,23 +165,30 @@ class Daemon:
         self.leader.start(self.stop)
         for w in self.workers.values():
             w.start()
-        log.info("daemon started: %d sync(s): %s", len(self.workers), ", ".join(self.workers))
+        self.triggers.start()
+        for t in self.pool:
+            t.start()
+        shown = ", ".join(list(self.workers)[:20]) + (", ..." if len(self.workers) > 20 else "")
+        log.info("daemon started: %d sync(s) on %d worker(s): %s", len(self.workers), len(self.pool), shown)
         while not self.stop.wait(0.5):
             pass
         return self.shutdown()
 
     def shutdown(self) -> int:
         self.stop.set()
+        self.queue.close()
         for w in self.workers.values():
             w.interrupt()
         deadline = time.monotonic() + self.settings.shutdown_timeout
-        for w in self.workers.values():
-            w.thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [name for name, w in self.workers.items() if w.thread.is_alive()]
+        for t in self.pool:
+            if t.ident is not None:
+                t.join(max(0.0, deadline - time.monotonic()))
+        stuck = [name for name, w in self.workers.items() if w.running.is_set()]
         if stuck:
             log.warning("sync(s) %s still running after %gs; abandoned", ", ".join(stuck), self.settings.shutdown_timeout)
-        for w in self.workers.values():
-            w.close()
+        self.triggers.close()
+        if hasattr(self.connections, "close"):
+            self.connections.close()
         self.leader.release()
         self.notifier.stop()
         self.server.stop()

@@ -139,7 +139,7 @@ class DaemonSettings:
     """Everything one `kubesync daemon` process does."""
 
     syncs: tuple[SyncConfig, ...]
-    """The syncs to keep converged, each in its own worker thread."""
+    """The syncs to keep converged: keys of one work queue run by `workers` threads."""
 
     listen: str = "127.0.0.1:9090"
     """HOST:PORT of /healthz, /readyz, /metrics and POST /webhook/<sync>."""
@@ -181,7 +181,16 @@ class DaemonSettings:
     """Quiet seconds after the last file change before a directory source is re-read."""
 
     settle: float = 0.2
-    """Seconds a worker waits after a trigger to gather the ones that follow it into one run."""
+    """Seconds a sync waits after a trigger to gather the ones that follow it into one run..."""
+
+    max_delay: float = 10.0
+    """...but a burst of triggers (or of file changes) delays its run by this much at most."""
+
+    min_interval: float = 1.0
+    """Seconds between the starts of two runs of one sync (its own writes wake it through the watch)."""
+
+    workers: int = 8
+    """Syncs run at the same time (--workers): the queue's threads, however many syncs there are."""
 
     retry_backoff: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     """Seconds before retrying a failed run (the last repeats); a new trigger retries at once."""

@@ -52,7 +52,8 @@ def worker(name: str, state: str, actions=(), revision: str = "sha256:" + "ab" *
         history.record(r)
     history.drifted(DriftEvent(time.time(), "apps/v1 Deployment shop/web", "kubectl-scale"))
     return SimpleNamespace(sync=SyncConfig(name=name, source=SourceSpec(path=f"/src/{name}")),
-                           status=SyncStatus(state=state, revision=revision, error=error, runs=len(runs)), history=history)
+                           status=SyncStatus(state=state, revision=revision, error=error, runs=len(runs)), history=history,
+                           next_run=0.0)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from kubesync.daemon.settings import DaemonSettings
 from kubesync.model import Action, ActionType, DesiredState, Manifest, ObjectRef, Plan
 from kubesync.plan import PlanSettings
 from kubesync.sources import SourceSpec
-from kubesync.sync import Planned, WatchSet
+from kubesync.sync import Planned
 
 REF = ObjectRef("", "v1", "ConfigMap", "shop", "conf")
 
@@ -66,9 +66,6 @@ class Pipeline:
         self.changes = []  # the cluster now matches
         return ApplyReport(outcomes)
 
-    def watch_set(self, planned):
-        return WatchSet({}, frozenset())
-
 
 class Recorder(Notifier):
     def __init__(self):
@@ -88,7 +85,6 @@ def worker(tmp_path, pipeline, leader=None, **sync):
     settings = SyncConfig(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
     w = loop.SyncWorker(settings, DaemonSettings(syncs=(settings,)), Connections(), Metrics(), Recorder(), leader or Leader(),
                         threading.Event(), pipeline=lambda cluster: pipeline, load=pipeline.load)
-    w.watcher.ensure = lambda *args: None
     return w
 
 
@@ -180,7 +176,6 @@ def test_interrupt_sets_the_event_the_applier_watches(tmp_path, pipeline):
     w.run_once({"startup"})
     w.interrupt()
     assert pipeline.applied[0].is_set()
-    assert w.wakeup.wait(0) == {"stop"}
 
 
 @pytest.mark.parametrize("text, want", [

@@ -33,7 +33,7 @@ class Recorder(Notifier):
         self.sent: list[Alert] = []
 
     def _emit(self, alert):
-        if self.may_send():
+        if self.may_send(alert.sync):
             self.sent.append(alert)
 
 
@@ -81,7 +81,7 @@ def test_objects_are_tracked_per_sync_and_forgotten_when_deleted():
 
 def test_followers_remember_but_do_not_send():
     leading = {"now": False}
-    n = Recorder(may_send=lambda: leading["now"])
+    n = Recorder(may_send=lambda sync: leading["now"])
     n.sync_result("shop", False, "broken")
     assert n.sent == []
     leading["now"] = True

@@ -1,92 +1,75 @@
-"""Triggers: the doorbell, debouncing, the directory watcher and the git poller."""
+"""File and git triggers, shared by every sync: one observer, one poller per repository and ref."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
-import git
 import pytest
 
-from kubesync.daemon.triggers import Debouncer, DirectoryWatcher, GitPoller, Wakeup
+from kubesync.daemon.triggers import FileWatch, GitPoller, Triggers, watch_roots
 from kubesync.sources import SourceSpec
 from tests.support.git import init_repo
 
 
-def test_wakeup_returns_pending_reasons_at_once_and_nothing_on_timeout():
-    w = Wakeup()
-    w.wake("file")
-    w.wake("watch")
-    assert w.wait(5) == {"file", "watch"}
-    started = time.monotonic()
-    assert w.wait(0.05) == set()
-    assert time.monotonic() - started < 1
+class Bell:
+    """Collects the reasons a trigger rang with (a sync's `wake`)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.reasons: list[str] = []
+
+    def __call__(self, reason: str) -> None:
+        with self._cond:
+            self.reasons.append(reason)
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> list[str]:
+        """The reasons rung so far (waiting up to `timeout` for the first), then forgets them."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.reasons, timeout)
+            out, self.reasons = self.reasons, []
+            return out
 
 
-def test_wakeup_gather_collects_a_burst():
-    w = Wakeup()
-    threading.Timer(0.05, w.wake, args=("git",)).start()
-    assert w.gather(0.3) == {"git"}
+def test_sibling_folders_share_one_recursive_watch_of_their_parent(tmp_path):
+    for name in ("apps/a", "apps/b", "apps/c", "lone/x/nested", "files"):
+        (tmp_path / name).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "files/single.yaml").write_text("a: 1\n")
+    paths = {"a": "apps/a", "b": "apps/b", "c": "apps/c", "x": "lone/x", "nested": "lone/x/nested", "file": "files/single.yaml"}
+    roots = watch_roots({sync: str(tmp_path / p) for sync, p in paths.items()})
+    # a, b and c share apps/; x's nested folder is inside x; a file is watched through its folder alone.
+    assert roots == {str(tmp_path / "apps"): True, str(tmp_path / "lone/x"): True, str(tmp_path / "files"): False}
 
 
-class Clock:
-    """A clock the test moves: no sleeping, no flakiness on a loaded machine."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+def test_the_home_folder_and_the_root_are_never_watched_for_siblings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert watch_roots({"a": str(tmp_path / "a"), "b": str(tmp_path / "b")}) == {str(tmp_path / "a"): True, str(tmp_path / "b"): True}
 
 
-def test_debouncer_fires_once_for_a_burst():
-    clock = Clock()
-    d = Debouncer(lambda: None, delay=0.2, clock=clock)
-    assert d.remaining() is None  # nothing pending
-    for _ in range(10):  # a burst of writes 20 ms apart: each one pushes the deadline back
-        d.poke()
-        clock.now += 0.02
-    assert d.remaining() == pytest.approx(0.18)  # 0.2 after the last write
-    clock.now += 0.2
-    assert d.remaining() == 0  # due: one fire for the whole burst
-
-
-def test_debouncer_fires_during_endless_writes_after_max_delay():
-    clock = Clock()
-    d = Debouncer(lambda: None, delay=0.2, max_delay=0.5, clock=clock)
-    d.poke()
-    for _ in range(9):  # writes every 50 ms never leave 0.2 s of quiet...
-        clock.now += 0.05
-        d.poke()
-        assert d.remaining() > 0
-    clock.now = 100.5
-    assert d.remaining() == 0  # ...but 0.5 s after the first one it is due anyway
-
-
-def test_a_started_debouncer_calls_fire_once_when_due():
-    fired = threading.Event()
-    d = Debouncer(fired.set, delay=0.05).start()
+def test_one_observer_wakes_only_the_sync_whose_folder_changed(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    bells = {"a": Bell(), "b": Bell()}
+    files = FileWatch()
+    for name, bell in bells.items():
+        files.add(name, str(tmp_path / name), bell)
+    files.add("later", str(tmp_path / "later"), Bell())
     try:
-        d.poke()
-        assert fired.wait(5)
-    finally:
-        d.stop()
-
-
-def test_directory_watcher_wakes_once_for_many_writes(tmp_path):
-    w = Wakeup()
-    watcher = DirectoryWatcher(str(tmp_path), w, debounce=0.3, sync="s").start()
-    try:
+        assert files.start() == ["later"]  # its folder does not exist yet: retried at its next run
         time.sleep(0.2)
-        for i in range(15):
-            (tmp_path / f"f{i}.yaml").write_text("a: 1\n")
-        assert w.wait(5) == {"file"}
-        assert w.wait(0.8) == set()  # the burst made one wake-up only
-        (tmp_path / "sub").mkdir()
-        (tmp_path / "sub" / "x.yaml").write_text("b: 2\n")
-        assert w.wait(5) == {"file"}  # sub-folders too
+        (tmp_path / "a" / "cm.yaml").write_text("a: 1\n")
+        assert "file" in bells["a"].wait(5)
+        assert bells["b"].wait(0.5) == []  # a sibling's change is not b's
+        (tmp_path / "b" / "sub").mkdir()
+        (tmp_path / "b" / "sub" / "x.yaml").write_text("b: 2\n")
+        assert "file" in bells["b"].wait(5)  # sub-folders too
+        assert threading.active_count() < 10  # one observer and one emitter, not one per sync
     finally:
-        watcher.stop()
+        files.stop()
 
 
 @pytest.fixture
@@ -95,60 +78,72 @@ def repo(tmp_path):
 
 
 def commit(repo, text: str) -> str:
-    path = repo.working_tree_dir + "/cm.yaml"
+    path = os.path.join(repo.working_tree_dir, "cm.yaml")
     with open(path, "w") as f:
         f.write(text)
     repo.index.add(["cm.yaml"])
     return repo.index.commit(text).hexsha
 
 
-def test_git_poller_wakes_when_the_ref_moves(repo):
+def test_git_poller_wakes_the_syncs_whose_commit_is_older(repo):
     first = commit(repo, "one")
-    w = Wakeup()
-    spec = SourceSpec(repo=repo.working_tree_dir, ref="main")
-    poller = GitPoller(spec, 60, w, threading.Event(), "s", loaded=lambda: first)
-    assert poller.poll_once() is False  # the worker already loaded this commit
-    assert poller.poll_once() is False
-    commit(repo, "two")
-    assert poller.poll_once() is True
-    assert w.wait(0) == {"git"}
-    assert poller.poll_once() is False
+    loaded = {"s": first, "t": None}
+    bells = {"s": Bell(), "t": Bell()}
+    poller = GitPoller(SourceSpec(repo=repo.working_tree_dir, ref="main", subpath="s"), 60, threading.Event())
+    for name in bells:
+        poller.add(name, bells[name], lambda name=name: loaded[name])
+    assert poller.poll_once() == {"t"}  # s already loaded this commit; t loaded nothing yet
+    loaded["t"] = first
+    assert poller.poll_once() == set()
+    second = commit(repo, "two")
+    assert poller.poll_once() == {"s", "t"}
+    assert bells["s"].wait(0) == ["git"]
+    loaded.update(s=second, t=second)
+    assert poller.poll_once() == set()
 
 
-def test_git_poller_wakes_on_first_poll_when_the_worker_has_an_older_commit(repo):
+def test_syncs_reading_paths_of_one_repository_share_one_poller(repo):
     commit(repo, "one")
-    w = Wakeup()
-    poller = GitPoller(SourceSpec(repo=repo.working_tree_dir, ref="main"), 60, w, threading.Event(), "s", loaded=lambda: None)
-    assert poller.poll_once() is True
+    triggers = Triggers(threading.Event())
+    polls = {triggers.add(f"s{i}", SourceSpec(repo=repo.working_tree_dir, ref="main", subpath=f"p{i}"), 30, Bell(), lambda: None)
+             for i in range(5)}
+    other = triggers.add("x", SourceSpec(repo=repo.working_tree_dir, ref="other"), 30, Bell(), lambda: None)
+    assert len(polls) == 1 and other not in polls
+    assert len(triggers.pollers) == 2 and sorted(next(iter(polls)).readers) == ["s0", "s1", "s2", "s3", "s4"]
 
 
-def test_git_poller_reports_failures_once_and_recovery(tmp_path, repo):
+def test_git_poller_reports_failures_once_and_recovery(repo):
     commit(repo, "one")
-    w = Wakeup()
+    bell = Bell()
     stop = threading.Event()
-    spec = SourceSpec(repo=repo.working_tree_dir, ref="no-such-branch")
-    poller = GitPoller(spec, 0.05, w, stop, "s", loaded=lambda: None).start()
+    poller = GitPoller(SourceSpec(repo=repo.working_tree_dir, ref="no-such-branch"), 0.05, stop)
+    poller.add("s", bell)
+    poller.start()
     try:
-        assert w.wait(5) == {"git"}
+        assert bell.wait(5) == ["git"]
         assert "no-such-branch" in poller.error
-        assert w.wait(0.3) == set()  # still failing: no new wake-up
+        assert bell.wait(0.3) == []  # still failing: no new wake-up
         poller.spec = SourceSpec(repo=repo.working_tree_dir, ref="main")
         poller.poke()
-        assert w.wait(5) == {"git"}
+        assert bell.wait(5) == ["git"]
         assert poller.error is None
     finally:
         stop.set()
         poller.stop()
 
 
-def test_git_poller_poke_runs_the_worker_even_when_nothing_moved(repo):
+def test_git_poller_poke_runs_the_poking_sync_even_when_nothing_moved(repo):
     sha = commit(repo, "one")
-    w = Wakeup()
+    bells = {"s": Bell(), "t": Bell()}
     stop = threading.Event()
-    poller = GitPoller(SourceSpec(repo=repo.working_tree_dir, ref="main"), 60, w, stop, "s", loaded=lambda: sha).start()
+    poller = GitPoller(SourceSpec(repo=repo.working_tree_dir, ref="main"), 60, stop)
+    for name, bell in bells.items():
+        poller.add(name, bell, lambda: sha)
+    poller.start()
     try:
-        poller.poke()
-        assert w.wait(5) == {"webhook"}
+        poller.poke("s")
+        assert bells["s"].wait(5) == ["webhook"]
+        assert bells["t"].wait(0.3) == []
     finally:
         stop.set()
         poller.stop()

@@ -74,7 +74,7 @@ def summary(worker, object_rows: list[dict] | None = None) -> dict:
         "health": health_counts(object_rows),
         "object_count": len(object_rows),
         "last_run": run_doc(last) if last else None,
-        "next_run": worker.history.next_run or None,
+        "next_run": worker.next_run or None,
         "error": worker.status.error if worker.status.state == "failed" else "",
     }
 

@@ -240,6 +240,11 @@ class SyncWorker:
         owns = getattr(self.leader, "owns", None)
         return owns is None or owns(self.sync.name)
 
+    def _may_write(self) -> bool:
+        """The leader (single-leader mode) or the holder of the sync's shard, renewed recently enough."""
+        owns = getattr(self.leader, "owns", None)
+        return owns(self.sync.name) if owns is not None else self.leader.is_leader()
+
     def _sync(self) -> RunResult:
         if not self._owned():
             self.status = replace(self.status, state=SyncState.STANDBY, error="")
@@ -263,7 +268,7 @@ class SyncWorker:
             self.converged = desired.revision
             self._succeeded(desired, SyncState.SYNCED)
             return RunResult.SUCCESS
-        if not self.leader.is_leader():
+        if not self._may_write():
             seen = (desired.revision, len(changes))
             if seen != self._standby:  # once per state, not on every watch event
                 self.log.info("standby: %d change(s) planned at %s; only the leader applies", len(changes), short(desired.revision))
@@ -277,7 +282,7 @@ class SyncWorker:
 
     def _apply(self, pipe: Pipeline, planned: Planned, spec: SyncSpec, desired: DesiredState, drift: list) -> RunResult:
         self.abort.clear()
-        if self.stop.is_set() or not self.leader.is_leader():
+        if self.stop.is_set() or not self._may_write():
             return RunResult.STANDBY
         plan = planned.plan
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"

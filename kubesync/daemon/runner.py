@@ -27,9 +27,11 @@ from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.daemon.queue import WorkQueue
 from kubesync.daemon.settings import DaemonSettings
+from kubesync.daemon.shards import ShardElector
 from kubesync.daemon.triggers import Triggers
 from kubesync.daemon.web.app import Hooks, build_app
 from kubesync.daemon.web.auth import is_loopback
+from kubesync.model import SyncState
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class Daemon:
         self.server = StatusServer(settings.listen, app, settings.http)
 
     def _elector(self):
-        if not self.settings.lease.enabled:
+        if self.settings.shards is None and not self.settings.lease.enabled:
             self.metrics.leader.set(1)
             return AlwaysLeader()
 
@@ -68,7 +70,31 @@ class Daemon:
             self.metrics.api_errors.labels("leader-election", type(e).__name__).inc()
 
         cluster = CountingCluster(self.connections.get(None), count)
+        if self.settings.shards is not None:
+            return ShardElector(cluster, self.settings.shards, on_change=self._shards, drain=self._drain)
         return LeaderElector(cluster, self.settings.lease, on_change=self._leadership)
+
+    def _in_shards(self, shards: frozenset[int]) -> list[SyncWorker]:
+        return [w for name, w in self.workers.items() if self.leader.shard_of(name) in shards]
+
+    def _shards(self, owned: frozenset[int]) -> None:
+        """Syncs of shards just taken run now; those of shards lost stop writing after their wave."""
+        self.metrics.shards_owned.set(len(owned))
+        self.metrics.leader.set(1 if owned else 0)
+        for name, w in self.workers.items():
+            if self.leader.shard_of(name) in owned:
+                if w.status.state in (SyncState.STARTING, SyncState.STANDBY) or w.status.runs == 0:
+                    w.wake("leader")
+            else:
+                w.abort.set()
+
+    def _drain(self, shard: int) -> None:
+        """Before a shard's Lease is released: its running syncs finish their write wave first."""
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        for w in self._in_shards(frozenset({shard})):
+            w.abort.set()
+            while w.running.is_set() and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     # -- the queue's workers ----------------------------------------------------------------------------
 

@@ -276,15 +276,27 @@ class SyncView:
         self.cluster = cluster or cache.cluster  # for reads the cache cannot serve: the sync's own view
         self.catch_up = catch_up
         self._written: dict[TypeKey, int] = {}
+        self._mine: dict[tuple, str] = {}  # object key -> the resourceVersion our last write of it got
+        self._lock = threading.Lock()
 
     def wrote(self, obj: KubeObject | None) -> None:
         """A write's answer: later reads of its type wait for the watch to show this version."""
         if not isinstance(obj, dict) or not obj.get("kind"):
             return
-        n = version_number((obj.get("metadata") or {}).get("resourceVersion"))
-        if n is not None:
-            key = (str(obj.get("apiVersion") or ""), str(obj["kind"]))
-            self._written[key] = max(n, self._written.get(key, 0))
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        n = version_number(rv)
+        with self._lock:
+            self._mine[ObjectRef.of(obj).key] = str(rv or "")
+            if n is not None:
+                key = (str(obj.get("apiVersion") or ""), str(obj["kind"]))
+                self._written[key] = max(n, self._written.get(key, 0))
+
+    def is_mine(self, obj: KubeObject) -> bool:
+        """The event shows exactly the version our own last write of the object produced (no need to
+        run again for it: the run that wrote it already planned that state)."""
+        rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        with self._lock:
+            return bool(rv) and self._mine.get(ObjectRef.of(obj).key) == rv
 
     def _informer(self, rtype: ResourceType, namespaces: Iterable[str]) -> Informer | None:
         """The type's informer once it can serve these namespaces, caught up with our writes; else None."""

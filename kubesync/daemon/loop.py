@@ -86,6 +86,8 @@ class SyncWorker:
         self.triggers = triggers
         self.abort = threading.Event()  # stops a running apply after its current wave
         self.running = threading.Event()  # set while a run is in progress (draining waits for it)
+        self._events_lock = threading.Lock()
+        self._seen_while_running: list[KubeObject] = []  # changes the watch showed during the run
         self.log = SyncLog(log, {"sync": sync.name})
         self.status = SyncStatus()
         self.history = History()  # what the dashboard shows: runs, the last plan, drift events
@@ -144,11 +146,16 @@ class SyncWorker:
         reasons = set(reasons) - {"stop"} or {"resync"}
         for reason in sorted(reasons):
             self.metrics.triggers.labels(self.sync.name, reason).inc()
-        self.running.set()
+        with self._events_lock:
+            self.running.set()
         try:
             ok = self.run_once(reasons)
         finally:
-            self.running.clear()
+            with self._events_lock:
+                self.running.clear()
+                seen, self._seen_while_running = self._seen_while_running, []
+            if any(not self._is_mine(obj) for obj in seen):
+                self.wake("watch")  # someone else changed an object while we ran
         if ok:
             return self.sync.resync
         backoff = self.settings.retry_backoff
@@ -340,6 +347,16 @@ class SyncWorker:
         else:
             self.notifier.object_health(self.sync.name, str(ref), assess(obj))
         self.metrics.degraded.labels(self.sync.name).set(self.notifier.degraded(self.sync.name))
-        if changed and not self.stop.is_set():
+        if not changed or self.stop.is_set():
+            return
+        with self._events_lock:
+            if self.running.is_set():  # our own write's answer may not be back yet: decide after the run
+                self._seen_while_running.append(obj)
+                return
+        if not self._is_mine(obj):
             self.log.debug("%s %s in the cluster", ref, kind.lower())
             self.wake("watch")
+
+    def _is_mine(self, obj: KubeObject) -> bool:
+        """The event shows the version our own write produced: no need to run again for it."""
+        return self._view is not None and self._view.is_mine(obj)

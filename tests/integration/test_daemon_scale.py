@@ -1,0 +1,83 @@
+"""One daemon, many syncs (issue 17): shared watches, one run per burst of triggers, shards split
+between replicas that never apply the same sync and take each other's over. Speed is bench/daemon.py's."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+import yaml
+
+from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.integration.test_daemon import configmap, data_is
+from tests.support.servermetrics import open_watches
+
+pytestmark = pytest.mark.integration
+
+
+def serviceaccount(name: str, namespace: str) -> str:
+    return f"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+
+
+def write_syncs(tmp_path, namespace: str, n: int, tag: str, **extra) -> list[str]:
+    """n folder syncs, each a ConfigMap and a ServiceAccount in `namespace`; the config file's syncs."""
+    names = []
+    for i in range(n):
+        name = f"s{i:02d}-{tag}"
+        folder = tmp_path / "syncs" / name
+        folder.mkdir(parents=True)
+        (folder / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value="1"))
+        (folder / "sa.yaml").write_text(serviceaccount(f"sa-{name}", namespace))
+        names.append(name)
+    syncs = [{"name": name, "source": {"path": f"./syncs/{name}"}, "namespace": namespace, "interval": "5m", **extra}
+             for name in names]
+    (tmp_path / "kubesync.yaml").write_text(yaml.safe_dump({"syncs": syncs}))
+    return names
+
+
+def threads_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
+def test_fifty_syncs_share_one_watch_per_resource_type(kubeconfig, cluster, namespace, tmp_path):
+    names = write_syncs(tmp_path, namespace, 50, secrets.token_hex(3))
+    before = open_watches(cluster)
+    with DaemonProcess(["--config", str(tmp_path / "kubesync.yaml")], kubeconfig, tmp_path) as d:
+        d.wait_ready(120)
+        for name in names:
+            assert wait_until(data_is(cluster, namespace, f"cm-{name}", value="1"), 10)
+        # The daemon's own count: one watch per type for all 50 syncs (the inventories are ConfigMaps too).
+        assert d.metric("kubesync_watches", resource="configmaps") == 1
+        assert d.metric("kubesync_watches", resource="serviceaccounts") == 1
+        assert d.metric("kubesync_cached_objects") >= 100
+        # The server's count agrees: one more WATCH on each type, not fifty.
+        during = open_watches(cluster)
+        assert during.get("configmaps", 0) - before.get("configmaps", 0) == 1, (before, during)
+        assert during.get("serviceaccounts", 0) - before.get("serviceaccounts", 0) == 1, (before, during)
+        # Threads do not grow with syncs: 8 queue workers, 2 watches, 1 observer, HTTP, alerts...
+        assert threads_of(d.proc.pid) < 40
+
+
+def test_a_burst_of_triggers_for_one_sync_is_one_run(kubeconfig, cluster, namespace, tmp_path):
+    tag = secrets.token_hex(3)
+    [name] = write_syncs(tmp_path, namespace, 1, tag, selfHeal=True)
+    folder = tmp_path / "syncs" / name
+    with DaemonProcess(["--config", str(tmp_path / "kubesync.yaml")], kubeconfig, tmp_path) as d:
+        d.wait_ready(60)
+        # Let the start-up settle: the first run and the run its own new objects may cause.
+        wait_until(lambda: d.metric("kubesync_queue_depth") == 0 and d.metric("kubesync_workers_busy") == 0, 20)
+        time.sleep(2.0)
+        runs = d.metric("kubesync_sync_runs_total", sync=name, result="success")
+        # A burst: twenty file writes (an editor, a git checkout) and a drift edit in the cluster, together.
+        for i in range(20):
+            (folder / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value=str(i)))
+        cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/cm-{name}", body={"data": {"value": "edited"}},
+                        content_type="application/merge-patch+json")
+        wait_until(data_is(cluster, namespace, f"cm-{name}", value="19"), 20)
+        time.sleep(3.0)  # anything still queued would have run by now (debounce 0.5 s, min interval 1 s)
+        triggers = {dict(k[1]).get("trigger"): v for k, v in d.metrics().items() if k[0] == "kubesync_triggers_total"}
+        assert d.metric("kubesync_sync_runs_total", sync=name, result="success") == runs + 1, (triggers, d.log())
+        assert d.metric("kubesync_triggers_total", sync=name, trigger="file") == 1
+        assert d.metric("kubesync_triggers_total", sync=name, trigger="watch") in (None, 0.0, 1.0)

@@ -3,6 +3,7 @@ between replicas that never apply the same sync and take each other's over. Spee
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
@@ -81,3 +82,44 @@ def test_a_burst_of_triggers_for_one_sync_is_one_run(kubeconfig, cluster, namesp
         assert d.metric("kubesync_sync_runs_total", sync=name, result="success") == runs + 1, (triggers, d.log())
         assert d.metric("kubesync_triggers_total", sync=name, trigger="file") == 1
         assert d.metric("kubesync_triggers_total", sync=name, trigger="watch") in (None, 0.0, 1.0)
+
+
+APPLIED = re.compile(r"\[(\S+)\] (?:created|patched) v1 ConfigMap")
+
+
+def applied_by(d: DaemonProcess, since: int) -> set[str]:
+    """The syncs whose ConfigMap this replica wrote, in its log after offset `since`."""
+    return set(APPLIED.findall(d.log()[since:]))
+
+
+def set_values(tmp_path, names: list[str], namespace: str, value: str) -> None:
+    for name in names:
+        (tmp_path / "syncs" / name / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value=value))
+
+
+def all_values(cluster, namespace: str, names: list[str], value: str):
+    return lambda: all(data_is(cluster, namespace, f"cm-{name}", value=value)() for name in names)
+
+
+def test_two_sharded_replicas_apply_disjoint_halves_and_take_over_a_killed_ones(kubeconfig, cluster, namespace, tmp_path):
+    names = write_syncs(tmp_path, namespace, 16, secrets.token_hex(3))
+    args = ["--config", str(tmp_path / "kubesync.yaml"), "--shards", "4", "--lease-namespace", namespace,
+            "--lease-duration", "4s"]
+    with DaemonProcess(args, kubeconfig, tmp_path, "a") as a, DaemonProcess(args, kubeconfig, tmp_path, "b") as b:
+        wait_until(all_values(cluster, namespace, names, "1"), 60, what="every sync applied")
+        wait_until(lambda: a.metric("kubesync_shards_owned") == 2 and b.metric("kubesync_shards_owned") == 2, 30,
+                   what=f"two shards each; logs:\n{a.log()}\n{b.log()}")
+        marks = len(a.log()), len(b.log())
+        set_values(tmp_path, names, namespace, "2")
+        wait_until(all_values(cluster, namespace, names, "2"), 60, what="every sync applied again")
+        by_a, by_b = applied_by(a, marks[0]), applied_by(b, marks[1])
+        # Each replica applied its own shards' syncs, and no sync was applied by both.
+        assert by_a and by_b and not by_a & by_b, (by_a, by_b)
+        assert by_a | by_b == set(names)
+
+        a.kill()  # a crash: its Leases are not released, they expire
+        mark = len(b.log())
+        set_values(tmp_path, names, namespace, "3")
+        wait_until(all_values(cluster, namespace, names, "3"), 60, what=f"the survivor took over; log:\n{b.log()}")
+        assert applied_by(b, mark) >= by_a  # the dead replica's syncs, applied by the survivor
+        wait_until(lambda: b.metric("kubesync_shards_owned") == 4, 20)

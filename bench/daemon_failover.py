@@ -1,8 +1,10 @@
 """bench/daemon.py's failover run: two sharded replicas on one config, one killed with SIGKILL.
 
-Each replica's share is the syncs it applied (its kubesync_sync_runs_total{result="success"}); the
-killed replica's share is the orphaned half, which only converges once the survivor has taken over
-the dead replica's shard Leases (at most a lease duration after the kill, plus a run).
+A sync belongs to shard sha256(name) % 8 (kubesync.daemon.shards) and a shard to whoever holds its
+Lease, so each replica's share is read from the shard Leases once the two have balanced. The killed
+replica's syncs are the orphaned ones: they converge only after the survivor has taken their shard
+Leases over (a lease duration after the kill, plus a run). Which syncs each replica actually wrote to
+(kubesync_objects_total) is reported too: the first replica up holds every shard until the second joins.
 """
 
 from __future__ import annotations
@@ -15,15 +17,40 @@ from daemon_objects import SET_LABEL, sync_name, write_config, write_folders
 from daemon_probe import ROOT, BenchFailure, Daemon, wait_converged
 
 from kubesync import errors
+from kubesync.cluster import leases
+from kubesync.daemon.shards import shard_lease, shard_of
 
 SHARDS = 8
 LEASE_S = 15.0
 LEASE_NAMESPACE = "bench-daemon-leases"
+LEASE_PREFIX = "bench-shard"
 NEW_VALUE = "v2"
+IDENTITIES = ("bench-a", "bench-b")
 
 
 def shard_flags(identity: str) -> list[str]:
-    return ["--shards", str(SHARDS), "--lease-namespace", LEASE_NAMESPACE, "--lease-duration", f"{LEASE_S:g}s", "--identity", identity]
+    return ["--shards", str(SHARDS), "--lease-namespace", LEASE_NAMESPACE, "--lease-name", LEASE_PREFIX,
+            "--lease-duration", f"{LEASE_S:g}s", "--identity", identity]
+
+
+def holders(cluster) -> dict[int, str]:
+    """{shard: holder identity} from the shard Leases ('' for a free one)."""
+    out = {}
+    for i in range(SHARDS):
+        lease = leases.get(cluster, LEASE_NAMESPACE, shard_lease(LEASE_PREFIX, i)) or {}
+        out[i] = str((lease.get("spec") or {}).get("holderIdentity") or "")
+    return out
+
+
+def wait_balanced(cluster, timeout: float) -> tuple[dict[int, str], float]:
+    """The shard holders once both replicas hold half the shards (or as they are after `timeout`)."""
+    start = time.monotonic()
+    while True:
+        held = holders(cluster)
+        counts = [sum(1 for h in held.values() if h == who) for who in IDENTITIES]
+        if counts == [SHARDS // 2, SHARDS - SHARDS // 2] or time.monotonic() - start > timeout:
+            return held, time.monotonic() - start
+        time.sleep(1.0)
 
 
 def missing_shards() -> str | None:
@@ -51,20 +78,21 @@ def cm_values(cluster, prefix: str) -> dict[str, str]:
     return {cm["metadata"]["namespace"]: (cm.get("data") or {}).get("value", "") for cm in items}
 
 
-def wait_values(cluster, prefix: str, names: set[str], orphaned: set[str], since: float, timeout: float) -> dict:
-    """Seconds from `since` until the orphaned syncs, and then all, have NEW_VALUE in the cluster."""
-    out: dict = {"all_s": None, "orphaned_s": None}
+def wait_values(cluster, prefix: str, groups: dict[str, set[str]], since: float, timeout: float) -> dict:
+    """{"<group>_s": seconds from `since` until every sync of the group has NEW_VALUE in the cluster}."""
+    out: dict = {f"{group}_s": None for group in groups}
     while time.monotonic() - since < timeout:
         done = {ns for ns, v in cm_values(cluster, prefix).items() if v == NEW_VALUE}
-        now = time.monotonic() - since
-        if out["orphaned_s"] is None and orphaned <= done:
-            out["orphaned_s"] = round(now, 2)
-        if names <= done:
-            out["all_s"] = round(now, 2)
+        now = round(time.monotonic() - since, 2)
+        for group, names in groups.items():
+            if out[f"{group}_s"] is None and names <= done:
+                out[f"{group}_s"] = now
+        if None not in out.values():
             return out
         time.sleep(0.5)
-    raise BenchFailure(f"failover: {len(names - done)} of {len(names)} ConfigMaps still without the new value "
-                       f"{timeout:.0f} s after the kill")
+    missing = set().union(*groups.values()) - done
+    raise BenchFailure(f"failover: {len(missing)} ConfigMaps still without the new value {timeout:.0f} s after the kill "
+                       f"(e.g. in namespace {sorted(missing)[0]})")
 
 
 def ensure_namespace(cluster, name: str) -> None:
@@ -74,13 +102,17 @@ def ensure_namespace(cluster, name: str) -> None:
         pass
 
 
+def unavailable(result: dict, why: str) -> dict:
+    print(f"  failover: not available: {why}", flush=True)
+    return {**result, "unavailable": why}
+
+
 def failover(bench, n: int) -> dict:
     """The run; `bench` is the DaemonBench (cluster, workdir, logdir, args)."""
     result: dict = {"n": n, "shards": SHARDS, "lease_s": LEASE_S}
     why = missing_shards()
     if why:
-        print(f"  failover: not available: {why}", flush=True)
-        return {**result, "unavailable": why}
+        return unavailable(result, why)
     prefix = f"bf{n}"
     root = bench.workdir / prefix
     write_folders(root, prefix, n)
@@ -88,24 +120,29 @@ def failover(bench, n: int) -> dict:
     names = {sync_name(prefix, i) for i in range(n)}
     ensure_namespace(bench.cluster, LEASE_NAMESPACE)
     print(f"  failover N={n}: two replicas, {SHARDS} shards, lease {LEASE_S:g} s", flush=True)
-    replicas = [Daemon(cfg, bench.kubeconfig, bench.logdir, f"{prefix}-{x}", extra=shard_flags(f"bench-{x}"), env=bench.daemon_env)
-                for x in ("a", "b")]
+    replicas = [Daemon(cfg, bench.kubeconfig, bench.logdir, f"{prefix}-{who}", extra=shard_flags(who), env=bench.daemon_env)
+                for who in IDENTITIES]
     try:
         why = refused(replicas)
         if why:
-            print(f"  failover: not available: {why}", flush=True)
-            return {**result, "unavailable": why}
+            return unavailable(result, why)
         result["converge_s"] = round(wait_converged(replicas, names, bench.args.timeout), 2)
-        shares = [r.succeeded_syncs() for r in replicas]
-        orphaned = shares[0] - shares[1]
-        result.update(applied=[len(s) for s in shares], both=len(shares[0] & shares[1]), orphaned=len(orphaned))
+        held, balance_s = wait_balanced(bench.cluster, 4 * LEASE_S)
+        if not any(held.values()):
+            return unavailable(result, f"the daemon accepts --shards but no replica took a shard Lease in {balance_s:.0f} s")
+        owner = {name: held[shard_of(name, SHARDS)] for name in names}
+        orphaned = {name for name, who in owner.items() if who == IDENTITIES[0]}
+        result.update(applied=[sum(1 for who in owner.values() if who == x) for x in IDENTITIES], orphaned=len(orphaned),
+                      balanced_after_s=round(balance_s, 1), shard_holders=held,
+                      wrote=[len(r.wrote_syncs()) for r in replicas])
         killed = time.monotonic()
         replicas[0].kill()
         write_folders(root, prefix, n, value=NEW_VALUE)
-        result.update(wait_values(bench.cluster, prefix, names, orphaned, killed, bench.args.timeout))
+        groups = {"all": names, "orphaned": orphaned, "survivor": names - orphaned}
+        result.update(wait_values(bench.cluster, prefix, groups, killed, bench.args.timeout))
     finally:
         replicas[0].kill()
         replicas[1].stop()
-    print(f"  failover: applied {result['applied']}; all updated {result['all_s']} s after the kill "
-          f"(orphaned {result['orphaned']} in {result['orphaned_s']} s)", flush=True)
+    print(f"  failover: {result['applied']} syncs per replica; all updated {result['all_s']} s after the kill "
+          f"(the survivor's own in {result['survivor_s']} s, the {result['orphaned']} orphaned in {result['orphaned_s']} s)", flush=True)
     return result

@@ -170,13 +170,13 @@ class Daemon:
         except ValueError:
             return None
 
-    def succeeded_syncs(self) -> set[str]:
-        """Syncs this replica has applied at least once (kubesync_sync_runs_total{result="success"} > 0)."""
+    def wrote_syncs(self) -> set[str]:
+        """Syncs this replica has acted on objects of (kubesync_objects_total > 0: created, patched...)."""
         got = self.http("/metrics")
         if got is None or got[0] != 200:
             return set()
-        return {labels["sync"] for _, labels, value in samples(got[1].decode(errors="replace"), ("kubesync_sync_runs_total",))
-                if labels.get("result") == "success" and value > 0}
+        return {labels["sync"] for _, labels, value in samples(got[1].decode(errors="replace"), ("kubesync_objects_total",))
+                if value > 0}
 
     def cpu(self) -> tuple[float, float]:
         return cpu_seconds(self.proc.pid)

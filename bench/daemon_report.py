@@ -114,9 +114,12 @@ def failover_line(result: dict) -> str:
     if result.get("unavailable"):
         return f"failover (N={result['n']}): not available: {result['unavailable']}"
     applied = " / ".join(str(n) for n in result["applied"])
+    wrote = " / ".join(str(n) for n in result.get("wrote") or ())
     line = (f"failover (N={result['n']}, {result['shards']} shards, lease {result['lease_s']:g} s): "
-            f"syncs applied per replica {applied}; after kill -9 of one replica and an edit in every source, "
+            f"syncs per replica by shard Lease {applied}" + (f" (wrote objects of {wrote} until balanced)" if wrote else "") +
+            f"; after kill -9 of one replica and an edit in every source, "
             f"all {result['n']} ConfigMaps updated in {cell(result.get('all_s'), '{:.1f}')} s")
     if result.get("orphaned"):
-        line += f" (the {result['orphaned']} orphaned syncs in {cell(result.get('orphaned_s'), '{:.1f}')} s)"
+        line += (f" (the survivor's own syncs in {cell(result.get('survivor_s'), '{:.1f}')} s, "
+                 f"the {result['orphaned']} orphaned ones in {cell(result.get('orphaned_s'), '{:.1f}')} s)")
     return line

@@ -94,9 +94,15 @@ def test_table_aligns_columns_and_shows_missing_values_as_dashes():
 @pytest.mark.parametrize("result, expected", [
     ({"n": 100, "shards": 8, "lease_s": 15.0, "unavailable": "this daemon has no --shards"},
      "failover (N=100): not available: this daemon has no --shards"),
-    ({"n": 10, "shards": 8, "lease_s": 15.0, "applied": [6, 4], "orphaned": 6, "all_s": 17.25, "orphaned_s": 17.0},
-     "failover (N=10, 8 shards, lease 15 s): syncs applied per replica 6 / 4; after kill -9 of one replica and an edit "
-     "in every source, all 10 ConfigMaps updated in 17.2 s (the 6 orphaned syncs in 17.0 s)"),
+    ({"n": 10, "shards": 8, "lease_s": 15.0, "applied": [6, 4], "wrote": [10, 0], "orphaned": 6, "all_s": 17.25, "orphaned_s": 17.0,
+      "survivor_s": 0.8},
+     "failover (N=10, 8 shards, lease 15 s): syncs per replica by shard Lease 6 / 4 (wrote objects of 10 / 0 until balanced); "
+     "after kill -9 of one replica and an edit in every source, all 10 ConfigMaps updated in 17.2 s "
+     "(the survivor's own syncs in 0.8 s, the 6 orphaned ones in 17.0 s)"),
+    ({"n": 10, "shards": 8, "lease_s": 15.0, "applied": [5, 5], "orphaned": 5, "all_s": None, "orphaned_s": None},
+     "failover (N=10, 8 shards, lease 15 s): syncs per replica by shard Lease 5 / 5; "
+     "after kill -9 of one replica and an edit in every source, all 10 ConfigMaps updated in - s "
+     "(the survivor's own syncs in - s, the 5 orphaned ones in - s)"),
 ])
 def test_failover_line(result, expected):
     assert report.failover_line(result) == expected

@@ -23,8 +23,8 @@ On its own embedded control plane (kubesync.localcluster), for every N and sourc
                server-counted requests net of the baseline (and its own -v=6 count in the JSON)
 
 Sources: `folder` is N folders, `git` is one bare repository (file:// URL, fetched like a remote) with N
-paths. Without --sources, N <= 100 runs both and larger N folders only (a git run at N = 1000 adds many
-minutes while, after the work queue, every sync of a repository shares its fetch).
+paths. Without --sources, N <= 100 runs both and larger N folders only (each run at N = 1,000 adds
+many minutes on a 2-core machine).
 
 Failover (--failover N, 0 to skip): two daemons on one config with `--shards 8 --lease-duration 15s`;
 the syncs each replica applied; then kill -9 of one replica and, at that moment, a new value of one
@@ -56,7 +56,7 @@ from bench import KUBECTL_REQUEST, run_child, versions  # noqa: E402  (bench/ben
 from daemon_failover import failover  # noqa: E402
 from daemon_objects import OBJECTS_PER_SYNC, SET_LABEL, git_repository, write_config, write_folders  # noqa: E402
 from daemon_probe import BenchFailure, Daemon, Scrape, scrape, wait_converged  # noqa: E402
-from daemon_report import delta, failover_line, net, per_minute, table, total, verb_classes  # noqa: E402
+from daemon_report import delta, failover_line, net, per_minute, table, target_lines, total, verb_classes  # noqa: E402
 
 from kubesync.cluster.client import Cluster  # noqa: E402
 
@@ -251,6 +251,9 @@ def report(result: dict, args) -> None:
           "kubectl: `apply -R -f` of the same objects, from empty")
     if result["failover"]:
         print(failover_line(result["failover"]))
+    result["targets"] = target_lines(result["rows"], result["failover"])
+    print("\nissue 17's targets (judged at the largest N run; they speak of N = 1,000):")
+    print("\n".join(result["targets"]))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -273,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(WARMUP_S)  # the controller-manager's start-up burst would inflate the first baseline
         print(f"sizes {args.sizes}, steady window {args.steady:g} s, baseline {args.baseline:g} s; load average {load_start[0]:.2f}",
               flush=True)
+        if not args.sources:
+            print("sources: folder and git for N <= 100, folder only above, to keep the run time reasonable "
+                  "(--sources folder,git runs both for every N)", flush=True)
         result = run_all(bench, args)
         result.update({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "duration_s": round(time.time() - started),
                        "cpus": os.cpu_count(), "load_average_start": load_start, "load_average_end": os.getloadavg(),

@@ -188,7 +188,8 @@ class Pipeline:
         finally:
             if not settings.dry_run:
                 source = source_after(planned.inventory_source, planned.settings) if planned.settings else planned.inventory_source
-                record_inventory(self.cluster, spec, next_inventory(planned, report), report, source)
+                existed = bool(planned.inventory or planned.inventory_source)
+                record_inventory(self.cluster, spec, next_inventory(planned, report), report, source, existed)
         return report
 
     def stale(self, saved: SavedPlan) -> list[str]:
@@ -205,7 +206,7 @@ class Pipeline:
         report = Applier(self.cluster, self.discovery, settings, replan=None, progress=progress).apply(saved.plan)
         if not settings.dry_run:
             source = inv_source or (saved.source.identity() if saved.source is not None else "")
-            record_inventory(self.cluster, spec, next_inventory(planned, report), report, source)
+            record_inventory(self.cluster, spec, next_inventory(planned, report), report, source, bool(inv or inv_source))
         return report
 
     def wait(self, planned: Planned, timeout: float, *, label: str = "", on_waiting: Callable[[tuple], None] | None = None,
@@ -374,10 +375,11 @@ def next_inventory(planned: Planned, report: ApplyReport) -> list[InventoryEntry
     return [InventoryEntry(ref, uid) for key, (ref, uid) in sorted(uids.items()) if uid and key not in conflicts]
 
 
-def record_inventory(cluster: API, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport, source: str = "") -> None:
-    """Write the inventory; when that fails after some actions failed too, report both."""
+def record_inventory(cluster: API, spec: SyncSpec, entries: list[InventoryEntry], report: ApplyReport, source: str = "",
+                     exists: bool | None = None) -> None:
+    """Write the inventory (`exists`: whether one was read); when that fails after some actions failed too, report both."""
     try:
-        stored_inventory.write(cluster, spec.name, entries, spec.inventory_namespace, source=source)
+        stored_inventory.write(cluster, spec.name, entries, spec.inventory_namespace, source=source, exists=exists)
     except errors.KubesyncError as e:
         if not report.failures:
             raise

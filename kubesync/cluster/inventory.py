@@ -36,18 +36,35 @@ def exists(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> bool:
     return cluster.get_or_none(_path(namespace, sync)) is not None
 
 
-def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "") -> None:
-    """Create or replace the inventory (and its namespace on first use); `source` names where its objects came from."""
+def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "",
+          exists: bool | None = None) -> dict:
+    """Create or replace the inventory (and its namespace on first use); `source` names where its objects
+    came from. `exists`: whether the caller read one (the first request then usually succeeds: one
+    request per run instead of three); the server's answer decides when the guess is wrong."""
     body = to_configmap(sync, entries, namespace, source)
-    if cluster.get_or_none(f"/api/v1/namespaces/{namespace}") is None:
+    stored = None
+    if exists:
         try:
-            # Unowned but adoptable: a sync that declares this namespace (deploy/ does) takes it over.
-            meta = {"name": namespace, "labels": {ADOPTABLE_LABEL: "true"}}
-            cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
-        except errors.ClusterConflict:
-            pass
-    try:
-        cluster.request("PUT", _path(namespace, sync), body=body)
-    except errors.ClusterNotFound:
-        cluster.request("POST", _path(namespace), body=body)
+            stored = cluster.request("PUT", _path(namespace, sync), body=body)
+        except errors.ClusterNotFound:
+            pass  # deleted meanwhile: create it
+    if stored is None:
+        stored = _create(cluster, namespace, sync, body)
     log.debug("inventory %s/%s: %d objects", namespace, inventory_name(sync), len(entries))
+    return stored
+
+
+def _create(cluster: API, namespace: str, sync: str, body: dict) -> dict:
+    try:
+        return cluster.request("POST", _path(namespace), body=body)
+    except errors.ClusterConflict:
+        return cluster.request("PUT", _path(namespace, sync), body=body)  # it existed after all
+    except errors.ClusterNotFound:
+        pass  # no such namespace yet
+    try:
+        # Unowned but adoptable: a sync that declares this namespace (deploy/ does) takes it over.
+        meta = {"name": namespace, "labels": {ADOPTABLE_LABEL: "true"}}
+        cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+    except errors.ClusterConflict:
+        pass
+    return cluster.request("POST", _path(namespace), body=body)

@@ -122,6 +122,16 @@ class Connections:
                     self._clusters[context] = Cluster.connect(self.kubeconfig, context, self.settings, self.overrides)
             return self._clusters[context]
 
+    def dedicated(self, context: str | None = None):
+        """A connection of its own (leader election): its Lease renewals never queue behind the syncs'
+        requests in the shared connection's rate limiter and pool."""
+        context = context or self.default_context
+        if self._connect is not None:
+            return self._connect(self.kubeconfig, context)
+        from kubesync.cluster.client import Cluster
+
+        return Cluster.connect(self.kubeconfig, context, self.settings, self.overrides)
+
     def cache(self, context: str | None = None):
         """The context's shared watch cache (cluster/cache.py), started with its first reader."""
         from kubesync.cluster.cache import WatchCache

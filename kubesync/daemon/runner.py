@@ -69,7 +69,8 @@ class Daemon:
         def count(e) -> None:
             self.metrics.api_errors.labels("leader-election", type(e).__name__).inc()
 
-        cluster = CountingCluster(self.connections.get(None), count)
+        connect = getattr(self.connections, "dedicated", self.connections.get)
+        cluster = CountingCluster(connect(None), count)
         if self.settings.shards is not None:
             return ShardElector(cluster, self.settings.shards, on_change=self._shards, drain=self._drain)
         return LeaderElector(cluster, self.settings.lease, on_change=self._leadership)

@@ -97,7 +97,11 @@ COLUMNS = (  # (heading, row key, format)
 
 
 def cell(value, fmt: str) -> str:
-    return "-" if value is None else fmt.format(value)
+    """The value formatted ('-' when missing); a noise value that rounds to zero shows as 0, not -0."""
+    if value is None:
+        return "-"
+    text = fmt.format(value)
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def table(rows: list[dict]) -> str:
@@ -148,8 +152,8 @@ def target_lines(rows: list[dict], failover: dict | None) -> list[str]:
     if big is not small:
         floor = max(small["steady_per_min_net"], NOISE_PER_MIN)
         checks.append((big["steady_per_min_net"] <= TARGETS["steady_ratio"] * floor,
-                       f"steady requests/min within 2x from N={small['n']} to N={big['n']}: {small['steady_per_min_net']:.0f} -> "
-                       f"{big['steady_per_min_net']:.0f} (rates under {NOISE_PER_MIN:.0f}/min count as {NOISE_PER_MIN:.0f}: noise)"))
+                       f"steady requests/min within 2x from N={small['n']} to N={big['n']}: {cell(small['steady_per_min_net'], '{:.0f}')} -> "
+                       f"{cell(big['steady_per_min_net'], '{:.0f}')} (rates under {NOISE_PER_MIN:.0f}/min count as {NOISE_PER_MIN:.0f}: noise)"))
     if failover and not failover.get("unavailable") and failover.get("orphaned"):
         took = failover.get("orphaned_s")
         checks.append((took is not None and took < TARGETS["failover_s"],

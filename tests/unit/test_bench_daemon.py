@@ -134,3 +134,9 @@ def test_steady_rates_within_noise_hold_and_unavailable_failover_is_not_judged()
     assert lines[-1] == "HOLDS  steady requests/min within 2x from N=10 to N=30: -2 -> 55 (rates under 30/min count as 30: noise)"
     assert not any("orphaned" in line for line in lines)
     assert report.target_lines([], None) == []
+
+
+@pytest.mark.parametrize("value, fmt, shown", [(None, "{:.0f}", "-"), (-0.3, "{:.0f}", "0"), (-0.04, "{:.1f}", "0.0"),
+                                               (-0.6, "{:.0f}", "-1"), (-10.0, "{:.0f}", "-10"), (12.25, "{:.1f}", "12.2")])
+def test_cells_show_noise_around_zero_as_zero(value, fmt, shown):
+    assert report.cell(value, fmt) == shown

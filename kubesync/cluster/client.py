@@ -72,11 +72,11 @@ class ClientSettings:
     pool_size: int = 32
     """Connections kept open to the server; at least the apply concurrency, or extra ones are opened (a TLS handshake each) and dropped."""
 
-    qps: float = 50.0
+    qps: float = 0.0
     """Requests a second this connection sends at most once `burst` is spent (--kube-api-qps); every attempt counts,
-    retries and the start of each watch included, as in client-go. 50 and 300 are Flux's kustomize-controller defaults;
-    controller-runtime now disables its client-side limiter and relies on the server's API Priority and Fairness.
-    0 or less: no client-side limit."""
+    retries and the start of each watch included, as in client-go. 0 or less: no client-side limit, as
+    controller-runtime now does (relying on the server's API Priority and Fairness); the daemon sets 50 and
+    300, Flux's kustomize-controller defaults (commands/common.py)."""
 
     burst: int = 300
     """Requests sent at once before `qps` paces them (--kube-api-burst): the size of the token bucket."""

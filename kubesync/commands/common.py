@@ -76,7 +76,14 @@ def pipeline(args):
     return Pipeline.connect(getattr(args, "kubeconfig", None), getattr(args, "context", None), client_settings(args), overrides(args))
 
 
-def client_settings(args):
+# The daemon's client-side limit when --kube-api-qps is not given (Flux's kustomize-controller's): a
+# thousand syncs starting at once are paced. One-shot commands have none by default (controller-runtime's
+# choice since 0.21, and what the server's API Priority and Fairness is for): their writes are already
+# bounded by --concurrency, and a limit would make a 1,000-object first sync no faster than kubectl's.
+DAEMON_QPS, DAEMON_BURST = 50.0, 300
+
+
+def client_settings(args, *, daemon: bool = False):
     """--request-timeout, --kube-api-qps and --kube-api-burst into the client's settings."""
     from kubesync.cluster.client import ClientSettings
     from kubesync.settings import parse_duration
@@ -86,7 +93,7 @@ def client_settings(args):
         timeout = parse_duration(value)
     except ValueError as e:
         raise UsageError(f"--request-timeout: {e}") from None
-    default = ClientSettings()
+    default = ClientSettings(qps=DAEMON_QPS, burst=DAEMON_BURST) if daemon else ClientSettings()
     return ClientSettings(timeout=timeout, qps=_qps(getattr(args, "kube_api_qps", None), default.qps),
                           burst=_burst(getattr(args, "kube_api_burst", None), default.burst))
 

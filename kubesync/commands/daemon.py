@@ -152,7 +152,7 @@ def settings_from(args):
         ui=_ui(args),
         kubeconfig=args.kubeconfig,
         context=args.context,
-        client=client_settings(args),
+        client=client_settings(args, daemon=True),
         impersonate=overrides(args),
         lease=lease,
         shards=_shards(args, lease),

@@ -118,9 +118,9 @@ def test_waits_are_counted_on_the_cluster_and_for_the_process():
     assert delayed - before[0] >= 4 and seconds - before[1] >= 1.0 - 1e-9  # other limiters of the process may add theirs
 
 
-def test_the_defaults_are_fluxs():
+def test_a_connection_has_no_client_side_limit_unless_given_one():
     s = ClientSettings()
-    assert (s.qps, s.burst) == (50.0, 300)
+    assert (s.qps, s.burst) == (0.0, 300)  # the daemon asks for 50 (tests/unit/test_cli_flags.py)
 
 
 def scraped(metrics, name: str) -> float:

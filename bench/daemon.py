@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -131,7 +132,7 @@ class DaemonBench:
         print(f"  N={n} {source}: baseline {total(baseline['per_min']):.0f} req/min, {baseline['watches']:.0f} watches; "
               "starting the daemon", flush=True)
         before = scrape(self.cluster)
-        daemon = Daemon(cfg, self.kubeconfig, self.logdir, f"{prefix}-daemon", env=self.daemon_env)
+        daemon = Daemon(cfg, self.kubeconfig, self.logdir, f"{prefix}-daemon", extra=self.args.daemon_args, env=self.daemon_env)
         try:
             converge_s = wait_converged([daemon], names, self.args.timeout)
             converged = scrape(self.cluster)
@@ -229,12 +230,14 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--kubernetes-version", choices=("1.37", "1.20"), default=None, help="embedded control plane (default: newest built)")
     p.add_argument("--json", default=None, help="write the raw numbers here")
     p.add_argument("--keep", action="store_true", help="keep the workdir (configs, sources, daemon logs)")
+    p.add_argument("--daemon-args", default="", help="extra flags for every daemon, e.g. \"--kube-api-qps 100 --workers 16\"")
     args = p.parse_args(argv)
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
         p.error(f"--sizes: {args.sizes!r} is not a comma-separated list of numbers")
     args.sources = [s.strip() for s in args.sources.split(",")] if args.sources else None
+    args.daemon_args = shlex.split(args.daemon_args)
     if not args.sizes or min(args.sizes) < 1 or args.failover < 0:
         p.error("--sizes must name at least one positive number and --failover may not be negative")
     if args.sources and set(args.sources) - {"folder", "git"}:
@@ -274,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         local.start()
         bench = DaemonBench(args, str(local.kubeconfig), workdir)
         time.sleep(WARMUP_S)  # the controller-manager's start-up burst would inflate the first baseline
-        print(f"sizes {args.sizes}, steady window {args.steady:g} s, baseline {args.baseline:g} s; load average {load_start[0]:.2f}",
-              flush=True)
+        print(f"sizes {args.sizes}, steady window {args.steady:g} s, baseline {args.baseline:g} s; load average {load_start[0]:.2f}"
+              + (f"; daemon flags: {' '.join(args.daemon_args)}" if args.daemon_args else ""), flush=True)
         if not args.sources:
             print("sources: folder and git for N <= 100, folder only above, to keep the run time reasonable "
                   "(--sources folder,git runs both for every N)", flush=True)

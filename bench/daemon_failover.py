@@ -120,7 +120,8 @@ def failover(bench, n: int) -> dict:
     names = {sync_name(prefix, i) for i in range(n)}
     ensure_namespace(bench.cluster, LEASE_NAMESPACE)
     print(f"  failover N={n}: two replicas, {SHARDS} shards, lease {LEASE_S:g} s", flush=True)
-    replicas = [Daemon(cfg, bench.kubeconfig, bench.logdir, f"{prefix}-{who}", extra=shard_flags(who), env=bench.daemon_env)
+    replicas = [Daemon(cfg, bench.kubeconfig, bench.logdir, f"{prefix}-{who}", extra=[*shard_flags(who), *bench.args.daemon_args],
+                       env=bench.daemon_env)
                 for who in IDENTITIES]
     try:
         why = refused(replicas)

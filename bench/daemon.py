@@ -210,6 +210,8 @@ def run_all(bench: DaemonBench, args) -> dict:
             r = rows[-1]
             print(f"  N={n} {source}: steady {r['steady_per_min_net']:.0f} req/min net, {r['watches_net']:.0f} watches net, "
                   f"{r['threads_peak']} threads, {r['rss_peak_mb']:.0f} MB, {r['cpu_s']:.1f} CPU s", flush=True)
+        if args.no_kubectl:
+            continue
         kubectl[n] = bench.kubectl_apply(n)
         print(f"  N={n} kubectl apply: {kubectl[n]['seconds']:.1f} s, {kubectl[n]['requests_net']:.0f} requests (net)", flush=True)
         for r in rows:
@@ -230,6 +232,7 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--kubernetes-version", choices=("1.37", "1.20"), default=None, help="embedded control plane (default: newest built)")
     p.add_argument("--json", default=None, help="write the raw numbers here")
     p.add_argument("--keep", action="store_true", help="keep the workdir (configs, sources, daemon logs)")
+    p.add_argument("--no-kubectl", action="store_true", help="skip the kubectl rows (when comparing daemon settings)")
     p.add_argument("--daemon-args", default="", help="extra flags for every daemon, e.g. \"--kube-api-qps 100 --workers 16\"")
     args = p.parse_args(argv)
     try:

@@ -37,6 +37,10 @@ from kubesync.validate import unattended
 
 log = logging.getLogger(__name__)
 
+# A sync whose last run converged and which no trigger touched since is not re-planned on its timer,
+# except every this many resyncs: the watch cache already shows every change to what it manages.
+FULL_EVERY = 10
+
 
 def one_line(text: str) -> str:
     """Log records are one line each: multi-line errors (a list of manifest problems) are joined."""
@@ -72,10 +76,12 @@ class SyncWorker:
 
     def __init__(self, sync: SyncConfig, settings: DaemonSettings, connections, metrics, notifier, leader,
                  stop: threading.Event, queue: WorkQueue | None = None, triggers: Triggers | None = None,
-                 pipeline: Callable[[object], Pipeline] | None = None, load: Callable[..., DesiredState] | None = None):
+                 pipeline: Callable[[object], Pipeline] | None = None, load: Callable[..., DesiredState] | None = None,
+                 revision: Callable[..., str] | None = None):
         self.sync = sync
         self.pipeline = pipeline or self._pipeline  # cluster -> the facade (tests inject a stand-in)
         self.load = load  # SourceSpec -> DesiredState; None for kubesync.sources.load
+        self.revision = revision  # SourceSpec -> its revision now; None for kubesync.sources.current_revision
         self.settings = settings
         self.connections = connections
         self.metrics = metrics
@@ -93,6 +99,7 @@ class SyncWorker:
         self.history = History()  # what the dashboard shows: runs, the last plan, drift events
         self._actions: tuple[tuple[str, int], ...] = ()
         self._reasons: set[str] = set()
+        self._quiet = 0  # resyncs in a row that found nothing moved (and skipped the plan)
         self.converged: str | None = None  # the revision the cluster was last seen to match
         self.failures = 0
         self._drifted: set[str] = set()
@@ -252,10 +259,31 @@ class SyncWorker:
         owns = getattr(self.leader, "owns", None)
         return owns(self.sync.name) if owns is not None else self.leader.is_leader()
 
+    def _nothing_moved(self) -> bool:
+        """A timer-only run that cannot find anything: the last run converged (Synced), no watch event,
+        file change or git move came since (each would have queued the sync with its own reason), and
+        the source is still at the converged revision. After FULL_EVERY such resyncs the next one plans."""
+        if self._reasons != {"resync"} or self.status.state is not SyncState.SYNCED or self.converged is None:
+            return False
+        if self._quiet >= FULL_EVERY:
+            return False
+        from kubesync.sources import current_revision
+
+        try:
+            revision = self.poller.seen if self.poller is not None else (self.revision or current_revision)(self.sync.source)
+        except errors.KubesyncError:
+            return False  # the full run reports it
+        return revision == self.converged
+
     def _sync(self) -> RunResult:
         if not self._owned():
             self.status = replace(self.status, state=SyncState.STANDBY, error="")
             return RunResult.STANDBY
+        if self._nothing_moved():
+            self._quiet += 1
+            self.metrics.success(self.sync.name, self.converged, time.time())
+            return RunResult.SUCCESS
+        self._quiet = 0
         if self.triggers is not None and self.poller is None:
             self.triggers.watch_files()  # a folder that did not exist at start may exist now
         desired = self._load()

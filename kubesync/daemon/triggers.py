@@ -135,6 +135,11 @@ class GitPoller:
         """Why the last poll failed (None when it worked): every reader reports it as a source error."""
         self._thread = threading.Thread(target=self._run, name=f"git-poll-{self.spec.describe()[:40]}", daemon=True)
 
+    @property
+    def seen(self) -> str | None:
+        """The commit the last poll found (None before the first, or while polls fail)."""
+        return None if self.error is not None else self._seen
+
     def add(self, sync: str, wake: Wake, loaded: Callable[[], str | None] = lambda: None, interval: float | None = None) -> None:
         self.readers[sync] = Reader(wake, loaded)
         if interval is not None:

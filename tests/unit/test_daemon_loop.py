@@ -84,7 +84,8 @@ def pipeline():
 def worker(tmp_path, pipeline, leader=None, **sync):
     settings = SyncConfig(name="shop", source=SourceSpec(path=str(tmp_path)), **sync)
     w = loop.SyncWorker(settings, DaemonSettings(syncs=(settings,)), Connections(), Metrics(), Recorder(), leader or Leader(),
-                        threading.Event(), pipeline=lambda cluster: pipeline, load=pipeline.load)
+                        threading.Event(), pipeline=lambda cluster: pipeline, load=pipeline.load,
+                        revision=lambda spec: pipeline.revision)
     return w
 
 
@@ -235,3 +236,19 @@ def test_every_run_is_recorded_for_the_dashboard(tmp_path, pipeline):
     (event,) = w.history.drift_events()
     assert (event.object, event.manager, event.paths) == (str(REF), "kubectl-edit", ("/data/a",))
     assert w.history.planned.plan.revision == "rev-1"
+
+
+def test_a_timer_run_after_convergence_skips_the_plan_unless_something_moved(tmp_path, pipeline):
+    w = worker(tmp_path, pipeline)
+    assert w.run_once({"startup"})  # applies: now Synced at rev-1
+    planned = pipeline.planned
+    assert w.run_once({"resync"}) and pipeline.planned == planned  # nothing moved: no plan, no request
+    assert w.run_once({"watch"}) and pipeline.planned == planned + 1  # an event: a full run
+    pipeline.revision = "rev-2"
+    assert w.run_once({"resync"}) and pipeline.planned == planned + 2  # the source moved under the timer
+    for _ in range(loop.FULL_EVERY):
+        w.run_once({"resync"})
+    assert pipeline.planned == planned + 2
+    w.run_once({"resync"})
+    assert pipeline.planned == planned + 3  # after FULL_EVERY quiet resyncs, the next one plans anyway
+    assert value(w, "kubesync_sync_runs_total", result="success") == 4 + loop.FULL_EVERY + 1

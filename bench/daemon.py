@@ -154,19 +154,20 @@ class DaemonBench:
     def steady(self, daemon: Daemon, baseline: dict) -> dict:
         """apiserver_request_total before and after --steady seconds with nothing but the daemon (and the
         control plane) running; the bench itself only reads the daemon's /proc meanwhile."""
-        before = scrape(self.cluster)
+        before, sent_before = scrape(self.cluster), daemon.requests_sent()
         end = time.monotonic() + self.args.steady
         while time.monotonic() < end:
             if not daemon.alive():
                 raise BenchFailure(f"daemon exited with {daemon.proc.returncode} in the steady state; log {daemon.log_path}:\n"
                                    f"{daemon.log_tail()}")
             time.sleep(min(1.0, max(0.0, end - time.monotonic())))
-        after = scrape(self.cluster)
+        after, sent_after = scrape(self.cluster), daemon.requests_sent()
         rate = window_rate(before, after)
         net_rate = net(rate, baseline["per_min"])
         watches = (before.watches + after.watches) / 2
         return {
             "steady_s": round(after.when - before.when, 1), "steady_per_min": total(rate), "steady_per_min_net": total(net_rate),
+            "steady_per_min_sent": (sent_after - sent_before) * 60.0 / max(1e-9, after.when - before.when),
             "steady_by_class_net": verb_classes(net_rate), "steady_by_verb_net": net_rate,
             "watches": watches, "watches_net": watches - baseline["watches"],
             "watches_by_resource": net(after.watches_by_resource, baseline["watches_by_resource"]),
@@ -253,8 +254,9 @@ def parse_args(argv: list[str] | None):
 def report(result: dict, args) -> None:
     print()
     print(table(result["rows"]))
-    print("\nconverge req / steady req/min / watches: counted by the API server, net of the control plane alone; "
-          "kubectl: `apply -R -f` of the same objects, from empty")
+    print("\nconverge req / steady req/min / watches: counted by the API server, net of the control plane alone (which includes "
+          "the controller-manager's reaction to the new objects);\nsent/min: the daemon's own count of requests it sent in the "
+          "steady window (kubesync_api_requests_total); kubectl: `apply -R -f` of the same objects, from empty")
     if result["failover"]:
         print(failover_line(result["failover"]))
     result["targets"] = target_lines(result["rows"], result["failover"])

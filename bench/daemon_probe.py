@@ -148,6 +148,16 @@ class Daemon:
                                          cwd=str(ROOT), preexec_fn=_die_with_parent)
         self.sampler = Sampler(self.proc.pid)
 
+    def requests_sent(self) -> float:
+        """The daemon's own count of API requests sent (kubesync_api_requests_total, every method)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        got = self.http("/metrics")
+        if got is None or got[0] != 200:
+            return float("nan")
+        return sum(s.value for f in text_string_to_metric_families(got[1].decode()) for s in f.samples
+                   if s.name == "kubesync_api_requests_total")
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

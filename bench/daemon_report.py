@@ -87,6 +87,7 @@ COLUMNS = (  # (heading, row key, format)
     ("converge s", "converge_s", "{:.1f}"),
     ("converge req", "converge_requests_net", "{:.0f}"),
     ("steady req/min", "steady_per_min_net", "{:.0f}"),
+    ("sent/min", "steady_per_min_sent", "{:.0f}"),
     ("watches", "watches_net", "{:.0f}"),
     ("threads", "threads_peak", "{:d}"),
     ("RSS MB", "rss_peak_mb", "{:.0f}"),

@@ -33,7 +33,7 @@ GLOBAL_FLAGS: list[tuple[tuple[str, ...], dict]] = [
     (("--as-uid",), dict(dest="as_uid", metavar="UID", help="impersonate this UID (needs --as)")),
     (("--request-timeout",), dict(default="30s", metavar="DURATION", help="give up on one API request after this long; 0: never (default 30s)")),
     (("--kube-api-qps",), dict(default=None, metavar="QPS", help="API requests a second once the burst is spent (client-side; "
-                                                                 "retries and watch starts count); 0: no limit (default: 50 for "
+                                                                 "retries and watch starts count); 0: no limit (default: 100 for "
                                                                  "the daemon, none for one-shot commands)")),
     (("--kube-api-burst",), dict(default=None, metavar="N", help="API requests sent at once before --kube-api-qps paces them (default 300)")),
     (("--color",), dict(choices=("auto", "always", "never"), default="auto",

@@ -76,11 +76,15 @@ def pipeline(args):
     return Pipeline.connect(getattr(args, "kubeconfig", None), getattr(args, "context", None), client_settings(args), overrides(args))
 
 
-# The daemon's client-side limit when --kube-api-qps is not given (Flux's kustomize-controller's): a
-# thousand syncs starting at once are paced. One-shot commands have none by default (controller-runtime's
-# choice since 0.21, and what the server's API Priority and Fairness is for): their writes are already
-# bounded by --concurrency, and a limit would make a 1,000-object first sync no faster than kubectl's.
-DAEMON_QPS, DAEMON_BURST = 50.0, 300
+# The daemon's client-side limit when --kube-api-qps is not given: a thousand syncs starting at once are
+# paced. A first sync costs about 8 requests per sync of 5 objects (dry run, creates, inventory): at
+# Flux's 50 qps, 1,000 syncs could not converge in under 154 s however idle the server; at 100 they took
+# 71 s unpaced on the 2-core bench machine, so 100 paces a thundering herd without being what limits it
+# (bench/daemon.py --daemon-args compares). The burst is Flux's. One-shot commands have no limit by default
+# (controller-runtime's choice since 0.21, and what the server's API Priority and Fairness is for): their
+# writes are already bounded by --concurrency, and a limit would make a 1,000-object first sync no
+# faster than kubectl's.
+DAEMON_QPS, DAEMON_BURST = 100.0, 300
 
 
 def client_settings(args, *, daemon: bool = False):

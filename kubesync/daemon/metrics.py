@@ -76,6 +76,8 @@ class Metrics:
         self.alerts = Counter("kubesync_alerts", "Alerts by delivery result.", ["result"], registry=r)
         self.info = Info("kubesync_daemon", "This daemon process.", registry=r)
         r.register(RateLimitCollector())
+        self.requests = Counter("kubesync_api_requests", "API requests sent, every attempt (a watch is WATCH), by method.",
+                                ["method"], registry=r)
         self.queue_depth = Gauge("kubesync_queue_depth", "Syncs due to run and waiting for a worker.", registry=r)
         self.busy = Gauge("kubesync_workers_busy", "Queue workers running a sync now.", registry=r)
         self.watches = Gauge("kubesync_watches", "Open watches of the shared cache, by resource type.", ["resource"], registry=r)

@@ -19,6 +19,7 @@ import threading
 import time
 
 from kubesync import __version__
+from kubesync.cluster.client import add_request_hook
 from kubesync.daemon.connections import Connections, CountingCluster
 from kubesync.daemon.http import StatusServer, parse_listen
 from kubesync.daemon.leader import AlwaysLeader, LeaderElector
@@ -187,6 +188,7 @@ class Daemon:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         self.metrics.info.info({"identity": self.leader.identity or "-", "version": __version__})
+        self._unhook = add_request_hook(lambda method, path, attempt: self.metrics.requests.labels(method).inc())
         self.server.start()
         self.notifier.start()
         self.leader.start(self.stop)
@@ -219,5 +221,6 @@ class Daemon:
         self.leader.release()
         self.notifier.stop()
         self.server.stop()
+        getattr(self, "_unhook", lambda: None)()
         log.info("daemon stopped")
         return 0

@@ -79,15 +79,15 @@ def test_per_minute_of_an_empty_window_is_empty():
 def test_table_aligns_columns_and_shows_missing_values_as_dashes():
     rows = [
         {"n": 100, "source": "folder", "converge_s": 21.04, "converge_requests_net": 1520.4, "steady_per_min_net": 1607.2,
-         "watches_net": 303.0, "threads_peak": 802, "rss_peak_mb": 438.2, "cpu_s": 95.55, "kubectl_s": 40.1, "kubectl_requests_net": 1510},
+         "steady_per_min_sent": 1588.6, "watches_net": 303.0, "threads_peak": 802, "rss_peak_mb": 438.2, "cpu_s": 95.55, "kubectl_s": 40.1, "kubectl_requests_net": 1510},
         {"n": 100, "source": "git", "converge_s": 19.5, "threads_peak": 12},
     ]
     lines = report.table(rows).splitlines()
-    assert lines[0].split() == ["N", "sources", "converge", "s", "converge", "req", "steady", "req/min", "watches", "threads",
+    assert lines[0].split() == ["N", "sources", "converge", "s", "converge", "req", "steady", "req/min", "sent/min", "watches", "threads",
                                 "RSS", "MB", "CPU", "s", "kubectl", "s", "kubectl", "req"]
     assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])
-    assert lines[2].split() == ["100", "folder", "21.0", "1520", "1607", "303", "802", "438", "95.5", "40.1", "1510"]
-    assert lines[3].split() == ["100", "git", "19.5", "-", "-", "-", "12", "-", "-", "-", "-"]
+    assert lines[2].split() == ["100", "folder", "21.0", "1520", "1607", "1589", "303", "802", "438", "95.5", "40.1", "1510"]
+    assert lines[3].split() == ["100", "git", "19.5", "-", "-", "-", "-", "12", "-", "-", "-", "-"]
     assert len({len(line) for line in lines}) == 1
 
 

@@ -117,14 +117,14 @@ def test_progress_line_only_on_a_terminal_and_only_after_the_delay():
     assert pipe.text == ""  # not a terminal: nothing
 
 
-def test_kube_api_limits_are_off_for_one_shot_commands_fluxs_for_the_daemon_and_go_before_or_after_the_command(tmp_path):
+def test_kube_api_limits_are_off_for_one_shot_commands_paced_for_the_daemon_and_go_before_or_after_the_command(tmp_path):
     from kubesync.commands.common import client_settings
     from kubesync.commands.daemon import settings_from
 
     s = client_settings(build_parser().parse_args(["plan", "d"]))
     assert (s.qps, s.burst) == (0.0, 300)
     s = settings_from(build_parser().parse_args(["daemon", str(tmp_path), "--name", "a"])).client
-    assert (s.qps, s.burst) == (50.0, 300)
+    assert (s.qps, s.burst) == (100.0, 300)
     for argv in (["--kube-api-qps", "12.5", "plan", "d", "--kube-api-burst", "7"], ["plan", "d", "--kube-api-qps=12.5", "--kube-api-burst=7"]):
         s = client_settings(build_parser().parse_args(argv))
         assert (s.qps, s.burst, s.timeout) == (12.5, 7, 30.0)

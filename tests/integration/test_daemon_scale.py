@@ -71,6 +71,10 @@ def test_a_burst_of_triggers_for_one_sync_is_one_run(kubeconfig, cluster, namesp
         wait_until(lambda: d.metric("kubesync_queue_depth") == 0 and d.metric("kubesync_workers_busy") == 0, 20)
         time.sleep(2.0)
         runs = d.metric("kubesync_sync_runs_total", sync=name, result="success")
+        # Counted from here: on 1.20 the token controller's edit of the new ServiceAccount (its `secrets`)
+        # already woke the sync once through the watch during start-up.
+        files = d.metric("kubesync_triggers_total", sync=name, trigger="file") or 0.0
+        watches = d.metric("kubesync_triggers_total", sync=name, trigger="watch") or 0.0
         # A burst: twenty file writes (an editor, a git checkout) and a drift edit in the cluster, together.
         for i in range(20):
             (folder / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value=str(i)))
@@ -80,8 +84,8 @@ def test_a_burst_of_triggers_for_one_sync_is_one_run(kubeconfig, cluster, namesp
         time.sleep(3.0)  # anything still queued would have run by now (debounce 0.5 s, min interval 1 s)
         triggers = {dict(k[1]).get("trigger"): v for k, v in d.metrics().items() if k[0] == "kubesync_triggers_total"}
         assert d.metric("kubesync_sync_runs_total", sync=name, result="success") == runs + 1, (triggers, d.log())
-        assert d.metric("kubesync_triggers_total", sync=name, trigger="file") == 1
-        assert d.metric("kubesync_triggers_total", sync=name, trigger="watch") in (None, 0.0, 1.0)
+        assert d.metric("kubesync_triggers_total", sync=name, trigger="file") == files + 1
+        assert (d.metric("kubesync_triggers_total", sync=name, trigger="watch") or 0.0) - watches in (0.0, 1.0)
 
 
 APPLIED = re.compile(r"\[(\S+)\] (?:created|patched) v1 ConfigMap")

@@ -172,7 +172,10 @@ def run_child(argv: list[str], env: dict[str, str], logdir: Path, label: str) ->
     return seconds, proc.returncode, usage.ru_maxrss / 1024, out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
 
 
-class Bench:
+class Workspace:
+    """What every benchmark of this folder starts from: its arguments, the cluster, a work folder for
+    logs, and kubectl with a discovery cache of its own (not the user's ~/.kube)."""
+
     def __init__(self, args, kubeconfig: str, workdir: Path):
         self.args = args
         self.kubeconfig = kubeconfig
@@ -180,10 +183,15 @@ class Bench:
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.cluster = Cluster.connect(kubeconfig)
+        self.kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
+        self.kubectl_cache = workdir / "kubectl-cache"
+
+
+class Bench(Workspace):
+    def __init__(self, args, kubeconfig: str, workdir: Path):
+        super().__init__(args, kubeconfig, workdir)
         self.runs: list[Run] = []
         self.env = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": kubeconfig}
-        self.kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
-        self.kubectl_cache = workdir / "kubectl-cache"  # kubectl's discovery cache, not the user's ~/.kube
         self.counter = 0
 
     # -- the two tools ---------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import KUBECTL_REQUEST, run_child, versions  # noqa: E402  (bench/bench.py, the CLI benchmark)
+from bench import KUBECTL_REQUEST, Workspace, run_child, versions  # noqa: E402  (bench/bench.py, the CLI benchmark)
 from daemon_failover import failover  # noqa: E402
 from daemon_objects import OBJECTS_PER_SYNC, SET_LABEL, git_repository, write_config, write_folders  # noqa: E402
 from daemon_probe import BenchFailure, Daemon, Scrape, scrape, wait_converged  # noqa: E402
@@ -104,16 +104,9 @@ def settle(cluster: Cluster, prefix: str, timeout: float) -> float:
 # --- one daemon run ---------------------------------------------------------------------------------------
 
 
-class DaemonBench:
+class DaemonBench(Workspace):
     def __init__(self, args, kubeconfig: str, workdir: Path):
-        self.args = args
-        self.kubeconfig = kubeconfig
-        self.workdir = workdir
-        self.logdir = workdir / "logs"
-        self.logdir.mkdir(parents=True, exist_ok=True)
-        self.cluster = Cluster.connect(kubeconfig)
-        self.kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
-        self.kubectl_cache = workdir / "kubectl-cache"
+        super().__init__(args, kubeconfig, workdir)
         # the daemon's git clone cache lives in the workdir, not in ~/.cache
         self.daemon_env = {"XDG_CACHE_HOME": str(workdir / "xdg-cache")}
 

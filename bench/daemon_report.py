@@ -153,8 +153,14 @@ def target_lines(rows: list[dict], failover: dict | None) -> list[str]:
     if big is not small:
         floor = max(small["steady_per_min_net"], NOISE_PER_MIN)
         checks.append((big["steady_per_min_net"] <= TARGETS["steady_ratio"] * floor,
-                       f"steady requests/min within 2x from N={small['n']} to N={big['n']}: {cell(small['steady_per_min_net'], '{:.0f}')} -> "
+                       f"steady requests/min within 2x from N={small['n']} to N={big['n']}, server side, net (includes the "
+                       f"controller-manager's work on the new objects): {cell(small['steady_per_min_net'], '{:.0f}')} -> "
                        f"{cell(big['steady_per_min_net'], '{:.0f}')} (rates under {NOISE_PER_MIN:.0f}/min count as {NOISE_PER_MIN:.0f}: noise)"))
+        sent = small.get("steady_per_min_sent"), big.get("steady_per_min_sent")
+        if None not in sent:
+            checks.append((sent[1] <= TARGETS["steady_ratio"] * max(sent[0], 1.0),
+                           f"steady requests/min within 2x from N={small['n']} to N={big['n']}, sent by the daemon: "
+                           f"{sent[0]:.0f} -> {sent[1]:.0f}"))
     if failover and not failover.get("unavailable") and failover.get("orphaned"):
         took = failover.get("orphaned_s")
         checks.append((took is not None and took < TARGETS["failover_s"],

@@ -115,15 +115,17 @@ def _row(n, source="folder", **over):
 
 
 def test_targets_are_judged_at_the_largest_folder_run():
-    rows = [_row(100, steady_per_min_net=40.0), _row(100, "git", threads_peak=999), _row(1000, converge_s=130.0, watches_net=3.4,
-                                                                                         steady_per_min_net=81.0)]
+    rows = [_row(100, steady_per_min_net=40.0, steady_per_min_sent=2.0), _row(100, "git", threads_peak=999),
+            _row(1000, converge_s=130.0, watches_net=3.4, steady_per_min_net=81.0, steady_per_min_sent=3.0)]
     fo = {"n": 100, "orphaned": 50, "orphaned_s": 29.5}
     assert report.target_lines(rows, fo) == [
         "MISSED converged from empty in under 2 minutes at N=1000: 130.0 s",
         "HOLDS  under 60 threads at N=1000: 20",
         "HOLDS  under 600 MB resident at N=1000: 80 MB",
         "HOLDS  watches equal to the resource types (3) at N=1000: 3",
-        "MISSED steady requests/min within 2x from N=100 to N=1000: 40 -> 81 (rates under 30/min count as 30: noise)",
+        "MISSED steady requests/min within 2x from N=100 to N=1000, server side, net (includes the controller-manager's work "
+        "on the new objects): 40 -> 81 (rates under 30/min count as 30: noise)",
+        "HOLDS  steady requests/min within 2x from N=100 to N=1000, sent by the daemon: 2 -> 3",
         "HOLDS  orphaned syncs converged within 30 s of the kill: 29.5 s",
     ]
 
@@ -131,7 +133,8 @@ def test_targets_are_judged_at_the_largest_folder_run():
 def test_steady_rates_within_noise_hold_and_unavailable_failover_is_not_judged():
     rows = [_row(10, steady_per_min_net=-2.0), _row(30, steady_per_min_net=55.0)]
     lines = report.target_lines(rows, {"n": 10, "unavailable": "this daemon has no --shards"})
-    assert lines[-1] == "HOLDS  steady requests/min within 2x from N=10 to N=30: -2 -> 55 (rates under 30/min count as 30: noise)"
+    assert lines[-1] == ("HOLDS  steady requests/min within 2x from N=10 to N=30, server side, net (includes the controller-manager's "
+                         "work on the new objects): -2 -> 55 (rates under 30/min count as 30: noise)")  # no daemon count: not judged
     assert not any("orphaned" in line for line in lines)
     assert report.target_lines([], None) == []
 

@@ -116,6 +116,8 @@ def test_two_sharded_replicas_apply_disjoint_halves_and_take_over_a_killed_ones(
         marks = len(a.log()), len(b.log())
         set_values(tmp_path, names, namespace, "2")
         wait_until(all_values(cluster, namespace, names, "2"), 60, what="every sync applied again")
+        # A replica logs each write once the server answered it: wait for the lines, not only for the values.
+        wait_until(lambda: applied_by(a, marks[0]) | applied_by(b, marks[1]) == set(names), 10, what="every write logged")
         by_a, by_b = applied_by(a, marks[0]), applied_by(b, marks[1])
         # Each replica applied its own shards' syncs, and no sync was applied by both.
         assert by_a and by_b and not by_a & by_b, (by_a, by_b)
@@ -125,5 +127,6 @@ def test_two_sharded_replicas_apply_disjoint_halves_and_take_over_a_killed_ones(
         mark = len(b.log())
         set_values(tmp_path, names, namespace, "3")
         wait_until(all_values(cluster, namespace, names, "3"), 60, what=f"the survivor took over; log:\n{b.log()}")
-        assert applied_by(b, mark) >= by_a  # the dead replica's syncs, applied by the survivor
+        # The dead replica's syncs, applied by the survivor (its log line follows the write it reports).
+        wait_until(lambda: applied_by(b, mark) >= by_a, 10, what=f"the survivor's log names {sorted(by_a)}")
         wait_until(lambda: b.metric("kubesync_shards_owned") == 4, 20)

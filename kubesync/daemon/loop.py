@@ -137,9 +137,6 @@ class SyncWorker:
         """Stop after the current write wave (shutdown, or the leadership was lost)."""
         self.abort.set()
 
-    def close(self) -> None:
-        pass
-
     @property
     def next_run(self) -> float:
         """Unix time of the next queued run (0 when none is queued), for the dashboard."""
@@ -165,6 +162,10 @@ class SyncWorker:
                 self.wake("watch")  # someone else changed an object while we ran
         if ok:
             return self.sync.resync
+        return self._retry_wait()
+
+    def _retry_wait(self) -> float:
+        """Seconds before retrying after `failures` failed runs in a row (the last backoff repeats)."""
         backoff = self.settings.retry_backoff
         return backoff[min(self.failures, len(backoff)) - 1]
 
@@ -192,8 +193,7 @@ class SyncWorker:
 
     def _failed(self, message: str) -> None:
         self.failures += 1
-        backoff = self.settings.retry_backoff
-        wait = backoff[min(self.failures, len(backoff)) - 1]
+        wait = self._retry_wait()
         self.log.error("sync failed; nothing more applied, retrying in %gs: %s", wait, message)
         self.status = replace(self.status, state=SyncState.FAILED, error=errors.cut(redact(message)))
         self.notifier.sync_result(self.sync.name, False, errors.cut(message, 1000), self.status.revision)
@@ -250,14 +250,13 @@ class SyncWorker:
         return Pipeline(cluster, discovery, reader=self._view)
 
     def _owned(self) -> bool:
-        """In sharded mode a replica runs only the syncs of its shards; the others are not even planned."""
-        owns = getattr(self.leader, "owns", None)
-        return owns is None or owns(self.sync.name)
+        """In sharded mode a replica runs only the syncs of its shards; the others are not even planned.
+        (A follower of a single leader still plans every sync and reports what the leader would do.)"""
+        return self.settings.shards is None or self.leader.owns(self.sync.name)
 
     def _may_write(self) -> bool:
         """The leader (single-leader mode) or the holder of the sync's shard, renewed recently enough."""
-        owns = getattr(self.leader, "owns", None)
-        return owns(self.sync.name) if owns is not None else self.leader.is_leader()
+        return self.leader.owns(self.sync.name)
 
     def _nothing_moved(self) -> bool:
         """A timer-only run that cannot find anything: the last run converged (Synced), no watch event,

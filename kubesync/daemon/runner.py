@@ -127,8 +127,7 @@ class Daemon:
         return self.metrics.render()
 
     def _may_send(self, sync: str) -> bool:
-        owns = getattr(self.leader, "owns", None)
-        return owns(sync) if owns is not None and sync else self.leader.is_leader()
+        return self.leader.owns(sync) if sync else self.leader.is_leader()
 
     # -- callbacks ---------------------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ class Leader:
     def is_leader(self):
         return self.leading
 
+    def owns(self, sync):
+        return self.leading
+
 
 class Connections:
     def get(self, context=None):

@@ -161,10 +161,12 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
     return out
 
 
-def check_namespaces(manifests: tuple[Manifest, ...] | list[Manifest], namespace: str) -> None:
-    """With -n given, an object that names another namespace is an error (kubectl's rule), all listed."""
-    problems = [f"{m.origin}: {m.ref}: its namespace {m.ref.namespace!r} contradicts -n {namespace!r}; "
-                "remove one of them" for m in manifests if m.ref.namespace and m.ref.namespace != namespace]
+def check_namespaces(resolved: list[Resolved], namespace: str) -> None:
+    """With -n given, a namespaced object that names another namespace is an error (kubectl's rule), all
+    listed. Decided after discovery: on a cluster-scoped kind the field means nothing, `resolve` already
+    dropped it with a warning, and kubectl, Argo CD and Flux apply such objects under any -n."""
+    problems = [f"{r.manifest.origin}: {r.ref}: its namespace {r.ref.namespace!r} contradicts -n {namespace!r}; "
+                "remove one of them" for r in resolved if r.rtype.namespaced and r.ref.namespace != namespace]
     if problems:
         raise ResolveError(f"{len(problems)} object(s) name another namespace than -n; nothing was applied:\n"
                            + "\n".join("  " + p for p in problems))

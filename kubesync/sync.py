@@ -34,7 +34,7 @@ from kubesync.model import (
 )
 from kubesync.plan import InventoryEntry, PlanSettings, build_plan, plan_object, selected, source_after
 from kubesync.planfile import SavedPlan
-from kubesync.render.mask import remember
+from kubesync.secrets import remember
 from kubesync.resolve import Resolved, check_namespaces, resolve, with_schemas
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,10 @@ class Pipeline:
         settings = spec.plan or PlanSettings(sync=spec.name)
         if not spec.namespace:
             spec = replace(spec, namespace=getattr(self.cluster, "namespace", "") or "default")
+        resolved = resolve(desired.manifests, self.discovery.resource_for, spec.namespace)
         if spec.strict_namespace:
-            check_namespaces(desired.manifests, spec.namespace)
-        resolved = selected(resolve(desired.manifests, self.discovery.resource_for, spec.namespace), settings)
+            check_namespaces(resolved, spec.namespace)
+        resolved = selected(resolved, settings)
         resolved = with_schemas(resolved, self.discovery.schemas(r.rtype for r in resolved if not r.pending_crd))
         inv, inv_source = stored_inventory.read_with_source(self.cluster, spec.name, spec.inventory_namespace, self.reader)
         live, managed = fetch_live(self.cluster, self.discovery, resolved, inv, spec.name, self.reader)

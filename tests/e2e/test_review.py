@@ -304,6 +304,48 @@ def test_a_namespace_flag_contradicting_an_object_is_an_error(tmp_path, kubeconf
     assert f"app.yaml:1: v1 ConfigMap elsewhere/x: its namespace 'elsewhere' contradicts -n '{namespace}'" in proc.stderr
 
 
+def test_cluster_scoped_objects_carrying_a_namespace_apply_under_any_namespace_flag(tmp_path, kubeconfig, namespace, cluster):
+    """Upstream manifests (Kubernetes' own addons) put `namespace: kube-system` on ClusterRoles: the server
+    ignores it, so -n cannot contradict it; each object gets one warning, in every command."""
+    suffix = namespace[-6:]
+    src = write(tmp_path / "addon", "rbac.yaml", f"""\
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: {{name: calico-{suffix}, namespace: kube-system}}
+        rules:
+          - {{apiGroups: [""], resources: [pods], verbs: [get]}}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {{name: calico-{suffix}, namespace: kube-system}}
+        roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: calico-{suffix}}}
+        subjects:
+          - {{kind: ServiceAccount, name: calico, namespace: kube-system}}
+        """)
+    name = ("--name", f"addon-{suffix}")
+    warning = "is cluster-scoped; metadata.namespace 'kube-system' is ignored"
+    role = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/calico-{suffix}"
+    binding = f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/calico-{suffix}"
+    try:
+        applied = kubesync("apply", src, *name, "-n", namespace, "--yes", kubeconfig=kubeconfig, code=0)
+        assert (applied.stdout + applied.stderr).count(warning) == 2
+        assert get(cluster, role)["rules"][0]["resources"] == ["pods"]
+        assert get(cluster, binding)["roleRef"]["name"] == f"calico-{suffix}"
+        for flags in (("-n", namespace), ("-n", "other"), ()):
+            again = kubesync("plan", src, *name, *flags, "--exit-code", kubeconfig=kubeconfig)
+            assert again.returncode == 0, f"{flags}: exit {again.returncode}\n{again.stdout}\n{again.stderr}"
+            assert again.stdout.count(warning) == 2, again.stdout
+        # a namespaced object that contradicts -n is still refused, beside them
+        write(src, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: elsewhere}\ndata: {k: v}\n")
+        refused = kubesync("plan", src, *name, "-n", namespace, kubeconfig=kubeconfig, code=1)
+        assert "cm.yaml:1: v1 ConfigMap elsewhere/x: its namespace 'elsewhere' contradicts" in refused.stderr
+        assert "ClusterRole" not in refused.stderr
+    finally:
+        for path in (binding, role):
+            if get(cluster, path) is not None:
+                cluster.request("DELETE", path)
+
+
 def test_global_flags_before_the_subcommand_and_version(tmp_path, kubeconfig):
     src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: g}\ndata: {k: v}\n")
     kubesync("--kubeconfig", kubeconfig, "--color=never", "plan", "-f", src, "-o", "yaml", code=0)

@@ -226,7 +226,7 @@ def _bare_dry_run(argv: list[str]) -> list[str]:
 
 
 def redact(text: str) -> str:
-    from kubesync.render.mask import redact as scrub
+    from kubesync.secrets import redact as scrub
 
     return scrub(text)
 

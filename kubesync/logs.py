@@ -35,7 +35,7 @@ class RedactFilter(logging.Filter):
     """Scrubs a record before any formatter sees it: its message, arguments, traceback and stack."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from kubesync.render.mask import redact
+        from kubesync.secrets import redact
 
         record.msg, record.args = redact(record.getMessage()), ()
         if record.exc_info and not record.exc_text:
@@ -70,7 +70,7 @@ class ObjectLogger(logging.LoggerAdapter):
 
 
 class RedactingStream(io.TextIOBase):
-    """A text stream that scrubs what is written to it (see kubesync.render.mask.redact).
+    """A text stream that scrubs what is written to it (see kubesync.secrets.redact).
 
     Whatever prints (a progress line quoting a server's message, a rendered plan), the text passes
     through here on its way out of the process; everything else is the wrapped stream's.
@@ -80,7 +80,7 @@ class RedactingStream(io.TextIOBase):
         self._stream = stream
 
     def write(self, text: str) -> int:
-        from kubesync.render.mask import redact
+        from kubesync.secrets import redact
 
         self._stream.write(redact(text))
         return len(text)

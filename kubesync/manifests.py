@@ -25,7 +25,7 @@ from kubesync.documents import Budget, Document, ParseLimits, json_documents, ya
 from kubesync.documents import describe_yaml_error  # noqa: F401  (config.py reads it from here)
 from kubesync.errors import ManifestError
 from kubesync.model import WAVE_ANNOTATION, Manifest, ObjectRef, Origin, split_api_version
-from kubesync.render.mask import remember
+from kubesync.secrets import remember, remember_names
 from kubesync.vocab import is_secret
 
 log = logging.getLogger(__name__)
@@ -370,13 +370,16 @@ def load_files(
     manifests: list[Manifest] = []
     budget = Budget(limits)
     count = 0
+    paths = []
     for file in files:
         count += 1
+        paths.append(file.path)
         text = decode(file, found)
         if text is not None:
             manifests += parse_documents(file.path, text, found, rendered=file.rendered, budget=budget)
     _duplicates(manifests, found)
-    remember(m.obj for m in manifests if m.ref.kind == "Secret")  # scrubbed from every message from now on
+    remember_names(paths)  # messages name files and objects in full, even where a Secret value is part of a name
+    remember(m.obj for m in manifests)  # Secret values are scrubbed from every message from now on
     if found:
         raise ManifestError(found)
     log.debug("parsed %d objects from %d files", len(manifests), count)

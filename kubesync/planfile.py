@@ -20,7 +20,8 @@ from kubesync import errors
 from kubesync.errors import printable
 from kubesync.model import Plan
 from kubesync.render.json import SCHEMA, plan_from_dict, plan_to_dict
-from kubesync.render.mask import plan_secret_values, remember_values
+from kubesync.render.mask import plan_secret_values
+from kubesync.secrets import remember_values
 from kubesync.sources import SourceSpec, redact
 
 

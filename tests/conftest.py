@@ -37,7 +37,7 @@ def _isolate_home(tmp_path_factory, monkeypatch):
 def _forget_secret_values():
     """The redactor is process-wide: values one test loaded must not scrub another test's output."""
     yield
-    from kubesync.render.mask import REDACTOR
+    from kubesync.secrets import REDACTOR
 
     REDACTOR.forget()
 

@@ -30,7 +30,7 @@ from kubesync.daemon.queue import WorkQueue
 from kubesync.daemon.triggers import GitPoller, Triggers
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResult, SyncState
-from kubesync.render.mask import redact
+from kubesync.secrets import redact
 from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures
 from kubesync.vocab import short_revision
 from kubesync.validate import unattended

@@ -98,7 +98,7 @@ def object_state(health: Health) -> str | None:
 def scrub(text: str) -> str:
     """The one place an alert's text is cleaned before it is logged or sent: an error may quote a
     Secret value (an admission webhook's message) or a URL's credentials."""
-    from kubesync.render.mask import redact
+    from kubesync.secrets import redact
 
     return redact(text)
 

@@ -22,7 +22,9 @@ from typing import Any
 from kubesync.deltas import Deltas, deltas_to_dict
 from kubesync.errors import UsageError
 from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Origin, Plan, Risk
-from kubesync.render.mask import is_secret, mask_pair, mask_patch, plan_secret_values, redact
+from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
+from kubesync.secrets import redact
+from kubesync.vocab import is_secret
 
 SCHEMA = "kubesync.io/plan/v1"
 WRITES = (ActionType.CREATE, ActionType.UPDATE, ActionType.SCALE, ActionType.REPLACE)  # actions that send object values

@@ -13,7 +13,8 @@ from typing import Iterable
 
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
 from kubesync.model import Action, ActionType, Plan
-from kubesync.render.mask import plan_secret_values, redact
+from kubesync.render.mask import plan_secret_values
+from kubesync.secrets import redact
 from kubesync.render.text import diff_lines, summary_line
 from kubesync import vocab
 

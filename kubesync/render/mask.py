@@ -1,37 +1,26 @@
-"""Secret masking and redaction: no Secret value leaves the process.
+"""Secret masking in rendered plans: objects and patches are copied with every Secret value replaced
+by a marker that says what happened to the value and nothing about the value itself:
 
-Two tools, one module:
+    *** (unchanged)   the same on both sides          *** (added)     only on the new side
+    *** (changed)     the new side of a changed value  *** (removed)   only on the old side
+    ***               the old side of a changed value, or a value shown on its own
 
-- **Masking** (renderers): objects and patches are copied with every Secret value replaced by a
-  marker that says what happened to the value and nothing about the value itself:
+No marker carries a hash: a short hash of a PIN is brute-forced in under a second, and Markdown
+plans go into pull-request comments. The old side of a change is a bare ``***`` so that a diff
+still shows a ``-`` line and a ``+`` line for it.
 
-      *** (unchanged)   the same on both sides          *** (added)     only on the new side
-      *** (changed)     the new side of a changed value  *** (removed)   only on the old side
-      ***               the old side of a changed value, or a value shown on its own
-
-  No marker carries a hash: a short hash of a PIN is brute-forced in under a second, and Markdown
-  plans go into pull-request comments. The old side of a change is a bare ``***`` so that a diff
-  still shows a ``-`` line and a ``+`` line for it.
-
-- **Redaction** (everything else): ``remember()`` is told every Secret the process sees (desired
-  manifests, live objects, saved plans); ``redact(text)`` scrubs each of their values, raw and in
-  base64, plus credentials in URLs, from any text: errors, log records (``kubesync.logs``), the
-  daemon's /readyz and alerts. A server or webhook that quotes a value is scrubbed the same way.
+Redaction of free text (errors, logs, server messages) is ``kubesync.secrets``'s job.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import re
-import threading
 from typing import Any, Iterable
 
 from kubesync.model import LAST_APPLIED_ANNOTATION, KubeObject, ObjectRef, json_copy
+from kubesync.secrets import PLACEHOLDER, VALUE_FIELDS, secret_bytes, secret_values
 from kubesync.vocab import is_secret, parse_pointer
 
-PLACEHOLDER = "***"
 CHANGED = "*** (changed)"
 UNCHANGED = "*** (unchanged)"
 ADDED = "*** (added)"
@@ -39,23 +28,12 @@ REMOVED = "*** (removed)"
 KUBECTL_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Annotations that hold a copy of the whole Secret (values included): masked as one value.
 MASKED_ANNOTATIONS = (KUBECTL_LAST_APPLIED, LAST_APPLIED_ANNOTATION)
-VALUE_FIELDS = ("data", "stringData")
 _OP_MARKERS = {"add": ADDED, "replace": CHANGED}  # a `test` op holds the old value: a bare ***
-
-
-def _secret_bytes(value: Any, field: str) -> bytes:
-    text = value if isinstance(value, str) else repr(value)
-    if field == "data" and isinstance(value, str):
-        try:
-            return base64.b64decode("".join(value.split()), validate=True)
-        except (binascii.Error, ValueError):
-            pass
-    return text.encode("utf-8")
 
 
 def _same(a: Any, field_a: str, b: Any, field_b: str) -> bool:
     """Equal values, comparing a `data` value with a `stringData` one by their bytes."""
-    return a == b if field_a == field_b else _secret_bytes(a, field_a) == _secret_bytes(b, field_b)
+    return a == b if field_a == field_b else secret_bytes(a, field_a) == secret_bytes(b, field_b)
 
 
 def _lookup(obj: KubeObject | None, key: str) -> tuple[bool, Any, str]:
@@ -183,96 +161,6 @@ def mask_patch(ref: ObjectRef, patch: Iterable[dict]) -> tuple[dict, ...]:
             mark = _OP_MARKERS.get(str(op.get("op")), PLACEHOLDER)
             op["value"] = _mask_value_at(_tokens(str(op.get("path", ""))), op["value"], mark)
     return ops
-
-
-# --- redaction of free text -------------------------------------------------------------------
-
-MIN_REDACT = 6  # shorter values would mangle ordinary words in free text
-
-
-def value_forms(value: str, field: str) -> set[str]:
-    """The ways a Secret value can appear in text: as written, raw, and base64 (padded, unpadded, URL-safe)."""
-    raw = _secret_bytes(value, field)
-    encoded = base64.b64encode(raw).decode("ascii")
-    forms = {value, encoded, encoded.rstrip("="), base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")}
-    try:
-        forms.add(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        pass
-    return forms
-
-
-def secret_values(objects: Iterable[KubeObject | None]) -> set[str]:
-    """Every raw and base64 form of the values of the Secrets among ``objects``, for `redact`."""
-    found: set[str] = set()
-    for obj in objects:
-        if not is_secret(obj):
-            continue
-        for field in VALUE_FIELDS:
-            section = obj.get(field)  # type: ignore[union-attr]
-            if not isinstance(section, dict):
-                continue
-            for value in section.values():
-                if isinstance(value, str) and value:
-                    found |= value_forms(value, field)
-        for value in (_annotations(obj) or {}).values():
-            if isinstance(value, str) and value and any(v in value for v in found):
-                found.add(value)  # a last-applied copy of the whole Secret
-    return {v for v in found if len(v) >= MIN_REDACT}
-
-
-class Redactor:
-    """The Secret values this process has seen, and one compiled pattern that finds any of them."""
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def remember(self, objects: Iterable[KubeObject | None]) -> None:
-        self.remember_values(secret_values(objects))
-
-    def remember_values(self, values: Iterable[str]) -> None:
-        new = {v for v in values if len(v) >= MIN_REDACT} - self._values
-        if new:
-            with self._lock:
-                self._values |= new
-                self._pattern = None
-
-    def pattern(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self._values:
-                longest_first = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, longest_first)))
-            return self._pattern
-
-    def redact(self, text: str, values: Iterable[str] = ()) -> str:
-        from kubesync.sources.spec import redact as redact_urls
-
-        text = str(text)
-        extra = sorted((v for v in values if len(v) >= MIN_REDACT and v in text), key=len, reverse=True)
-        for value in extra:
-            text = text.replace(value, PLACEHOLDER)
-        pattern = self.pattern()
-        if pattern is not None:
-            text = pattern.sub(PLACEHOLDER, text)
-        return redact_urls(text)
-
-    def forget(self) -> None:
-        """For tests: start from a process that has seen nothing."""
-        with self._lock:
-            self._values.clear()
-            self._pattern = None
-
-
-REDACTOR = Redactor()
-remember = REDACTOR.remember
-remember_values = REDACTOR.remember_values
-
-
-def redact(text: str, values: Iterable[str] = ()) -> str:
-    """``text`` without any Secret value this process has seen (nor ``values``), nor URL credentials."""
-    return REDACTOR.redact(text, values)
 
 
 def plan_secret_values(actions: Iterable[Any]) -> set[str]:

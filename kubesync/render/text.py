@@ -14,7 +14,8 @@ import yaml
 
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
 from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, json_copy
-from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values, redact
+from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
+from kubesync.secrets import redact
 from kubesync.vocab import HIDDEN_METADATA, CachedResolver
 
 # Fields the server owns: shown in neither side of a diff.

@@ -8,32 +8,13 @@ import re
 from dataclasses import dataclass
 
 from kubesync.errors import SourceError
+from kubesync.secrets import CREDENTIAL_PARAMS, has_query_credential, redact_credentials as redact  # noqa: F401 (URL rules)
 
 _URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@github.com:org/repo.git
-_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]*@")
-# Query parameters that carry a credential (GitLab, GitHub, Azure SAS, S3 presigned URLs, ...).
-CREDENTIAL_PARAMS = ("token", "access_token", "private_token", "job_token", "oauth_token", "api_key", "apikey", "key",
-                     "password", "passwd", "pwd", "secret", "client_secret", "auth", "sig", "signature", "x-amz-signature",
-                     "x-amz-credential", "x-goog-signature", "code")
-_QUERY_CREDENTIAL = re.compile(r"([?&;](?:" + "|".join(map(re.escape, CREDENTIAL_PARAMS)) + r")=)[^&#\s'\"]+", re.I)
-_AUTH_HEADER = re.compile(r"\b((?:Bearer|Basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}")
 SUPPORTED_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file")
 FALLBACK_NAME = "kubesync"
 DEFAULT_MAX_SOURCE_BYTES = 256 * 2**20  # all files of one source together; more is refused, not read
-
-
-def redact(text: str) -> str:
-    """Remove credentials from every URL in a text (`user:password@`, `?token=`, `access_token=` ...)
-    and from authorization headers quoted in it: they never reach output or logs."""
-    text = _USERINFO.sub(r"\1", str(text))
-    text = _QUERY_CREDENTIAL.sub(r"\1***", text)
-    return _AUTH_HEADER.sub(r"\1***", text)
-
-
-def has_query_credential(url: str) -> bool:
-    """Whether a URL carries a credential in its query string (git would show it on a command line)."""
-    return bool(_QUERY_CREDENTIAL.search(url))
 
 
 def is_url(repo: str) -> bool:

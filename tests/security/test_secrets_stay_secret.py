@@ -23,7 +23,8 @@ from kubesync.errors import ApplyFailed, UsageError
 from kubesync.logs import setup
 from kubesync.model import Action, ActionType, ObjectRef, Plan
 from kubesync.render import render
-from kubesync.render.mask import ADDED, CHANGED, PLACEHOLDER, REDACTOR, REMOVED, UNCHANGED, redact
+from kubesync.render.mask import ADDED, CHANGED, PLACEHOLDER, REMOVED, UNCHANGED
+from kubesync.secrets import REDACTOR, redact
 from kubesync.render.text import render_diff
 from kubesync.sources import SourceSpec, load
 

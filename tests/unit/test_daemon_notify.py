@@ -173,7 +173,7 @@ def test_the_sender_thread_delivers_in_order_and_counts(hook):
 def test_an_alert_never_carries_a_secret_value_the_process_has_seen(hook, caplog):
     import base64
 
-    from kubesync.render import mask
+    from kubesync import secrets as mask
 
     canary = "alert-canary-Zq81xT"
     mask.remember([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": {"password": canary}}])

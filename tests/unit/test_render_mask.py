@@ -13,15 +13,12 @@ from kubesync.render.mask import (
     PLACEHOLDER,
     REMOVED,
     UNCHANGED,
-    REDACTOR,
-    is_secret,
     mask_pair,
     mask_patch,
     mask_secret,
-    redact,
-    remember,
-    secret_values,
 )
+from kubesync.secrets import REDACTOR, redact, remember, secret_values
+from kubesync.vocab import is_secret
 
 SECRET_REF = ObjectRef("", "v1", "Secret", "shop", "db")
 CM_REF = ObjectRef("", "v1", "ConfigMap", "shop", "db")

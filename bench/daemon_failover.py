@@ -18,6 +18,7 @@ from daemon_probe import ROOT, BenchFailure, Daemon, wait_converged
 
 from kubesync import errors
 from kubesync.cluster import leases
+from kubesync.cluster.api import Client
 from kubesync.daemon.shards import shard_lease, shard_of
 
 SHARDS = 8
@@ -37,7 +38,7 @@ def holders(cluster) -> dict[int, str]:
     """{shard: holder identity} from the shard Leases ('' for a free one)."""
     out = {}
     for i in range(SHARDS):
-        lease = leases.get(cluster, LEASE_NAMESPACE, shard_lease(LEASE_PREFIX, i)) or {}
+        lease = leases.get(Client(cluster), LEASE_NAMESPACE, shard_lease(LEASE_PREFIX, i)) or {}
         out[i] = str((lease.get("spec") or {}).get("holderIdentity") or "")
     return out
 

@@ -23,12 +23,10 @@ from typing import Callable
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.cluster.client import JSON_PATCH, MERGE_PATCH
-from kubesync.cluster.dryrun import check_create, check_update
+from kubesync.cluster.requests import Preconditions
 from kubesync.logs import ObjectLogger
-from kubesync.model import Action, ActionType, Cascade, Result, KubeObject, ObjectRef, Plan, ResourceType
+from kubesync.model import Action, ActionType, Cascade, KubeObject, ObjectRef, PatchType, Plan, ResourceType, Result
 from kubesync.plan import waves
-from kubesync.validate import Check
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +164,18 @@ class ApplyReport:
 
 
 class Applier:
+    """Runs one plan. `replan` re-diffs an object after a conflict (None: a saved plan, whose conflicts
+    are stale-plan errors); `progress` hears each outcome; `stop`, once set, lets the current wave
+    finish and starts no other (a shutdown, a lost leadership)."""
+
     def __init__(self, cluster: API, discovery, settings: ApplySettings | None = None, replan: Replanner | None = None,
-                 progress: Callable[[Outcome], None] | None = None):
+                 progress: Callable[[Outcome], None] | None = None, stop: threading.Event | None = None):
         self.cluster = cluster
         self.discovery = discovery
         self.settings = settings or ApplySettings()
         self.replan = replan
         self.progress = progress or (lambda outcome: None)
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
 
     # -- the plan --------------------------------------------------------------------------------------
 
@@ -233,9 +235,6 @@ class Applier:
             raise errors.ResolveError(f"the cluster does not serve {ref.api_version} {ref.kind}")
         return rtype
 
-    def _query(self) -> dict:
-        return {"dryRun": "All"} if self.settings.dry_run else {}
-
     def execute(self, action: Action) -> Outcome:
         if action.type is ActionType.CREATE:
             return self._create(action)
@@ -280,10 +279,10 @@ class Applier:
             self.discovery.invalidate(ref.api_version)
         rtype = self._wait_for_type(ref)
         try:
-            created = self.cluster.request("POST", rtype.path(ref.namespace), body=action.desired, query=self._query())
+            created = self.cluster.create(rtype, action.desired, dry_run=self.settings.dry_run)
         except errors.ClusterConflict:
             # Someone created it since we planned: treat it like any other changed object.
-            live = self.cluster.get_or_none(rtype.path(ref.namespace, ref.name))
+            live = self.cluster.get(rtype, ref.namespace, ref.name)
             return self._replanned(action, live, "created by someone else since the plan")
         if ref.kind == "CustomResourceDefinition" and not self.settings.dry_run:
             self._wait_established(rtype, ref)
@@ -291,9 +290,8 @@ class Applier:
 
     def _wait_established(self, rtype: ResourceType, ref: ObjectRef) -> None:
         deadline = time.monotonic() + self.settings.crd_timeout
-        path = rtype.path("", ref.name)
         while time.monotonic() < deadline:
-            crd = self.cluster.get(path)
+            crd = self.cluster.get(rtype, "", ref.name) or {}
             conditions = (crd.get("status") or {}).get("conditions") or []
             if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
                 return
@@ -331,7 +329,7 @@ class Applier:
                 if self.replan is not None:
                     time.sleep(backoff[n])
                 rtype = self.rtype(current.ref)
-                live = self.cluster.get_or_none(rtype.path(current.ref.namespace, current.ref.name))
+                live = self.cluster.get(rtype, current.ref.namespace, current.ref.name)
                 seen = (live or {}).get("metadata", {}).get("resourceVersion")
                 if isinstance(e, errors.ClusterInvalid) and seen == current.resource_version:
                     raise  # nothing changed under us: the 422 is about the object itself
@@ -355,67 +353,36 @@ class Applier:
     def _patch(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
         body = [{"op": "test", "path": "/metadata/resourceVersion", "value": action.resource_version}, *action.patch]
-        live = self.cluster.request(
-            "PATCH", rtype.path(action.ref.namespace, action.ref.name), body=body, content_type=JSON_PATCH, query=self._query()
-        )
+        live = self.cluster.patch(rtype, action.ref.namespace, action.ref.name, body, PatchType.JSON, dry_run=self.settings.dry_run)
         return Outcome(action, Result.PATCHED, live=_written(live))
 
     def _scale(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
         want = action.replicas[1] if action.replicas else None
         body = {"metadata": {"resourceVersion": action.resource_version}, "spec": {"replicas": want}}
-        path = rtype.path(action.ref.namespace, action.ref.name) + "/scale"
-        self.cluster.request("PATCH", path, body=body, content_type=MERGE_PATCH, query=self._query())
+        self.cluster.patch(rtype, action.ref.namespace, action.ref.name, body, PatchType.MERGE, subresource="scale",
+                           dry_run=self.settings.dry_run)
         return Outcome(action, Result.SCALED, f"{action.replicas[0]} -> {want}" if action.replicas else "")
 
     def _delete(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
-        path = rtype.path(action.ref.namespace, action.ref.name)
-        body = {"propagationPolicy": self.settings.propagation_policy, "preconditions": {"uid": action.uid}}
         try:
-            self.cluster.request("DELETE", path, body=body, query=self._query())
+            self.cluster.delete(rtype, action.ref.namespace, action.ref.name, cascade=self.settings.propagation_policy,
+                                preconditions=Preconditions(uid=action.uid), dry_run=self.settings.dry_run)
         except errors.ClusterNotFound:
             return Outcome(action, Result.DELETED, "already gone")
         except errors.ClusterConflict as e:
             raise errors.ClusterConflict(f"uid changed since the plan (re-created by someone else?); not deleted: {e}") from e
-        note = "" if self.settings.dry_run else self._wait_gone(path, action)
+        note = "" if self.settings.dry_run else self._wait_gone(rtype, action)
         return Outcome(action, Result.DELETED, note)
 
-    def _wait_gone(self, path: str, action: Action) -> str:
+    def _wait_gone(self, rtype: ResourceType, action: Action) -> str:
         """'' once the object is gone; a note when we stopped waiting because of a shutdown."""
         deadline = time.monotonic() + self.settings.delete_timeout
         while time.monotonic() < deadline:
-            live = self.cluster.get_or_none(path)
+            live = self.cluster.get(rtype, action.ref.namespace, action.ref.name)
             if live is None or live.get("metadata", {}).get("uid") != action.uid:
                 return ""
             if self.stop.wait(0.25):
                 return "deletion requested; stopped waiting for it to finish (shutting down)"
         raise errors.Timeout(f"still terminating after {self.settings.delete_timeout:.0f}s (finalizers?)")
-
-
-def verify_plan(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:
-    """The server's dry run of every create and update, in wave order, `concurrency` at a time; no-ops
-    are never sent. What the answers mean is decided in kubesync.validate: rejected objects raise
-    PlanInvalid (all of them at once), immutable-field updates become replacements, updates the server
-    would not store become no-ops, and what could not be dry-run says so on the plan."""
-    from kubesync.validate import judge, to_check
-
-    def served(action: Action) -> bool:
-        return discovery.resource_for(action.ref.api_version, action.ref.kind) is not None
-
-    actions, later = to_check(plan, served)
-    if not actions and not later:
-        return plan
-
-    def check(action: Action) -> Check:
-        rtype = discovery.resource_for(action.ref.api_version, action.ref.kind)
-        if action.type is ActionType.CREATE:
-            return check_create(cluster, rtype, action)
-        return check_update(cluster, rtype, action)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
-        checks = {a.ref.key: c for a, c in zip(actions, pool.map(check, actions))}
-    checked, problems = judge(plan, checks, later)
-    if problems:
-        raise errors.PlanInvalid(problems)
-    return checked

@@ -12,7 +12,9 @@ from dataclasses import replace
 
 from kubesync.diff import normalize_desired
 from kubesync.model import DesiredState, Plan
-from kubesync.plan import InventoryEntry, PlanSettings, build_plan, owned_object
+from kubesync.model import InventoryEntry
+from kubesync.plan import build_plan, owned_object
+from kubesync.settings import PlanSettings
 from kubesync.resolve import offline_lookup, resolve, with_schemas
 from kubesync.vocab import short_revision
 

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from kubesync import errors
 from kubesync.model import INVENTORY_NAMESPACE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, KubeObject, ObjectRef
-from kubesync.plan import InventoryEntry
+from kubesync.model import InventoryEntry
 
 DEFAULT_NAMESPACE = INVENTORY_NAMESPACE
 FORMAT = "kubesync.io/inventory/v1"

@@ -17,6 +17,7 @@ MANAGED_BY_VALUE = "kubesync"
 SYNC_LABEL = "kubesync.io/sync"
 LAST_APPLIED_ANNOTATION = "kubesync.io/last-applied-fields"
 WAVE_ANNOTATION = "kubesync.io/wave"
+ADOPTABLE_LABEL = "kubesync.io/adoptable"  # on an unowned object: any sync that declares it may take it over
 INVENTORY_NAMESPACE = "kubesync-system"  # where each sync's inventory ConfigMap lives by default
 
 
@@ -101,6 +102,14 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class InventoryEntry:
+    """One object a sync applied before, with the uid it had then (prune only ever deletes that uid)."""
+
+    ref: ObjectRef
+    uid: str
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """Everything a source yielded, validated as a whole."""
 
@@ -126,13 +135,16 @@ class ResourceType:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    def path(self, namespace: str = "", name: str = "") -> str:
-        """The REST path of the collection (or of one object when name is given)."""
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        return base + (f"/{name}" if name else "")
+
+
+# Built-in types kubesync reads or writes by name (everything else comes from discovery).
+NAMESPACES = ResourceType("", "v1", "Namespace", "namespaces", False)
+CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps", True)
+PODS = ResourceType("", "v1", "Pod", "pods", True)
+NODES = ResourceType("", "v1", "Node", "nodes", False)
+RESOURCE_QUOTAS = ResourceType("", "v1", "ResourceQuota", "resourcequotas", True)
+LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True)
+CRDS = ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
 
 
 class ActionType(str, enum.Enum):
@@ -190,6 +202,24 @@ class Cascade(enum.StrEnum):
     BACKGROUND = "Background"
     FOREGROUND = "Foreground"
     ORPHAN = "Orphan"
+
+
+class Verdict(str, enum.Enum):
+    """What a server dry run of one create or update said (cluster/dryrun.py asks, validate.py judges)."""
+
+    NO_EFFECT = "no-effect"  # an update the server would store as no change
+    CHANGES = "changes"  # accepted: the write does something
+    FORBIDDEN = "forbidden"  # our credentials may not dry-run it: not validated by the server
+    INVALID = "invalid"  # the server would reject the object (422, 400, 404): an error of the plan
+    IMMUTABLE = "immutable"  # an update refused because it changes an immutable field: replace it
+    FAILED = "failed"  # unreachable, 5xx, a conflict: not validated; the real apply reports it
+
+
+@dataclass(frozen=True)
+class Check:
+    verdict: Verdict
+    reason: str = ""
+    """The server's message (cut), for INVALID, IMMUTABLE, FORBIDDEN and FAILED."""
 
 
 class Risk(str, enum.Enum):

@@ -15,6 +15,8 @@ from kubesync.diff import normalize_desired
 from kubesync.diff import fieldset
 from kubesync.errors import PlanRefused
 from kubesync.model import (
+    ADOPTABLE_LABEL,
+    InventoryEntry,
     LAST_APPLIED_ANNOTATION,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -29,6 +31,7 @@ from kubesync.model import (
     json_copy,
 )
 from kubesync.resolve import Resolved
+from kubesync.settings import PlanSettings
 
 # Ordering is a table: group_kind -> wave. Anything not listed (Ingress, HPA, custom resources,
 # webhooks...) goes in the last wave, after the workloads it refers to.
@@ -91,46 +94,6 @@ IMMUTABLE: tuple[tuple[str, str], ...] = (
     ("ClusterRoleBinding.rbac.authorization.k8s.io", "/roleRef"),
 )
 RBAC_GROUP = "rbac.authorization.k8s.io"
-ADOPTABLE_LABEL = "kubesync.io/adoptable"
-
-
-@dataclass(frozen=True)
-class InventoryEntry:
-    """One object a sync applied before, with the uid it had then (prune only ever deletes that uid)."""
-
-    ref: ObjectRef
-    uid: str
-
-
-@dataclass(frozen=True)
-class PlanSettings:
-    """What the caller decided about this sync run."""
-
-    sync: str
-    """The sync's name: the owner label's value and the inventory's name."""
-
-    prune: bool = False
-    """Plan deletions of owned objects that are gone from the desired state."""
-
-    max_prune: float = 0.5
-    """Largest share of the owned objects one run may delete without `force`."""
-
-    force: bool = False
-    """Allow pruning with an empty desired state or beyond max_prune."""
-
-    adopt: bool = False
-    """Take over existing objects that no tool manages (no managed-by label)."""
-
-    ignore: tuple = ()
-    """Ignore rules (kubesync.config.IgnoreRule): fields the diff leaves alone."""
-
-    selector: tuple = ()
-    """Label selector (kubesync.selector.Requirement, all must hold): only matching desired objects are
-    planned, only matching owned objects may be pruned."""
-
-    source: str = ""
-    """Where this run's desired state comes from (SourceSpec.identity()); a prune is refused when the
-    inventory was written from another source, unless `force`."""
 
 
 def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:

@@ -10,8 +10,10 @@ reader adds file:line to its message, the command line the flag's name.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kubesync.errors import ConfigError
@@ -87,6 +89,15 @@ def webhook_url(url: str) -> str:
 # --- the model ----------------------------------------------------------------------------------
 
 
+class Validation(enum.StrEnum):
+    """How a plan is checked by the server before anything is applied (--validate)."""
+
+    SERVER = "server"
+    """A server-side dry run of every create and update (the default)."""
+    NONE = "none"
+    """No dry run: fields the server ignores show as changes."""
+
+
 @dataclass(frozen=True)
 class IgnoreRule:
     """Differences the diff engine must not act on, for the objects this rule matches."""
@@ -160,18 +171,49 @@ class SyncConfig:
     """Allow pruning with an empty source or beyond max_prune (command line only: --force)."""
     adopt: bool = False
     """Take over existing objects no tool manages (command line only: --adopt)."""
+    selector: tuple = ()
+    """Label selector (kubesync.selector.Requirement, all must hold; -l): only matching desired objects are
+    planned, only matching owned objects may be pruned."""
+    validation: Validation = Validation.SERVER
+    """How the server checks the plan before anything is applied (--validate)."""
+    strict_namespace: bool = False
+    """`namespace` was given on the command line (-n): a namespaced object naming another is an error, as in kubectl."""
+    unattended: bool = False
+    """Nobody confirms this run's plan (the daemon): replacements not opted in with kubesync.io/replace are left out."""
 
-    def plan_settings(self):
-        """What the planner needs of these settings."""
-        from kubesync.plan import PlanSettings
-
-        return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force,
-                            adopt=self.adopt, ignore=tuple(self.ignore), source=self.source.identity())
+    @cached_property
+    def planning(self) -> "PlanSettings":
+        """What the pure planner needs of these settings (a derived view, never built on its own)."""
+        return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force, adopt=self.adopt,
+                            ignore=tuple(self.ignore), selector=tuple(self.selector), source=self.source.identity())
 
     @property
     def resync(self) -> float:
         """Seconds between full resyncs when nothing else triggered one (the poll interval)."""
         return self.interval
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What the pure planner (kubesync.plan) needs of a sync: `SyncConfig.planning`."""
+
+    sync: str
+    """The sync's name: the owner label's value and the inventory's name."""
+    prune: bool = False
+    """Plan deletions of owned objects that are gone from the desired state."""
+    max_prune: float = DEFAULT_MAX_PRUNE
+    """Largest share of the owned objects one run may delete without `force`."""
+    force: bool = False
+    """Allow pruning with an empty desired state or beyond max_prune."""
+    adopt: bool = False
+    """Take over existing objects that no tool manages (no managed-by label)."""
+    ignore: tuple = ()
+    """Ignore rules (IgnoreRule): fields the diff leaves alone."""
+    selector: tuple = ()
+    """Label selector requirements (see SyncConfig.selector)."""
+    source: str = ""
+    """Where this run's desired state comes from (SourceSpec.identity()); a prune is refused when the
+    inventory was written from another source, unless `force`."""
 
 
 @dataclass(frozen=True)
@@ -187,11 +229,15 @@ class Config:
     path: str = field(default="", compare=False)
     """The file it was read from (for messages)."""
 
+    def find(self, name: str) -> SyncConfig | None:
+        """The sync called `name`, or None."""
+        return next((s for s in self.syncs if s.name == name), None)
+
     def sync(self, name: str) -> SyncConfig:
         """The sync called `name`; ConfigError naming the known ones otherwise."""
-        for s in self.syncs:
-            if s.name == name:
-                return s
+        found = self.find(name)
+        if found is not None:
+            return found
         known = ", ".join(s.name for s in self.syncs)
         raise ConfigError(f"{self.path or 'kubesync.yaml'}: no sync named {name!r}; known: {known}")
 
@@ -213,6 +259,13 @@ class Flags:
     allow_empty: bool = False
     force: bool = False
     adopt: bool = False
+    selector: tuple | None = None
+    """-l, parsed."""
+    validation: Validation | None = None
+    strict_namespace: bool = False
+    """-n was given: see SyncConfig.strict_namespace."""
+    unattended: bool = False
+    """The daemon: see SyncConfig.unattended."""
 
 
 def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
@@ -233,4 +286,8 @@ def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
         allow_empty=entry.allow_empty or flags.allow_empty,
         force=entry.force or flags.force,
         adopt=entry.adopt or flags.adopt,
+        selector=entry.selector if flags.selector is None else flags.selector,
+        validation=flags.validation or entry.validation,
+        strict_namespace=entry.strict_namespace or flags.strict_namespace,
+        unattended=entry.unattended or flags.unattended,
     )

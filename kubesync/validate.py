@@ -12,29 +12,11 @@ says so once per namespace. The same holds for custom resources whose CRD the pl
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Mapping
 
-from kubesync.model import Action, ActionType, Plan, Risk
+from kubesync.model import Action, ActionType, Check, Plan, Risk, Verdict
 
-
-class Verdict(str, enum.Enum):
-    """What a dry run of one create or update said."""
-
-    NO_EFFECT = "no-effect"  # an update the server would store as no change
-    CHANGES = "changes"  # accepted: the write does something
-    FORBIDDEN = "forbidden"  # our credentials may not dry-run it: not validated by the server
-    INVALID = "invalid"  # the server would reject the object (422, 400, 404): an error of the plan
-    IMMUTABLE = "immutable"  # an update refused because it changes an immutable field: replace it
-    FAILED = "failed"  # unreachable, 5xx, a conflict: not validated; the real apply reports it
-
-
-@dataclass(frozen=True)
-class Check:
-    verdict: Verdict
-    reason: str = ""
-    """The server's message (cut), for INVALID, IMMUTABLE, FORBIDDEN and FAILED."""
 
 CHECKED = (ActionType.CREATE, ActionType.UPDATE)
 

@@ -77,6 +77,14 @@ def cluster(kubeconfig):
 
 
 @pytest.fixture(scope="session")
+def client(cluster):
+    """The typed verbs (cluster.api.Client) over the session's connection: what kubesync's own code takes."""
+    from kubesync.cluster.api import Client
+
+    return Client(cluster)
+
+
+@pytest.fixture(scope="session")
 def server_version(cluster) -> tuple[int, int]:
     """(major, minor) of the API server under test, for expectations that differ between versions."""
     info = cluster.request("GET", "/version")

@@ -136,7 +136,7 @@ class Informer:
     # -- one scope's loop -------------------------------------------------------------------------
 
     def _list(self, scope: str) -> str:
-        items, rv = live.list_with_version(self.cache.cluster, self.rtype, scope, SELECTOR)
+        items, rv = self.cache.cluster.list(self.rtype, scope, selector=SELECTOR)
         events = []
         with self.lock:
             present = set()
@@ -157,7 +157,7 @@ class Informer:
     def _watch(self, scope: str, rv: str) -> str | None:
         """Events from rv until the server closes the watch; the last resourceVersion, None to re-LIST."""
         try:
-            for kind, obj in live.watch(self.cache.cluster, self.rtype, scope, SELECTOR, rv, self.cache.timeout):
+            for kind, obj in self.cache.cluster.watch(self.rtype, scope, selector=SELECTOR, resource_version=rv, timeout=self.cache.timeout):
                 if self.cache.stopped.is_set():
                     return rv
                 rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
@@ -325,7 +325,7 @@ class SyncView:
         """One labelled object by name (the inventory ConfigMap), from the cache."""
         inf = self._informer(rtype, [namespace] if namespace else [])
         if inf is None:
-            return self.cluster.get_or_none(rtype.path(namespace, name))
+            return self.cluster.get(rtype, namespace, name)
         key = (rtype.group, rtype.kind, namespace, name)
         with inf.lock:
             entry = inf.store.objects.get(key)

@@ -1,4 +1,4 @@
-"""One narrow door to the Kubernetes API: `Cluster.request(method, path, ...) -> dict`.
+"""One narrow door to the Kubernetes API: `Cluster.request(method, path, ...) -> dict` (typed verbs: api.py).
 
 Raw JSON over a urllib3 pool (no model (de)serialization), with kubectl's kubeconfig rules
 (kubeconfig.py), credentials kept fresh (auth.py) and the pool's TLS and proxies (transport.py).
@@ -214,24 +214,9 @@ class RequestStats:
         return sum(self.by_method.values())
 
 
-class Requests:
-    """Reads built on `request`, for a Cluster and for anything that wraps one."""
-
-    def request(self, method: str, path: str, **kwargs) -> dict:
-        raise NotImplementedError
-
-    def get(self, path: str, **query) -> dict:
-        return self.request("GET", path, query=query)
-
-    def get_or_none(self, path: str) -> dict | None:
-        try:
-            return self.request("GET", path)
-        except errors.ClusterNotFound:
-            return None
-
-
-class Cluster(Requests):
-    """A connection to one cluster (one kubeconfig context)."""
+class Cluster:
+    """A connection to one cluster (one kubeconfig context): it sends requests; the typed verbs built on
+    it are api.Client's. Its raw `get(path)` serves this package's tests and tools."""
 
     def __init__(self, target: Target, settings: ClientSettings | None = None):
         self.target = self.configuration = target
@@ -261,6 +246,15 @@ class Cluster(Requests):
         if context:
             overrides = Overrides(context, overrides.user, overrides.groups, overrides.uid)
         return cls(kubeconfig.load(kubeconfig_path, overrides), settings)
+
+    def get(self, path: str, **query) -> dict:
+        return self.request("GET", path, query=query)
+
+    def get_or_none(self, path: str) -> dict | None:
+        try:
+            return self.request("GET", path)
+        except errors.ClusterNotFound:
+            return None
 
     # -- the one request function ----------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ class Discovery:
         group, version = split_api_version(api_version)
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
         try:
-            doc = self.cluster.request("GET", path)
+            doc = self.cluster.read(path)
         except errors.ClusterNotFound:
             doc = None
         kinds = None if doc is None else parse_resource_list(group, version, doc)

@@ -10,9 +10,7 @@ import logging
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.cluster.client import JSON_PATCH
-from kubesync.model import Action, KubeObject, ResourceType
-from kubesync.validate import Check, Verdict
+from kubesync.model import Action, Check, KubeObject, PatchType, ResourceType, Verdict
 from kubesync.vocab import VOLATILE_METADATA, without_metadata
 
 log = logging.getLogger(__name__)
@@ -52,8 +50,7 @@ def check_update(cluster: API, rtype: ResourceType, action: Action) -> Check:
     No resourceVersion test here: controllers write status all the time, and a change to anything
     but status makes the result differ from what we saw, which keeps the update."""
     try:
-        result = cluster.request("PATCH", rtype.path(action.ref.namespace, action.ref.name), body=list(action.patch),
-                                 content_type=JSON_PATCH, query={"dryRun": "All"})
+        result = cluster.patch(rtype, action.ref.namespace, action.ref.name, list(action.patch), PatchType.JSON, dry_run=True)
     except errors.KubesyncError as e:
         return _refused(action, e, "update")
     return Check(Verdict.NO_EFFECT if stored_view(result) == stored_view(action.live) else Verdict.CHANGES)
@@ -62,7 +59,7 @@ def check_update(cluster: API, rtype: ResourceType, action: Action) -> Check:
 def check_create(cluster: API, rtype: ResourceType, action: Action) -> Check:
     """Send the create with dryRun=All: validation, defaulting and admission run, nothing is stored."""
     try:
-        cluster.request("POST", rtype.path(action.ref.namespace), body=action.desired, query={"dryRun": "All"})
+        cluster.create(rtype, action.desired, dry_run=True)
     except errors.ClusterConflict as e:  # created by someone since we looked: apply re-diffs it
         return Check(Verdict.FAILED, errors.cut(str(e), 200))
     except errors.KubesyncError as e:

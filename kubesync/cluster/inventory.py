@@ -7,33 +7,25 @@ import logging
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.inventory import DEFAULT_NAMESPACE, from_configmap, inventory_name, source_of, to_configmap
-from kubesync.model import ResourceType
-from kubesync.plan import ADOPTABLE_LABEL, InventoryEntry
-
-CONFIGMAPS = ResourceType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
+from kubesync.model import ADOPTABLE_LABEL, CONFIGMAPS, NAMESPACES, InventoryEntry
 
 log = logging.getLogger(__name__)
 
 
-def _path(namespace: str, sync: str = "") -> str:
-    base = f"/api/v1/namespaces/{namespace}/configmaps"
-    return f"{base}/{inventory_name(sync)}" if sync else base
-
-
 def read(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[InventoryEntry]:
     """The inventory, or an empty one when the sync never ran."""
-    return from_configmap(cluster.get_or_none(_path(namespace, sync)), sync, namespace)
+    return from_configmap(cluster.get(CONFIGMAPS, namespace, inventory_name(sync)), sync, namespace)
 
 
 def read_with_source(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE, reader=None) -> tuple[list[InventoryEntry], str]:
     """The inventory and the source it was written from, in one read (from `reader`, a watch cache
     of labelled objects, when given: inventories carry the managed-by label)."""
-    cm = reader.get(CONFIGMAPS, namespace, inventory_name(sync)) if reader is not None else cluster.get_or_none(_path(namespace, sync))
+    cm = (reader or cluster).get(CONFIGMAPS, namespace, inventory_name(sync))
     return from_configmap(cm, sync, namespace), source_of(cm)
 
 
 def exists(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> bool:
-    return cluster.get_or_none(_path(namespace, sync)) is not None
+    return cluster.get(CONFIGMAPS, namespace, inventory_name(sync)) is not None
 
 
 def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "",
@@ -45,26 +37,26 @@ def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str
     stored = None
     if exists:
         try:
-            stored = cluster.request("PUT", _path(namespace, sync), body=body)
+            stored = cluster.put(CONFIGMAPS, body)
         except errors.ClusterNotFound:
             pass  # deleted meanwhile: create it
     if stored is None:
-        stored = _create(cluster, namespace, sync, body)
+        stored = _create(cluster, namespace, body)
     log.debug("inventory %s/%s: %d objects", namespace, inventory_name(sync), len(entries))
     return stored
 
 
-def _create(cluster: API, namespace: str, sync: str, body: dict) -> dict:
+def _create(cluster: API, namespace: str, body: dict) -> dict:
     try:
-        return cluster.request("POST", _path(namespace), body=body)
+        return cluster.create(CONFIGMAPS, body)
     except errors.ClusterConflict:
-        return cluster.request("PUT", _path(namespace, sync), body=body)  # it existed after all
+        return cluster.put(CONFIGMAPS, body)  # it existed after all
     except errors.ClusterNotFound:
         pass  # no such namespace yet
     try:
         # Unowned but adoptable: a sync that declares this namespace (deploy/ does) takes it over.
         meta = {"name": namespace, "labels": {ADOPTABLE_LABEL: "true"}}
-        cluster.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        cluster.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
     except errors.ClusterConflict:
         pass
-    return cluster.request("POST", _path(namespace), body=body)
+    return cluster.create(CONFIGMAPS, body)

@@ -32,7 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 from kubesync import errors
 from kubesync.diff.normalize import is_builtin
 from kubesync.diff.schema import KindSchema, from_crd, from_json, from_openapi, to_json
-from kubesync.model import ResourceType
+from kubesync.cluster import API
+from kubesync.model import CRDS, ResourceType
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ def gv_path(api_version: str) -> str:
 class SchemaCache:
     """Per-kind diff rules for one cluster; thread-safe, one instance per Discovery."""
 
-    def __init__(self, cluster, root: Path | None = None, ttl: float = INDEX_TTL, clock: Callable[[], float] = time.time):
+    def __init__(self, cluster: API, root: Path | None = None, ttl: float = INDEX_TTL, clock: Callable[[], float] = time.time):
         self.cluster = cluster
-        server = str(getattr(cluster, "server", "") or "")
+        server = str(cluster.server or "")
         self.dir = (root or cache_root()) / hashlib.sha256(server.encode()).hexdigest()[:16]
         self.ttl = ttl
         self.clock = clock
@@ -120,7 +121,7 @@ class SchemaCache:
     def _refresh_state(self) -> None:
         """Read the v3 index, or (older servers) the version; remember it on disk."""
         try:
-            index = self.cluster.request("GET", "/openapi/v3")
+            index = self.cluster.read("/openapi/v3")
         except errors.ClusterNotFound:
             index = None
         state: dict[str, Any] = {"checked": self.clock(), "format": FORMAT}
@@ -130,7 +131,7 @@ class SchemaCache:
                 for path, entry in index["paths"].items() if isinstance(entry, dict)
             }
         else:
-            state["version"] = str(self.cluster.request("GET", "/version").get("gitVersion") or "unknown")
+            state["version"] = str(self.cluster.version().get("gitVersion") or "unknown")
         self._state, self._fresh = state, True
         self._write("index.json", state)
 
@@ -148,7 +149,7 @@ class SchemaCache:
         cached = self._read_schemas(name) if digest else None
         if cached is not None:
             return cached
-        doc = self.cluster.request("GET", f"/openapi/v3/{path}", query={"hash": digest} if digest else None)
+        doc = self.cluster.read(f"/openapi/v3/{path}", {"hash": digest} if digest else None)
         found = {kind: s for (gv, kind), s in from_openapi(doc).items() if gv == api_version}
         if digest:  # without a hash, nothing tells a later run whether the document changed
             self._write_schemas(name, found)
@@ -163,7 +164,7 @@ class SchemaCache:
         if cached is not None:
             return cached
         if self._v2 is None:
-            self._v2 = self.cluster.request("GET", "/openapi/v2")
+            self._v2 = self.cluster.read("/openapi/v2")
             # one big read per server version: every built-in group-version it describes is cached at once
             by_gv: dict[str, dict[str, KindSchema]] = {}
             for (gv, kind), schema in from_openapi(self._v2).items():
@@ -185,7 +186,7 @@ class SchemaCache:
         group = api_version.split("/")[0]
         found = {}
         for kind, rt in kinds.items():
-            crd = self.cluster.get_or_none(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{rt.plural}.{group}")
+            crd = self.cluster.get(CRDS, "", f"{rt.plural}.{group}")
             found.update({k: s for (gv, k), s in from_crd(crd or {}).items() if gv == api_version})
         absent = sorted(set(kinds) - set(found))  # an aggregated API, not a CRD: nothing to read
         self._write(name, {"checked": self.clock(), "format": FORMAT, "absent": absent,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from kubesync import errors
-from kubesync.commands.common import pipeline, request, use_color, write_out
+from kubesync.commands.common import pipeline, sync_settings, use_color, write_out
 from kubesync.model import ActionType, Cascade
 
 
@@ -88,15 +88,14 @@ def run(args) -> int:
         if args.source or args.filename or args.repo:
             raise errors.UsageError("give either a source or --plan PLAN.json, not both")
         return apply_saved(args)
-    src, spec = request(args)
-    return apply_fresh(args, pipeline(args), src, spec)
+    return apply_fresh(args, pipeline(args), sync_settings(args))
 
 
-def apply_fresh(args, pipe, src, spec) -> int:
+def apply_fresh(args, pipe, config) -> int:
     from kubesync.render import render
     from kubesync.sync import raise_for_failures
 
-    planned = pipe.plan_source(src, spec)
+    planned = pipe.plan_source(config)
     plan = planned.plan
     color = use_color(args)
     write_out(render(plan, "text", color=color))
@@ -107,7 +106,7 @@ def apply_fresh(args, pipe, src, spec) -> int:
     confirm_deletions(plan, args)
     progress = progress_printer(color, len(plan.changes))
     try:
-        report = pipe.apply(planned, spec, settings_from(args), progress=progress)
+        report = pipe.apply(planned, settings_from(args), progress=progress)
     finally:
         progress.finish()
     write_out(summary(report) + (" (server dry run: nothing was persisted)" if args.dry_run == "server" else ""))
@@ -131,7 +130,7 @@ def apply_saved(args) -> int:
         if saved.source is None:
             raise errors.UsageError("--replan needs the plan's source, but the saved plan does not name one")
         write_out("The saved plan is stale; planning again from its source.")
-        return apply_fresh(args, pipe, *request(args, saved.source, name=saved.plan.sync, namespace=saved.namespace or None))
+        return apply_fresh(args, pipe, sync_settings(args, saved.source, name=saved.plan.sync, namespace=saved.namespace or None))
     confirm_deletions(saved.plan, args)
     progress = progress_printer(use_color(args), len(saved.plan.changes))
     try:

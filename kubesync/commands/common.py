@@ -29,7 +29,7 @@ def source_spec(args):
 
 def flags(args, **given):
     """The sync flags of any subcommand (those it lacks count as not given); `given` replaces some."""
-    from kubesync.settings import Flags, share
+    from kubesync.settings import Flags, Validation, share
 
     def get(key):
         return getattr(args, key, None)
@@ -40,15 +40,22 @@ def flags(args, **given):
             share(max_prune)
         except ValueError as e:
             raise UsageError(f"--max-prune: {e}") from None
+    selector = None
+    if get("selector"):
+        from kubesync.selector import parse
+
+        selector = parse(get("selector"))
     values = dict(name=get("name"), namespace=get("namespace"), context=get("context"), max_prune=max_prune,
                   prune=bool(get("prune")), self_heal=bool(get("self_heal")), allow_empty=bool(get("allow_empty")),
-                  force=bool(get("force")), adopt=bool(get("adopt")))
+                  force=bool(get("force")), adopt=bool(get("adopt")), selector=selector,
+                  validation=Validation(get("validate")) if get("validate") else None,
+                  strict_namespace=bool(get("namespace")))
     values.update(given)
     return Flags(**values)
 
 
 def sync_settings(args, source=None, **given):
-    """The sync's settings (config.SyncConfig): its --config entry under the flags, or the flags alone."""
+    """The sync's settings (settings.SyncConfig): its --config entry under the flags, or the flags alone."""
     from kubesync.settings import merge
 
     f = flags(args, source=source or source_spec(args), **given)
@@ -163,28 +170,11 @@ def write_out(text: str) -> None:
     sys.stdout.flush()
 
 
-def request(args, source=None, **given):
-    """(SourceSpec, SyncSpec) for the facade, from the merged sync settings."""
-    from kubesync.sync import SyncSpec
-
-    from dataclasses import replace
-
-    settings = sync_settings(args, source, **given)
-    spec = SyncSpec.of(settings)
-    selector = getattr(args, "selector", None)
-    if selector:
-        from kubesync.selector import parse
-
-        spec = replace(spec, plan=replace(spec.plan, selector=parse(selector)))
-    return settings.source, replace(spec, strict_namespace=bool(getattr(args, "namespace", None)),
-                                    validate=getattr(args, "validate", "server") != "none")
-
-
 def prepare(args, *, deltas: bool = False):
-    """Load the source and plan it against the cluster: (pipeline, spec, planned)."""
-    src, spec = request(args)
+    """Load the source and plan it against the cluster: (pipeline, the sync's settings, planned)."""
+    config = sync_settings(args)
     pipe = pipeline(args)
-    return pipe, spec, pipe.plan_source(src, spec, deltas=deltas)
+    return pipe, config, pipe.plan_source(config, deltas=deltas)
 
 
 def gate_exit(plan, args) -> int:

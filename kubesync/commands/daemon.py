@@ -25,14 +25,15 @@ def syncs_from(args, config, interval: float):
     from kubesync.settings import merge
 
     if args.source or args.repo:
-        f = flags(args, source=source_spec(args), interval=interval)
+        f = flags(args, source=source_spec(args), interval=interval, strict_namespace=False, unattended=True)
         name = f.name or f.source.default_name()
-        entry = next((cfg for cfg in config.syncs if cfg.name == name), None) if config is not None else None
+        entry = config.find(name) if config is not None else None
         require_name(f, entry, may_prune=True)  # a daemon keeps the sync's inventory: never a guessed name
         return (merge(f, entry),)
     if config is None:
         raise UsageError("no source: give a PATH, --repo URL, or --config kubesync.yaml")
-    f = flags(args, interval=interval, namespace=None)  # -n names SOURCE's namespace, never a config entry's
+    # -n names SOURCE's namespace, never a config entry's; nobody confirms the daemon's plans
+    f = flags(args, interval=interval, namespace=None, strict_namespace=False, unattended=True)
     entries = (config.sync(args.name),) if args.name else config.syncs
     return tuple(merge(f, cfg) for cfg in entries)
 

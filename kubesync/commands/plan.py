@@ -9,8 +9,8 @@ def run(args) -> int:
     from kubesync import planfile
     from kubesync.render import render
 
-    pipe, spec, planned = prepare(args, deltas=True)
+    pipe, config, planned = prepare(args, deltas=True)
     write_out(render(planned.plan, args.output, color=use_color(args), deltas=planned.deltas))
     if args.out:
-        planfile.write(args.out, planfile.SavedPlan(planned.plan, source_spec(args), spec.namespace, pipe.identity()))
+        planfile.write(args.out, planfile.SavedPlan(planned.plan, source_spec(args), config.namespace, pipe.identity()))
     return gate_exit(planned.plan, args)

@@ -1,5 +1,6 @@
-"""Per kubeconfig context, shared by every sync that targets it: one Cluster, one discovery, one
-watch cache (cluster/cache.py). Each sync sees the Cluster through a CountingCluster."""
+"""Per kubeconfig context, shared by every sync that targets it: one connection (a cluster.api.Client),
+one discovery, one watch cache (cluster/cache.py). Each sync sees the connection through a scoped view
+whose observer counts its errors and notes its writes (ErrorCounter)."""
 
 from __future__ import annotations
 
@@ -9,42 +10,24 @@ from typing import Callable
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.cluster.client import Requests
+from kubesync.cluster.api import Client, Observer
+from kubesync.cluster.requests import Request
 
-WRITES = ("POST", "PUT", "PATCH")
 
+class ErrorCounter(Observer):
+    """One caller's view of a connection: every API error it meets (404s aside) is counted for it, and
+    every write's answer is passed to `on_written` (read-your-writes of the shared cache)."""
 
-class CountingCluster(Requests):
-    """A Cluster seen through one sync: every API error it meets (404s aside) is counted for that sync,
-    and every write's answer is passed to `on_write` (read-your-writes of the shared cache)."""
+    def __init__(self, count: Callable[[errors.ClusterError], None], on_written: Callable[[dict], None] | None = None):
+        self._count = count
+        self._on_written = on_written
 
-    def __init__(self, cluster: API, on_error: Callable[[errors.ClusterError], None],
-                 on_write: Callable[[dict], None] | None = None):
-        self._cluster = cluster
-        self._on_error = on_error
-        self._on_write = on_write
+    def on_error(self, request: Request, error: errors.ClusterError) -> None:
+        self._count(error)
 
-    def __getattr__(self, name):  # server, stats, context, configuration...
-        return getattr(self._cluster, name)
-
-    def request(self, method: str, path: str, **kwargs) -> dict:
-        try:
-            answer = self._cluster.request(method, path, **kwargs)
-        except errors.ClusterNotFound:
-            raise
-        except errors.ClusterError as e:
-            self._on_error(e)
-            raise
-        if self._on_write is not None and method in WRITES and not (kwargs.get("query") or {}).get("dryRun"):
-            self._on_write(answer)
-        return answer
-
-    def stream(self, path: str, query: dict, timeout: float):
-        try:
-            yield from self._cluster.stream(path, query, timeout)
-        except errors.ClusterError as e:
-            self._on_error(e)
-            raise
+    def on_write(self, request: Request, answer: dict) -> None:
+        if self._on_written is not None:
+            self._on_written(answer)
 
 
 class SharedDiscovery:
@@ -79,12 +62,11 @@ class SharedDiscovery:
 
 
 class DiscoveryView:
+    """One run's discovery: asks through the sync's view of the connection, shares what is learned."""
+
     def __init__(self, shared: SharedDiscovery, discovery):
         self._shared = shared
         self._discovery = discovery
-
-    def __getattr__(self, name):  # schemas, invalidate, cluster...
-        return getattr(self._discovery, name)
 
     def resource_for(self, api_version: str, kind: str):
         self._shared.expire(api_version, kind)
@@ -92,6 +74,12 @@ class DiscoveryView:
         if rtype is None:
             self._shared.missed(api_version, kind)
         return rtype
+
+    def schemas(self, rtypes):
+        return self._discovery.schemas(rtypes)
+
+    def invalidate(self, api_version: str | None = None) -> None:
+        self._discovery.invalidate(api_version)
 
 
 class Connections:
@@ -114,23 +102,18 @@ class Connections:
         context = context or self.default_context
         with self._lock:
             if context not in self._clusters:
-                if self._connect is not None:
-                    self._clusters[context] = self._connect(self.kubeconfig, context)
-                else:
-                    from kubesync.cluster.client import Cluster
-
-                    self._clusters[context] = Cluster.connect(self.kubeconfig, context, self.settings, self.overrides)
+                self._clusters[context] = self._open(context)
             return self._clusters[context]
+
+    def _open(self, context: str | None) -> API:
+        if self._connect is not None:
+            return self._connect(self.kubeconfig, context)
+        return Client.connect(self.kubeconfig, context, self.settings, self.overrides)
 
     def dedicated(self, context: str | None = None):
         """A connection of its own (leader election): its Lease renewals never queue behind the syncs'
         requests in the shared connection's rate limiter and pool."""
-        context = context or self.default_context
-        if self._connect is not None:
-            return self._connect(self.kubeconfig, context)
-        from kubesync.cluster.client import Cluster
-
-        return Cluster.connect(self.kubeconfig, context, self.settings, self.overrides)
+        return self._open(context or self.default_context)
 
     def cache(self, context: str | None = None):
         """The context's shared watch cache (cluster/cache.py), started with its first reader."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from kubesync import errors
-from kubesync.daemon.connections import CountingCluster
+from kubesync.daemon.connections import ErrorCounter
 from kubesync.daemon.history import DriftEvent, History, Run, last_manager
 from kubesync.config import SyncConfig
 from kubesync.daemon.settings import DaemonSettings
@@ -31,9 +31,9 @@ from kubesync.daemon.triggers import GitPoller, Triggers
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef, Result, RunResult, SyncState
 from kubesync.secrets import redact
-from kubesync.sync import Pipeline, Planned, SyncSpec, raise_for_failures
+
+from kubesync.sync import Pipeline, Planned, raise_for_failures
 from kubesync.vocab import short_revision
-from kubesync.validate import unattended
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +221,8 @@ class SyncWorker:
             )
         return desired
 
-    def spec(self) -> SyncSpec:
-        return SyncSpec.of(self.sync)
+    def spec(self) -> SyncConfig:
+        return self.sync
 
     def _cluster(self):
         """This sync's view of its context's connection: API errors counted for it, writes noted so
@@ -236,8 +236,8 @@ class SyncWorker:
             count(e)
             raise
         if self._counting is None or self._counting[0] is not cluster:
-            cache = self.connections.cache(self.sync.context) if hasattr(self.connections, "cache") else None
-            counting = CountingCluster(cluster, count, on_write=lambda answer: self._view and self._view.wrote(answer))
+            cache = self.connections.cache(self.sync.context)
+            counting = cluster.scoped(ErrorCounter(count, on_written=lambda answer: self._view and self._view.wrote(answer)))
             self._view = SyncView(cache, self.sync.name, counting) if cache is not None else None
             if cache is not None:
                 cache.subscribe(self.sync.name, self._on_event)
@@ -314,17 +314,14 @@ class SyncWorker:
             return RunResult.SUCCESS
         return self._apply(pipe, planned, spec, desired, drift)
 
-    def _apply(self, pipe: Pipeline, planned: Planned, spec: SyncSpec, desired: DesiredState, drift: list) -> RunResult:
+    def _apply(self, pipe: Pipeline, planned: Planned, spec: SyncConfig, desired: DesiredState, drift: list) -> RunResult:
         self.abort.clear()
         if self.stop.is_set() or not self._may_write():
             return RunResult.STANDBY
         plan = planned.plan
         what = "reverting drift" if drift else f"applying {short(desired.revision)}"
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n and k != "noop"))
-        planned.plan, skipped = unattended(planned.plan)  # nobody confirms here: only opted-in replacements run
-        for line in skipped:
-            self.log.warning("%s", one_line(line))
-        report = pipe.apply(planned, spec, self.settings.apply, progress=self._progress, stop=self.abort)
+        report = pipe.apply(planned, self.settings.apply, progress=self._progress, stop=self.abort)
         if self.abort.is_set():
             # Shutdown or a lost leadership cut the apply short: not the source's fault, no alert.
             done = sum(1 for o in report.outcomes if not o.failed)

@@ -20,7 +20,7 @@ import time
 
 from kubesync import __version__
 from kubesync.cluster.client import add_request_hook
-from kubesync.daemon.connections import Connections, CountingCluster
+from kubesync.daemon.connections import Connections, ErrorCounter
 from kubesync.daemon.http import StatusServer, parse_listen
 from kubesync.daemon.leader import AlwaysLeader, LeaderElector
 from kubesync.daemon.loop import SyncWorker
@@ -70,8 +70,7 @@ class Daemon:
         def count(e) -> None:
             self.metrics.api_errors.labels("leader-election", type(e).__name__).inc()
 
-        connect = getattr(self.connections, "dedicated", self.connections.get)
-        cluster = CountingCluster(connect(None), count)
+        cluster = self.connections.dedicated(None).scoped(ErrorCounter(count))
         if self.settings.shards is not None:
             return ShardElector(cluster, self.settings.shards, on_change=self._shards, drain=self._drain)
         return LeaderElector(cluster, self.settings.lease, on_change=self._leadership)
@@ -121,7 +120,7 @@ class Daemon:
                 self.queue.done(name)
 
     def _metrics(self) -> bytes:
-        caches = self.connections.caches() if hasattr(self.connections, "caches") else []
+        caches = self.connections.caches()
         self.metrics.runtime(self.queue.depth(), self.queue.running(), [c.watches() for c in caches],
                              sum(c.objects() for c in caches))
         return self.metrics.render()
@@ -215,8 +214,7 @@ class Daemon:
         if stuck:
             log.warning("sync(s) %s still running after %gs; abandoned", ", ".join(stuck), self.settings.shutdown_timeout)
         self.triggers.close()
-        if hasattr(self.connections, "close"):
-            self.connections.close()
+        self.connections.close()
         self.leader.release()
         self.notifier.stop()
         self.server.stop()

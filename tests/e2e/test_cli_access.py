@@ -83,9 +83,10 @@ def test_impersonated_groups_are_sent(kubeconfig, namespace, tmp_path):
 
 
 def test_a_refused_connection_fails_in_under_two_seconds_in_one_line(kubeconfig, tmp_path):
-    from kubesync.cluster.client import Cluster
+    from kubesync.cluster.api import Client
+    from kubesync.settings import SyncConfig
     from kubesync.sources import SourceSpec
-    from kubesync.sync import Pipeline, SyncSpec
+    from kubesync.sync import Pipeline
 
     server = f"https://127.0.0.1:{free_port()}"
     config = derived(kubeconfig, tmp_path, cluster={"server": server})
@@ -93,7 +94,7 @@ def test_a_refused_connection_fails_in_under_two_seconds_in_one_line(kubeconfig,
     # what the bound is about (it was 8.1 s of retries before).
     start = time.monotonic()
     with pytest.raises(errors.ClusterUnreachable) as e:
-        Pipeline(Cluster.connect(config)).plan_source(SourceSpec(path=source(tmp_path)), SyncSpec(name="refused"))
+        Pipeline(Client.connect(config)).plan_source(SyncConfig(name="refused", source=SourceSpec(path=source(tmp_path))))
     elapsed = time.monotonic() - start
     print(f"refused connection: planning failed after {elapsed:.3f}s")
     assert elapsed < 2.0 and str(e.value).startswith(f"cannot reach {server}: connection refused")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kubesync.cluster.api import Client
 from kubesync import inventory
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
@@ -208,7 +209,7 @@ def test_object_rejected_by_the_server_applies_earlier_waves_only_and_names_the_
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/ok") is not None
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/services/broken") is None
     assert cluster.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/web") is None
-    entries = stored_inventory.read(cluster, sync)
+    entries = stored_inventory.read(Client(cluster), sync)
     assert [(e.ref.kind, e.ref.name) for e in entries] == [("ConfigMap", "ok")]
     # One action failed; the Deployment was not started, which is not a failure of its own
     # (sync.raise_for_failures appends the "not started" note to the failures it counts).

@@ -9,6 +9,8 @@ import textwrap
 
 import pytest
 
+from kubesync.settings import Validation
+from kubesync.cluster.api import Client
 from kubesync import errors
 from kubesync.model import ActionType
 from kubesync.sync import raise_for_failures
@@ -118,7 +120,7 @@ def test_first_sync_creates_everything_in_wave_order_and_second_plan_is_empty(cl
     assert [a.type for a in second.plan.actions] == [ActionType.NOOP] * 5
     assert not second.plan.has_changes
     # The inventory records every object with its uid.
-    entries = stored_inventory.read(cluster, sync.spec.name, namespace)
+    entries = stored_inventory.read(Client(cluster), sync.spec.name, namespace)
     assert sorted(e.ref.kind for e in entries) == ["ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"]
     assert all(e.uid for e in entries)
 
@@ -164,7 +166,7 @@ def test_each_action_type_sends_exactly_its_request(cluster, namespace, src):
     _, report = sync.apply(planned)
     assert cluster.stats.by_method["DELETE"] - before.get("DELETE", 0) == 1
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/services/web") is None
-    assert "Service" not in {e.ref.kind for e in stored_inventory.read(cluster, sync.spec.name, namespace)}
+    assert "Service" not in {e.ref.kind for e in stored_inventory.read(Client(cluster), sync.spec.name, namespace)}
 
 
 def test_concurrent_change_between_plan_and_apply_is_rediffed_not_overwritten(cluster, namespace, src):
@@ -194,7 +196,7 @@ def test_invalid_object_stops_after_its_wave_and_names_the_file(cluster, namespa
     assert problem.startswith(f"b-service.yaml:1: v1 Service {namespace}/broken: the server would reject this create: ")
     assert "spec.ports[0].port: Invalid value: 99999" in problem
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/ok") is None
-    sync.spec = dataclasses.replace(sync.spec, validate=False)  # what apply does when the object turns invalid later
+    sync.spec = dataclasses.replace(sync.spec, validation=Validation.NONE)  # what apply does when the object turns invalid later
     planned, report = sync.apply()
     results = {o.action.ref.name + "/" + o.action.ref.kind: o.result for o in report.outcomes}
     assert results == {"ok/ConfigMap": "created", "broken/Service": "failed"}
@@ -302,10 +304,10 @@ def test_server_dry_run_changes_nothing(cluster, namespace, src):
         cm for cm in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps")["items"] if cm["metadata"]["name"] == "kube-root-ca.crt"
     ]
     assert cluster.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/web") is None
-    assert stored_inventory.read(cluster, sync.spec.name, namespace) == []
+    assert stored_inventory.read(Client(cluster), sync.spec.name, namespace) == []
     # and a server dry run still reports what the server would reject
     write(src, "bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec:\n  ports:\n    - port: 99999\n      protocol: TCP\n")
-    sync.spec = dataclasses.replace(sync.spec, validate=False)  # planned with --validate=none: apply's dry run reports it
+    sync.spec = dataclasses.replace(sync.spec, validation=Validation.NONE)  # planned with --validate=none: apply's dry run reports it
     planned, report = sync.apply(dry_run=True)
     assert [o.action.ref.name for o in report.failures] == ["broken"]
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/services/broken") is None

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kubesync.cluster.client import Cluster
+from kubesync.cluster.api import Client
 from kubesync.daemon.shards import ShardElector, member_lease
 from kubesync.daemon.settings import ShardSettings
 from tests.integration.daemon_harness import wait_until
@@ -27,7 +27,7 @@ class Replica:
         self.settings = ShardSettings(count=SHARDS, prefix=prefix, namespace=namespace, duration=duration,
                                       identity=f"{name}-{secrets.token_hex(2)}")
         self.changes: list[frozenset[int]] = []
-        self.elector = ShardElector(Cluster.connect(kubeconfig), self.settings, on_change=self.changes.append,
+        self.elector = ShardElector(Client.connect(kubeconfig), self.settings, on_change=self.changes.append,
                                     drain=drain or (lambda shard: None))
         self.stop = threading.Event()
         self.elector.start(self.stop)

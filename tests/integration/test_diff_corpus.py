@@ -22,6 +22,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+from kubesync.cluster.api import Client
+from kubesync.cluster.requests import path as api_path
 from kubesync.cluster.client import MERGE_PATCH
 from kubesync.cluster.discovery import Discovery
 from kubesync.diff import decode
@@ -172,11 +174,11 @@ def applied_corpus(cluster, tmp_path_factory):
         first = sync.plan()
         report = sync.apply(first)
         corpus = AppliedCorpus(namespace, suffix, sync, objects, first, report, version)
-        discovery = Discovery(cluster)
+        discovery = Discovery(Client(cluster))
         for object_id, (api_version, kind, ns, name) in objects.items():
             rtype = discovery.resource_for(api_version, kind)
             assert rtype is not None, f"{object_id}: {api_version} {kind} not served"
-            corpus.paths[object_id] = rtype.path(ns or (namespace if rtype.namespaced else ""), name)
+            corpus.paths[object_id] = api_path(rtype, ns or (namespace if rtype.namespaced else ""), name)
         # Controllers (deployment, statefulset, job, service account tokens...) write right after a
         # create; the diff must hold against what they leave, so wait for them to finish.
         settle(cluster, list(corpus.paths.values()))
@@ -188,12 +190,12 @@ def applied_corpus(cluster, tmp_path_factory):
 
 def cleanup(cluster, namespace: str, suffix: str, objects: dict[str, tuple[str, str, str, str]]) -> None:
     """Namespaces first (their objects go with them), then the cluster-scoped objects of this run."""
-    discovery = Discovery(cluster)
+    discovery = Discovery(Client(cluster))
     paths = [f"/api/v1/namespaces/{namespace}", f"/api/v1/namespaces/{EXAMPLE_NAMESPACE}-{suffix}"]
     for api_version, kind, ns, name in objects.values():
         rtype = discovery.resource_for(api_version, kind)
         if rtype is not None and not rtype.namespaced:
-            paths.append(rtype.path("", name))
+            paths.append(api_path(rtype, "", name))
     for path in paths:
         try:
             cluster.request("DELETE", path)

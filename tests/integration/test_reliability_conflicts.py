@@ -11,9 +11,10 @@ from kubesync.apply import ApplySettings
 from kubesync.cluster.client import MERGE_PATCH, Cluster
 from kubesync.cluster.discovery import Discovery
 from kubesync.model import ActionType
-from kubesync.plan import WAVES, PlanSettings
+from kubesync.plan import WAVES
+from kubesync.settings import SyncConfig
 from kubesync.sources import SourceSpec, load
-from kubesync.sync import Pipeline, SyncSpec
+from kubesync.sync import Pipeline
 
 N = 24
 COLLIDING = {f"cm-{i:02d}" for i in range(0, N, 4)}  # the other client also writes our key here
@@ -94,20 +95,20 @@ class Storm:
 
 
 def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clients_writes(
-    kubeconfig, cluster, namespace, tmp_path
+    kubeconfig, cluster, client, namespace, tmp_path
 ):
     folder = tmp_path / "app"
     folder.mkdir()
     sync = f"storm-{namespace[-6:]}"
-    spec = SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+    spec = SyncConfig(name=sync, source=SourceSpec(path=str(folder)), namespace=namespace, inventory_namespace=namespace)
 
     def plan():
-        discovery = Discovery(cluster)
-        return discovery, Pipeline(cluster, discovery).plan(load(SourceSpec(path=str(folder))), spec)
+        discovery = Discovery(client)
+        return discovery, Pipeline(client, discovery).plan(load(SourceSpec(path=str(folder))), spec)
 
     write_source(folder, 1)
     discovery, planned = plan()
-    assert not Pipeline(cluster, discovery).apply(planned, spec, ApplySettings()).failures
+    assert not Pipeline(client, discovery).apply(planned, ApplySettings()).failures
 
     # Plan v2 while nobody else writes: each ConfigMap patch adds /data as a whole map...
     write_source(folder, 2)
@@ -120,7 +121,7 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
     try:
         storm.wait_until_every_object_was_hit()
         patches_before = cluster.stats.by_method["PATCH"]
-        report = Pipeline(cluster, discovery).apply(stale, spec, ApplySettings())
+        report = Pipeline(client, discovery).apply(stale, ApplySettings())
         patches = cluster.stats.by_method["PATCH"] - patches_before
     finally:
         storm.halt()
@@ -156,7 +157,7 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
 
     # Once the storm is over, a rerun converges and keeps the other client's fields.
     discovery, again = plan()
-    rerun = Pipeline(cluster, discovery).apply(again, spec, ApplySettings())
+    rerun = Pipeline(client, discovery).apply(again, ApplySettings())
     assert not rerun.failures, [o.message for o in rerun.failures]
     for c in cluster.get(f"/api/v1/namespaces/{namespace}/configmaps", labelSelector=f"kubesync.io/sync={sync}")["items"]:
         name = c["metadata"]["name"]
@@ -166,7 +167,7 @@ def test_conflict_storm_ends_desired_or_reported_and_never_loses_the_other_clien
 
 
 def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_backoff(
-    kubeconfig, cluster, namespace, tmp_path
+    kubeconfig, cluster, client, namespace, tmp_path
 ):
     """Another writer touching an object every ~70 ms (a busy controller) must not defeat the retries:
     a retry that reads the object right before writing wins within a few attempts. One that reads,
@@ -174,7 +175,7 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
     folder = tmp_path / "app"
     folder.mkdir()
     sync = f"busy-{namespace[-6:]}"
-    spec = SyncSpec(name=sync, namespace=namespace, plan=PlanSettings(sync=sync), inventory_namespace=namespace)
+    spec = SyncConfig(name=sync, source=SourceSpec(path=str(folder)), namespace=namespace, inventory_namespace=namespace)
 
     def source(greeting: str, replicas: int) -> None:
         (folder / "app.yaml").write_text(
@@ -186,12 +187,12 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
         )
 
     def plan():
-        discovery = Discovery(cluster)
-        return discovery, Pipeline(cluster, discovery).plan(load(SourceSpec(path=str(folder))), spec)
+        discovery = Discovery(client)
+        return discovery, Pipeline(client, discovery).plan(load(SourceSpec(path=str(folder))), spec)
 
     source("v1", 1)
     discovery, planned = plan()
-    assert not Pipeline(cluster, discovery).apply(planned, spec, ApplySettings()).failures
+    assert not Pipeline(client, discovery).apply(planned, ApplySettings()).failures
     source("v2", 3)
     discovery, stale = plan()
     changes = {(a.type, a.ref.kind) for a in stale.plan.changes}
@@ -213,7 +214,7 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
         t.start()
     try:
         time.sleep(0.3)  # the plan is stale now
-        report = Pipeline(cluster, discovery).apply(stale, spec, ApplySettings())
+        report = Pipeline(client, discovery).apply(stale, ApplySettings())
     finally:
         stop.set()
         for t in threads:

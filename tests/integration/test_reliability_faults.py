@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kubesync.cluster.api import Client
 from kubesync import inventory
 from kubesync.cluster.client import ClientSettings
 from kubesync.cluster import inventory as stored_inventory
@@ -69,7 +70,7 @@ def assert_converged(cluster, namespace: str, sync: str, inventory_namespace: st
     assert sorted(d["metadata"]["name"] for d in deps) == [f"web-{i}" for i in range(N_DEPLOYMENTS)]
     live_uids = {("ConfigMap", c["metadata"]["name"]): c["metadata"]["uid"] for c in cms}
     live_uids.update({("Deployment", d["metadata"]["name"]): d["metadata"]["uid"] for d in deps})
-    entries = stored_inventory.read(cluster, sync, inventory_namespace)
+    entries = stored_inventory.read(Client(cluster), sync, inventory_namespace)
     assert {(e.ref.kind, e.ref.name): e.uid for e in entries} == live_uids
     assert len(entries) == N_CONFIGMAPS + N_DEPLOYMENTS  # no entry twice
     # No Deployment was rewritten after its creation: the server bumps metadata.generation on every

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kubesync.cluster.api import Client
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
 
@@ -83,7 +84,7 @@ def test_prune_refuses_a_source_that_suddenly_yields_nothing_until_forced(kubeco
     assert forced.returncode == 0, forced.stderr
     assert "Apply complete: 0 created, 0 patched, 0 scaled, 4 deleted." in forced.stdout
     assert live_uids(cluster, namespace, sync) == {}
-    assert stored_inventory.read(cluster, sync) == []
+    assert stored_inventory.read(Client(cluster), sync) == []
 
 
 def test_prune_refuses_a_source_that_lost_most_of_its_objects_until_forced(kubeconfig, cluster, namespace, tmp_path):
@@ -106,7 +107,7 @@ def test_prune_refuses_a_source_that_lost_most_of_its_objects_until_forced(kubec
     forced = apply(folder, namespace, sync, kubeconfig, "--prune", "--yes", "--force")
     assert forced.returncode == 0, forced.stderr
     assert live_uids(cluster, namespace, sync) == {"alpha": before["alpha"]}
-    assert [e.ref.name for e in stored_inventory.read(cluster, sync)] == ["alpha"]
+    assert [e.ref.name for e in stored_inventory.read(Client(cluster), sync)] == ["alpha"]
 
 
 def test_object_owned_by_another_tool_is_never_modified_or_deleted(kubeconfig, cluster, namespace, tmp_path):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubesync.cluster.client import JSON_PATCH, Requests
+from kubesync.cluster.api import Client, Observer
+from kubesync.cluster.client import JSON_PATCH
 from kubesync.cluster.discovery import Discovery
 from kubesync.cluster.openapi import SchemaCache, cache_root
 from kubesync.model import ActionType
@@ -68,26 +69,21 @@ spec:
 """
 
 
-class Recording(Requests):
-    """The real cluster, with every request's method and path written down (no answer is changed)."""
+class Recording(Observer):
+    """Every request's method and path written down (no answer is changed): `Client(cluster).scoped(it)`."""
 
-    def __init__(self, cluster):
-        self.inner = cluster
+    def __init__(self):
         self.sent: list[tuple[str, str]] = []
 
-    def request(self, method: str, path: str, **kwargs) -> dict:
-        self.sent.append((method, path))
-        return self.inner.request(method, path, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+    def on_request(self, request) -> None:
+        self.sent.append((request.method, request.path))
 
     def openapi(self) -> list[str]:
         return [p for _, p in self.sent if p.startswith(("/openapi", "/version"))]
 
 
 def wait_served(cluster, api_version: str, kind: str, wait_for) -> None:
-    wait_for(lambda: Discovery(cluster).resource_for(api_version, kind), 30)
+    wait_for(lambda: Discovery(Client(cluster)).resource_for(api_version, kind), 30)
 
 
 def install_crd(cluster, suffix: str, wait_for) -> None:
@@ -172,12 +168,12 @@ spec:
 """
 
 
-def test_schemas_are_read_once_then_a_warm_cache_costs_no_openapi_request(cluster, namespace, tmp_path):
-    recording = Recording(cluster)
+def test_schemas_are_read_once_then_a_warm_cache_costs_no_openapi_request(client, cluster, namespace, tmp_path):
+    recording = Recording()
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "app.yaml").write_text(APP)
-    sync = Sync(recording, folder, namespace)
+    sync = Sync(client.scoped(recording), folder, namespace)
     sync.plan()
     cold = recording.openapi()
     if server_version(cluster) >= (1, 27):  # the v3 index, then only the two group-versions touched
@@ -193,21 +189,22 @@ def test_schemas_are_read_once_then_a_warm_cache_costs_no_openapi_request(cluste
     assert "index.json" in cached and len(cached) >= 3, cached
 
 
-def test_an_expired_index_is_read_again_but_cached_documents_are_not(cluster, tmp_path):
+def test_an_expired_index_is_read_again_but_cached_documents_are_not(client, cluster, tmp_path):
     now = [1000.0]
-    recording = Recording(cluster)
-    rtypes = [Discovery(cluster).resource_for("apps/v1", "Deployment"), Discovery(cluster).resource_for("v1", "Service")]
-    first = SchemaCache(recording, tmp_path, ttl=60, clock=lambda: now[0]).schemas(rtypes)
+    recording = Recording()
+    recorded = client.scoped(recording)
+    rtypes = [Discovery(client).resource_for("apps/v1", "Deployment"), Discovery(client).resource_for("v1", "Service")]
+    first = SchemaCache(recorded, tmp_path, ttl=60, clock=lambda: now[0]).schemas(rtypes)
     assert first[("apps/v1", "Deployment")].merge_rule(("spec", "template", "spec", "containers"), "Deployment").keys == ("name",)
     assert first[("v1", "Service")].merge_rule(("spec", "ports"), "Service").keys == ("port", "protocol")
     recording.sent.clear()
     now[0] += 61
-    again = SchemaCache(recording, tmp_path, ttl=60, clock=lambda: now[0]).schemas(rtypes)
+    again = SchemaCache(recorded, tmp_path, ttl=60, clock=lambda: now[0]).schemas(rtypes)
     assert again.keys() == first.keys()
     expect = ["/openapi/v3"] if server_version(cluster) >= (1, 27) else ["/openapi/v3", "/version"]
     assert recording.openapi() == expect  # documents are keyed by hash (or server version): not read again
     recording.sent.clear()
-    SchemaCache(recording, tmp_path, ttl=60, clock=lambda: now[0] + 30).schemas(rtypes)
+    SchemaCache(recorded, tmp_path, ttl=60, clock=lambda: now[0] + 30).schemas(rtypes)
     assert recording.sent == []
 
 

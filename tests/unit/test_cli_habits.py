@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from kubesync.cli import _bare_dry_run, build_parser
-from kubesync.commands.common import request, source_spec
+from kubesync.commands.common import source_spec, sync_settings
 from kubesync.completion import bash, fish, zsh
 from kubesync.errors import PlanRefused, UsageError
 from kubesync.plan import PlanSettings, check_prune_source, source_after
@@ -41,16 +41,16 @@ def test_bare_dry_run_means_client_and_keeps_the_path(argv, dry_run, source):
 
 def test_prune_needs_an_explicit_name(tmp_path):
     with pytest.raises(UsageError, match=r"needs the sync's name: pass --name SYNC"):
-        request(parsed("apply", str(tmp_path), "--prune"))
-    _, spec = request(parsed("apply", str(tmp_path), "--prune", "--name", "shop"))
-    assert spec.name == "shop" and spec.plan.prune and spec.plan.source == str(tmp_path)
-    src, spec = request(parsed("apply", str(tmp_path)))  # no prune: the folder's name still serves
-    assert spec.name == src.default_name() and spec.name
+        sync_settings(parsed("apply", str(tmp_path), "--prune"))
+    spec = sync_settings(parsed("apply", str(tmp_path), "--prune", "--name", "shop"))
+    assert spec.name == "shop" and spec.planning.prune and spec.planning.source == str(tmp_path)
+    spec = sync_settings(parsed("apply", str(tmp_path)))  # no prune: the folder's name still serves
+    assert spec.name == spec.source.default_name() and spec.name
 
 
 def test_explicit_namespace_is_strict(tmp_path):
-    assert request(parsed("plan", str(tmp_path), "-n", "shop"))[1].strict_namespace is True
-    assert request(parsed("plan", str(tmp_path)))[1].strict_namespace is False
+    assert sync_settings(parsed("plan", str(tmp_path), "-n", "shop")).strict_namespace is True
+    assert sync_settings(parsed("plan", str(tmp_path))).strict_namespace is False
 
 
 def test_prune_from_another_source_is_refused_naming_both():

@@ -12,12 +12,14 @@ import re
 import pytest
 
 from kubesync import errors
+from kubesync.cluster.api import Client
 from kubesync.daemon.leader import LeaderElector, default_identity, microtime
 from kubesync.daemon.settings import LeaseSettings
 
 
 class FakeLeases:
-    """GET / POST / PUT of Lease objects with optimistic concurrency, as the API server does it."""
+    """GET / POST / PUT of Lease objects with optimistic concurrency, as the API server does it: a
+    connection under the real cluster.api.Client, as cluster.client.Cluster is."""
 
     def __init__(self):
         self.objects: dict[str, dict] = {}
@@ -35,6 +37,11 @@ class FakeLeases:
 
     def request(self, method, path, body=None, **kwargs):
         self._check()
+        if method == "GET":
+            found = self.get_or_none(path)
+            if found is None:
+                raise errors.ClusterNotFound("not found", status=404)
+            return found
         if method == "POST":
             full = f"{path}/{body['metadata']['name']}"
             if full in self.objects:
@@ -78,7 +85,7 @@ def elector(world, identity, duration=4.0, events=None):
     api, clock = world
     settings = LeaseSettings(enabled=True, name="lead", namespace="ns", duration=duration, identity=identity)
     on_change = (lambda leading: events.append((identity, leading))) if events is not None else (lambda leading: None)
-    return LeaderElector(api, settings, on_change=on_change, clock=clock, wall=lambda: 1_800_000_000.0 + clock.now)
+    return LeaderElector(Client(api), settings, on_change=on_change, clock=clock, wall=lambda: 1_800_000_000.0 + clock.now)
 
 
 def test_microtime_is_the_api_format():

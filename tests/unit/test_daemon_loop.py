@@ -14,7 +14,7 @@ from kubesync.daemon.notify import Notifier
 from kubesync.config import SyncConfig
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.model import Action, ActionType, DesiredState, Manifest, ObjectRef, Plan
-from kubesync.plan import PlanSettings
+from kubesync.cluster.api import Client
 from kubesync.sources import SourceSpec
 from kubesync.sync import Planned
 
@@ -34,8 +34,13 @@ class Leader:
 
 
 class Connections:
+    """One context's connection (a Client over nothing: the stand-in pipeline never sends), no watch cache."""
+
     def get(self, context=None):
-        return object()
+        return Client(None)
+
+    def cache(self, context=None):
+        return None
 
 
 class Pipeline:
@@ -59,9 +64,9 @@ class Pipeline:
     def plan(self, desired, spec):
         self.planned += 1
         plan = Plan(spec.name, desired.source, desired.revision, tuple(self.changes))
-        return Planned(plan, [], PlanSettings(sync=spec.name), [])
+        return Planned(plan, [], spec, [])
 
-    def apply(self, planned, spec, settings, progress=None, stop=None):
+    def apply(self, planned, settings, progress=None, stop=None):
         self.applied.append(stop)
         outcomes = [Outcome(a, "patched") for a in planned.plan.changes]
         for o in outcomes:
@@ -198,7 +203,7 @@ def test_short_revisions():
 def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline):
     w = worker(tmp_path, pipeline)
 
-    def interrupted(planned, spec, settings, progress=None, stop=None):
+    def interrupted(planned, settings, progress=None, stop=None):
         w.interrupt()  # SIGTERM arrives during the first wave
         first, *rest = planned.plan.changes
         return ApplyReport([Outcome(first, "failed", "abandoned")], not_started=list(rest))

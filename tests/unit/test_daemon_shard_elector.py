@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from kubesync import errors
+from kubesync.cluster.api import Client
 from kubesync.daemon.settings import ShardSettings
 from kubesync.daemon.shards import ShardElector, member_lease, shard_of
 from tests.unit.test_daemon_leader import Clock, FakeLeases
@@ -25,7 +26,7 @@ class FakeGroup(FakeLeases):
 
     def request(self, method, path, body=None, query=None, **kwargs):
         self._check()
-        if method == "GET":
+        if method == "GET" and (query or {}).get("labelSelector"):
             key, value = query["labelSelector"].split("=")
             items = [copy.deepcopy(o) for p, o in self.objects.items()
                      if p.startswith(path + "/") and o["metadata"].get("labels", {}).get(key) == value]
@@ -54,7 +55,7 @@ def elector(world, identity, events=None, drain=None, duration=8.0):
     api, clock = world
     settings = ShardSettings(count=SHARDS, prefix="s", namespace="ns", duration=duration, identity=identity)
     on_change = (lambda owned: events.append((identity, owned))) if events is not None else (lambda owned: None)
-    return ShardElector(api, settings, on_change=on_change, drain=drain or (lambda shard: None), clock=clock,
+    return ShardElector(Client(api), settings, on_change=on_change, drain=drain or (lambda shard: None), clock=clock,
                         wall=lambda: 1_800_000_000.0 + clock.now)
 
 

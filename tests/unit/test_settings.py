@@ -7,7 +7,6 @@ import pytest
 from kubesync.config import IgnoreRule, SyncConfig
 from kubesync.settings import Flags, merge, positive_duration, share, webhook_url
 from kubesync.sources import SourceSpec
-from kubesync.sync import SyncSpec
 
 SRC = SourceSpec(path="/src/shop")
 RULE = IgnoreRule(kind="Deployment", paths=("/spec/replicas",))
@@ -35,10 +34,9 @@ def test_switches_only_turn_settings_on():
 
 
 def test_the_facade_spec_carries_every_planning_setting():
-    s = merge(Flags(source=SRC, prune=True, adopt=True, max_prune=0.3), SyncConfig(name="shop", source=SRC, ignore=(RULE,)))
-    spec = SyncSpec.of(s)
+    spec = merge(Flags(source=SRC, prune=True, adopt=True, max_prune=0.3), SyncConfig(name="shop", source=SRC, ignore=(RULE,)))
     assert (spec.name, spec.namespace, spec.inventory_namespace) == ("shop", "", "kubesync-system")
-    p = spec.plan
+    p = spec.planning
     assert (p.sync, p.prune, p.max_prune, p.adopt, p.force, p.ignore) == ("shop", True, 0.3, True, False, (RULE,))
 
 

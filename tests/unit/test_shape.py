@@ -96,7 +96,7 @@ def test_the_cycle_finder_finds_a_cycle_and_accepts_a_tree():
 
 def test_no_import_cycles_in_the_package():
     graph = {name: internal_imports(name) for name in MODULES}
-    assert graph["kubesync.sync"] >= {"kubesync.apply", "kubesync.plan"}  # the walk sees real edges
+    assert graph["kubesync.sync.plan"] >= {"kubesync.cluster.dryrun", "kubesync.plan"}  # the walk sees real edges
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -141,3 +141,104 @@ def test_each_allowed_edge_still_needs_its_exception(rel):
 
 def test_the_cluster_package_really_is_where_requests_go():
     assert sends_requests(PACKAGE / "cluster" / "client.py")
+
+
+# --- the map of docs/architecture.md, enforced ------------------------------------------------------------
+
+# Layers, lowest first: (name, the modules in it (a package stands for all its modules), the layers it may
+# import). A layer may always import itself. docs/architecture.md shows this same table (checked below).
+LAYERS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    ("ground", ("kubesync", "model", "errors", "vocab", "secrets", "logs"), ()),
+    ("loading", ("documents", "manifests", "sources"), ("ground",)),
+    ("settings", ("settings", "config", "yamlnodes"), ("ground", "loading")),
+    ("resolve", ("resolve", "selector"), ("ground", "pure")),
+    ("pure", ("diff", "plan", "deltas", "compare", "validate", "health", "inventory", "render"),
+     ("ground", "settings", "resolve")),
+    ("cluster", ("cluster",), ("ground", "pure")),
+    ("apply", ("apply",), ("ground", "pure", "cluster")),
+    ("sync", ("sync", "planfile"), ("ground", "loading", "settings", "resolve", "pure", "cluster", "apply")),
+    ("daemon", ("daemon",), ("ground", "loading", "settings", "resolve", "pure", "cluster", "apply", "sync")),
+    ("local", ("localcluster", "localsupervisor"), ("ground",)),
+    ("commands", ("commands", "cli", "completion", "__main__"),
+     ("ground", "loading", "settings", "resolve", "pure", "cluster", "apply", "sync", "daemon", "local")),
+]
+# Edges the layers allow in general but not here, each with its reason: none today.
+PURE_MAY_NOT_IMPORT = ("kubesync.cluster", "kubesync.apply", "kubesync.sync", "kubesync.daemon", "kubesync.sources")
+
+
+def layer_of(module: str) -> str:
+    short = module.split(".")[1] if "." in module else module
+    for name, members, _ in LAYERS:
+        if short in members:
+            return name
+    raise AssertionError(f"{module} is in no layer of LAYERS: add it (and to docs/architecture.md)")
+
+
+def test_every_import_follows_the_layers():
+    allowed = {name: set(may) | {name} for name, _, may in LAYERS}
+    wrong = []
+    for name in MODULES:
+        mine = layer_of(name)
+        for dep in sorted(internal_imports(name)):
+            if layer_of(dep) not in allowed[mine]:
+                wrong.append(f"{name} ({mine}) imports {dep} ({layer_of(dep)})")
+    assert not wrong, "imports across layers the map does not allow:\n" + "\n".join(wrong)
+
+
+def test_pure_modules_never_reach_io():
+    pure = [n for n in MODULES if layer_of(n) in ("pure", "resolve")]
+    assert "kubesync.plan" in pure and "kubesync.health.workloads" in pure
+    wrong = [f"{n} imports {d}" for n in pure for d in internal_imports(n) if d.startswith(PURE_MAY_NOT_IMPORT)]
+    assert not wrong, wrong
+
+
+def test_the_architecture_map_shows_the_enforced_layers():
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("**") and cells[0].endswith("**"):
+            rows[cells[0].strip("*")] = ({m.strip("` /").removesuffix(".py") for m in cells[1].split(",")},
+                                         {m.strip() for m in cells[3].split(",") if m.strip() not in ("", "nothing")})
+    want = {name: (set(members), set(may)) for name, members, may in LAYERS}
+    assert rows == want, f"docs/architecture.md's layer table differs from LAYERS:\n doc:  {rows}\n test: {want}"
+
+
+def test_no_module_sends_requests_outside_cluster():
+    """Only kubesync/cluster/ composes and sends API requests: everything else uses the typed verbs."""
+    offenders = []
+    for name, path in MODULES.items():
+        if name.startswith("kubesync.cluster") or path.relative_to(PACKAGE).as_posix() in NETWORK_ALLOWED:
+            continue  # the sanctioned edges send to their own endpoints (an alert URL, the local control plane)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("request", "get_or_none") and isinstance(node.ctx, ast.Load):
+                if isinstance(node.value, ast.Name) and node.value.id == "request":
+                    continue  # starlette's request object in daemon/web, not an API call
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} .{node.attr}(")
+    assert not offenders, f"API requests outside kubesync/cluster/ (use cluster.API's verbs): {offenders}"
+
+
+def test_no_private_name_is_imported_from_another_package():
+    wrong = []
+    for name, path in MODULES.items():
+        home = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kubesync") and not node.level):
+                continue
+            target = MODULES.get(node.module)
+            there = node.module if target is not None and target.name == "__init__.py" else node.module.rsplit(".", 1)[0]
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__") and there != home:
+                    wrong.append(f"{name} imports {node.module}.{alias.name}")
+    assert not wrong, wrong
+
+
+def test_the_records_a_run_passes_along_are_frozen():
+    import dataclasses
+
+    from kubesync.settings import PlanSettings, SyncConfig
+    from kubesync.sync.apply import SavedRun
+    from kubesync.sync.plan import Planned
+
+    for record in (Planned, SavedRun, SyncConfig, PlanSettings):
+        assert dataclasses.fields(record) and record.__dataclass_params__.frozen, f"{record.__name__} must be frozen"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from kubesync import errors
 from kubesync.apply import ApplyReport, Outcome
+from kubesync.cluster.api import Client
 from kubesync.model import Action, ActionType, Manifest, ObjectRef, Origin, Plan, ResourceType
-from kubesync.plan import InventoryEntry
+from kubesync.model import InventoryEntry
 from kubesync.render.status import rows_from_plan
 from kubesync.resolve import Resolved
 from kubesync.sync import Planned, fetch_live, next_inventory, selector
@@ -57,7 +61,7 @@ def test_status_rows_give_each_object_its_sync_state_and_health():
          Action(ActionType.CREATE, NEW, origin=Origin("cm.yaml", 9))],
         managed={GONE.key: extra, KEPT.key: live(KEPT, "u1")},
     )
-    p.plan = Plan("shop", "src", "rev", p.plan.actions, conflicts=("v1 ConfigMap shop/taken: managed by 'helm'",))
+    p = replace(p, plan=Plan("shop", "src", "rev", p.plan.actions, conflicts=("v1 ConfigMap shop/taken: managed by 'helm'",)))
     rows = rows_from_plan(p)
     assert [(r["object"], r["sync"], r["health"], r["origin"]) for r in rows] == [
         ("v1 ConfigMap shop/kept", "Synced", "Healthy", "cm.yaml:1"),
@@ -84,12 +88,14 @@ class Reader:
 
 
 class NoCluster:
+    """A connection that holds nothing (under the real cluster.api.Client), recording the paths read."""
+
     def __init__(self):
         self.gets = []
 
-    def get_or_none(self, path):
+    def request(self, method, path, **kwargs):
         self.gets.append(path)
-        return None
+        raise errors.ClusterNotFound("not found", status=404)
 
 
 def test_live_state_is_read_from_the_reader_for_desired_and_owned_types_but_no_pending_crd():
@@ -99,7 +105,7 @@ def test_live_state_is_read_from_the_reader_for_desired_and_owned_types_but_no_p
     resolved = [Resolved(desired, CM, desired.obj), Resolved(pending, widget, {}, pending_crd=True)]
     inv = [InventoryEntry(ObjectRef("", "v1", "ConfigMap", "old", "x"), "u")]
     reader, cluster = Reader(), NoCluster()
-    found, managed = fetch_live(cluster, Discovery(), resolved, inv, "shop", reader)
+    found, managed = fetch_live(Client(cluster), Discovery(), resolved, inv, "shop", reader)
     assert reader.reads == [("ConfigMap", ("apps", "old", "shop"), selector("shop"))]
     assert (found, managed) == ({}, {})
     assert cluster.gets == ["/api/v1/namespaces/shop/configmaps/new"]  # not labelled ours: looked up by name

@@ -8,9 +8,11 @@ import logging
 from kubesync import errors
 import pytest
 
-from kubesync.apply import verify_plan as verify_updates
+from kubesync.cluster.api import Client
+from kubesync.sync.plan import verify_plan
 from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, ResourceType, Risk
-from kubesync.validate import Check, Verdict, judge, to_check, unattended
+from kubesync.model import Check, Verdict
+from kubesync.validate import judge, to_check, unattended
 
 CM = ResourceType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 LIVE = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": "shop", "resourceVersion": "7"},
@@ -22,8 +24,13 @@ class Discovery:
         return CM if kind == "ConfigMap" else None
 
 
+def verify_updates(answers, discovery, plan):
+    return verify_plan(Client(answers), discovery, plan)
+
+
 class Answers:
-    """The server's answer to each dry-run PATCH, by object name (an exception is raised)."""
+    """The server's answer to each dry-run PATCH, by object name (an exception is raised): a connection
+    under a real Client, as cluster.client.Cluster is."""
 
     def __init__(self, **answers):
         self.answers = answers

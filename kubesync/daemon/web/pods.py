@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from urllib.parse import quote
+
 
 from kubesync import errors
+from kubesync.model import PODS
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class PodCache:
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
         try:
-            pods = cluster.get(f"/api/v1/namespaces/{quote(namespace, safe='')}/pods")["items"]
+            pods = cluster.list(PODS, namespace).items
         except errors.ClusterUnauthorized:
             pods = None
         with self._lock:

@@ -1,0 +1,145 @@
+"""The facade: the pipeline wired once (source -> manifests -> resolve -> live -> diff -> plan -> apply).
+
+Commands, the daemon, tests and the benchmark call a `Pipeline` and nothing below it. One file per
+capability (the model: fluxcd/pkg ssa's manager_*.go):
+
+    plan.py    read-only: resolve, live state, inventory, diff, plan, server validation (Planned)
+    apply.py   write: execute a plan or a saved plan, record the inventory
+    saved.py   whether a saved plan is stale (objects changed, source moved)
+    wait.py    health read fresh, one labelled LIST per resource type per poll
+
+A new source kind (Helm, Jsonnet) plugs in below `sources.load`, which hands every kind to the
+pipeline as the same DesiredState; a new apply phase (hooks) plugs into `apply.py`, around
+`Applier.apply`, with its own wait from `wait.py`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from kubesync import errors
+from kubesync.apply import ApplyReport, ApplySettings
+from kubesync.cluster import API
+from kubesync.cluster import inventory as stored_inventory
+from kubesync.cluster.discovery import Discovery
+from kubesync.inventory import DEFAULT_NAMESPACE
+from kubesync.model import NAMESPACES, DesiredState, ObjectRef, Plan
+from kubesync.settings import SyncConfig
+from kubesync.sync import saved as saved_plans
+from kubesync.sync import wait as waiting
+from kubesync.sync.apply import Progress, apply_planned, apply_saved, next_inventory, raise_for_failures
+from kubesync.sync.plan import LiveReader, Planned, fetch_live, plan_desired, selector, with_deltas
+
+__all__ = ["Pipeline", "Planned", "LiveReader", "compare_refs", "fetch_live", "next_inventory", "raise_for_failures",
+           "selector"]
+
+
+class Pipeline:
+    """One cluster connection and its discovery, with every pipeline step as one call."""
+
+    def __init__(self, cluster: API | None = None, discovery: Discovery | None = None, *,
+                 connect: Callable[[], API] | None = None, reader: LiveReader | None = None):
+        """Give a cluster (a cluster.api.Client), or `connect` to open one on first use (a bad source then
+        fails before the kubeconfig is even read). `reader`: where live state is read when not from the
+        cluster (the daemon's shared watch cache, cluster/cache.SyncView)."""
+        self._cluster = cluster
+        self._connect = connect
+        self._discovery = discovery
+        self.reader = reader
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None, settings=None, overrides=None) -> "Pipeline":
+        """`settings`: cluster.client.ClientSettings (--request-timeout); `overrides`: kubeconfig.Overrides (--as...)."""
+        def open_cluster() -> API:
+            from kubesync.cluster.api import Client
+
+            return Client.connect(kubeconfig, context, settings, overrides)
+
+        return cls(connect=open_cluster)
+
+    @property
+    def cluster(self) -> API:
+        if self._cluster is None:
+            if self._connect is None:
+                raise ValueError("Pipeline needs a cluster or a way to connect to one")
+            self._cluster = self._connect()
+        return self._cluster
+
+    @property
+    def discovery(self) -> Discovery:
+        if self._discovery is None:
+            self._discovery = Discovery(self.cluster)
+        return self._discovery
+
+    # -- read-only --------------------------------------------------------------------------------------
+
+    def plan(self, desired: DesiredState, config: SyncConfig) -> Planned:
+        """Everything read-only: resolve, read live state and the inventory, plan, validate."""
+        return plan_desired(self.cluster, self.discovery, desired, config, self.reader)
+
+    def plan_source(self, config: SyncConfig, *, deltas: bool = False) -> Planned:
+        """Load the sync's source and plan it; with `deltas`, add resource deltas and quota warnings."""
+        from kubesync.sources import load
+
+        planned = self.plan(load(config.source), config)
+        return with_deltas(self.cluster, planned) if deltas else planned
+
+    def stale(self, saved) -> list[str]:
+        """Why a saved plan (planfile.SavedPlan) may no longer run (empty: it may)."""
+        return saved_plans.stale(self.cluster, self.discovery, saved)
+
+    def identity(self):
+        """Which cluster this is (planfile.ClusterIdentity): its API server URL and kube-system's uid."""
+        from kubesync.planfile import ClusterIdentity
+
+        try:
+            uid = (self.cluster.get(NAMESPACES, "", "kube-system") or {}).get("metadata", {}).get("uid", "")
+        except errors.ClusterUnauthorized:
+            uid = ""  # read-only credentials without namespaces: the URL alone identifies the cluster
+        return ClusterIdentity(self.cluster.server, uid)
+
+    def server_version(self) -> dict:
+        """The API server's /version document (gitVersion, platform, ...)."""
+        return self.cluster.version()
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def apply(self, planned: Planned, settings: ApplySettings, progress: Progress | None = None,
+              stop: threading.Event | None = None) -> ApplyReport:
+        """Execute the plan and record the new inventory, also when some actions failed."""
+        return apply_planned(self.cluster, self.discovery, planned, settings, progress, stop)
+
+    def apply_saved(self, saved, settings: ApplySettings, progress: Progress | None = None) -> ApplyReport:
+        """Exactly the reviewed actions; conflicts are failures, never re-diffed (there is no source to diff)."""
+        return apply_saved(self.cluster, self.discovery, saved, settings, progress)
+
+    # -- health -----------------------------------------------------------------------------------------
+
+    def wait(self, planned: Planned, timeout: float, **options) -> int:
+        """Until every desired object is Healthy (see sync/wait.py); returns how many."""
+        refs = [r.ref for r in planned.resolved]
+        return waiting.wait(self.cluster, self.discovery, refs, planned.plan.sync, timeout, **options)
+
+    def owned_health(self, sync: str, inventory_namespace: str = DEFAULT_NAMESPACE) -> dict:
+        """Without the source: the health of every object the sync's inventory lists (read fresh)."""
+        if not stored_inventory.exists(self.cluster, sync, inventory_namespace):
+            raise errors.UsageError(f"sync {sync!r} has no inventory in namespace {inventory_namespace!r} of this cluster "
+                                    "(never applied here, or another --context?)")
+        return self.health([e.ref for e in stored_inventory.read(self.cluster, sync, inventory_namespace)], sync)
+
+    def health(self, refs: list[ObjectRef], sync: str) -> dict:
+        """The health of each object, read fresh (a missing object or kind is Missing)."""
+        return waiting.health(self.cluster, self.discovery, refs, sync)
+
+
+def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default") -> Plan:
+    """The plan merging `head` into `base` would cause, from the two refs alone: no cluster."""
+    from kubesync.compare import compare_states
+    from kubesync.sources import SourceSpec, load
+
+    base_spec = SourceSpec(repo=repo, ref=base, subpath=subpath)
+    head_spec = SourceSpec(repo=repo, ref=head, subpath=subpath)
+    base_state = load(base_spec)
+    head_state = load(head_spec, fetch=False)  # one fetch serves both refs
+    return compare_states(base_state, head_state, sync=head_spec.default_name(), namespace=namespace)

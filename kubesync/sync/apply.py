@@ -1,0 +1,127 @@
+"""The writing half of a run: execute a plan (fresh or saved) and record the inventory it leaves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol, Sequence
+
+from kubesync import errors
+from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome
+from kubesync.cluster import API
+from kubesync.cluster import inventory as stored_inventory
+from kubesync.inventory import DEFAULT_NAMESPACE
+from kubesync.model import Action, ActionType, InventoryEntry, KubeObject, ObjectRef, Plan, Result
+from kubesync.plan import plan_object, source_after
+from kubesync.sync.plan import Planned
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[Outcome], None]
+
+
+class Baseline(Protocol):
+    """What a run started from: the plan, the inventory, and the objects found then (a Planned or a SavedRun)."""
+
+    plan: Plan
+    inventory: Sequence[InventoryEntry]
+    live: Mapping[tuple, KubeObject]
+    managed: Mapping[tuple, KubeObject]
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A saved plan about to be applied: no source to re-diff, nothing read live but the inventory."""
+
+    plan: Plan
+    inventory: Sequence[InventoryEntry]
+    inventory_source: str = ""
+    live: Mapping[tuple, KubeObject] = field(default_factory=dict)
+    managed: Mapping[tuple, KubeObject] = field(default_factory=dict)
+
+
+def apply_planned(cluster: API, discovery, planned: Planned, settings: ApplySettings, progress: Progress | None = None,
+                  stop: threading.Event | None = None) -> ApplyReport:
+    """Execute the plan and record the new inventory, also when some actions failed."""
+    applier = Applier(cluster, discovery, settings, replan=replanner(planned), progress=progress, stop=stop)
+    config = planned.config
+    report = ApplyReport()
+    try:
+        report = applier.apply(planned.plan)
+    finally:
+        if not settings.dry_run and config is not None:
+            source = source_after(planned.inventory_source, config.planning)
+            existed = bool(planned.inventory or planned.inventory_source)
+            record_inventory(cluster, config.name, config.inventory_namespace, next_inventory(planned, report), report,
+                             source, existed)
+    return report
+
+
+def apply_saved(cluster: API, discovery, saved, settings: ApplySettings, progress: Progress | None = None,
+                stop: threading.Event | None = None) -> ApplyReport:
+    """Exactly the reviewed actions; conflicts are failures, never re-diffed (there is no source to diff)."""
+    sync, namespace = saved.plan.sync, DEFAULT_NAMESPACE
+    inv, inv_source = stored_inventory.read_with_source(cluster, sync, namespace)
+    run = SavedRun(saved.plan, tuple(inv), inv_source)
+    report = Applier(cluster, discovery, settings, replan=None, progress=progress, stop=stop).apply(saved.plan)
+    if not settings.dry_run:
+        source = inv_source or (saved.source.identity() if saved.source is not None else "")
+        record_inventory(cluster, sync, namespace, next_inventory(run, report), report, source, bool(inv or inv_source))
+    return report
+
+
+def replanner(planned: Planned):
+    """Re-diff one object against a fresh live copy (after a conflict)."""
+    by_key = {r.ref.key: r for r in planned.resolved}
+
+    def replan(action: Action, live: KubeObject | None) -> Action | None:
+        r = by_key.get(action.ref.key)
+        if r is None or planned.config is None:  # a deletion: the object changed under us; keep the uid precondition
+            return action if live is not None else None
+        new, conflict = plan_object(r, live, planned.config.planning)
+        if conflict:
+            log.warning("%s", conflict)
+        return new
+
+    return replan
+
+
+def next_inventory(run: Baseline, report: ApplyReport) -> list[InventoryEntry]:
+    """Objects this sync owns after the run: what was applied, plus older entries not deleted."""
+    uids: dict[tuple, tuple[ObjectRef, str]] = {}
+    for e in run.inventory:
+        uids[e.ref.key] = (e.ref, e.uid)
+    for key, obj in run.live.items():
+        if key in run.managed:
+            uids[key] = (ObjectRef.of(obj), obj["metadata"].get("uid", ""))
+    for o in report.outcomes:
+        key = o.action.ref.key
+        if o.result is Result.DELETED:
+            uids.pop(key, None)
+        elif o.live is not None and o.live.get("metadata", {}).get("uid"):
+            uids[key] = (o.action.ref, o.live["metadata"]["uid"])
+        elif o.result in (Result.PATCHED, Result.SCALED, Result.UNCHANGED) and o.action.uid:
+            uids[key] = (o.action.ref, o.action.uid)
+    conflicts = {a.ref.key for a in run.plan.actions if a.type is ActionType.CREATE} - {
+        o.action.ref.key for o in report.outcomes if not o.failed
+    }
+    return [InventoryEntry(ref, uid) for key, (ref, uid) in sorted(uids.items()) if uid and key not in conflicts]
+
+
+def record_inventory(cluster: API, sync: str, namespace: str, entries: list[InventoryEntry], report: ApplyReport,
+                     source: str = "", exists: bool | None = None) -> None:
+    """Write the inventory (`exists`: whether one was read); when that fails after some actions failed too, report both."""
+    try:
+        stored_inventory.write(cluster, sync, entries, namespace, source=source, exists=exists)
+    except errors.KubesyncError as e:
+        if not report.failures:
+            raise
+        raise errors.ApplyFailed([o.message for o in report.failures] + [f"the inventory could not be recorded: {e}"],
+                                 not_started=len(report.not_started)) from e
+
+
+def raise_for_failures(report: ApplyReport) -> None:
+    if report.failures:  # a cause shared by many objects is one line with their count
+        later = len(report.not_started) - report.cut_short
+        raise errors.ApplyFailed(report.failure_lines(), not_started=later, failed=len(report.failures))

@@ -3,13 +3,15 @@
 #
 # Every program kubesync runs beside Python is built here, pinned, from the Go module proxy: the
 # machines reach no download site, and a binary built from a pinned module version is the same
-# binary on every machine. Each recipe installs into $CACHE_ROOT/tools/<tool>-<version>/bin with a
+# binary on every machine. Each recipe installs into $TOOLS_ROOT/<tool>-<version>/bin with a
 # RECIPE stamp; a cached install whose stamp matches is reused, any other is rebuilt. The build
 # runs in a private work dir (its own GOMODCACHE, GOCACHE and HOME) that is removed on exit, so a
 # build neither reads nor fills the user's Go caches and leaves nothing behind but the binary.
 set -euo pipefail
 
 CACHE_ROOT="${KUBESYNC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubesync}"
+# KUBESYNC_TOOLS_ROOT pins the folder of the tool installs (the tests set it before they move HOME).
+TOOLS_ROOT="${KUBESYNC_TOOLS_ROOT:-$CACHE_ROOT/tools}"
 RECIPE_SCRIPT="$(basename "$0")"
 GO_MIN=1.26
 # `build-<tool> --stamp` prints "<binary path><TAB><RECIPE stamp>" and builds nothing (kubesync.tools and its tests).
@@ -25,7 +27,7 @@ seconds_since() { echo $(( $(date +%s) - $1 )); }
 
 # tool_paths TOOL VERSION: sets PREFIX (the install) and BIN (its bin/ folder).
 tool_paths() {
-  PREFIX="$CACHE_ROOT/tools/$1-$2"
+  PREFIX="$TOOLS_ROOT/$1-$2"
   BIN="$PREFIX/bin"
 }
 
@@ -48,9 +50,9 @@ exit_if_cached() {
 # lock_tool TOOL: one build of a tool at a time (a second waits, then finds it cached), so two
 # sessions asking for the same tool never install over each other.
 lock_tool() {
-  mkdir -p "$CACHE_ROOT/tools"
+  mkdir -p "$TOOLS_ROOT"
   command -v flock >/dev/null 2>&1 || return 0
-  exec 9>"$CACHE_ROOT/tools/.$1.lock"
+  exec 9>"$TOOLS_ROOT/.$1.lock"
   if ! flock -n 9; then
     log "another build of $1 is running; waiting for it"
     flock 9
@@ -61,9 +63,11 @@ lock_tool() {
 require_go() {
   GO="${GO:-$(command -v go || true)}"
   [ -n "$GO" ] || [ ! -x /usr/local/go/bin/go ] || GO=/usr/local/go/bin/go
-  [ -n "$GO" ] || die "the Go toolchain is missing (no \`go\` on PATH or in /usr/local/go/bin); $TOOL $VERSION needs Go >= $GO_MIN (Debian: apt-get install golang-go, if its version is new enough)"
+  [ -n "$GO" ] || die "the Go toolchain is missing (no \`go\` on PATH or in /usr/local/go/bin); $TOOL $VERSION needs Go >= $GO_MIN"
+  command -v "$GO" >/dev/null 2>&1 || die "GO=$GO is not a program; $TOOL $VERSION needs Go >= $GO_MIN"
   local have
-  have=$(GOTOOLCHAIN=local "$GO" env GOVERSION | sed 's/^go//')
+  have=$(GOTOOLCHAIN=local "$GO" env GOVERSION 2>/dev/null | sed 's/^go//') || true
+  [ -n "$have" ] || die "\`$GO env GOVERSION\` gave no version; $TOOL $VERSION needs Go >= $GO_MIN"
   [ "$(printf '%s\n' "$GO_MIN" "$have" | sort -V | head -n1)" = "$GO_MIN" ] \
     || die "Go $have is too old; $TOOL $VERSION needs Go >= $GO_MIN ($GO)"
   log "using Go $have ($GO)"
@@ -84,8 +88,8 @@ require_proxy() {
 
 # go_workdir: a private work dir for this build ($WORK), removed on exit however the build ends.
 go_workdir() {
-  mkdir -p "$CACHE_ROOT/tools"
-  WORK=$(mktemp -d "$CACHE_ROOT/tools/.build-$TOOL-XXXXXX")
+  mkdir -p "$TOOLS_ROOT"
+  WORK=$(mktemp -d "$TOOLS_ROOT/.build-$TOOL-XXXXXX")
   mkdir -p "$WORK/home" "$WORK/gobin"
   export GOMODCACHE="$WORK/modcache" GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" HOME="$WORK/home"
   export GOBIN="$WORK/gobin" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-buildvcs=false" GONOSUMDB= GOPRIVATE=

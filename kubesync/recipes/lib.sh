@@ -103,7 +103,7 @@ go_install() {
   start=$(date +%s)
   log "downloading and building $PACKAGE@v$VERSION${BUILD_MINUTES:+ (about $BUILD_MINUTES on 2 idle cores)}"
   "$GO" install -trimpath -ldflags "$LDFLAGS" "$PACKAGE@v$VERSION" >"$WORK/build.log" 2>&1 \
-    || { log "go install $PACKAGE@v$VERSION failed; last lines:"; tail -n 40 "$WORK/build.log" >&2; exit 1; }
+    || { log "last lines of go install:"; tail -n 40 "$WORK/build.log" >&2; die "go install $PACKAGE@v$VERSION failed (its last lines are above)"; }
   log "built in $(seconds_since "$start") s"
 }
 

@@ -7,7 +7,15 @@ STAMP := $(VENV)/.installed
 K8S_VERSIONS ?= 1.37 1.20
 PYTEST := $(BIN)/pytest -q -ra -p no:cacheprovider
 
-.PHONY: venv control-plane browser test unit integration demo bench bench-daemon clean
+# The pinned tools the tests run, built from the Go module proxy by kubesync/recipes/build-<tool>
+# and cached in ~/.cache/kubesync/tools (see kubesync/tools.py for the KUBESYNC_<TOOL> overrides).
+TEST_TOOLS ?= kwok,helm,kustomize,sops,registry
+# The demo runs the newest control plane only (with kwok, which comes with every control plane),
+# plus the tools listed here (comma-separated; none today).
+DEMO_K8S ?= $(firstword $(K8S_VERSIONS))
+DEMO_TOOLS ?=
+
+.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,11 +25,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Builds (first time only) and caches the control planes in ~/.cache/kubesync/k8s-<version>/bin:
-# 1.37.2 from the Go module proxy (scripts/build-k8s-1.37) and 1.20.2 from Debian's source package
-# (scripts/build-k8s-1.20). Skipped when the tests run against an existing cluster.
-control-plane:
-	@if [ -z "$$KUBESYNC_TEST_KUBECONFIG" ]; then scripts/build-control-plane $(K8S_VERSIONS); fi
+# Builds (first time only) and caches the control planes in ~/.cache/kubesync/k8s-<version>/bin,
+# with kwok: 1.37.2 from the Go module proxy (kubesync/recipes/build-k8s-1.37) and 1.20.2 from
+# Debian's source package (build-k8s-1.20). Skipped when the tests run against an existing cluster.
+control-plane: venv
+	@if [ -z "$$KUBESYNC_TEST_KUBECONFIG" ]; then \
+	  $(BIN)/kubesync cluster build $(foreach v,$(K8S_VERSIONS),--kubernetes-version $(v)); fi
+
+# Builds (first time only) the tools the tests use; a cached one prints "nothing to do".
+tools: venv
+	$(BIN)/kubesync cluster build --tools $(TEST_TOOLS)
+
+# What `make demo` runs and nothing more: the newest control plane (and kwok), and DEMO_TOOLS.
+demo-build: venv
+	$(BIN)/kubesync cluster build --kubernetes-version $(DEMO_K8S) $(if $(DEMO_TOOLS),--tools $(DEMO_TOOLS))
 
 # Debian's chromium for the dashboard's browser tests (driven by Playwright with executable_path;
 # no browser download).
@@ -34,16 +51,16 @@ browser:
 # Unit tests once, then the integration and e2e suites once per Kubernetes version (each leg
 # reported on its own; a failure in any leg fails the run, after every leg has run). Against an
 # existing cluster (KUBESYNC_TEST_KUBECONFIG) the suites run once, on that cluster.
-test: venv control-plane browser
+test: venv tools control-plane browser
 	@scripts/run-tests "$(PYTEST)" $(K8S_VERSIONS)
 
 unit: venv
 	$(PYTEST) tests/unit
 
-integration: venv control-plane
+integration: venv tools control-plane
 	@scripts/run-tests --no-unit "$(PYTEST)" $(K8S_VERSIONS)
 
-demo: venv control-plane
+demo: venv demo-build
 	$(BIN)/python scripts/demo.py
 
 bench: venv control-plane

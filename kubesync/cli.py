@@ -170,12 +170,19 @@ def _command_daemon(sub, fmt) -> None:
 
 def _command_cluster(sub, fmt) -> None:
     p = sub.add_parser("cluster", help="the embedded local control plane (etcd + kube-apiserver + controller-manager)", formatter_class=fmt)
-    p.add_argument("action", choices=("up", "down", "env"), help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...")
+    p.add_argument(
+        "action", choices=("up", "down", "env", "build"),
+        help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...; "
+             "build: build (first time only) the control plane and the tools kubesync runs, from the Go module proxy",
+    )
     p.add_argument("--dir", metavar="D", help="state folder (default: ~/.cache/kubesync/cluster)")
     p.add_argument(
-        "--kubernetes-version", metavar="V", choices=("1.37", "1.20"),
-        help="with up: 1.37 or 1.20 (default: the newest one whose binaries are built)",
+        "--kubernetes-version", metavar="V", choices=("1.37", "1.20"), action="append",
+        help="with up: 1.37 or 1.20 (default: the newest one whose binaries are built); "
+             "with build: the control plane to build, repeatable (default: 1.37 unless only tools are asked for)",
     )
+    p.add_argument("--tools", metavar="LIST", help="with build: tools to build, comma-separated: kwok, helm, registry, kustomize, sops")
+    p.add_argument("--all", dest="all_tools", action="store_true", help="with build: every tool")
     _add_common(p)
 
 

@@ -24,6 +24,7 @@
      ├── Timeout               something did not happen in time (a CRD Established, a deletion finished)
      │    └── WaitTimeout      `apply --wait`: objects not Healthy in time (each listed with its reason)
      ├── Cancelled             the person answered no at the confirmation prompt
+ ├── ToolMissing           a pinned program (helm, kustomize, sops, kwok, registry) is not built; names the build command
      └── ApplyFailed           some actions failed (each listed with its origin)
 
 Messages say what, where and how to fix it:
@@ -187,6 +188,22 @@ class ApplyFailed(KubesyncError):
         if not_started:
             text += f"\n  {not_started} action(s) in later waves were not started"
         super().__init__(text)
+
+
+class ToolMissing(KubesyncError):
+    """A program kubesync runs beside Python is not built (or was built by an older recipe).
+
+    Carries the tool, its pinned version and the command that builds it, so callers that have a
+    fallback (kustomize: kubectl's copy) can say which tool they fell back from.
+    """
+
+    def __init__(self, message: str, *, tool: str, version: str, command: str, override: str | None = None):
+        super().__init__(message)
+        self.tool = tool
+        self.version = version
+        self.command = command
+        self.override = override
+        """The environment variable that pointed at an unusable program, when that was the cause."""
 
 
 class KubeconfigError(KubesyncError):

@@ -3,8 +3,9 @@
 Used by the integration tests (one per test session), by `make demo` and by `kubesync cluster up`
 (whose background supervisor process is kubesync/localsupervisor.py).
 Two Kubernetes versions are supported side by side (see `VERSIONS`): 1.37.2, built from the Go
-module proxy by `scripts/build-k8s-1.37` (with etcd 3.6 built the same way), and 1.20.2, the oldest
-version kubesync supports, built from Debian's `kubernetes` source package by `scripts/build-k8s-1.20`
+module proxy by the `build-k8s-1.37` recipe (with etcd 3.6 built the same way), and 1.20.2, the oldest
+version kubesync supports, built from Debian's `kubernetes` source package by `build-k8s-1.20`
+(recipes shipped in kubesync/recipes/, run by `kubesync cluster build`)
 (with Debian's etcd-server). Binaries are cached in ~/.cache/kubesync/k8s-<version>/bin. No kubelet
 and no scheduler run: pods are never started, but the controllers that make deletion real (garbage
 collector, namespace, deployment, replicaset, service accounts) do.
@@ -45,7 +46,7 @@ class KubernetesVersion:
     full: str
     """"1.37.2": the release the build script produces (and /version reports)."""
     build_script: str
-    """The script (under scripts/) that builds and caches the binaries."""
+    """The command that builds and caches the binaries (it runs the packaged recipe build-k8s-<minor>)."""
     bundled_etcd: bool
     """True when etcd is built beside kube-apiserver; False: Debian's etcd-server on PATH."""
     insecure_port_flags: bool
@@ -54,8 +55,8 @@ class KubernetesVersion:
 
 VERSIONS: dict[str, KubernetesVersion] = {
     # Newest first: it is the default wherever its binaries are built.
-    "1.37": KubernetesVersion("1.37", "1.37.2", "scripts/build-k8s-1.37", bundled_etcd=True, insecure_port_flags=False),
-    "1.20": KubernetesVersion("1.20", "1.20.2", "scripts/build-k8s-1.20", bundled_etcd=False, insecure_port_flags=True),
+    "1.37": KubernetesVersion("1.37", "1.37.2", "kubesync cluster build --kubernetes-version 1.37", bundled_etcd=True, insecure_port_flags=False),
+    "1.20": KubernetesVersion("1.20", "1.20.2", "kubesync cluster build --kubernetes-version 1.20", bundled_etcd=False, insecure_port_flags=True),
 }
 NEWEST = next(iter(VERSIONS))
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from kubesync import localcluster
+from kubesync import localcluster, tools
 from tests.support.fixtures import control_plane_version, fresh_namespace, requested_k8s_version
 from tests.support.waits import wait_for as wait_for_condition
 
-# Resolve the control-plane binaries from the real cache before any test moves HOME.
+# Resolve the control-plane binaries from the real cache before any test moves HOME ...
 os.environ.setdefault("KUBESYNC_K8S_ROOT", str(localcluster.binaries_root()))
+# ... and the pinned tools (kustomize, helm, sops, kwok, registry; see kubesync/tools.py) likewise.
+os.environ.setdefault("KUBESYNC_TOOLS_ROOT", str(tools.tools_root()))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,4 +1,8 @@
-"""Render a kustomization folder with `kustomize build`, or `kubectl kustomize` when only kubectl exists.
+"""Render a kustomization folder with the pinned `kustomize build`, or `kubectl kustomize` when ours is not built.
+
+The pinned kustomize (kubesync.tools: `KUBESYNC_KUSTOMIZE`, else the cached build) renders the same
+on every machine; kubectl's embedded copy is whatever version kubectl happens to be, so it is only a
+fallback, and the log says so once.
 
 kustomize is an external program, so its failures are translated here into SourceErrors that name
 the folder (as the person knows it, not a temp dir) and carry kustomize's own stderr, cut short.
@@ -8,6 +12,7 @@ bounds the rendered output by the source's size limit.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -16,7 +21,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from kubesync.errors import ManifestError, SourceError, cut
+from kubesync import tools
+from kubesync.errors import ManifestError, SourceError, ToolMissing, cut
 from kubesync.sources import kustomize_refs
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES
 
@@ -34,16 +40,24 @@ def find_kustomization(names: Iterable[str]) -> str | None:
 
 
 def command(folder: str, display: str) -> list[str]:
-    """The argv that renders `folder`: kustomize itself when present (newer), else kubectl's copy."""
-    kustomize = shutil.which("kustomize")
-    if kustomize:
-        return [kustomize, "build", folder, ROOT_ONLY]
+    """The argv that renders `folder`: the pinned kustomize, else kubectl's embedded copy."""
+    try:
+        return [str(tools.find("kustomize")), "build", folder, ROOT_ONLY]
+    except ToolMissing as e:
+        if e.override:  # a person named a program: using another one instead would hide their mistake
+            raise SourceError(f"{display}: {e}") from e
+        missing = e
     kubectl = shutil.which("kubectl")
-    if kubectl:
-        return [kubectl, "kustomize", folder, ROOT_ONLY]
-    raise SourceError(
-        f"{display}: holds a kustomization, but neither `kustomize` nor `kubectl` is on PATH; install one of them"
-    )
+    if not kubectl:
+        raise SourceError(f"{display}: holds a kustomization, but {missing}; kubectl, whose embedded kustomize would do, is not on PATH either")
+    _fallback_said(str(missing))
+    return [kubectl, "kustomize", folder, ROOT_ONLY]
+
+
+@functools.lru_cache(maxsize=1)
+def _fallback_said(missing: str) -> None:
+    """Says once per process (per reason) that kubectl's kustomize renders instead of ours."""
+    log.warning("%s; rendering kustomizations with kubectl's embedded kustomize meanwhile", missing)
 
 
 def render_inside(

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from kubesync import tools
 from kubesync.errors import ManifestError, SourceError
 from kubesync.sources import SourceSpec, load
 from tests.unit.test_kustomize import write
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
+    not (tools.is_built("kustomize") or shutil.which("kubectl")), reason="needs the pinned kustomize (make tools) or kubectl"
 )
 
 STOLEN = "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\nstringData: {key: outside-value}\n"
@@ -101,7 +102,7 @@ def test_allowed_remote_resources_are_named_in_the_plan_as_unpinned(tmp_path, mo
     fake.parent.mkdir()
     fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{CM}EOF\n")
     fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    monkeypatch.setenv("KUBESYNC_KUSTOMIZE", str(fake))
     source = write(tmp_path / "source", {"kustomization.yaml": f"resources:\n- {REMOTE}\n"})
     state = load(SourceSpec(path=str(source), allow_remote=True))
     assert [m.ref.name for m in state.manifests] == ["app"]

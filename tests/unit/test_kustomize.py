@@ -1,4 +1,4 @@
-"""sources/kustomize.py: kustomization folders rendered by kustomize or `kubectl kustomize`."""
+"""sources/kustomize.py: kustomization folders rendered by the pinned kustomize or `kubectl kustomize`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 import git
 import pytest
 
+from kubesync import tools
 from kubesync.errors import SourceError
 from kubesync.model import Origin
 from kubesync.sources import SourceSpec, load
 from kubesync.sources import kustomize
 
-HAS_TOOL = bool(shutil.which("kustomize") or shutil.which("kubectl"))
-needs_tool = pytest.mark.skipif(not HAS_TOOL, reason="neither kustomize nor kubectl is installed")
+HAS_TOOL = bool(tools.is_built("kustomize") or shutil.which("kubectl"))
+needs_tool = pytest.mark.skipif(not HAS_TOOL, reason="neither the pinned kustomize (make tools) nor kubectl is installed")
 
 
 @pytest.fixture(autouse=True)
@@ -94,26 +95,56 @@ def test_kustomize_failure_names_the_folder_and_shows_stderr(tmp_path):
     assert "missing.yaml" in message
 
 
-def test_no_tool_on_path_is_a_clear_error(tmp_path, monkeypatch):
+def fake_pinned_kustomize(root: Path, monkeypatch) -> Path:
+    """An install where the recipe puts kustomize, stamped like the recipe: tools.find takes it."""
+    monkeypatch.setenv("KUBESYNC_TOOLS_ROOT", str(root))
+    monkeypatch.delenv("KUBESYNC_KUSTOMIZE", raising=False)
+    path = tools.binary_path("kustomize")
+    path.parent.mkdir(parents=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    (path.parent / "RECIPE").write_text(tools.pin("kustomize").stamp + "\n")
+    return path
+
+
+def test_no_tool_is_a_clear_error(tmp_path, monkeypatch):
     write(tmp_path, {"kustomization.yaml": "resources: []\n"})
+    monkeypatch.setenv("KUBESYNC_TOOLS_ROOT", str(tmp_path / "tools"))
+    monkeypatch.delenv("KUBESYNC_KUSTOMIZE", raising=False)
     monkeypatch.setattr(kustomize.shutil, "which", lambda name: None)
     with pytest.raises(SourceError) as info:
         load(SourceSpec(path=str(tmp_path)))
-    assert str(info.value) == f"{tmp_path}: holds a kustomization, but neither `kustomize` nor `kubectl` is on PATH; install one of them"
+    assert str(info.value) == (
+        f"{tmp_path}: holds a kustomization, but kustomize 5.8.2 is not built (looked for "
+        f"{tmp_path}/tools/kustomize-5.8.2/bin/kustomize); build it with `kubesync cluster build --tools kustomize` "
+        "(needs Go >= 1.26 and the Go module proxy), or set KUBESYNC_KUSTOMIZE to a kustomize program; "
+        "kubectl, whose embedded kustomize would do, is not on PATH either")
 
 
-def test_kustomize_is_preferred_over_kubectl(monkeypatch):
+def test_pinned_kustomize_is_preferred_over_kubectl_and_a_kustomize_on_path(tmp_path, monkeypatch, caplog):
+    pinned = fake_pinned_kustomize(tmp_path, monkeypatch)
     monkeypatch.setattr(kustomize.shutil, "which", lambda name: f"/opt/bin/{name}")
-    assert kustomize.command("/d", "d") == ["/opt/bin/kustomize", "build", "/d", kustomize.ROOT_ONLY]
-    monkeypatch.setattr(kustomize.shutil, "which", lambda name: "/usr/bin/kubectl" if name == "kubectl" else None)
-    assert kustomize.command("/d", "d") == ["/usr/bin/kubectl", "kustomize", "/d", kustomize.ROOT_ONLY]
+    assert kustomize.command("/d", "d") == [str(pinned), "build", "/d", kustomize.ROOT_ONLY]
+    pinned.unlink()
+    with caplog.at_level("WARNING", logger="kubesync.sources.kustomize"):
+        assert kustomize.command("/d", "d") == ["/opt/bin/kubectl", "kustomize", "/d", kustomize.ROOT_ONLY]
+        assert kustomize.command("/e", "e") == ["/opt/bin/kubectl", "kustomize", "/e", kustomize.ROOT_ONLY]
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith("kustomize 5.8.2 is not built (looked for ")
+    assert said[0].endswith("; rendering kustomizations with kubectl's embedded kustomize meanwhile")
+
+
+def test_a_wrong_override_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESYNC_KUSTOMIZE", str(tmp_path / "missing"))
+    with pytest.raises(SourceError, match=r"^d: KUBESYNC_KUSTOMIZE=/.*/missing is not an executable program; "):
+        kustomize.command("/d", "d")
 
 
 def test_long_stderr_is_cut(tmp_path, monkeypatch):
     script = tmp_path / "kustomize"
     script.write_text('#!/bin/sh\ni=0\nwhile [ $i -lt 200 ]; do i=$((i+1)); echo "error line $i in $2" >&2; done\nexit 1\n')
     script.chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("KUBESYNC_KUSTOMIZE", str(script))
     (tmp_path / "app").mkdir()
     with pytest.raises(SourceError) as info:
         kustomize.render(tmp_path / "app", "overlays/app")

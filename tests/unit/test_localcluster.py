@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import stat
 
 import pytest
 
-from kubesync import localcluster
+from kubesync import localcluster, tools
 
 
 def fake_build(root, version: localcluster.KubernetesVersion, with_etcd: bool = True) -> None:
@@ -52,7 +51,7 @@ def test_nothing_built_defaults_to_the_newest_and_says_how_to_build(root):
         localcluster.find_binaries(version)
     message = str(info.value)
     assert "Kubernetes 1.37.2: missing kube-apiserver, kube-controller-manager, etcd" in message
-    assert "scripts/build-k8s-1.37" in message
+    assert message.endswith("run `kubesync cluster build --kubernetes-version 1.37` (or `make control-plane`) first")
 
 
 @pytest.mark.parametrize("given, full", [("1.37", "1.37.2"), ("v1.37", "1.37.2"), ("1.20.2", "1.20.2"), ("1.20", "1.20.2")])
@@ -71,7 +70,7 @@ def test_only_1_20_gets_insecure_port_flags():
     assert not localcluster.VERSIONS["1.37"].insecure_port_flags
 
 
-def test_build_scripts_exist_for_every_version():
-    scripts = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
+def test_packaged_recipes_exist_for_every_version():
     for version in localcluster.VERSIONS.values():
-        assert os.access(os.path.join(scripts, os.path.basename(version.build_script)), os.X_OK)
+        assert tools.recipe_path(f"k8s-{version.minor}").is_file()
+        assert version.build_script == f"kubesync cluster build --kubernetes-version {version.minor}"

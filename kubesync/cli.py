@@ -44,13 +44,27 @@ GLOBAL_FLAGS: list[tuple[tuple[str, ...], dict]] = [
 ]
 
 
+GLOBAL_NOTE = "global flags (--kubeconfig, --context, --as, --request-timeout, ...) go before or after the command: `kubesync options` lists them"
+
+
 def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """The global flags; a subcommand accepts them all but lists them once, in `kubesync options` (as kubectl)."""
     g = p.add_argument_group("global flags (before or after the command)")
     for flags, kwargs in GLOBAL_FLAGS:
         kwargs = dict(kwargs)
         if not top or kwargs.get("action") == "store_const":
             kwargs["default"] = argparse.SUPPRESS
+        if not top:
+            kwargs["help"] = argparse.SUPPRESS
         g.add_argument(*flags, **kwargs)
+
+
+def global_flags_help() -> str:
+    """What `kubesync options` prints."""
+    p = argparse.ArgumentParser(prog="kubesync", usage=argparse.SUPPRESS, add_help=False,
+                                description="The following flags work with every command, before or after it:")
+    _add_common(p, top=True)
+    return p.format_help()
 
 
 def _add_source(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -61,14 +75,45 @@ def _add_source(p: argparse.ArgumentParser, required: bool = True) -> None:
     g.add_argument("--ref", metavar="REF", help="branch, tag or commit of --repo (default: HEAD)")
     g.add_argument("--path", dest="subpath", metavar="SUBDIR", help="sub-folder inside the source")
     p.set_defaults(_source_required=required)
-    g2 = p.add_argument_group("sync")
-    g2.add_argument("--name", metavar="SYNC", help="sync name: names the inventory and the owner label (default: the source "
-                    "folder's name; a run that may prune needs it given, here or in kubesync.yaml)")
-    g2.add_argument("-n", "--namespace", metavar="NS", help="namespace for namespaced objects that name none (default: default); "
-                    "an object naming another namespace is an error")
-    g2.add_argument("-l", "--selector", metavar="SELECTOR", help="only desired objects whose labels match (key=value, key!=value, "
-                    "key, !key, key in (a,b), comma-separated); a run with a selector never prunes")
-    g2.add_argument("--config", metavar="FILE", help="kubesync.yaml holding ignore rules and prune policy for --name")
+
+
+# Sync flags: each declared once, with the commands that take it (and, where a command means something
+# else by it, that command's own help). To add a planning flag: a row here, a field of settings.Flags
+# and settings.SyncConfig, and its line in commands/common.flags().
+RUNS = ("plan", "diff", "apply", "status", "daemon")
+SYNC_FLAGS: list[tuple[tuple[str, ...], dict, tuple[str, ...], dict[str, str]]] = [
+    (("--name",), dict(metavar="SYNC", help="sync name: names the inventory and the owner label (default: the source "
+                                              "folder's name; a run that may prune needs it given, here or in kubesync.yaml)"), RUNS, {}),
+    (("-n", "--namespace"), dict(metavar="NS", help="namespace for namespaced objects that name none (default: the kubeconfig "
+                                                   "context's namespace, else default); a namespaced object naming another "
+                                                   "namespace is an error"), RUNS,
+     {"daemon": "namespace for namespaced objects of SOURCE that name none (default: the context's, else default)"}),
+    (("-l", "--selector"), dict(metavar="SELECTOR", help="only desired objects whose labels match (key=value, key!=value, key, "
+                                                         "!key, key in (a,b), comma-separated); with --prune, only owned "
+                                                         "objects it selects are pruned"), RUNS, {}),
+    (("--config",), dict(metavar="FILE", help="kubesync.yaml holding the ignore rules and prune policy of --name"), RUNS,
+     {"daemon": "kubesync.yaml: the syncs to keep converged (every one, or only --name), alerts and the receiver"}),
+    (("--prune",), dict(action="store_true", help="delete owned objects that are gone from the source"), ("plan", "diff", "apply", "daemon"),
+     {"plan": "plan deletions of owned objects gone from the source (without it they are listed as 'would be pruned')",
+      "diff": "include objects that would be pruned"}),
+    (("--force",), dict(action="store_true", help="allow pruning more than --max-prune of the owned objects"), ("apply",), {}),
+    (("--max-prune",), dict(type=float, default=None, metavar="SHARE", help="largest share of owned objects one run may "
+                                                                            "delete (default 0.5)"), ("apply", "daemon"), {}),
+    (("--allow-empty",), dict(action="store_true", help="accept a source without objects, and with --prune delete "
+                                                        "everything the sync owns (otherwise an error: nothing applied or pruned)"),
+     ("plan", "apply", "daemon"), {}),
+    (("--adopt",), dict(action="store_true", help="take over existing objects not managed by any tool"), ("apply",), {}),
+    (("--adopt-source",), dict(action="store_true", help="this source takes over a sync another source applied, and may "
+                                                         "prune for it (nothing else)"), ("plan", "apply"), {}),
+    (("--self-heal",), dict(action="store_true", help="revert out-of-band changes to managed objects"), ("daemon",), {}),
+]
+
+
+def _add_sync(p: argparse.ArgumentParser, command: str) -> None:
+    g = p.add_argument_group("sync")
+    for flags, kwargs, commands, own in SYNC_FLAGS:
+        if command in commands:
+            g.add_argument(*flags, **{**kwargs, **({"help": own[command]} if command in own else {})})
 
 
 def _add_plan_output(p: argparse.ArgumentParser) -> None:
@@ -85,8 +130,8 @@ def _add_validate(p: argparse.ArgumentParser) -> None:
 def _command_plan(sub, fmt) -> None:
     p = sub.add_parser("plan", help="show what a sync would create, update, scale, replace and delete", epilog=EPILOG_EXIT, formatter_class=fmt)
     _add_source(p)
+    _add_sync(p, "plan")
     _add_plan_output(p)
-    p.add_argument("--prune", action="store_true", help="include deletions of objects gone from the source")
     p.add_argument("--out", metavar="PLAN.json", help="save the plan to apply later with `apply --plan`")
     _add_validate(p)
     _add_common(p)
@@ -95,7 +140,7 @@ def _command_plan(sub, fmt) -> None:
 def _command_diff(sub, fmt) -> None:
     p = sub.add_parser("diff", help="coloured unified diff of live objects against the source", epilog=EPILOG_EXIT, formatter_class=fmt)
     _add_source(p)
-    p.add_argument("--prune", action="store_true", help="include objects that would be pruned")
+    _add_sync(p, "diff")
     p.add_argument("--exit-code", "--detailed-exitcode", dest="exit_code", action="store_true", help="exit 2 when there are changes")
     _add_validate(p)
     _add_common(p)
@@ -104,12 +149,9 @@ def _command_diff(sub, fmt) -> None:
 def _command_apply(sub, fmt) -> None:
     p = sub.add_parser("apply", help="apply a source (or a saved plan) to the cluster", formatter_class=fmt)
     _add_source(p, required=False)
+    _add_sync(p, "apply")
     p.add_argument("--plan", dest="plan_file", metavar="PLAN.json", help="apply exactly this saved plan (refused when stale)")
     p.add_argument("--replan", action="store_true", help="with --plan: plan again instead of refusing a stale plan")
-    p.add_argument("--prune", action="store_true", help="delete owned objects that are gone from the source")
-    p.add_argument("--force", action="store_true", help="allow pruning with an empty source or beyond --max-prune")
-    p.add_argument("--max-prune", type=float, default=None, metavar="SHARE", help="largest share of owned objects one run may delete (default 0.5)")
-    p.add_argument("--adopt", action="store_true", help="take over existing objects not managed by any tool")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation before deleting or replacing")
     p.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client",
                    help="client (also a bare --dry-run, as in kubectl): plan only; server: send every write with dryRun=All")
@@ -119,13 +161,22 @@ def _command_apply(sub, fmt) -> None:
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 32)")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                   help="json: print only the result, object by object (schema kubesync.io/apply/v1), for CI")
     _add_common(p)
 
 
 def _command_status(sub, fmt) -> None:
     p = sub.add_parser("status", help="health of every object a sync owns; with its source, sync state too", formatter_class=fmt)
     _add_source(p, required=False)
+    _add_sync(p, "status")
     p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
+    _add_common(p)
+
+
+def _command_list(sub, fmt) -> None:
+    p = sub.add_parser("list", help="every sync on the cluster: source, revision, last apply, objects, health", formatter_class=fmt)
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     _add_common(p)
 
 
@@ -136,6 +187,8 @@ def _command_compare(sub, fmt) -> None:
     p.add_argument("--head", required=True, metavar="REF", help="the ref under review (e.g. feature)")
     p.add_argument("--path", dest="subpath", metavar="SUBDIR", help="sub-folder inside the repository")
     p.add_argument("-n", "--namespace", metavar="NS", help="namespace for objects that name none (default: default)")
+    p.add_argument("--config", metavar="FILE", help="kubesync.yaml: compare every sync of it that reads --repo, each with "
+                                                   "its own path, namespace and prune policy, in one report")
     _add_plan_output(p)
     _add_common(p)
 
@@ -143,9 +196,8 @@ def _command_compare(sub, fmt) -> None:
 def _command_daemon(sub, fmt) -> None:
     p = sub.add_parser("daemon", help="keep one or more syncs converged (watch, poll, self-heal)", formatter_class=fmt)
     _add_source(p, required=False)
+    _add_sync(p, "daemon")
     p.add_argument("--interval", default="30s", metavar="DURATION", help="git poll and full resync interval (default 30s)")
-    p.add_argument("--self-heal", action="store_true", help="revert out-of-band changes to managed objects")
-    p.add_argument("--prune", action="store_true", help="delete owned objects that are gone from the source")
     p.add_argument("--listen", default="127.0.0.1:9090", metavar="HOST:PORT", help="address of /healthz, /readyz, /metrics, /webhook/<sync> (IPv6: [::1]:9090)")
     p.add_argument("--leader-elect", action="store_true", help="elect one writer among replicas through a Lease")
     p.add_argument("--lease-namespace", default="default", metavar="NS", help="namespace of the leader (or shard) Leases")
@@ -153,8 +205,6 @@ def _command_daemon(sub, fmt) -> None:
     p.add_argument("--shards", type=int, default=0, metavar="N", help="split the syncs among replicas in N shards, one Lease each (0: off; not with --leader-elect)")
     p.add_argument("--lease-duration", default="15s", metavar="DURATION", help="how long a dead leader's Lease blocks a follower (default 15s)")
     p.add_argument("--identity", metavar="ID", help="holder identity in the Lease (default: hostname-pid-random)")
-    p.add_argument("--max-prune", type=float, default=None, metavar="SHARE", help="largest share of owned objects one run may delete (default 0.5)")
-    p.add_argument("--allow-empty", action="store_true", help="accept a source without objects (otherwise an error: nothing applied or pruned)")
     p.add_argument("--alert-webhook", metavar="URL", help="POST alerts (sync failed, degraded, recovered) as JSON to this URL")
     p.add_argument("--alert-format", choices=("json", "slack"), default=None, help="alert body: kubesync's JSON event or Slack's {\"text\": ...}")
     p.add_argument("--webhook", dest="webhook_deprecated", metavar="URL", help=argparse.SUPPRESS)  # old name of --alert-webhook
@@ -193,6 +243,11 @@ def _command_version(sub, fmt) -> None:
     _add_common(p)
 
 
+def _command_options(sub, fmt) -> None:
+    p = sub.add_parser("options", help="the global flags every command accepts", formatter_class=fmt)
+    _add_common(p)
+
+
 def _command_completion(sub, fmt) -> None:
     p = sub.add_parser("completion", help="shell completion script: source <(kubesync completion bash)", formatter_class=fmt)
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete for")
@@ -210,10 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
-    commands = (_command_plan, _command_diff, _command_apply, _command_status, _command_compare, _command_daemon,
-                _command_cluster, _command_version, _command_completion)
+    commands = (_command_plan, _command_diff, _command_apply, _command_status, _command_list, _command_compare, _command_daemon,
+                _command_cluster, _command_version, _command_options, _command_completion)
     for add in commands:  # one function per subcommand, in `--help` order
         add(sub, fmt)
+    for p in sub.choices.values():
+        p.epilog = f"{p.epilog}\n\n{GLOBAL_NOTE}" if p.epilog else GLOBAL_NOTE
+    parser.subcommands = sub.choices  # type: ignore[attr-defined]  (for the usage of an unknown option)
     return parser
 
 
@@ -240,7 +298,9 @@ def redact(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_bare_dry_run(sys.argv[1:] if argv is None else argv))
+    args, unknown = parser.parse_known_args(_bare_dry_run(sys.argv[1:] if argv is None else argv))
+    if unknown:  # the usage of the command it was given to, not the top-level one
+        (parser.subcommands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not args.command:
         parser.print_help()
         return 1

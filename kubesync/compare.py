@@ -24,7 +24,9 @@ def short(revision: str) -> str:
     return short_revision(revision, 7)
 
 
-def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace: str = "default") -> Plan:
+def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace: str = "default", prune: bool = True) -> Plan:
+    """The plan; with `prune` off (a sync whose policy is not to prune), what the merge removes is listed
+    as what a prune would delete (`Plan.would_prune`), not as deletions."""
     # no server schema offline; a CRD in either state still speaks for its custom resources
     base_resolved = with_schemas(resolve(base.manifests, offline_lookup, namespace), {})
     head_resolved = with_schemas(resolve(head.manifests, offline_lookup, namespace), {})
@@ -34,6 +36,6 @@ def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace:
         obj.setdefault("metadata", {})["uid"] = ""  # no cluster: no uid or resourceVersion preconditions
         live[r.ref.key] = obj
     inventory = [InventoryEntry(r.ref, "") for r in base_resolved]
-    settings = PlanSettings(sync=sync, prune=True, force=True)
+    settings = PlanSettings(sync=sync, prune=prune, force=True, allow_empty=True)
     plan = build_plan(head_resolved, live, live, inventory, settings, source=head.source, revision=head.revision)
     return replace(plan, sides=(("base", short(base.revision)), ("head", short(head.revision))))

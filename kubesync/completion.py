@@ -36,13 +36,17 @@ def _options(parser: argparse.ArgumentParser) -> tuple[Option, ...]:
 def describe(parser: argparse.ArgumentParser) -> tuple[tuple[Option, ...], tuple[Command, ...]]:
     """The top-level options and every subcommand with its options."""
     commands = []
+    top = _options(parser)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help or "" for a in action._choices_actions}
             for name, sub in action.choices.items():
                 positional = next((a for a in sub._actions if not a.option_strings and a.choices), None)
-                commands.append(Command(name, helps.get(name, ""), _options(sub), tuple(positional.choices) if positional else ()))
-    return _options(parser), tuple(commands)
+                own = _options(sub)
+                flags = {f for o in own for f in o.flags}
+                merged = own + tuple(o for o in top if not flags & set(o.flags))  # the global flags are listed once
+                commands.append(Command(name, helps.get(name, ""), merged, tuple(positional.choices) if positional else ()))
+    return top, tuple(commands)
 
 
 def _words(options) -> str:

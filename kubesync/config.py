@@ -115,7 +115,7 @@ def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | N
     if "ref" in fields:
         r.fail(fields["ref"], f"{where}.ref", "needs repo: a folder has no refs")
     path = get["path"]
-    return SourceSpec(path=str(_resolve(base, path))) if path else None
+    return SourceSpec(path=str(_resolve(base, path)), root=str(base)) if path else None
 
 
 def _resolve(base: Path, path: str) -> Path:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 import jsonpatch
 import jsonpointer
 
-from kubesync.diff.quantity import parse_quantity
+from kubesync.quantity import parse_quantity
 from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Plan
 
 CPU = ("requests.cpu", "limits.cpu")

@@ -38,8 +38,11 @@ def decode(data: str) -> list[InventoryEntry]:
     return [InventoryEntry(ObjectRef(g, v, k, ns, n), uid) for g, v, k, ns, n, uid in rows]
 
 
-def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "") -> KubeObject:
-    """The inventory ConfigMap of a sync holding these entries, and naming the source they came from."""
+def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "",
+                 revision: str = "", applied_at: str = "") -> KubeObject:
+    """The inventory ConfigMap of a sync holding these entries, naming the source they came from, the
+    revision last applied and when (RFC 3339, UTC): `kubesync list` reads them."""
+    extra = {k: v for k, v in (("source", source), ("revision", revision), ("appliedAt", applied_at)) if v}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -48,7 +51,7 @@ def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = 
             "namespace": namespace,
             "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, INVENTORY_FOR_LABEL: sync},
         },
-        "data": {"format": FORMAT, "objects": encode(entries), **({"source": source} if source else {})},
+        "data": {"format": FORMAT, "objects": encode(entries), **extra},
     }
 
 
@@ -67,10 +70,19 @@ def from_configmap(cm: KubeObject | None, sync: str, namespace: str = DEFAULT_NA
         ) from e
 
 
+def summary_of(cm: KubeObject) -> dict:
+    """What an inventory says about its sync, without decoding the entries' uids: for `kubesync list`."""
+    data = cm.get("data") or {}
+    meta = cm.get("metadata") or {}
+    return {"sync": str((meta.get("labels") or {}).get(INVENTORY_FOR_LABEL) or ""), "inventoryNamespace": str(meta.get("namespace") or ""),
+            "source": str(data.get("source") or ""), "revision": str(data.get("revision") or ""),
+            "appliedAt": str(data.get("appliedAt") or "")}
+
+
 def source_of(cm: KubeObject | None) -> str:
     """The source an inventory was written from ("" when none: never run, or written before sources were recorded)."""
     return str(((cm or {}).get("data") or {}).get("source") or "")
 
 
-__all__ = ["source_of", "encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
+__all__ = ["source_of", "summary_of", "INVENTORY_FOR_LABEL", "encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
            "SYNC_LABEL"]

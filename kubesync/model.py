@@ -117,6 +117,10 @@ class DesiredState:
     source: str  # a description for people: a path, or repo@ref:path
     revision: str  # git commit sha, or a content hash for a directory
     warnings: tuple[str, ...] = ()  # for the plan: e.g. remote kustomize resources the revision does not pin
+    identity: str = ""
+    """Which source this is on any machine (sources/identity.py): recorded in the inventory, compared before a prune."""
+    identity_aliases: tuple[str, ...] = ()
+    """Older recorded forms of the same identity."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,20 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Review:
+    """Where a plan applies and how, for the people and bots reading it (pull-request comments, CI logs)."""
+
+    context: str = ""
+    """The kubeconfig context it was planned with."""
+    server: str = ""
+    """The API server's URL."""
+    cluster_id: str = ""
+    """A short id of the cluster (the kube-system namespace's uid), the same for every context of one cluster."""
+    apply_with: str = ""
+    """The exact command that applies it, or how it will be applied ("the daemon applies it when merged")."""
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a sync would do, in execution order."""
 
@@ -264,6 +282,9 @@ class Plan:
     sides: tuple[tuple[str, str], ...] = (("live", ""), ("desired", ""))
     """The diff headers' labels and revisions: `--- live/<object>` against `+++ desired/<object>`,
     or `--- base/<object>\t<rev>` against `+++ head/<object>\t<rev>` for compare."""
+    would_prune: tuple[Action, ...] = ()
+    """Owned objects gone from the source that this plan does not delete because prune is off, but a sync
+    with prune on (a daemon, `apply --prune`) would: shown in every review, flagged `delete`, never applied."""
 
     @property
     def changes(self) -> tuple[Action, ...]:

@@ -274,16 +274,16 @@ def owned_count(managed_live: dict[tuple, KubeObject], inventory: Iterable[Inven
 
 
 def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: PlanSettings) -> None:
-    """Refuse the deletions a broken or emptied source would cause, unless forced."""
-    if not deletions or settings.force:
+    """Refuse the deletions a broken or emptied source would cause; each guard has its own explicit flag."""
+    if not deletions:
         return
-    if n_desired == 0:
+    if n_desired == 0 and not settings.allow_empty:
         raise PlanRefused(
             f"the desired state is empty and pruning would delete all {deletions} object(s) of sync "
             f"{settings.sync!r}; refusing (an empty or broken source must not wipe a cluster). "
-            "Pass --force if you really mean it."
+            "Pass --allow-empty if you really mean it."
         )
-    if owned and deletions / owned > settings.max_prune:
+    if n_desired and owned and deletions / owned > settings.max_prune and not settings.force:
         raise PlanRefused(
             f"pruning would delete {deletions} of {owned} object(s) of sync {settings.sync!r} "
             f"({deletions / owned:.0%}, more than the allowed {settings.max_prune:.0%}); refusing. "
@@ -291,19 +291,25 @@ def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: Pla
         )
 
 
+def same_source(recorded: str, settings: PlanSettings) -> bool:
+    """Whether the inventory was written from this source (or nothing was recorded)."""
+    return not recorded or not settings.source or recorded == settings.source or recorded in settings.source_aliases
+
+
 def check_prune_source(recorded: str, settings: PlanSettings) -> None:
     """Two sources sharing a sync name (two repositories' `manifests/` folders) must not prune each other."""
-    if recorded and settings.source and recorded != settings.source and not settings.force:
+    if not same_source(recorded, settings) and not settings.adopt_source:
         raise PlanRefused(
             f"sync {settings.sync!r} was applied from {recorded}, not from this source ({settings.source}); "
-            "refusing to prune objects another source owns. Give this source its own --name, or pass --force "
-            "if the sync really moved here."
+            "refusing to prune objects another source owns. Give this source its own --name, or pass "
+            "--adopt-source if the sync really moved here."
         )
 
 
 def source_after(recorded: str, settings: PlanSettings) -> str:
-    """The source the inventory records after this run: the first one, until a forced prune moves it."""
-    if recorded and settings.source and recorded != settings.source and not (settings.prune and settings.force):
+    """The source the inventory records after this run: the first one, until a prune with --adopt-source
+    moves it; an older form of this source's identity is replaced by the current one."""
+    if not same_source(recorded, settings) and not (settings.prune and settings.adopt_source):
         return recorded
     return settings.source or recorded
 
@@ -355,17 +361,21 @@ def build_plan(
         if conflict:
             conflicts.append(conflict)
     warnings = [r.warning for r in resolved if r.warning]
-    if inventory_source and settings.source and inventory_source != settings.source and not settings.prune:
+    if not same_source(inventory_source, settings) and not settings.prune:
         warnings.append(f"sync {settings.sync!r} was applied from {inventory_source}, not from this source "
                         f"({settings.source}); a prune from here will be refused (give this source its own --name)")
+    desired_keys = {r.ref.key for r in resolved}
+    would_prune: list[Action] = []
     if settings.prune:
         check_prune_source(inventory_source, settings)
-        desired_keys = {r.ref.key for r in resolved}
         deletions, prune_warnings = plan_prune(desired_keys, managed_live, inventory, settings)
         warnings += prune_warnings
         check_prune_safety(len(resolved), len(deletions), owned_count(managed_live, inventory), settings)
         actions.extend(deletions)
-    return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings))
+    elif same_source(inventory_source, settings):  # a review shows what a prune-on sync would delete
+        would_prune, _ = plan_prune(desired_keys, managed_live, inventory, settings)
+    return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings),
+                would_prune=order(would_prune))
 
 
 def waves(plan: Plan) -> list[list[Action]]:

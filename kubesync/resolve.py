@@ -112,20 +112,30 @@ def with_schemas(resolved: list[Resolved], schemas: Mapping[tuple[str, str], Any
     return out
 
 
-def not_served(api_version: str, kind: str) -> str:
-    """Why a kind is unknown, worded for its kind of API: a CRD not installed, or a built-in API that
-    this server's Kubernetes version does not serve (too old, too new, or turned off)."""
+def not_served(api_version: str, kind: str, served: list[str] | None = None) -> str:
+    """Why a kind is unknown, worded for its kind of API: a misspelled kind of a group-version the
+    cluster serves (`served`: its kinds; with the closest one suggested), a CRD not installed, or a
+    built-in API that this server's Kubernetes version does not serve (too old, too new, or turned off)."""
+    import difflib
+
     from kubesync.diff.normalize import is_builtin
 
     head = f"the cluster does not serve kind {kind!r} in {api_version!r}"
+    if served:
+        close = difflib.get_close_matches(kind, served, n=1, cutoff=0.6) or [
+            k for k in served if k.lower() == kind.lower()]
+        hint = f"did you mean {close[0]!r}?" if close else f"it serves {', '.join(served[:12])}" + (", ..." if len(served) > 12 else "")
+        return f"{api_version} has no kind {kind!r} (a typo of the kind?); {hint}"
     if is_builtin(api_version) or api_version.split("/")[0].endswith(".k8s.io"):
         return (f"{head}: {api_version} is a built-in Kubernetes API that this server's version does not serve "
                 "(removed, not yet added, or turned off); use an apiVersion the server lists in `kubectl api-versions`")
     return f"{head}; is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?"
 
 
-def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, default_namespace: str) -> list[Resolved]:
-    """Every manifest with its resource type and namespace, or a ResolveError listing every problem."""
+def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, default_namespace: str,
+            kinds: Callable[[str], "list[str] | None"] | None = None) -> list[Resolved]:
+    """Every manifest with its resource type and namespace, or a ResolveError listing every problem.
+    `kinds`: the kinds a group-version serves (discovery), to tell a misspelled kind from a missing API."""
     from_crds = types_from_crds(manifests)
     problems: list[str] = []
     out: list[Resolved] = []
@@ -135,7 +145,7 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
         pending = rtype is None and (api_version, m.ref.kind) in from_crds
         rtype = rtype or from_crds.get((api_version, m.ref.kind))
         if rtype is None:
-            problems.append(f"{m.origin}: {m.ref}: {not_served(api_version, m.ref.kind)}")
+            problems.append(f"{m.origin}: {m.ref}: {not_served(api_version, m.ref.kind, kinds(api_version) if kinds else None)}")
             continue
         obj = m.obj
         ref = m.ref

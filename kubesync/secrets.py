@@ -37,7 +37,8 @@ CREDENTIAL_PARAMS = ("token", "access_token", "private_token", "job_token", "oau
                      "password", "passwd", "pwd", "secret", "client_secret", "auth", "sig", "signature", "x-amz-signature",
                      "x-amz-credential", "x-goog-signature", "code")
 _QUERY_CREDENTIAL = re.compile(r"([?&;](?:" + "|".join(map(re.escape, CREDENTIAL_PARAMS)) + r")=)[^&#\s'\"]+", re.I)
-_AUTH_HEADER = re.compile(r"\b((?:Bearer|Basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}")
+# An authorization header's value; never a plain word that follows one ("aws eks get-token --cluster prod").
+_AUTH_HEADER = re.compile(r"(?<![\w-])((?:Bearer|Basic|token)\s+)(?!-)[A-Za-z0-9._~+/=-]{8,}")
 
 
 def redact_credentials(text: str) -> str:

@@ -2,7 +2,7 @@
 and flags merged once.
 
     a flag given  >  the sync's kubesync.yaml entry  >  a process-wide flag (daemon --context, --interval)  >  default
-    switches (--prune, --self-heal, --allow-empty, --force, --adopt) only ever turn a setting on
+    switches (--prune, --self-heal, --allow-empty, --force, --adopt, --adopt-source) only ever turn a setting on
 
 Each check on a value (a duration, a share, a webhook URL) is written here once; the kubesync.yaml
 reader adds file:line to its message, the command line the flag's name.
@@ -67,16 +67,18 @@ def share(value: float) -> float:
     return float(value)
 
 
-_SIZE = re.compile(r"(\d+)(Ki|Mi|Gi)?")
-_SIZE_UNITS = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-
-
 def parse_size(text: str | int) -> int:
-    """'256Mi', '1Gi', '512Ki' or a plain number of bytes -> bytes (more than 0); ValueError otherwise."""
-    m = _SIZE.fullmatch(str(text).strip()) if not isinstance(text, bool) else None
-    if not m or int(m[1]) == 0:
-        raise ValueError(f"{text!r} is not a size above 0; use bytes or Ki, Mi, Gi, e.g. 256Mi")
-    return int(m[1]) * _SIZE_UNITS[m[2]]
+    """A size above 0 in any Kubernetes quantity form ('256Mi', '1G', '1.5Gi', '512Ki', '1e9' or a plain
+    number of bytes) -> whole bytes; ValueError otherwise."""
+    from kubesync.quantity import parse_quantity
+
+    try:
+        value = parse_quantity(text if isinstance(text, (int, str)) and not isinstance(text, bool) else None)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise ValueError(f"{text!r} is not a size above 0; use bytes or a quantity such as 256Mi, 1Gi, 1.5Gi or 1G")
+    return int(value)
 
 
 def webhook_url(url: str) -> str:
@@ -168,9 +170,16 @@ class SyncConfig:
     inventory_namespace: str = INVENTORY_NAMESPACE
     """Namespace of the sync's inventory ConfigMap."""
     force: bool = False
-    """Allow pruning with an empty source or beyond max_prune (command line only: --force)."""
+    """Allow pruning beyond max_prune (command line only: --force)."""
     adopt: bool = False
     """Take over existing objects no tool manages (command line only: --adopt)."""
+    adopt_source: bool = False
+    """Take over a sync whose inventory was written from another source, and prune for it (command line only:
+    --adopt-source); nothing else."""
+    source_identity: str = ""
+    """Where the source really comes from (sources/identity.py), filled in once it is loaded; empty: the spec's."""
+    source_aliases: tuple[str, ...] = ()
+    """Older recorded forms of `source_identity`."""
     selector: tuple = ()
     """Label selector (kubesync.selector.Requirement, all must hold; -l): only matching desired objects are
     planned, only matching owned objects may be pruned."""
@@ -185,7 +194,9 @@ class SyncConfig:
     def planning(self) -> "PlanSettings":
         """What the pure planner needs of these settings (a derived view, never built on its own)."""
         return PlanSettings(sync=self.name, prune=self.prune, max_prune=self.max_prune, force=self.force, adopt=self.adopt,
-                            ignore=tuple(self.ignore), selector=tuple(self.selector), source=self.source.identity())
+                            ignore=tuple(self.ignore), selector=tuple(self.selector),
+                            source=self.source_identity or self.source.identity(), source_aliases=self.source_aliases,
+                            allow_empty=self.allow_empty, adopt_source=self.adopt_source)
 
     @property
     def resync(self) -> float:
@@ -204,7 +215,7 @@ class PlanSettings:
     max_prune: float = DEFAULT_MAX_PRUNE
     """Largest share of the owned objects one run may delete without `force`."""
     force: bool = False
-    """Allow pruning with an empty desired state or beyond max_prune."""
+    """Allow pruning beyond max_prune."""
     adopt: bool = False
     """Take over existing objects that no tool manages (no managed-by label)."""
     ignore: tuple = ()
@@ -212,8 +223,14 @@ class PlanSettings:
     selector: tuple = ()
     """Label selector requirements (see SyncConfig.selector)."""
     source: str = ""
-    """Where this run's desired state comes from (SourceSpec.identity()); a prune is refused when the
-    inventory was written from another source, unless `force`."""
+    """Where this run's desired state comes from (sources/identity.py); a prune is refused when the
+    inventory was written from another source, unless `adopt_source`."""
+    source_aliases: tuple[str, ...] = ()
+    """Older recorded forms of `source` (the same source)."""
+    allow_empty: bool = False
+    """Allow pruning everything when the desired state is empty."""
+    adopt_source: bool = False
+    """Prune for a sync whose inventory another source wrote (and record this source from now on)."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +276,7 @@ class Flags:
     allow_empty: bool = False
     force: bool = False
     adopt: bool = False
+    adopt_source: bool = False
     selector: tuple | None = None
     """-l, parsed."""
     validation: Validation | None = None
@@ -286,6 +304,7 @@ def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
         allow_empty=entry.allow_empty or flags.allow_empty,
         force=entry.force or flags.force,
         adopt=entry.adopt or flags.adopt,
+        adopt_source=entry.adopt_source or flags.adopt_source,
         selector=entry.selector if flags.selector is None else flags.selector,
         validation=flags.validation or entry.validation,
         strict_namespace=entry.strict_namespace or flags.strict_namespace,

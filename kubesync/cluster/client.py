@@ -124,9 +124,12 @@ def strip_body_quotes(message: str) -> str:
 PERSISTENT_5XX = re.compile(r"failed calling webhook|range is full|failed to allocate a (serviceIP|nodePort)", re.I)
 
 
-def error_for(status: int, body: dict, method: str, path: str) -> errors.ClusterError:
-    """HTTP status picks the subclass; the message is the server's, cut short, never quoting our body."""
+def error_for(status: int, body: dict, method: str, path: str, who: str = "") -> errors.ClusterError:
+    """HTTP status picks the subclass; the message is the server's, cut short, never quoting our body.
+    A refusal (401, 403) also says who asked (`who`: context, user, server; kubeconfig.who)."""
     message = strip_body_quotes(str(body.get("message") or f"HTTP {status}"))
+    if who and status in (401, 403):
+        message = f"{message} [{who}]"
     cls = STATUS_ERRORS.get(status) or (errors.ClusterTransient if status >= 500 else errors.ClusterError)
     if cls is errors.ClusterTransient and status != 429 and PERSISTENT_5XX.search(message):
         cls = errors.ClusterError
@@ -360,7 +363,7 @@ class Cluster:
         except ValueError:
             decoded = {"message": raw[:200].decode(errors="replace")}
         if resp.status >= 400:
-            err = error_for(resp.status, decoded if isinstance(decoded, dict) else {}, method, path)
+            err = error_for(resp.status, decoded if isinstance(decoded, dict) else {}, method, path, kubeconfig.who(self.target))
             err.retry_after = retry_after(resp.headers)  # type: ignore[attr-defined]
             raise err
         return decoded
@@ -387,7 +390,7 @@ class Cluster:
             body = json.loads(resp.data or b"{}")
             if resp.status == 401:
                 self.credentials.refresh()
-            raise error_for(resp.status, body, "WATCH", path)
+            raise error_for(resp.status, body, "WATCH", path, kubeconfig.who(self.target))
         try:
             buf = b""
             for chunk in resp.stream(65536):

@@ -54,6 +54,11 @@ class Discovery:
         kinds = self._load(api_version)
         return None if kinds is None else kinds.get(kind)
 
+    def kinds(self, api_version: str) -> list[str] | None:
+        """The kinds a group-version serves (None when the cluster does not serve the group-version)."""
+        kinds = self._load(api_version)
+        return None if kinds is None else sorted(kinds)
+
     def sharing(self, cluster: API) -> "Discovery":
         """A Discovery that asks through `cluster` (one sync's view of the connection) and shares
         what this one learned, and its schemas, with every other view."""

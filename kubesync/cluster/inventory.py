@@ -6,8 +6,8 @@ import logging
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.inventory import DEFAULT_NAMESPACE, from_configmap, inventory_name, source_of, to_configmap
-from kubesync.model import ADOPTABLE_LABEL, CONFIGMAPS, NAMESPACES, InventoryEntry
+from kubesync.inventory import DEFAULT_NAMESPACE, INVENTORY_FOR_LABEL, from_configmap, inventory_name, source_of, to_configmap
+from kubesync.model import ADOPTABLE_LABEL, CONFIGMAPS, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACES, InventoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,28 @@ def exists(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> bool:
     return cluster.get(CONFIGMAPS, namespace, inventory_name(sync)) is not None
 
 
+def list_all(cluster: API, namespaces: tuple[str, ...] = (DEFAULT_NAMESPACE,)) -> list[dict]:
+    """Every inventory ConfigMap on the cluster (one labelled LIST); only those of `namespaces` when the
+    credentials may not list ConfigMaps cluster-wide."""
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{INVENTORY_FOR_LABEL}"
+    try:
+        return cluster.list(CONFIGMAPS, "", selector=selector).items
+    except errors.ClusterUnauthorized:
+        found = []
+        for ns in dict.fromkeys(n for n in namespaces if n):
+            try:
+                found += cluster.list(CONFIGMAPS, ns, selector=selector).items
+            except errors.ClusterUnauthorized:
+                log.debug("no list of ConfigMaps in %s: its inventories are not shown", ns)
+        return found
+
+
 def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "",
-          exists: bool | None = None) -> dict:
+          exists: bool | None = None, revision: str = "", applied_at: str = "") -> dict:
     """Create or replace the inventory (and its namespace on first use); `source` names where its objects
     came from. `exists`: whether the caller read one (the first request then usually succeeds: one
     request per run instead of three); the server's answer decides when the guess is wrong."""
-    body = to_configmap(sync, entries, namespace, source)
+    body = to_configmap(sync, entries, namespace, source, revision, applied_at)
     stored = None
     if exists:
         try:

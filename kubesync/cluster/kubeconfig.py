@@ -89,9 +89,24 @@ class Target:
     auth_provider: str | None = None
     """A legacy auth provider's name: the official client loads it from `files`."""
     impersonate: Impersonation = field(default_factory=Impersonation)
+    user: str = ""
+    """The kubeconfig user entry's name (for messages: who was refused)."""
     files: tuple[str, ...] = ()
     cluster_info: dict = field(default_factory=dict, compare=False, repr=False)
     """The cluster entry as an exec plugin with provideClusterInfo sees it."""
+
+
+def who(target: Target) -> str:
+    """Who the requests are sent as, for a refusal's message: never a credential, nor a plugin's arguments
+    (they may hold one): `context prod, user admin (exec plugin aws), as alice, server https://...`."""
+    how = ("exec plugin " + os.path.basename(target.exec.command)) if target.exec else (
+        "token" if target.token or target.token_file else "client certificate" if target.cert_file else
+        "basic auth" if target.username else f"auth provider {target.auth_provider}" if target.auth_provider else "")
+    parts = [f"context {target.context}" if target.context else "",
+             f"user {target.user or '(none)'}" + (f" ({how})" if how else ""),
+             f"as {target.impersonate.user}" if target.impersonate.user else "",
+             f"server {target.host}"]
+    return ", ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -306,6 +321,7 @@ def target(merged: Merged, overrides: Overrides = Overrides(), files: tuple[str,
         context=name,
         namespace=str(ctx.get("namespace") or ""),
         impersonate=_impersonation(user, overrides, where),
+        user=user_name,
         files=files,
         cluster_info={k: v for k, v in cluster.items() if k != "extensions"},
         **tls,
@@ -335,6 +351,7 @@ def in_cluster(overrides: Overrides = Overrides()) -> Target:
         ca_file=ca if os.path.isfile(ca) else None,
         token_file=token_file,
         impersonate=_impersonation({}, overrides, "in-cluster"),
+        user="the pod's service account",
     )
 
 

@@ -91,6 +91,20 @@ def run(args) -> int:
     return apply_fresh(args, pipeline(args), sync_settings(args))
 
 
+def as_json(args) -> bool:
+    return getattr(args, "output", "text") == "json"
+
+
+def result(args, plan, report) -> None:
+    """`-o json`: the result document is the only thing on stdout."""
+    import json
+
+    from kubesync.render.result import result_to_dict
+
+    applied = report is not None and args.dry_run != "client"
+    write_out(json.dumps(result_to_dict(plan, report, dry_run=args.dry_run, applied=applied), indent=2, sort_keys=True))
+
+
 def apply_fresh(args, pipe, config) -> int:
     from kubesync.render import render
     from kubesync.sync import raise_for_failures
@@ -98,18 +112,22 @@ def apply_fresh(args, pipe, config) -> int:
     planned = pipe.plan_source(config)
     plan = planned.plan
     color = use_color(args)
-    write_out(render(plan, "text", color=color))
-    if args.dry_run == "client":
-        return 0
-    if not plan.has_changes:
-        return wait_if_asked(args, pipe, planned)
+    if not as_json(args):
+        write_out(render(plan, "text", color=color))
+    if args.dry_run == "client" or not plan.has_changes:
+        if as_json(args):
+            result(args, plan, None)
+        return 0 if args.dry_run == "client" else wait_if_asked(args, pipe, planned)
     confirm_deletions(plan, args)
-    progress = progress_printer(color, len(plan.changes))
+    progress = (lambda outcome: None) if as_json(args) else progress_printer(color, len(plan.changes))
     try:
         report = pipe.apply(planned, settings_from(args), progress=progress)
     finally:
-        progress.finish()
-    write_out(summary(report) + (" (server dry run: nothing was persisted)" if args.dry_run == "server" else ""))
+        getattr(progress, "finish", lambda: None)()
+    if as_json(args):
+        result(args, plan, report)
+    else:
+        write_out(summary(report) + (" (server dry run: nothing was persisted)" if args.dry_run == "server" else ""))
     raise_for_failures(report)
     return wait_if_asked(args, pipe, planned)
 
@@ -129,25 +147,32 @@ def apply_saved(args) -> int:
             raise errors.StalePlan(stale)
         if saved.source is None:
             raise errors.UsageError("--replan needs the plan's source, but the saved plan does not name one")
-        write_out("The saved plan is stale; planning again from its source.")
+        if not as_json(args):
+            write_out("The saved plan is stale; planning again from its source.")
         return apply_fresh(args, pipe, sync_settings(args, saved.source, name=saved.plan.sync, namespace=saved.namespace or None))
     confirm_deletions(saved.plan, args)
-    progress = progress_printer(use_color(args), len(saved.plan.changes))
+    progress = (lambda outcome: None) if as_json(args) else progress_printer(use_color(args), len(saved.plan.changes))
     try:
         report = pipe.apply_saved(saved, settings_from(args), progress=progress)
     finally:
-        progress.finish()
-    write_out(summary(report))
+        getattr(progress, "finish", lambda: None)()
+    if as_json(args):
+        result(args, saved.plan, report)
+    else:
+        write_out(summary(report))
     raise_for_failures(report)
     return 0
 
 
 def wait_if_asked(args, pipe, planned) -> int:
+    from kubesync.commands.progress import ProgressLine
+    from kubesync.settings import parse_duration
+
     if not args.wait or args.dry_run != "none":
         return 0
-    from kubesync.config import parse_duration
-
-    from kubesync.commands.progress import ProgressLine
+    if as_json(args):  # the result is the only thing on stdout: wait quietly
+        pipe.wait(planned, parse_duration(args.timeout), label=args.timeout)
+        return 0
 
     bar = ProgressLine(len(planned.resolved))
 

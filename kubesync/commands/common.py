@@ -47,7 +47,7 @@ def flags(args, **given):
         selector = parse(get("selector"))
     values = dict(name=get("name"), namespace=get("namespace"), context=get("context"), max_prune=max_prune,
                   prune=bool(get("prune")), self_heal=bool(get("self_heal")), allow_empty=bool(get("allow_empty")),
-                  force=bool(get("force")), adopt=bool(get("adopt")), selector=selector,
+                  force=bool(get("force")), adopt=bool(get("adopt")), adopt_source=bool(get("adopt_source")), selector=selector,
                   validation=Validation(get("validate")) if get("validate") else None,
                   strict_namespace=bool(get("namespace")))
     values.update(given)
@@ -177,12 +177,43 @@ def prepare(args, *, deltas: bool = False):
     return pipe, config, pipe.plan_source(config, deltas=deltas)
 
 
+def apply_command(args, config, saved: str | None = None) -> str:
+    """The exact command that applies what `plan` just showed: the saved plan, or the same source and sync."""
+    import shlex
+
+    if saved:
+        return f"kubesync apply --plan {shlex.quote(saved)}"
+    words = ["kubesync", "apply"]
+    if getattr(args, "repo", None):
+        words += ["--repo", args.repo] + (["--ref", args.ref] if args.ref else []) + (["--path", args.subpath] if args.subpath else [])
+    else:
+        words += [args.source or args.filename] + (["--path", args.subpath] if getattr(args, "subpath", None) else [])
+    words += ["--name", config.name]
+    if getattr(args, "namespace", None):
+        words += ["-n", args.namespace]
+    for flag, value in (("-l", getattr(args, "selector", None)), ("--config", getattr(args, "config", None)),
+                        ("--context", getattr(args, "context", None))):
+        if value:
+            words += [flag, value]
+    words += ["--prune"] if config.prune else []
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def review(pipe, apply_with: str):
+    """Where a plan applies (context, server, the cluster's id) and how: for every format of `plan`."""
+    from kubesync.model import Review
+
+    identity = pipe.identity()
+    return Review(context=pipe.cluster.context or "", server=identity.server, cluster_id=identity.uid, apply_with=apply_with)
+
+
 def gate_exit(plan, args) -> int:
     """--fail-on turns risk flags into exit 1; --exit-code makes changes exit 2."""
     import logging
 
     fail_on = parse_fail_on(getattr(args, "fail_on", None))
-    hits = sorted({r.value for a in plan.changes for r in a.risks if r in fail_on})
+    # what a prune-on sync would delete counts too: a review that hides a deletion is no gate
+    hits = sorted({r.value for a in (*plan.changes, *plan.would_prune) for r in a.risks if r in fail_on})
     if hits:
         logging.getLogger("kubesync").error("risky changes present (--fail-on): %s", ", ".join(hits))
         print(f"error: the plan has risky changes named by --fail-on: {', '.join(hits)}", file=sys.stderr)

@@ -1,14 +1,49 @@
-"""`kubesync compare --repo R --base main --head feature`: review a merge without a cluster."""
+"""`kubesync compare --repo R --base main --head feature`: review a merge without a cluster; with
+`--config kubesync.yaml`, every sync of the file that reads the repository, each with its own path,
+namespace and prune policy, in one report."""
 
 from __future__ import annotations
 
+import json
+
 from kubesync.commands.common import gate_exit, use_color, write_out
+
+DAEMON_APPLIES = "the daemon applies it when merged"
 
 
 def run(args) -> int:
     from kubesync.render import render
     from kubesync.sync import compare_refs
 
-    plan = compare_refs(args.repo, args.base, args.head, args.subpath, args.namespace or "default")
-    write_out(render(plan, args.output, color=use_color(args)))
-    return gate_exit(plan, args)
+    if not getattr(args, "config", None):
+        plan = compare_refs(args.repo, args.base, args.head, args.subpath, args.namespace or "default")
+        write_out(render(plan, args.output, color=use_color(args)))
+        return gate_exit(plan, args)
+    return run_config(args)
+
+
+def run_config(args) -> int:
+    from kubesync.config import load_config
+    from kubesync.model import Review
+    from kubesync.render import render
+    from kubesync.sync import compare_config
+
+    config = load_config(args.config)
+    plans = compare_config(args.repo, args.base, args.head, config)
+    review = Review(apply_with=DAEMON_APPLIES)
+    if args.output in ("json", "yaml"):
+        doc = {"syncs": [json.loads(render(plan, "json", review=review)) for _, plan in plans]}
+        if args.output == "json":
+            write_out(json.dumps(doc, indent=2, sort_keys=True))
+        else:
+            import yaml
+
+            write_out(yaml.safe_dump(doc, sort_keys=True, allow_unicode=True))
+    else:
+        sep = "\n---\n\n" if args.output == "markdown" else "\n"
+        parts = [render(plan, args.output, color=use_color(args), review=review) for _, plan in plans]
+        if args.output == "text":
+            parts = [f"== sync {sync.name} ({'prune' if sync.prune else 'no prune'}) ==\n{text}" for (sync, _), text in zip(plans, parts)]
+        write_out(sep.join(parts))
+    codes = [gate_exit(plan, args) for _, plan in plans]
+    return 1 if 1 in codes else max(codes)

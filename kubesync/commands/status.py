@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 
-from kubesync.commands.common import prepare, write_out
+from kubesync import errors
+from kubesync.secrets import redact
+
+from kubesync.commands.common import write_out
 from kubesync.render.status import rows_from_inventory, rows_from_plan
 
 def table(rows: list[dict]) -> str:
@@ -20,19 +25,32 @@ def table(rows: list[dict]) -> str:
 
 
 def run(args) -> int:
-    from kubesync.commands.common import pipeline
+    from kubesync.commands.common import pipeline, sync_settings
 
+    error = None
     if args.source or args.filename or args.repo:
-        _, _, planned = prepare(args)
-        doc = {"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows_from_plan(planned)}
-        note = ""
-    else:
-        if not args.name:
-            from kubesync.errors import UsageError
+        config = sync_settings(args)
+        pipe = pipeline(args)
+        try:
+            planned = pipe.plan_source(config)
+        except (errors.SourceError, errors.ResolveError, errors.PlanInvalid, errors.PlanRefused) as e:
+            # the source cannot be planned: still show what the sync owns, with the reason above it
+            error = e
+            doc = {"sync": config.name, "revision": None, "error": str(e),
+                   "objects": rows_from_inventory(pipe.owned_health(config.name, config.inventory_namespace))}
+            note = "The source cannot be planned (error above); health of what the sync owns, read from the cluster."
+        else:
+            doc = {"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows_from_plan(planned)}
+            note = ""
+    elif not args.name:  # which syncs exist here: as `kubesync list`
+        from kubesync.commands import list as listing
 
-            raise UsageError("status needs --name SYNC (and, to tell Synced from OutOfSync, the source: PATH or --repo)")
+        return listing.run(argparse.Namespace(**{**vars(args), "output": "json" if args.output == "json" else "text"}))
+    else:
         doc = {"sync": args.name, "revision": None, "objects": rows_from_inventory(pipeline(args).owned_health(args.name))}
         note = "Sync state is unknown without the source (give PATH or --repo to compare); health is read from the cluster."
+    if error is not None:
+        print(f"error: {redact(str(error))}", file=sys.stderr)
     if args.output == "json":
         write_out(json.dumps(doc, indent=2, sort_keys=True))
     elif args.output == "yaml":
@@ -41,4 +59,4 @@ def run(args) -> int:
         write_out(yaml.safe_dump(doc, sort_keys=True))
     else:
         write_out((note + "\n\n" if note else "") + table(doc["objects"]))
-    return 0
+    return 1 if error is not None else 0

@@ -75,6 +75,9 @@ class DiscoveryView:
             self._shared.missed(api_version, kind)
         return rtype
 
+    def kinds(self, api_version: str):
+        return self._discovery.kinds(api_version)
+
     def schemas(self, rtypes):
         return self._discovery.schemas(rtypes)
 

@@ -10,7 +10,7 @@ from kubesync.diff import fieldset
 from kubesync.diff.fieldset import FieldSet, decode, encode, fieldset_of, last_applied_of
 from kubesync.diff.mergekeys import MERGE_KEYS, MergeRule, merge_rule
 from kubesync.diff.normalize import IgnoreMatcher, IgnoreRule, is_quantity_path
-from kubesync.diff.quantity import parse_quantity
+from kubesync.quantity import parse_quantity
 from kubesync.diff.threeway import ObjectDiff, contains, diff, diff_iter, normalize_desired, normalize_live
 
 __all__ = [

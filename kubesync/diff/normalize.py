@@ -14,7 +14,7 @@ import fnmatch
 import json
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
-from kubesync.diff.quantity import parse_quantity
+from kubesync.quantity import parse_quantity
 from kubesync.model import split_api_version
 from kubesync.vocab import SERVER_METADATA, escape, is_secret, parse_pointer, pointer, unescape
 

@@ -7,7 +7,7 @@ Every format routes Secrets through `mask` (values shown as ``*** (changed)``, n
 from __future__ import annotations
 
 from kubesync.deltas import Deltas, compute_deltas
-from kubesync.model import Plan
+from kubesync.model import Plan, Review
 from kubesync.render.json import plan_from_dict, plan_to_dict, render_json
 from kubesync.render.markdown import render_markdown
 from kubesync.render.mask import mask_patch, mask_secret
@@ -16,22 +16,24 @@ from kubesync.render.text import render_diff, render_plan
 FORMATS = ("text", "json", "yaml", "markdown")
 
 
-def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Deltas | None = None, generated_at: str | None = None) -> str:
+def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Deltas | None = None, generated_at: str | None = None,
+           review: Review | None = None) -> str:
     """`-o text|json|yaml|markdown` in one call (the JSON printed here is masked). Deltas are computed when
-    not given."""
+    not given; `review` says where the plan applies and how (shown in every format)."""
     deltas = deltas if deltas is not None else compute_deltas(plan)
     if output == "text":
-        return render_plan(plan, color, deltas=deltas)
+        return render_plan(plan, color, deltas=deltas, review=review)
     if output == "json":
-        return render_json(plan, deltas, generated_at=generated_at)
+        return render_json(plan, deltas, generated_at=generated_at, review=review)
     if output == "yaml":  # the JSON document, for people who read YAML (same schema, same masking)
         import json
 
         import yaml
 
-        return yaml.safe_dump(json.loads(render_json(plan, deltas, generated_at=generated_at)), sort_keys=True, allow_unicode=True)
+        doc = json.loads(render_json(plan, deltas, generated_at=generated_at, review=review))
+        return yaml.safe_dump(doc, sort_keys=True, allow_unicode=True)
     if output == "markdown":
-        return render_markdown(plan, deltas)
+        return render_markdown(plan, deltas, review=review)
     raise ValueError(f"unknown output format {output!r}; expected one of {', '.join(FORMATS)}")
 
 

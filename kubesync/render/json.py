@@ -21,7 +21,7 @@ from typing import Any
 
 from kubesync.deltas import Deltas, deltas_to_dict
 from kubesync.errors import UsageError
-from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Origin, Plan, Risk
+from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Origin, Plan, Review, Risk
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
 from kubesync.secrets import redact
 from kubesync.vocab import is_secret
@@ -71,6 +71,7 @@ def plan_to_dict(
     mask: bool = True,
     generated_at: str | None = None,
     deltas: Deltas | None = None,
+    review: Review | None = None,
 ) -> dict:
     """The plan as plain data. ``mask=False`` only for the saved plan file (written 0600)."""
     secrets = plan_secret_values(plan.actions) if mask else set()
@@ -83,8 +84,11 @@ def plan_to_dict(
         "revision": plan.revision,
         "generated_at": generated_at,
         "masked": mask,
-        "summary": {**counts, "changes": len(plan.changes)},
+        "summary": {**counts, "changes": len(plan.changes), "would_prune": len(plan.would_prune)},
         "actions": [action_to_dict(a, mask=mask, secrets=secrets) for a in plan.actions],
+        "would_prune": [action_to_dict(a, mask=mask, secrets=secrets) for a in plan.would_prune],
+        **({"target": {"context": review.context, "server": review.server, "cluster_id": review.cluster_id},
+            "apply_with": review.apply_with} if review is not None else {}),
         "conflicts": [text(c) for c in plan.conflicts],
         "warnings": [text(w) for w in plan.warnings],
         "deltas": deltas_to_dict(deltas) if deltas is not None else None,
@@ -112,8 +116,9 @@ def render_json(
     *,
     mask: bool = True,
     generated_at: str | None = None,
+    review: Review | None = None,
 ) -> str:
-    return dumps(plan_to_dict(plan, mask=mask, generated_at=generated_at, deltas=deltas))
+    return dumps(plan_to_dict(plan, mask=mask, generated_at=generated_at, deltas=deltas, review=review))
 
 
 # ---------------------------------------------------------------- reading a saved plan
@@ -160,12 +165,8 @@ def plan_from_dict(d: dict) -> Plan:
     if not isinstance(d, dict) or d.get("schema") != SCHEMA:
         got = d.get("schema") if isinstance(d, dict) else type(d).__name__
         raise UsageError(f"not a kubesync plan: schema is {got!r}, expected {SCHEMA!r}")
-    actions = []
-    for i, a in enumerate(_need(d, "actions", list, "plan")):
-        try:
-            actions.append(action_from_dict(a, f"actions[{i}]"))
-        except (TypeError, ValueError, AttributeError) as e:  # a hand-edited or truncated file
-            raise UsageError(f"not a valid kubesync plan: actions[{i}]: {e}") from e
+    actions = _actions(_need(d, "actions", list, "plan"), "actions")
+    would_prune = _actions(d.get("would_prune") or [], "would_prune")
     if d.get("masked"):
         masked = [str(a.ref) for a in actions if is_secret(a.ref) and a.type in WRITES]
         if masked:
@@ -180,4 +181,15 @@ def plan_from_dict(d: dict) -> Plan:
         actions=tuple(actions),
         conflicts=tuple(str(c) for c in d.get("conflicts") or ()),
         warnings=tuple(str(w) for w in d.get("warnings") or ()),
+        would_prune=tuple(would_prune),
     )
+
+
+def _actions(items: list, where: str) -> list[Action]:
+    actions = []
+    for i, a in enumerate(items):
+        try:
+            actions.append(action_from_dict(a, f"{where}[{i}]"))
+        except (TypeError, ValueError, AttributeError) as e:  # a hand-edited or truncated file
+            raise UsageError(f"not a valid kubesync plan: {where}[{i}]: {e}") from e
+    return actions

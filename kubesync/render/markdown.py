@@ -12,10 +12,10 @@ import re
 from typing import Iterable
 
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
-from kubesync.model import Action, ActionType, Plan
+from kubesync.model import Action, ActionType, Plan, Review
 from kubesync.render.mask import plan_secret_values
 from kubesync.secrets import redact
-from kubesync.render.text import diff_lines, summary_line
+from kubesync.render.text import WOULD_PRUNE_TITLE, diff_lines, summary_line
 from kubesync import vocab
 
 GITHUB_LIMIT = 65536
@@ -110,29 +110,57 @@ def _partial(head: str, lines: list[str], budget: int) -> str | None:
     return _section(head, lines[:lo], len(lines) - lo) if lo else None
 
 
-def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT) -> str:
-    """A pull-request comment of at most `max_chars` characters."""
+def marker(sync: str) -> str:
+    """A hidden line a bot finds to update its one comment per sync instead of adding another."""
+    return f"<!-- kubesync:plan:{re.sub(r'[^a-z0-9.-]', '', sync.lower())} -->"
+
+
+def _footer(plan: Plan, review: Review | None) -> str:
+    if review is None or not review.apply_with:
+        return ""
+    how = review.apply_with
+    body = f"`{how}`" if how.startswith("kubesync ") else escape(how)
+    return "\n#### How to apply\n\n" + body + "\n"
+
+
+def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT,
+                    review: Review | None = None) -> str:
+    """A pull-request comment of at most `max_chars` characters: a hidden marker, where it applies and how."""
     secrets = plan_secret_values(plan.actions)
     ordered = order_for_review(plan.actions)
-    head = _head(plan, deltas, secrets) + (["#### Changes", ""] if ordered else [])
+    footer = _footer(plan, review)
+    max_chars -= len(footer)
+    head = [marker(plan.sync)] + _head(plan, deltas, secrets, review) + (["#### Changes", ""] if ordered else [])
     text = "\n".join(head) + "\n"
     if len(text) > max_chars - NOTE_RESERVE:  # pathological: cut the head at a line boundary
         text = text[: max(0, max_chars - NOTE_RESERVE)].rsplit("\n", 1)[0] + "\n"
     text, omitted, partial = _diffs(plan, ordered, secrets, text, max_chars)
     if omitted or partial:
         text += _cut_note(ordered, omitted, partial, text, max_chars)
-    return (text.rstrip("\n") + "\n")[:max_chars]
+    return (text.rstrip("\n") + "\n")[:max_chars] + footer
 
 
-def _head(plan: Plan, deltas: Deltas | None, secrets) -> list[str]:
-    """Title, counts, risky changes, deltas, conflicts and warnings: everything above the diffs."""
+def _where(plan: Plan, review: Review | None) -> str:
+    """`Sync shop · context prod · cluster https://... (1a2b3c4d) · source ...`"""
+    parts = [f"Sync **{escape(plan.sync)}**"]
+    if review is not None and review.context:
+        parts.append(f"context **{escape(review.context)}**")
+    if review is not None and review.server:
+        parts.append(f"cluster {escape(review.server)}" + (f" ({escape(review.cluster_id[:8])})" if review.cluster_id else ""))
+    if plan.source:
+        parts.append(f"source {escape(plan.source)}")
+    if plan.revision:
+        parts.append(f"revision {escape(short_revision(plan.revision))}")
+    return " · ".join(parts)
+
+
+def _head(plan: Plan, deltas: Deltas | None, secrets, review: Review | None = None) -> list[str]:
+    """Title, where it applies, counts, risky changes, deltas, conflicts and warnings: everything above the diffs."""
     counts = plan.counts()
     title = f"### kubesync plan: {escape(plan.sync)}"
     if plan.revision:
         title += f" @ {escape(short_revision(plan.revision))}"
-    head = [title, ""]
-    if plan.source:
-        head += [f"<sub>Source: {escape(plan.source)}</sub>", ""]
+    head = [title, "", f"<sub>{_where(plan, review)}</sub>", ""]
     if not plan.has_changes:
         head += [f"**{summary_line(plan)}**", ""]
     else:
@@ -143,12 +171,16 @@ def _head(plan: Plan, deltas: Deltas | None, secrets) -> list[str]:
             "| " + " | ".join(str(counts[k]) for k in kinds) + " |",
             "",
         ]
-    risky = [a for a in plan.changes if a.risks]
+    risky = [a for a in plan.changes if a.risks] + list(plan.would_prune)
     if risky:
         n = len(risky)
         head += ["> [!WARNING]", f"> **{n} risky change{'s' if n != 1 else ''}**, review before merging:"]
-        items = [f"> - **{a.type.value}** {escape(str(a.ref))}: {escape(', '.join(r.value for r in a.risks))}" for a in risky]
+        items = [f"> - **{'delete (with prune on)' if a in plan.would_prune else a.type.value}** {escape(str(a.ref))}: "
+                 f"{escape(', '.join(r.value for r in a.risks))}" for a in risky]
         head += [i if i.startswith(">") else "> " + i for i in _more(items)] + [""]
+    if plan.would_prune:
+        head += [f"#### {WOULD_PRUNE_TITLE}: {len(plan.would_prune)}", ""]
+        head += _more([f"- {escape(str(a.ref))}" for a in plan.would_prune]) + [""]
     if deltas is not None:
         head += deltas_table(deltas)
     if plan.conflicts:

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
-from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, json_copy
+from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, Review, json_copy
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
 from kubesync.secrets import redact
 from kubesync.vocab import HIDDEN_METADATA, CachedResolver
@@ -202,14 +202,24 @@ def colorize(lines: Iterable[str], color: bool) -> list[str]:
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 2 to create, 1 to update, 1 to scale, 0 to delete (5 unchanged).` or `No changes. ...`"""
+    """`Plan: 2 to create, 1 to update, 1 to scale, 0 to delete (5 unchanged).` or `No changes. ...`, and how
+    many objects a sync with prune on would delete when this plan does not prune."""
     counts = plan.counts()
+    pruned = f" {len(plan.would_prune)} would be pruned by a sync with prune on." if plan.would_prune else ""
     if not plan.has_changes:
         n = counts[ActionType.NOOP.value]
-        return f"No changes. {n} object{'' if n == 1 else 's'} in sync."
+        return f"No changes. {n} object{'' if n == 1 else 's'} in sync.{pruned}"
     order = SUMMARY_ORDER if not counts[ActionType.REPLACE.value] else SUMMARY_ORDER[:3] + (ActionType.REPLACE, ActionType.DELETE)
     parts = ", ".join(f"{counts[t.value]} to {t.value}" for t in order)
-    return f"Plan: {parts} ({counts[ActionType.NOOP.value]} unchanged)."
+    return f"Plan: {parts} ({counts[ActionType.NOOP.value]} unchanged).{pruned}"
+
+
+WOULD_PRUNE_TITLE = "Would be pruned by a sync with prune on (this plan does not delete them; --prune would)"
+
+
+def would_prune_lines(plan: Plan) -> list[str]:
+    """One line per owned object gone from the source that a prune-on sync would delete."""
+    return [f"{a.ref}  risks: {','.join(r.value for r in a.risks)}" for a in plan.would_prune]
 
 
 def render_diff(plan: Plan, color: bool = False) -> str:
@@ -248,7 +258,7 @@ def deltas_lines(deltas: Deltas, color: bool = False) -> list[str]:
     return out + [f"  note: {n}" for n in deltas.notes]
 
 
-def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None) -> str:
+def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None, review: Review | None = None) -> str:
     """Summary counts first, then the actions in execution order, notes, resource deltas (when
     given), conflicts, warnings, diffs."""
     secrets = plan_secret_values(plan.actions)
@@ -264,6 +274,8 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
         notes = [f"  {a.ref}: {redact(a.note, secrets)}" for a in changes if a.note]
         if notes:
             out += ["", paint("Notes:", BOLD, color)] + notes
+    if plan.would_prune:
+        out += ["", paint(f"{WOULD_PRUNE_TITLE}:", RED, color)] + [f"  {line}" for line in would_prune_lines(plan)]
     if deltas is not None and not deltas.empty:
         out += [""] + deltas_lines(deltas, color)
     if plan.conflicts:
@@ -273,4 +285,6 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
         out += ["", paint("Warnings:", YELLOW, color)] + [f"  {redact(w, secrets)}" for w in plan.warnings]
     for a in changes:
         out += [""] + colorize(diff_lines(a, secrets=secrets, sides=plan.sides), color)
+    if review is not None and review.apply_with and plan.has_changes:
+        out += ["", f"To apply it: {review.apply_with}"]
     return "\n".join(out) + "\n"

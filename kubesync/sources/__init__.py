@@ -35,14 +35,21 @@ def load(spec: SourceSpec, *, fetch: bool = True) -> DesiredState:
     An empty source yields zero manifests: whether that is allowed is the planner's decision.
     `fetch=False` reuses a cached clone as is (for a second ref of the same repository).
     """
+    from dataclasses import replace
+
+    from kubesync.sources.identity import identify
+
     spec.check()
     if spec.repo:
         from kubesync.sources import git
 
-        return git.load(spec, fetch=fetch)
-    from kubesync.sources import directory
+        state = git.load(spec, fetch=fetch)
+    else:
+        from kubesync.sources import directory
 
-    return directory.load(spec)
+        state = directory.load(spec)
+    identity = identify(spec)
+    return replace(state, identity=identity.primary, identity_aliases=identity.aliases)
 
 
 def current_revision(spec: SourceSpec, *, fetch: bool = True) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubesync.errors import SourceError
 from kubesync.secrets import CREDENTIAL_PARAMS, has_query_credential, redact_credentials as redact  # noqa: F401 (URL rules)
@@ -57,6 +57,8 @@ class SourceSpec:
     """Total size of the files read from the source; None for DEFAULT_MAX_SOURCE_BYTES."""
     allow_remote: bool = False
     """Let a kustomization fetch remote resources (https://, git@...): unpinned by the source's revision."""
+    root: str | None = field(default=None, compare=False)
+    """The folder of the kubesync.yaml that named this source: a plain folder's identity is its path from there."""
 
     def __repr__(self) -> str:
         """Redacted: a spec ends up in logs and tracebacks, its repo URL may carry a password."""

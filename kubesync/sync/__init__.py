@@ -7,6 +7,7 @@ capability (the model: fluxcd/pkg ssa's manager_*.go):
     apply.py   write: execute a plan or a saved plan, record the inventory
     saved.py   whether a saved plan is stale (objects changed, source moved)
     wait.py    health read fresh, one labelled LIST per resource type per poll
+    listing.py every sync on the cluster, from the inventories (`kubesync list`)
 
 A new source kind (Helm, Jsonnet) plugs in below `sources.load`, which hands every kind to the
 pipeline as the same DesiredState; a new apply phase (hooks) plugs into `apply.py`, around
@@ -132,14 +133,39 @@ class Pipeline:
         """The health of each object, read fresh (a missing object or kind is Missing)."""
         return waiting.health(self.cluster, self.discovery, refs, sync)
 
+    def syncs(self) -> list[dict]:
+        """Every sync on the cluster, from the inventories (sync/listing.py)."""
+        from kubesync.sync.listing import list_syncs
 
-def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default") -> Plan:
-    """The plan merging `head` into `base` would cause, from the two refs alone: no cluster."""
+        return list_syncs(self.cluster, self.discovery, (DEFAULT_NAMESPACE, self.cluster.namespace))
+
+
+def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default", *,
+                 sync: str | None = None, prune: bool = True, fetch: bool = True) -> Plan:
+    """The plan merging `head` into `base` would cause, from the two refs alone: no cluster. `sync` and
+    `prune` are the sync's own name and policy (kubesync.yaml), when compared for one."""
     from kubesync.compare import compare_states
     from kubesync.sources import SourceSpec, load
 
     base_spec = SourceSpec(repo=repo, ref=base, subpath=subpath)
     head_spec = SourceSpec(repo=repo, ref=head, subpath=subpath)
-    base_state = load(base_spec)
+    base_state = load(base_spec, fetch=fetch)
     head_state = load(head_spec, fetch=False)  # one fetch serves both refs
-    return compare_states(base_state, head_state, sync=head_spec.default_name(), namespace=namespace)
+    return compare_states(base_state, head_state, sync=sync or head_spec.default_name(), namespace=namespace, prune=prune)
+
+
+def compare_config(repo: str, base: str, head: str, config) -> list[tuple[SyncConfig, Plan]]:
+    """`compare` for every sync of a kubesync.yaml (settings.Config) that reads this repository, each
+    with its own path, namespace and prune policy."""
+    from kubesync.sources.identity import syncs_reading
+
+    found = syncs_reading(repo, config.syncs)
+    if not found:
+        raise errors.UsageError(f"{config.path or 'kubesync.yaml'}: no sync reads the repository {repo!r} "
+                                "(compare needs syncs whose source is that repository or a folder inside it)")
+    out = []
+    for i, (sync, subpath) in enumerate(found):
+        plan = compare_refs(repo, base, head, subpath, sync.namespace or "default", sync=sync.name, prune=sync.prune,
+                            fetch=i == 0)
+        out.append((sync, plan))
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol, Sequence
 
@@ -54,7 +55,7 @@ def apply_planned(cluster: API, discovery, planned: Planned, settings: ApplySett
             source = source_after(planned.inventory_source, config.planning)
             existed = bool(planned.inventory or planned.inventory_source)
             record_inventory(cluster, config.name, config.inventory_namespace, next_inventory(planned, report), report,
-                             source, existed)
+                             source, existed, planned.plan.revision)
     return report
 
 
@@ -67,7 +68,8 @@ def apply_saved(cluster: API, discovery, saved, settings: ApplySettings, progres
     report = Applier(cluster, discovery, settings, replan=None, progress=progress, stop=stop).apply(saved.plan)
     if not settings.dry_run:
         source = inv_source or (saved.source.identity() if saved.source is not None else "")
-        record_inventory(cluster, sync, namespace, next_inventory(run, report), report, source, bool(inv or inv_source))
+        record_inventory(cluster, sync, namespace, next_inventory(run, report), report, source, bool(inv or inv_source),
+                         saved.plan.revision)
     return report
 
 
@@ -110,10 +112,12 @@ def next_inventory(run: Baseline, report: ApplyReport) -> list[InventoryEntry]:
 
 
 def record_inventory(cluster: API, sync: str, namespace: str, entries: list[InventoryEntry], report: ApplyReport,
-                     source: str = "", exists: bool | None = None) -> None:
+                     source: str = "", exists: bool | None = None, revision: str = "") -> None:
     """Write the inventory (`exists`: whether one was read); when that fails after some actions failed too, report both."""
+    applied_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        stored_inventory.write(cluster, sync, entries, namespace, source=source, exists=exists)
+        stored_inventory.write(cluster, sync, entries, namespace, source=source, exists=exists, revision=revision,
+                               applied_at=applied_at)
     except errors.KubesyncError as e:
         if not report.failures:
             raise

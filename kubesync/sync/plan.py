@@ -75,7 +75,9 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
     """Everything read-only: resolve, read live state and the inventory, plan, validate."""
     if not config.namespace:
         config = replace(config, namespace=cluster.namespace or "default")
-    resolved = resolve(desired.manifests, discovery.resource_for, config.namespace)
+    if desired.identity:  # where the source really comes from, the same on every checkout (sources/identity.py)
+        config = replace(config, source_identity=desired.identity, source_aliases=desired.identity_aliases)
+    resolved = resolve(desired.manifests, discovery.resource_for, config.namespace, discovery.kinds)
     if config.strict_namespace:
         check_namespaces(resolved, config.namespace)
     resolved = selected(resolved, config.planning)

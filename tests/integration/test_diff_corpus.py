@@ -311,7 +311,7 @@ def test_corpus_object_diffs_empty_against_a_fresh_get(cluster, refused_files, a
     planned = applied_corpus.second
     r = next(r for r in planned.resolved if r.ref == applied_corpus.action(planned, object_id).ref)
     live = cluster.get(applied_corpus.paths[object_id])
-    action, conflict = plan_object(r, live, planned.settings)
+    action, conflict = plan_object(r, live, planned.config.planning)
     assert conflict is None
     ignored = ignored_paths(planned, action.ref)
     if ignored:  # fields this server drops: the plan asked the server (dry run), which changed nothing

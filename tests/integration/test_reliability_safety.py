@@ -46,11 +46,11 @@ def apply(folder, namespace, sync, kubeconfig, *flags):
 def empty_refusal(sync: str, n: int) -> str:
     return (
         f"error: the desired state is empty and pruning would delete all {n} object(s) of sync {sync!r}; "
-        "refusing (an empty or broken source must not wipe a cluster). Pass --force if you really mean it.\n"
+        "refusing (an empty or broken source must not wipe a cluster). Pass --allow-empty if you really mean it.\n"
     )
 
 
-def test_prune_refuses_a_source_that_suddenly_yields_nothing_until_forced(kubeconfig, cluster, namespace, tmp_path):
+def test_prune_refuses_a_source_that_suddenly_yields_nothing_until_allowed(kubeconfig, cluster, namespace, tmp_path):
     folder = tmp_path / "app"
     folder.mkdir()
     write_all(folder)
@@ -79,8 +79,12 @@ def test_prune_refuses_a_source_that_suddenly_yields_nothing_until_forced(kubeco
     planned = kubesync("plan", str(folder), "-n", namespace, "--name", sync, "--prune", kubeconfig=kubeconfig)
     assert planned.returncode == 1 and planned.stderr == empty_refusal(sync, 4)
 
-    # 3. --force is the explicit "yes, really": everything the sync owns goes.
-    forced = apply(folder, namespace, sync, kubeconfig, "--prune", "--yes", "--force")
+    # 3. --force lifts the max-prune guard only: an empty source is still refused with it.
+    still = apply(folder, namespace, sync, kubeconfig, "--prune", "--yes", "--force")
+    assert still.returncode == 1 and still.stderr == empty_refusal(sync, 4)
+    assert live_uids(cluster, namespace, sync) == before
+    # 4. --allow-empty is the explicit "yes, really": everything the sync owns goes.
+    forced = apply(folder, namespace, sync, kubeconfig, "--prune", "--yes", "--allow-empty")
     assert forced.returncode == 0, forced.stderr
     assert "Apply complete: 0 created, 0 patched, 0 scaled, 4 deleted." in forced.stdout
     assert live_uids(cluster, namespace, sync) == {}

@@ -57,16 +57,23 @@ def test_prune_from_another_source_is_refused_naming_both():
     s = PlanSettings(sync="app", prune=True, source="/repo-b/manifests")
     with pytest.raises(PlanRefused, match="applied from /repo-a/manifests, not from this source \\(/repo-b/manifests\\)"):
         check_prune_source("/repo-a/manifests", s)
-    check_prune_source("/repo-a/manifests", PlanSettings(sync="app", prune=True, force=True, source="/repo-b/manifests"))
+    with pytest.raises(PlanRefused, match="pass --adopt-source"):  # --force lifts the max-prune guard, nothing else
+        check_prune_source("/repo-a/manifests", PlanSettings(sync="app", prune=True, force=True, source="/repo-b/manifests"))
+    check_prune_source("/repo-a/manifests", PlanSettings(sync="app", prune=True, adopt_source=True, source="/repo-b/manifests"))
     check_prune_source("", s)  # never applied, or applied before sources were recorded
     check_prune_source("/repo-b/manifests", s)
+    # the absolute path kubesync recorded before is the same source as the identity computed now
+    check_prune_source("/work/ci/manifests", PlanSettings(sync="app", prune=True, source="git:example.com/org/repo//manifests",
+                                                          source_aliases=("/work/ci/manifests",)))
 
 
-def test_the_inventory_keeps_its_first_source_until_a_forced_prune():
+def test_the_inventory_keeps_its_first_source_until_a_prune_that_adopts_the_sync():
     assert source_after("", PlanSettings(sync="a", source="/b")) == "/b"
     assert source_after("/a", PlanSettings(sync="a", source="/b")) == "/a"
     assert source_after("/a", PlanSettings(sync="a", source="/b", prune=True)) == "/a"
-    assert source_after("/a", PlanSettings(sync="a", source="/b", prune=True, force=True)) == "/b"
+    assert source_after("/a", PlanSettings(sync="a", source="/b", prune=True, force=True)) == "/a"
+    assert source_after("/a", PlanSettings(sync="a", source="/b", prune=True, adopt_source=True)) == "/b"
+    assert source_after("/b-old", PlanSettings(sync="a", source="/b", source_aliases=("/b-old",))) == "/b"  # migrated
 
 
 @pytest.mark.parametrize("selector, labels, expected", [
@@ -93,7 +100,7 @@ def test_bad_selector_is_a_usage_error(bad):
 
 def test_bash_completion_lists_commands_flags_and_choices():
     script = bash(build_parser())
-    for word in ("plan diff apply status compare daemon cluster version completion", "--kubeconfig", "--context",
+    for word in ("plan diff apply status list compare daemon cluster version options completion", "--kubeconfig", "--context",
                  "--selector", "--filename", "--validate"):
         assert word in script
     assert 'plan:-o|plan:--output) COMPREPLY=($(compgen -W "text json yaml markdown"' in script

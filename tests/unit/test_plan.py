@@ -206,13 +206,26 @@ def test_prune_is_off_by_default():
     assert [a.type for a in plan.actions] == [ActionType.CREATE]
 
 
-def test_empty_source_never_prunes_without_force():
+def test_empty_source_never_prunes_without_allow_empty():
     old = as_live(configmap("old"), uid="u")
     inv = [InventoryEntry(ObjectRef.of(old), "u")]
-    with pytest.raises(PlanRefused, match="the desired state is empty and pruning would delete all 1 object"):
+    with pytest.raises(PlanRefused, match="the desired state is empty and pruning would delete all 1 object.*--allow-empty"):
         _plan([], [old], inv, PlanSettings(sync="shop", prune=True))
-    plan = _plan([], [old], inv, PlanSettings(sync="shop", prune=True, force=True))
+    with pytest.raises(PlanRefused, match="the desired state is empty"):  # --force lifts only the max-prune guard
+        _plan([], [old], inv, PlanSettings(sync="shop", prune=True, force=True))
+    plan = _plan([], [old], inv, PlanSettings(sync="shop", prune=True, allow_empty=True))
     assert [a.type for a in plan.actions] == [ActionType.DELETE]
+
+
+def test_a_plan_without_prune_lists_what_a_prune_would_delete():
+    old = as_live(configmap("old"), uid="u")
+    kept = as_live(configmap("kept"), uid="k")
+    inv = [InventoryEntry(ObjectRef.of(old), "u"), InventoryEntry(ObjectRef.of(kept), "k")]
+    plan = _plan([resolved(configmap("kept"), CM_T)], [old, kept], inv, PlanSettings(sync="shop"))
+    assert [a.type for a in plan.actions] == [ActionType.NOOP] and not plan.has_changes
+    assert [(a.type, a.ref.name, a.uid, a.risks) for a in plan.would_prune] == [(ActionType.DELETE, "old", "u", (Risk.DELETE,))]
+    pruned = _plan([resolved(configmap("kept"), CM_T)], [old, kept], inv, PlanSettings(sync="shop", prune=True))
+    assert [a.ref.name for a in pruned.changes] == ["old"] and pruned.would_prune == ()
 
 
 def test_losing_most_objects_is_refused_beyond_max_prune():

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from kubesync.diff.normalize import quantities_equal as quantity_equal
-from kubesync.diff.quantity import parse_quantity
+from kubesync.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_markdown_matches_golden():
 
 def test_title_summary_table_and_risk_callout():
     out = render_markdown(fx.build_plan())
-    assert out.startswith("### kubesync plan: shop @ 3f2a9c1\n")
+    assert out.startswith("<!-- kubesync:plan:shop -->\n### kubesync plan: shop @ 3f2a9c1\n")
     assert "| Create | Update | Scale | Delete | Unchanged |\n|---:|---:|---:|---:|---:|\n| 3 | 4 | 1 | 2 | 2 |\n" in out
     assert "> [!WARNING]\n> **6 risky changes**" in out
     assert "> - **scale** apps/v1 Deployment shop/worker: scale-to-zero" in out
@@ -50,7 +50,8 @@ def test_sections_deletions_first_then_risky_then_rest():
 
 def test_no_changes():
     out = render_markdown(fx.no_change_plan())
-    assert out == "### kubesync plan: shop @ 3f2a9c1\n\n<sub>Source: manifests-example/shop</sub>\n\n**No changes. 2 objects in sync.**\n"
+    assert out == ("<!-- kubesync:plan:shop -->\n### kubesync plan: shop @ 3f2a9c1\n\n"
+                   "<sub>Sync **shop** · source manifests-example/shop · revision 3f2a9c1</sub>\n\n**No changes. 2 objects in sync.**\n")
 
 
 def test_cells_escape_pipes_and_backticks():

@@ -137,7 +137,7 @@ def test_render_dispatches_on_output_format():
     deltas = compute_deltas(plan)
     assert not deltas.empty  # so the next line shows render computing the deltas itself
     assert render(plan, "text") == render_plan(plan, deltas=deltas) != render_plan(plan)
-    assert render(plan, "json").startswith("{") and render(plan, "markdown").startswith("### ")
+    assert render(plan, "json").startswith("{") and render(plan, "markdown").startswith("<!-- kubesync:plan:shop -->\n### ")
     assert FORMATS == ("text", "json", "yaml", "markdown")
     import json
 

@@ -163,6 +163,8 @@ def _command_apply(sub, fmt) -> None:
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 32)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text",
                    help="json: print only the result, object by object (schema kubesync.io/apply/v1), for CI")
+    p.add_argument("--diff", action="store_true", help="print the whole plan with every diff before applying (by default: "
+                                                       "its summary, then one line per object as it is done)")
     _add_common(p)
 
 

@@ -7,7 +7,7 @@ every create and update, in the reverse order. `kubesync.io/wave: "<int>"` overr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 from kubesync.diff import diff as diff_objects
@@ -70,6 +70,11 @@ WAVES: dict[str, int] = {
     ),
 }
 LAST_WAVE = 6
+# Admission webhook configurations go last of all, after every object whose kind they could intercept
+# (custom resources with a later wave annotation included): a sync never asks a webhook it is itself
+# installing, whose pods may not run yet, to admit its own objects. Deleted first, by the same rule.
+WEBHOOK_KINDS = frozenset({"ValidatingWebhookConfiguration.admissionregistration.k8s.io",
+                           "MutatingWebhookConfiguration.admissionregistration.k8s.io"})
 
 # Fields the API server refuses to change in place: (group_kind, JSON pointer prefix).
 IMMUTABLE: tuple[tuple[str, str], ...] = (
@@ -364,6 +369,7 @@ def build_plan(
     if not same_source(inventory_source, settings) and not settings.prune:
         warnings.append(f"sync {settings.sync!r} was applied from {inventory_source}, not from this source "
                         f"({settings.source}); a prune from here will be refused (give this source its own --name)")
+    actions = webhooks_last(actions)
     desired_keys = {r.ref.key for r in resolved}
     would_prune: list[Action] = []
     if settings.prune:
@@ -376,6 +382,18 @@ def build_plan(
         would_prune, _ = plan_prune(desired_keys, managed_live, inventory, settings)
     return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings),
                 would_prune=order(would_prune))
+
+
+def webhooks_last(actions: list[Action]) -> list[Action]:
+    """Admission webhook configurations (without a wave annotation of their own) in a wave after all the others."""
+    def annotated(a: Action) -> bool:
+        return WAVE_ANNOTATION in (((a.desired or {}).get("metadata") or {}).get("annotations") or {})
+
+    hooks = {id(a) for a in actions if a.ref.group_kind in WEBHOOK_KINDS and not annotated(a)}
+    if not hooks:
+        return actions
+    last = max([LAST_WAVE] + [a.wave for a in actions if a.ref.group_kind not in WEBHOOK_KINDS]) + 1
+    return [replace(a, wave=last) if id(a) in hooks else a for a in actions]
 
 
 def waves(plan: Plan) -> list[list[Action]]:

@@ -107,13 +107,15 @@ def result(args, plan, report) -> None:
 
 def apply_fresh(args, pipe, config) -> int:
     from kubesync.render import render
+    from kubesync.render.text import render_brief
     from kubesync.sync import raise_for_failures
 
     planned = pipe.plan_source(config)
     plan = planned.plan
     color = use_color(args)
-    if not as_json(args):
-        write_out(render(plan, "text", color=color))
+    if not as_json(args):  # the whole plan only when asked (or for a client dry run: then it is all there is)
+        full = getattr(args, "diff", False) or args.dry_run == "client"
+        write_out(render(plan, "text", color=color) if full else render_brief(plan, color))
     if args.dry_run == "client" or not plan.has_changes:
         if as_json(args):
             result(args, plan, None)

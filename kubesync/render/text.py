@@ -222,6 +222,22 @@ def would_prune_lines(plan: Plan) -> list[str]:
     return [f"{a.ref}  risks: {','.join(r.value for r in a.risks)}" for a in plan.would_prune]
 
 
+def render_brief(plan: Plan, color: bool = False) -> str:
+    """What `apply` prints before it writes (the plan without its table and diffs: one progress line per
+    object follows as each is done, kubectl-style; `apply --diff` or `plan` show the whole plan):
+    the summary, then what a person must not miss: would-be prunes, conflicts, warnings."""
+    secrets = plan_secret_values(plan.actions)
+    out = [paint(summary_line(plan), BOLD, color)]
+    if plan.would_prune:
+        out += [paint(f"{WOULD_PRUNE_TITLE}:", RED, color)] + [f"  {line}" for line in would_prune_lines(plan)]
+    if plan.conflicts:
+        out += [paint("Conflicts (left alone, owned by another tool):", YELLOW, color)]
+        out += [f"  {redact(c, secrets)}" for c in plan.conflicts]
+    if plan.warnings:
+        out += [paint("Warnings:", YELLOW, color)] + [f"  {redact(w, secrets)}" for w in plan.warnings]
+    return "\n".join(out) + "\n"
+
+
 def render_diff(plan: Plan, color: bool = False) -> str:
     """Every change as a unified YAML diff, in execution order, then the summary line."""
     secrets = plan_secret_values(plan.actions)

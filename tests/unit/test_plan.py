@@ -259,3 +259,17 @@ def test_changing_an_immutable_configmap_is_flagged():
     action, _ = plan_object(resolved(desired, CM_T), live, S)
     assert Risk.IMMUTABLE in action.risks
     assert "immutable: true" in action.note
+
+
+def test_admission_webhook_configurations_go_in_a_wave_after_everything_they_could_intercept():
+    webhook = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+               "metadata": {"name": "policy"}, "webhooks": []}
+    late_cr = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop",
+                                                                              "annotations": {"kubesync.io/wave": "9"}}}
+    wh_t = ResourceType("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", False)
+    widget_t = ResourceType("example.com", "v1", "Widget", "widgets", True)
+    plan = _plan([resolved(webhook, wh_t), resolved(late_cr, widget_t), resolved(configmap("c"), CM_T)], [], [], S)
+    assert [(a.ref.kind, a.wave) for a in plan.actions] == [("ConfigMap", 3), ("Widget", 9), ("ValidatingWebhookConfiguration", 10)]
+    assert [[a.ref.kind for a in step] for step in waves(plan)] == [["ConfigMap"], ["Widget"], ["ValidatingWebhookConfiguration"]]
+    pinned = {**webhook, "metadata": {"name": "policy", "annotations": {"kubesync.io/wave": "2"}}}
+    assert [a.wave for a in _plan([resolved(pinned, wh_t)], [], [], S).actions] == [2]  # its own annotation wins

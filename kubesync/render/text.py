@@ -225,9 +225,13 @@ def would_prune_lines(plan: Plan) -> list[str]:
 def render_brief(plan: Plan, color: bool = False) -> str:
     """What `apply` prints before it writes (the plan without its table and diffs: one progress line per
     object follows as each is done, kubectl-style; `apply --diff` or `plan` show the whole plan):
-    the summary, then what a person must not miss: would-be prunes, conflicts, warnings."""
+    the summary, then what a person must not miss: notes (why an object is replaced), would-be prunes,
+    conflicts, warnings."""
     secrets = plan_secret_values(plan.actions)
     out = [paint(summary_line(plan), BOLD, color)]
+    notes = [f"  {a.type.value} {a.ref}: {redact(a.note, secrets)}" for a in plan.changes if a.note]
+    if notes:  # why an object is replaced, or left unchanged: read before a confirmation
+        out += [paint("Notes:", BOLD, color)] + notes
     if plan.would_prune:
         out += [paint(f"{WOULD_PRUNE_TITLE}:", RED, color)] + [f"  {line}" for line in would_prune_lines(plan)]
     if plan.conflicts:

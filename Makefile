@@ -20,6 +20,8 @@ DEMO_TOOLS ?=
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@# the distribution was called "kubesync" before it took a name free on PyPI: drop the old one
+	$(BIN)/pip uninstall -q -y kubesync 2>/dev/null || true
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 

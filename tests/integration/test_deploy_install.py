@@ -115,6 +115,10 @@ def test_the_daemon_as_the_shipped_service_account_is_refused_nothing(kubeconfig
             path = f"/api/v1/namespaces/{ns}/configmaps/web-config"
             cluster.request("PATCH", path, body={"data": {"LOG_LEVEL": "debug"}}, content_type="application/merge-patch+json")
             wait_until(lambda: cluster.get(path)["data"]["LOG_LEVEL"] == "info", 30, what="drift reverted (selfHeal)")
+            # The dashboard reads the Deployment's Pods (a 403 there is shown on the page, not logged).
+            page = wait_until(lambda: (got := d.http(f"/partials/syncs/{sync}")) and f"Pods of {ns}/web".encode() in got[1] and got[1], 30,
+                              what="the sync page lists the Deployment's Pods")
+            assert b"may not be listed" not in page and b"could not be read" not in page
             with pytest.raises(subprocess.TimeoutExpired):  # it keeps running (and logging) for the whole minute
                 d.proc.wait(timeout=max(0.0, RUN_FOR - (time.monotonic() - started)))
             assert d.terminate() == 0

@@ -15,7 +15,7 @@ TEST_TOOLS ?= kwok,helm,kustomize,sops,registry
 DEMO_K8S ?= $(firstword $(K8S_VERSIONS))
 DEMO_TOOLS ?=
 
-.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon clean
+.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon wheel clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -72,6 +72,11 @@ bench: venv control-plane
 # Takes long at the default sizes; e.g. `make bench-daemon ARGS="--sizes 10,30 --steady 30 --failover 10"`.
 bench-daemon: venv control-plane
 	$(BIN)/python bench/daemon.py $(ARGS)
+
+# What a pip user gets: the wheel in a fresh virtualenv without extras, its weight with dependencies
+# (target: under 60 MB), and every command run from it against its own local control plane.
+wheel: venv
+	@$(BIN)/python scripts/check-wheel $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

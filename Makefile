@@ -15,7 +15,7 @@ TEST_TOOLS ?= kwok,helm,kustomize,sops,registry
 DEMO_K8S ?= $(firstword $(K8S_VERSIONS))
 DEMO_TOOLS ?=
 
-.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon wheel clean
+.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon wheel lock image image-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -78,5 +78,24 @@ bench-daemon: venv control-plane
 wheel: venv
 	@$(BIN)/python scripts/check-wheel $(ARGS)
 
+# deploy/image/requirements.lock: every dependency of the image pinned with its hashes, resolved from PyPI.
+lock: venv
+	$(BIN)/pip install -q pip-tools
+	PIP_FIND_LINKS= $(BIN)/pip-compile -q --upgrade --generate-hashes --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links --output-file deploy/image/requirements.lock pyproject.toml
+
+# deploy/Dockerfile's image without a Docker daemon (mmdebstrap + umoci, Debian packages installed here)
+# into dist/kubesync-image.oci.tar; kustomize, helm and sops come from the package's recipes (cached).
+image: venv
+	@command -v mmdebstrap >/dev/null && command -v umoci >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q mmdebstrap umoci >/dev/null; }
+	$(BIN)/python scripts/build-image
+
+# Runs the image's root filesystem as uid 10001 (unshare + chroot, no daemon) against a local control plane.
+image-smoke: image control-plane
+	$(BIN)/python scripts/smoke-image
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info dist

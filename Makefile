@@ -96,7 +96,7 @@ image: venv
 	$(BIN)/python scripts/build-image
 
 # Runs the image's root filesystem as uid 10001 (unshare + chroot, no daemon) against a local control plane.
-image-smoke: image control-plane
+image-smoke: image demo-build
 	$(BIN)/python scripts/smoke-image
 
 clean:

@@ -33,7 +33,8 @@ from kubesync import localcluster  # noqa: E402
 TTY = sys.stdout.isatty()
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if TTY else ("", "", "")
 K8S = "1.37"
-FIRST_BUILD = "about 13 minutes on a 2-core machine"  # README's measured first build of 1.37.2 (796 s, idle)
+# README's measured first builds on 2 cores: Kubernetes 1.37.2 796 s (idle), kwok (built with it) 222 s.
+FIRST_BUILD = "about 17 minutes on a 2-core machine"
 ANSI = re.compile(r"\033\[[0-9;]*m")
 RESULT = re.compile(r"^\S (created|patched|scaled|replaced|deleted|unchanged|skipped|failed)\s")
 
@@ -213,7 +214,8 @@ def _get(url: str) -> bytes | None:
 
 
 def ensure_control_plane() -> None:
-    """Build Kubernetes 1.37 only if it is not cached yet, saying first how long that takes."""
+    """Build Kubernetes 1.37 (with what `kubesync cluster build` builds beside it) only if it is not cached
+    yet, saying first how long that takes; `make demo-build` runs the same build."""
     version = localcluster.get_version(K8S)
     if version in localcluster.built_versions():
         return

@@ -15,11 +15,13 @@ TEST_TOOLS ?= kwok,helm,kustomize,sops,registry
 DEMO_K8S ?= $(firstword $(K8S_VERSIONS))
 DEMO_TOOLS ?=
 
-.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon clean
+.PHONY: venv control-plane tools demo-build browser test unit integration demo bench bench-daemon wheel lock image image-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@# the distribution was called "kubesync" before it took a name free on PyPI: drop the old one
+	$(BIN)/pip uninstall -q -y kubesync 2>/dev/null || true
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -60,8 +62,10 @@ unit: venv
 integration: venv tools control-plane
 	@scripts/run-tests --no-unit "$(PYTEST)" $(K8S_VERSIONS)
 
-demo: venv demo-build
-	$(BIN)/python scripts/demo.py
+# Builds only what it runs (Kubernetes 1.37, once, and says how long that takes first);
+# KUBESYNC_DEMO_KUBECONFIG=~/.kube/config runs it on a cluster of yours with no build at all.
+demo: venv
+	@$(BIN)/python scripts/demo.py
 
 bench: venv control-plane
 	$(BIN)/python bench/bench.py
@@ -71,5 +75,29 @@ bench: venv control-plane
 bench-daemon: venv control-plane
 	$(BIN)/python bench/daemon.py $(ARGS)
 
+# What a pip user gets: the wheel in a fresh virtualenv without extras, its weight with dependencies
+# (target: under 60 MB), and every command run from it against its own local control plane.
+wheel: venv
+	@$(BIN)/python scripts/check-wheel $(ARGS)
+
+# deploy/image/requirements.lock: every dependency of the image pinned with its hashes, resolved from PyPI.
+lock: venv
+	$(BIN)/pip install -q pip-tools
+	PIP_FIND_LINKS= $(BIN)/pip-compile -q --upgrade --generate-hashes --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links --output-file deploy/image/requirements.lock pyproject.toml
+
+# deploy/Dockerfile's image without a Docker daemon (mmdebstrap + umoci, Debian packages installed here)
+# into dist/kubesync-image.oci.tar; kustomize, helm and sops come from the package's recipes (cached).
+image: venv
+	@command -v mmdebstrap >/dev/null && command -v umoci >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q mmdebstrap umoci >/dev/null; }
+	$(BIN)/python scripts/build-image
+
+# Runs the image's root filesystem as uid 10001 (unshare + chroot, no daemon) against a local control plane.
+image-smoke: image demo-build
+	$(BIN)/python scripts/smoke-image
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info dist

@@ -67,6 +67,7 @@ _SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "in
 _SOURCE_KEYS = ("path", "repo", "ref")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
 _WEBHOOK_KEYS = ("url", "format")
+_RECEIVER_KEYS = ("secretFile", "insecure")
 _TOP_KEYS = ("syncs", "webhook", "receiver")
 _POINTER = re.compile(r"(/([^~/]|~[01])*)+")
 
@@ -208,7 +209,7 @@ def _webhook(r: NodeReader, node: Node) -> WebhookConfig | None:
 
 
 def _receiver(r: NodeReader, node: Node, base: Path) -> ReceiverConfig:
-    fields = r.mapping(node, "receiver", ("secretFile", "insecure")) or {}
+    fields = r.mapping(node, "receiver", _RECEIVER_KEYS) or {}
     secret = _optional(r, fields, "secretFile", "receiver", NodeReader.string, None)
     insecure = _optional(r, fields, "insecure", "receiver", NodeReader.boolean, False)
     return ReceiverConfig(str(_resolve(base, secret)) if secret else None, insecure)

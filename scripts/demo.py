@@ -1,135 +1,282 @@
-"""`make demo`: kubesync's main job on the embedded control plane, step by step.
+"""`make demo`: kubesync's main job, one screen per step, on the local control plane or your own cluster.
 
-Starts etcd + kube-apiserver + kube-controller-manager on loopback, applies manifests-example/,
-shows an empty second plan, reverts an out-of-band change, prunes a removed object, starts the
-daemon and prints its dashboard's address (KUBESYNC_DEMO_KEEP=1: runs until Ctrl-C), tears down.
+    make demo                                          # builds Kubernetes 1.37 once (cached), then < 1 minute
+    KUBESYNC_DEMO_KUBECONFIG=~/.kube/config make demo  # kind, k3d or a real cluster: no build at all
+
+Plan, apply, an empty second plan, drift made by hand and reverted (the only diffs shown), a prune, the
+status, then the daemon with its dashboard, which keeps running until Ctrl-C in a terminal (a
+non-interactive run, such as CI, stops at once). Each step is a small function in STEPS: an episode is
+one more function there.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kubesync.cluster.client import Cluster  # noqa: E402
-from kubesync.localcluster import LocalCluster  # noqa: E402
+from kubesync import localcluster  # noqa: E402
 
-BOLD, RESET = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+TTY = sys.stdout.isatty()
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if TTY else ("", "", "")
+K8S = "1.37"
+# README's measured first builds on 2 cores: Kubernetes 1.37.2 796 s (idle), kwok (built with it) 222 s.
+FIRST_BUILD = "about 17 minutes on a 2-core machine"
+ANSI = re.compile(r"\033\[[0-9;]*m")
+RESULT = re.compile(r"^\S (created|patched|scaled|replaced|deleted|unchanged|skipped|failed)\s")
 
 
-def step(text: str) -> None:
-    print(f"\n{BOLD}==> {text}{RESET}", flush=True)
+@dataclass
+class Demo:
+    """What every step gets: the source folder (a copy of manifests-example/), the environment that points
+    kubesync at the cluster, and a client of it."""
+
+    work: Path
+    source: Path
+    env: dict[str, str]
+    api: Cluster
+    namespace: str = "kubesync-demo"
+    sync: str = "demo"
+    local: bool = True  # the local control plane (no kubelet), not a cluster of the user's
 
 
-def kubesync(*args: str, env: dict, expect: tuple[int, ...] = (0,)) -> int:
-    cmd = [sys.executable, "-m", "kubesync", *args]
+def step(title: str) -> None:
+    print(f"\n{BOLD}==> {title}{RESET}", flush=True)
+
+
+def condensed(text: str) -> tuple[list[str], int]:
+    """kubesync's text output without its per-object diffs: (lines kept, diff lines left out)."""
+    kept, hidden, in_diff = [], 0, False
+    for line in text.splitlines():
+        plain = ANSI.sub("", line)
+        if RESULT.match(plain) or plain.startswith(("Apply complete", "No changes")):
+            in_diff = False
+        elif plain.startswith(("--- ", "# ")):
+            in_diff = True
+        if in_diff:
+            hidden += bool(plain.strip())
+        else:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return kept, hidden
+
+
+def kubesync(demo: Demo, *args: str, expect: tuple[int, ...] = (0,), full: bool = False, results: bool = False) -> str:
+    """Run the CLI as a user would, show its output (without diffs unless `full`; only the outcome of each
+    write with `results`, when the screen before showed the plan), check its exit code."""
     print(f"$ kubesync {' '.join(args)}", flush=True)
-    code = subprocess.run(cmd, env=env, cwd=ROOT).returncode
-    if code not in expect:
-        raise SystemExit(f"demo failed: `kubesync {' '.join(args)}` exited {code} (expected {expect})")
-    return code
+    color = ["--color", "always"] if TTY else ["--color", "never"]
+    done = subprocess.run([sys.executable, "-m", "kubesync", *args, *color], env=demo.env, cwd=demo.work,
+                          capture_output=True, text=True)
+    out = done.stdout + done.stderr
+    if full:
+        print(out.rstrip())
+    else:
+        lines, hidden = condensed(out)
+        if results:
+            lines = [line for line in lines if RESULT.match(ANSI.sub("", line)) or ANSI.sub("", line).startswith("Apply complete")]
+            print(f"{DIM}(the plan above, then each write as it lands){RESET}")
+        print("\n".join(lines))
+        if hidden and not results:
+            print(f"{DIM}({hidden} lines of per-object diff not shown: `kubesync diff` prints them){RESET}")
+    if done.returncode not in expect:
+        raise SystemExit(f"demo failed: `kubesync {' '.join(args)}` exited {done.returncode} (expected {expect})")
+    return out
 
 
-def dashboard(source: Path, work: Path, env: dict) -> None:
-    """The daemon and its dashboard on the demo sync; with KUBESYNC_DEMO_KEEP=1 it runs until Ctrl-C."""
-    import secrets
-    import time
-    import urllib.request
+# --- the steps ------------------------------------------------------------------------------------
 
-    from kubesync.localcluster import free_port
 
-    token = work / "ui-token"
+def first_plan(demo: Demo) -> None:
+    step("Plan: what a first sync of manifests-example/ would do (exit code 2: changes)")
+    kubesync(demo, "plan", "manifests-example", "--name", demo.sync, "--exit-code", expect=(2,))
+
+
+def first_apply(demo: Demo) -> None:
+    step("Apply it: waves in order (namespace, RBAC, config, service, workload), every object labelled as ours")
+    kubesync(demo, "apply", "manifests-example", "--name", demo.sync, "--yes", results=True)
+
+
+def converged(demo: Demo) -> None:
+    step("A second plan is empty (exit code 0): nothing to do, so nothing is sent")
+    kubesync(demo, "plan", "manifests-example", "--name", demo.sync, "--exit-code")
+
+
+def drift(demo: Demo) -> None:
+    step("Someone scales the Deployment to 5 and edits the ConfigMap by hand: kubesync sees the drift")
+    ns = demo.namespace
+    demo.api.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/web/scale", body={"spec": {"replicas": 5}},
+                     content_type="application/merge-patch+json")
+    demo.api.request("PATCH", f"/api/v1/namespaces/{ns}/configmaps/web-config", body={"data": {"LOG_LEVEL": "debug"}},
+                     content_type="application/merge-patch+json")
+    print("kubectl scale deployment/web --replicas=5; kubectl patch configmap/web-config (LOG_LEVEL=debug)")
+    kubesync(demo, "diff", "manifests-example", "--name", demo.sync, "--exit-code", expect=(2,), full=True)
+
+
+def revert(demo: Demo) -> None:
+    step("Apply reverts exactly those fields (JSON patches), and the plan is empty again")
+    kubesync(demo, "apply", "manifests-example", "--name", demo.sync, "--yes")
+    replicas = demo.api.get(f"/apis/apps/v1/namespaces/{demo.namespace}/deployments/web")["spec"]["replicas"]
+    print(f"replicas of web: back to {replicas}")
+    kubesync(demo, "plan", "manifests-example", "--name", demo.sync, "--exit-code")
+
+
+def prune(demo: Demo) -> None:
+    step("rbac.yaml is deleted from the source: --prune removes its objects (only ones this sync applied)")
+    (demo.source / "rbac.yaml").unlink()
+    print("rm manifests-example/rbac.yaml")
+    kubesync(demo, "apply", "manifests-example", "--name", demo.sync, "--prune", "--yes")
+
+
+def status(demo: Demo) -> None:
+    step("Status: the sync and the health of every object it owns")
+    kubesync(demo, "status", "manifests-example", "--name", demo.sync)
+    if demo.local:
+        print(f"{DIM}(the local control plane runs no kubelet: pods never start, so web stays Progressing){RESET}")
+
+
+def daemon_and_dashboard(demo: Demo) -> None:
+    """The daemon keeps the sync converged (drift is reverted as it happens) and serves the dashboard."""
+    step("The daemon: self-heal as it happens, and the dashboard")
+    token = demo.work / "ui-token"
     token.write_text(secrets.token_hex(16))
-    address = f"127.0.0.1:{free_port()}"
-    step("The daemon keeps the sync converged and serves its dashboard")
-    args = ["daemon", str(source), "--name", "demo", "--prune", "--self-heal", "--listen", address,
+    address = f"127.0.0.1:{localcluster.free_port()}"
+    args = ["daemon", "manifests-example", "--name", demo.sync, "--prune", "--self-heal", "--listen", address,
             "--ui-token-file", str(token)]
-    print(f"$ kubesync {' '.join(args)}", flush=True)
-    daemon = subprocess.Popen([sys.executable, "-m", "kubesync", *args], env=env, cwd=ROOT)
+    print(f"$ kubesync {' '.join(args)} &", flush=True)
+    log = open(demo.work / "daemon.log", "wb")
+    daemon = subprocess.Popen([sys.executable, "-m", "kubesync", *args], env=demo.env, cwd=demo.work, stdout=log, stderr=log)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://{address}/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        print(f"\n{BOLD}Dashboard: http://{address}/{RESET}  (UI token for Sync now: {token.read_text()})", flush=True)
-        if os.environ.get("KUBESYNC_DEMO_KEEP") == "1":
-            print("KUBESYNC_DEMO_KEEP=1: the daemon and the control plane keep running; Ctrl-C stops them.", flush=True)
+        wait(lambda: _get(f"http://{address}/readyz") is not None, 60, "the daemon to be ready", demo)
+        self_heal(demo)
+        print(f"\n{BOLD}Dashboard: http://{address}/{RESET}   (UI token for \"Sync now\": {token.read_text()})")
+        if TTY and sys.stdin.isatty():
+            print(f"The daemon and the cluster keep running. Try, in another terminal:\n"
+                  f"  export KUBECONFIG={demo.env['KUBECONFIG']}\n"
+                  f"  kubectl -n {demo.namespace} scale deployment/web --replicas=3   # and watch it come back\n"
+                  "Ctrl-C stops the demo.", flush=True)
             try:
                 daemon.wait()
             except KeyboardInterrupt:
-                pass
+                print()
         else:
-            print("(set KUBESYNC_DEMO_KEEP=1 to keep it running and open it in a browser)", flush=True)
-            time.sleep(3)
+            print("(not a terminal: stopping now; in a terminal the demo keeps running until Ctrl-C)")
     finally:
         daemon.terminate()
         daemon.wait(40)
+        log.close()
+
+
+def self_heal(demo: Demo) -> None:
+    path = f"/apis/apps/v1/namespaces/{demo.namespace}/deployments/web"
+    demo.api.request("PATCH", path + "/scale", body={"spec": {"replicas": 5}}, content_type="application/merge-patch+json")
+    started = time.monotonic()
+    print("kubectl scale deployment/web --replicas=5")
+    wait(lambda: demo.api.get(path)["spec"]["replicas"] == 2, 30, "the daemon to revert the scale", demo)
+    print(f"the daemon saw it on its watch and put web back to 2 replicas in {time.monotonic() - started:.1f} s")
+
+
+STEPS: list[Callable[[Demo], None]] = [first_plan, first_apply, converged, drift, revert, prune, status, daemon_and_dashboard]
+
+
+# --- the cluster ----------------------------------------------------------------------------------
+
+
+def wait(ready: Callable[[], bool], timeout: float, what: str, demo: Demo) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            log = demo.work / "daemon.log"
+            raise SystemExit(f"demo failed: waited {timeout:.0f} s for {what}\n" + (log.read_text()[-3000:] if log.exists() else ""))
+        time.sleep(0.2)
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read()
+    except OSError:
+        return None
+
+
+def ensure_control_plane() -> None:
+    """Build Kubernetes 1.37 (with what `kubesync cluster build` builds beside it) only if it is not cached
+    yet, saying first how long that takes; `make demo-build` runs the same build."""
+    version = localcluster.get_version(K8S)
+    if version in localcluster.built_versions():
+        return
+    print(f"{BOLD}First run: Kubernetes {version.full} is built from source once ({FIRST_BUILD}; cached in "
+          f"{localcluster.bin_dir(version)}).{RESET}\nThe demo itself then takes under a minute. To skip the build, run it "
+          "on a cluster you have: KUBESYNC_DEMO_KUBECONFIG=~/.kube/config make demo\n", flush=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "kubesync", "cluster", "build", "--kubernetes-version", K8S], check=True)
+    print(f"built in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def own_cluster(kubeconfig: str, work: Path) -> Demo:
+    env = {**os.environ, "KUBECONFIG": kubeconfig}
+    api = Cluster.connect(kubeconfig)
+    demo = Demo(work, work / "manifests-example", env, api, local=False)
+    found = api.get_or_none(f"/api/v1/namespaces/{demo.namespace}")
+    if found and ((found["metadata"].get("labels") or {}).get("kubesync.io/sync") != demo.sync):
+        raise SystemExit(f"demo: namespace {demo.namespace} exists on that cluster and is not the demo's; delete it or use another cluster")
+    if found:  # left by an interrupted run
+        clean_up(demo)
+        wait(lambda: api.get_or_none(f"/api/v1/namespaces/{demo.namespace}") is None, 120, "the earlier run's namespace to go", demo)
+    return demo
+
+
+def clean_up(demo: Demo) -> None:
+    """On a cluster of yours, the demo leaves nothing behind: its namespace and its inventory."""
+    step("Removing what the demo created on your cluster")
+    for path in (f"/api/v1/namespaces/{demo.namespace}", f"/api/v1/namespaces/kubesync-system/configmaps/kubesync-inventory-{demo.sync}"):
+        if demo.api.get_or_none(path) is not None:
+            demo.api.request("DELETE", path)
+            print(f"deleted {path.split('/api/v1/')[1]}")
+
+
+def run_steps(demo: Demo) -> None:
+    for each in STEPS:
+        each(demo)
 
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kubesync-demo-"))
-    source = work / "manifests-example"
-    shutil.copytree(ROOT / "manifests-example", source)
-    # The newest built version (1.37) unless KUBESYNC_DEMO_K8S_VERSION picks another (e.g. 1.20).
-    local = LocalCluster.create(work / "cluster", version=os.environ.get("KUBESYNC_DEMO_K8S_VERSION") or None)
-    step(f"Starting the local control plane (etcd, kube-apiserver, kube-controller-manager {local.version.full})")
-    with local as cluster:
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-        api_version = Cluster.connect(str(cluster.kubeconfig)).get("/version")["gitVersion"]
-        print(f"API server {api_version} at {cluster.server}")
-        api = Cluster.connect(str(cluster.kubeconfig))
-
-        step("Plan: what a first sync of manifests-example/ would do")
-        kubesync("plan", str(source), "--name", "demo", "--exit-code", env=env, expect=(2,))
-
-        step("Apply it")
-        kubesync("apply", str(source), "--name", "demo", "--yes", env=env)
-
-        step("A second plan is empty (exit code 0 with --exit-code)")
-        kubesync("plan", str(source), "--name", "demo", "--exit-code", env=env, expect=(0,))
-
-        step("Someone scales the Deployment to 5 and edits the ConfigMap by hand (out of band)")
-        ns = "kubesync-demo"
-        deploy = next(iter(api.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]))["metadata"]["name"]
-        cm = next(c for c in api.get(f"/api/v1/namespaces/{ns}/configmaps")["items"] if c["metadata"]["name"] != "kube-root-ca.crt")
-        api.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/{deploy}/scale",
-                    body={"spec": {"replicas": 5}}, content_type="application/merge-patch+json")
-        first_key = sorted(cm.get("data") or {"x": ""})[0]
-        api.request("PATCH", f"/api/v1/namespaces/{ns}/configmaps/{cm['metadata']['name']}",
-                    body={"data": {first_key: "edited by hand"}}, content_type="application/merge-patch+json")
-
-        step("kubesync detects the drift (diff exits 2)...")
-        kubesync("diff", str(source), "--name", "demo", "--exit-code", "--no-color", env=env, expect=(2,))
-        step("...and reverts it")
-        kubesync("apply", str(source), "--name", "demo", "--yes", env=env)
-        replicas = api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{deploy}")["spec"]["replicas"]
-        print(f"replicas of {deploy} are back to {replicas}")
-        kubesync("plan", str(source), "--name", "demo", "--exit-code", env=env, expect=(0,))
-
-        step("Remove the RBAC objects from the desired state and prune them")
-        removed = [p for p in source.rglob("*.yaml") if "rbac" in p.name.lower()]
-        for p in removed:
-            print(f"rm {p.relative_to(work)}")
-            p.unlink()
-        kubesync("plan", str(source), "--name", "demo", "--prune", env=env)
-        kubesync("apply", str(source), "--name", "demo", "--prune", "--yes", env=env)
-        step("Status: sync state and health of every object")
-        print("(the local control plane has no kubelet: pods never start, so the Deployment stays Progressing)")
-        kubesync("status", str(source), "--name", "demo", env=env)
-
-        dashboard(source, work, env)
-
-        step("Tearing the control plane down")
-    shutil.rmtree(work, ignore_errors=True)
-    print("\nDemo complete.")
+    shutil.copytree(ROOT / "manifests-example", work / "manifests-example")
+    started = time.monotonic()
+    try:
+        given = os.environ.get("KUBESYNC_DEMO_KUBECONFIG")
+        if given:
+            demo = own_cluster(os.path.expanduser(given), work)
+            step(f"Your cluster ({demo.api.get('/version')['gitVersion']} at {demo.api.server}), from KUBESYNC_DEMO_KUBECONFIG")
+            try:
+                run_steps(demo)
+            finally:
+                clean_up(demo)
+        else:
+            ensure_control_plane()
+            with localcluster.LocalCluster.create(work / "cluster", version=K8S) as local:
+                step(f"A local control plane: etcd, kube-apiserver, kube-controller-manager {local.version.full} on {local.server}")
+                kubeconfig = str(local.kubeconfig)
+                run_steps(Demo(work, work / "manifests-example", {**os.environ, "KUBECONFIG": kubeconfig}, Cluster.connect(kubeconfig)))
+                step("Stopping the control plane")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nDemo complete ({time.monotonic() - started:.0f} s).")
     return 0
 
 

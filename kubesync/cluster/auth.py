@@ -5,7 +5,9 @@
   and it runs once more after a 401; when it fails, nothing is sent: its command, stderr and
   installHint are the error (client-go's behaviour; the official Python client sent the request
   anonymously);
-- a legacy `auth-provider` (oidc, gcp, azure) is left to the official client's loader.
+- a legacy `auth-provider` (oidc, gcp, azure) is left to the official client's loader. That client
+  weighs about 126 MB with its dependencies and nothing else uses it, so it is an optional extra
+  (`pip install 'kubesync-gitops[legacy-auth]'`), imported only when such a kubeconfig is met.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from kubesync.cluster.kubeconfig import ExecPlugin, Target, _temp_file
 from kubesync.errors import CredentialError, cut
 
 log = logging.getLogger(__name__)
+
+LEGACY_AUTH_EXTRA = "kubesync-gitops[legacy-auth]"
 
 EXEC_TIMEOUT = 60.0  # a plugin that waits for a browser login must not hang a daemon forever
 EXPIRY_SKEW = timedelta(seconds=10)
@@ -116,9 +120,16 @@ class Credentials:
     # -- legacy auth providers -------------------------------------------------------------------------
 
     def _provider_token(self) -> str | None:
-        from kubernetes import config as kconfig
-        from kubernetes.client import Configuration
-
+        try:
+            from kubernetes import config as kconfig
+            from kubernetes.client import Configuration
+        except ImportError as e:
+            raise CredentialError(
+                f"the kubeconfig's user authenticates with the legacy auth-provider {self.target.auth_provider!r}, "
+                f"which kubesync reads through the official kubernetes client, not installed here: "
+                f"pip install '{LEGACY_AUTH_EXTRA}' (or move the user to an exec credential plugin, "
+                f"as kubectl 1.26 and later require)"
+            ) from e
         if self._provider_config is None:
             cfg = Configuration()
             try:

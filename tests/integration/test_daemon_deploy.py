@@ -32,7 +32,7 @@ def test_deploy_folder_applies_cleanly_and_then_plans_empty(kubeconfig, cluster)
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "kubesync"
     for path in (
-        "/apis/rbac.authorization.k8s.io/v1/namespaces/kubesync-demo/roles/kubesync-sync",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/kubesync-sync",
         "/apis/rbac.authorization.k8s.io/v1/namespaces/kubesync-demo/rolebindings/kubesync-sync",
         "/apis/rbac.authorization.k8s.io/v1/namespaces/kubesync-system/roles/kubesync-state",
         "/apis/networking.k8s.io/v1/namespaces/kubesync-system/networkpolicies/kubesync",
@@ -62,15 +62,13 @@ def service_account_kubeconfig(kubeconfig: str, cluster, path) -> str:
 
 
 def tenant_install(ns: str, folder) -> str:
-    """deploy/'s namespaced grant for one more target namespace, as its rbac.yaml says to add one:
-    the Namespace, and a copy of the Role and RoleBinding with `namespace:` changed."""
-    import yaml
+    """deploy/'s namespaced grant for one more target namespace, the one-line way overlays/namespaced
+    documents: deploy/target/ included with `namespace:` set (kubesync renders the kustomization)."""
+    import shutil
 
-    docs = [d for f in ("namespaces.yaml", "rbac.yaml") for d in yaml.safe_load_all((REPO_ROOT / "deploy" / f).read_text())]
-    mine = [d for d in docs if d["metadata"].get("namespace") == "kubesync-demo" or d["metadata"]["name"] == "kubesync-demo"]
-    assert {d["kind"] for d in mine} == {"Namespace", "Role", "RoleBinding"}
     folder.mkdir()
-    (folder / "tenant.yaml").write_text(yaml.safe_dump_all(mine).replace("kubesync-demo", ns))
+    shutil.copytree(REPO_ROOT / "deploy" / "target", folder / "target")
+    (folder / "kustomization.yaml").write_text(f"{{namespace: {ns}, resources: [target]}}\n")
     return str(folder)
 
 
@@ -105,7 +103,7 @@ def test_the_daemon_needs_no_more_than_the_namespaced_install(kubeconfig, cluste
 
     assert kubesync(kubeconfig, "apply", "deploy/", "--yes").returncode == 0
     # The demo app in a namespace of its own (so no other test's sync of it gets in the way), granted
-    # the way deploy/rbac.yaml says to add a target namespace.
+    # the way overlays/namespaced says to add a target namespace.
     ns = f"ks-demo-{secrets.token_hex(3)}"
     granted = kubesync(kubeconfig, "apply", tenant_install(ns, tmp_path / "tenant"), "--name", f"tenant-{ns}", "--yes")
     assert granted.returncode == 0, granted.stdout + granted.stderr

@@ -125,3 +125,41 @@ def test_client_certificate_from_a_plugin(tmp_path):
     assert creds.authorization() is None
     cert, key = creds.cert_pair()
     assert open(cert).read() == "CERT" and open(key).read() == "KEY"
+
+
+def oidc_config(tmp_path) -> tuple[str, str]:
+    """A kubeconfig whose user is a legacy `auth-provider: oidc` with an unexpired id-token."""
+    import base64
+
+    def part(doc: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+    exp = int((datetime.now(timezone.utc) + timedelta(hours=1)).timestamp())
+    token = f"{part({'alg': 'none'})}.{part({'iss': 'https://issuer.example', 'exp': exp})}.c2ln"
+    doc = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"auth-provider": {"name": "oidc", "config": {
+            "client-id": "kubesync", "id-token": token, "idp-issuer-url": "https://issuer.example"}}}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+    }
+    path = tmp_path / "config"
+    path.write_text(json.dumps(doc))
+    return str(path), token
+
+
+def test_legacy_auth_provider_goes_through_the_official_client(tmp_path):
+    path, token = oidc_config(tmp_path)
+    assert Credentials(kubeconfig.load(path)).authorization() == f"Bearer {token}"
+
+
+def test_legacy_auth_provider_without_the_extra_names_the_extra(tmp_path, monkeypatch):
+    """The light install has no official client: the error says which extra brings it, and sends nothing."""
+    path, token = oidc_config(tmp_path)
+    monkeypatch.setitem(sys.modules, "kubernetes", None)  # `import kubernetes` now fails as on a light install
+    with pytest.raises(CredentialError) as e:
+        Credentials(kubeconfig.load(path)).authorization()
+    message = str(e.value)
+    assert "legacy auth-provider 'oidc'" in message
+    assert "pip install 'kubesync-gitops[legacy-auth]'" in message
+    assert token not in message

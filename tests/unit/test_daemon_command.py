@@ -6,12 +6,12 @@ import shlex
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubesync.cli import build_parser
 from kubesync.commands.daemon import settings_from
 from kubesync.config import parse_config
 from kubesync.errors import ConfigError, UsageError
+from tests.support.deploy import DEPLOY, by_kind_and_name, render
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,11 +123,9 @@ def test_usage_errors(argv, message):
         settings(argv)
 
 
-def deploy_documents():
-    docs = []
-    for f in sorted((REPO / "deploy").glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
-    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+def deploy_documents(folder: str = ""):
+    """(kind, name) -> document of one install (deploy/ itself by default: the namespaced mode)."""
+    return {(k, name): d for (k, _, name), d in by_kind_and_name(render(folder)).items()}
 
 
 def test_deploy_runs_the_daemon_with_flags_the_cli_accepts_and_a_valid_config(tmp_path):
@@ -144,37 +142,60 @@ def test_deploy_runs_the_daemon_with_flags_the_cli_accepts_and_a_valid_config(tm
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
+def rules_of(role: dict) -> dict[tuple[str, str], set[str]]:
+    return {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+
+
 def test_deploy_rbac_covers_the_lease_and_the_inventory_in_kubesync_system():
     docs = deploy_documents()
     role = docs[("Role", "kubesync-state")]
     assert role["metadata"]["namespace"] == "kubesync-system"
-    rules = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    rules = rules_of(role)
     assert {"get", "create", "update"} <= rules[("coordination.k8s.io", "leases")]
-    assert {"get", "create", "update"} <= rules[("", "configmaps")]
+    # the inventories are written by PUT, and read through the daemon's shared watch
+    assert rules[("", "configmaps")] == {"get", "list", "watch", "create", "update"}
 
 
-def test_the_default_install_is_namespaced_with_a_role_in_every_target_namespace(tmp_path):
+def test_the_default_install_is_namespaced_with_a_grant_in_every_target_namespace(tmp_path):
     docs = deploy_documents()
-    kinds = {kind for kind, _ in docs}
-    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}, "the default install grants nothing cluster-wide"
+    assert not [k for k in docs if k[0] == "ClusterRoleBinding"], "the default install binds nothing cluster-wide"
     text = docs[("ConfigMap", "kubesync-config")]["data"]["kubesync.yaml"]
     targets = {s.namespace for s in parse_config(text, "kubesync.yaml", base_dir=tmp_path).syncs}
     for ns in targets:
         assert ("Namespace", ns) in docs, f"the install creates {ns}"
         binding = next(d for (k, _), d in docs.items() if k == "RoleBinding" and d["metadata"]["namespace"] == ns)
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubesync", "namespace": "kubesync-system"}]
-        role = docs[("Role", binding["roleRef"]["name"])]
-        assert role["metadata"]["namespace"] == ns
-        assert not any("*" in r["verbs"] or "*" in r["resources"] or "*" in r["apiGroups"] for r in role["rules"]), "no wildcards"
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubesync-sync"}
+    role = docs[("ClusterRole", "kubesync-sync")]
+    assert not any("*" in r["verbs"] or "*" in r["resources"] or "*" in r["apiGroups"] for r in role["rules"]), "no wildcards"
+    assert ("", "namespaces") not in rules_of(role), "the namespaced mode never creates or lists namespaces"
     policy = docs[("NetworkPolicy", "kubesync")]
     assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "kubesync"}
     assert policy["spec"]["ingress"][0]["from"], "port 9090 is not open to every pod"
 
 
-def test_the_cluster_mode_is_separate_and_says_what_it_grants():
-    text = (REPO / "deploy" / "cluster-mode" / "rbac-cluster.yaml").read_text()
-    docs = {d["kind"]: d for d in yaml.safe_load_all(text)}
-    assert set(docs) == {"ClusterRole", "ClusterRoleBinding"}
-    assert "every Secret in the cluster" in text and "kubesync apply deploy/cluster-mode" in text
-    assert "cluster-mode/" in (REPO / "deploy" / ".kubesyncignore").read_text().splitlines()
-    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in docs["ClusterRole"]["rules"])
+def test_a_target_namespace_is_one_line_of_kustomize(tmp_path):
+    """overlays/namespaced's recipe: a one-line kustomization naming the namespace, listed in resources."""
+    import shutil
+
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy)
+    overlay = copy / "overlays" / "namespaced"
+    (overlay / "shop").mkdir()
+    (overlay / "shop" / "kustomization.yaml").write_text("{namespace: shop, resources: [../../../target]}\n")
+    text = (overlay / "kustomization.yaml").read_text()
+    (overlay / "kustomization.yaml").write_text(text.replace("  - kubesync-demo\n", "  - kubesync-demo\n  - shop\n"))
+    before, after = by_kind_and_name(render("overlays/namespaced")), by_kind_and_name(render(overlay))
+    assert set(after) - set(before) == {("Namespace", "", "shop"), ("RoleBinding", "shop", "kubesync-sync")}
+    assert after[("RoleBinding", "shop", "kubesync-sync")]["subjects"][0]["namespace"] == "kubesync-system"
+
+
+def test_the_cluster_mode_is_an_overlay_that_says_what_it_grants():
+    base, cluster = deploy_documents("base"), deploy_documents("overlays/cluster")
+    added = {k: d for k, d in cluster.items() if k not in base}
+    assert set(added) == {("ClusterRoleBinding", "kubesync-sync"), ("ClusterRole", "kubesync-namespaces"),
+                          ("ClusterRoleBinding", "kubesync-namespaces")}
+    text = (DEPLOY / "overlays" / "cluster" / "rbac-cluster.yaml").read_text()
+    assert "every Secret in the cluster" in text
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in added[("ClusterRole", "kubesync-namespaces")]["rules"])
+    assert not [k for k in deploy_documents("overlays/namespaced") if k[0] == "ClusterRoleBinding"]

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kubesync.daemon.history import History, Run  # noqa: E402
 from kubesync.daemon.http import StatusServer  # noqa: E402
-from kubesync.daemon.loop import SyncStatus  # noqa: E402
+from kubesync.daemon.state import SyncStatus  # noqa: E402
 from kubesync.daemon.web.app import Hooks, build_app  # noqa: E402
 from kubesync.model import Action, ActionType, ObjectRef, Plan  # noqa: E402
 from kubesync.settings import SyncConfig  # noqa: E402

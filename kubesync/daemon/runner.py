@@ -114,7 +114,7 @@ class Daemon:
                 log.exception("[%s] run failed unexpectedly", name)
             finally:
                 if not self.stop.is_set():
-                    timer = "resync" if worker.failures == 0 else "retry"
+                    timer = "resync" if worker.status.failures == 0 else "retry"
                     # Jitter: syncs started together must not all resync in the same second forever.
                     self.queue.schedule(name, timer, wait * random.uniform(0.9, 1.1) if timer == "resync" else wait)
                 self.queue.done(name)

@@ -41,7 +41,8 @@ def worker(n: int):
     for i in range(50):
         history.record(Run(time.time() - i * 30, 1.2, ("watch",), "success", (("update", n // 10),)))
     return SimpleNamespace(sync=SyncConfig(name="big", source=SourceSpec(path="/src")),
-                           status=SyncStatus(state="drifted", revision="sha256:" + "0" * 64, runs=50), history=history)
+                           status=SyncStatus(state="drifted", revision="sha256:" + "0" * 64, runs=50), history=history,
+                           next_run=0.0)
 
 
 def timed(url: str) -> tuple[float, int]:

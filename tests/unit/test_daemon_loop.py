@@ -263,3 +263,22 @@ def test_a_timer_run_after_convergence_skips_the_plan_unless_something_moved(tmp
     w.run_once({"resync"})
     assert pipeline.planned == planned + 3  # after FULL_EVERY quiet resyncs, the next one plans anyway
     assert value(w, "kubesync_sync_runs_total", result="success") == 4 + reactor.FULL_EVERY + 1
+
+
+def test_a_runs_outcome_is_announced_after_its_state_and_before_its_count(tmp_path, pipeline):
+    """Whoever sees a failing metric or an alert and then asks /readyz finds the run's state; whoever
+    sees the run counted (/readyz: every sync has run) finds its metrics and history."""
+    w = worker(tmp_path, pipeline)
+    pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
+    seen = []
+    report = w.reporter.report
+
+    def spy(event):
+        seen.append((type(event).__name__, w.status.state, w.status.runs, len(w.history.runs())))
+        report(event)
+
+    w.reporter.report = spy
+    w.run_once({"startup"})
+    assert seen[0] == ("RunStarted", "starting", 0, 0)
+    assert seen[-2:] == [("Failed", "failed", 0, 0), ("RunFinished", "failed", 0, 0)]
+    assert (w.status.runs, len(w.history.runs())) == (1, 1)

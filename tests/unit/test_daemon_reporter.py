@@ -34,6 +34,12 @@ def reporter():
     return Reporter("shop", Metrics(), Alerts(), History())
 
 
+@pytest.fixture(autouse=True)
+def every_line(caplog):
+    """The sync's logger at DEBUG, whatever an earlier test set on `kubesync` (the CLI's --log-level)."""
+    caplog.set_level(logging.DEBUG, logger="kubesync.daemon.loop")
+
+
 def value(reporter, name, **labels):
     return reporter.metrics.registry.get_sample_value(name, {"sync": "shop", **labels})
 
@@ -47,7 +53,6 @@ def test_every_sync_is_visible_at_zero_before_its_first_run(reporter):
 
 
 def test_drift_is_logged_per_new_object_sorted_and_kept_for_the_dashboard_in_plan_order(reporter, caplog):
-    caplog.set_level(logging.INFO)
     b = DriftEvent(1.0, "v1 ConfigMap shop/b", "kubectl-edit", ("/data/x",))
     a = DriftEvent(1.0, "v1 ConfigMap shop/a")
     reporter.report(ev.DriftSeen(REV, (b, a), 3, self_heal=False))
@@ -62,7 +67,6 @@ def test_drift_is_logged_per_new_object_sorted_and_kept_for_the_dashboard_in_pla
 
 
 def test_an_apply_is_announced_then_each_object_counted_and_logged(reporter, caplog):
-    caplog.set_level(logging.INFO)
     reporter.report(ev.Applying(REV, False, (("create", 2), ("update", 1))))
     reporter.report(ev.Applying(REV, True, (("update", 1),)))
     reporter.report(ev.ObjectApplied(Outcome(Action(ActionType.UPDATE, REF), "patched", "3 fields")))
@@ -94,7 +98,6 @@ def test_a_failure_logs_its_retry_alerts_once_and_a_bug_logs_its_traceback(repor
 
 
 def test_an_outcome_sets_the_series_and_the_history(reporter, caplog):
-    caplog.set_level(logging.INFO)
     reporter.report(ev.Failed("broken", 1.0, ""))
     reporter.report(ev.RunFinished(Run(10.0, 0.5, ("file",), "error", (), "", "broken", "SourceError")))
     assert value(reporter, "kubesync_sync_failing") == 1
@@ -119,7 +122,6 @@ def test_closing_reports_only_the_outcome(reporter):
 
 
 def test_triggers_standby_and_conflicts(reporter, caplog):
-    caplog.set_level(logging.DEBUG)
     reporter.report(ev.RunStarted(("git", "watch")))
     reporter.report(ev.StandingBy(REV, 4))
     reporter.report(ev.ConflictSeen("apps/v1 Deployment shop/web:\n  owned by helm"))

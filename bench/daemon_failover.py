@@ -1,6 +1,6 @@
 """bench/daemon.py's failover run: two sharded replicas on one config, one killed with SIGKILL.
 
-A sync belongs to shard sha256(name) % 8 (kubesync.daemon.shards) and a shard to whoever holds its
+A sync belongs to shard sha256(name) % 8 (kubesync.daemon.election.shards) and a shard to whoever holds its
 Lease, so each replica's share is read from the shard Leases once the two have balanced. The killed
 replica's syncs are the orphaned ones: they converge only after the survivor has taken their shard
 Leases over (a lease duration after the kill, plus a run). Which syncs each replica actually wrote to
@@ -19,7 +19,7 @@ from daemon_probe import ROOT, BenchFailure, Daemon, wait_converged
 from kubesync import errors
 from kubesync.cluster import leases
 from kubesync.cluster.api import Client
-from kubesync.daemon.shards import shard_lease, shard_of
+from kubesync.daemon.election.shards import shard_lease, shard_of
 
 SHARDS = 8
 LEASE_S = 15.0

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kubesync.daemon.history import History, Run  # noqa: E402
 from kubesync.daemon.http import StatusServer  # noqa: E402
-from kubesync.daemon.loop import SyncStatus  # noqa: E402
+from kubesync.daemon.state import SyncStatus  # noqa: E402
 from kubesync.daemon.web.app import Hooks, build_app  # noqa: E402
 from kubesync.model import Action, ActionType, ObjectRef, Plan  # noqa: E402
 from kubesync.settings import SyncConfig  # noqa: E402
@@ -41,7 +41,8 @@ def worker(n: int):
     for i in range(50):
         history.record(Run(time.time() - i * 30, 1.2, ("watch",), "success", (("update", n // 10),)))
     return SimpleNamespace(sync=SyncConfig(name="big", source=SourceSpec(path="/src")),
-                           status=SyncStatus(state="drifted", revision="sha256:" + "0" * 64, runs=50), history=history)
+                           status=SyncStatus(state="drifted", revision="sha256:" + "0" * 64, runs=50), history=history,
+                           next_run=0.0)
 
 
 def timed(url: str) -> tuple[float, int]:

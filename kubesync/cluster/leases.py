@@ -1,4 +1,4 @@
-"""coordination.k8s.io/v1 Lease calls for leader election and shards (the claims: daemon/claim.py)."""
+"""coordination.k8s.io/v1 Lease calls for leader election and shards (the claims: daemon/election/claim.py)."""
 
 from __future__ import annotations
 

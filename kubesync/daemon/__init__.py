@@ -1,14 +1,17 @@
 """`kubesync daemon`: keep syncs converged.
 
-    queue.py      the work queue: syncs are keys run by --workers threads (dedup, debounce, fairness)
-    triggers.py   file changes (one watchdog observer), git ref polls (one per repository and ref) -> queue
-    loop.py       SyncWorker: one sync's state and run; read, plan, apply (leader or shard owner only), report
-    leader.py     Lease election among replicas
-    notify.py     alerts on transitions (sync failed/recovered, object degraded/recovered)
-    metrics.py    the Prometheus series
-    http.py       the HTTP server (uvicorn in one thread: limits, timeouts, IPv6)
-    web/          what it serves: /healthz /readyz /metrics, authenticated POST /webhook/<sync>
-    connections.py per kubeconfig context: one Cluster, one discovery, one watch cache (cluster/cache.py)
-    runner.py     the process: wiring, signals, ordered shutdown
-    settings.py   frozen settings the CLI and kubesync.yaml fill in
+    runner.py      the process: wiring, signals, ordered shutdown
+    queue.py       the work queue: syncs are keys run by --workers threads (dedup, debounce, fairness)
+    triggers.py    file changes (one watchdog observer), git ref polls (one per repository and ref) -> queue
+    loop.py        SyncWorker, the glue of one sync: its triggers, its watch subscription, its state record;
+                   calls run_sync and hands the events to the reporter
+    reactor.py     run_sync: one read-plan-apply, collaborators passed in -> (result, new state, events)
+    state.py       SyncStatus: one sync's frozen state record (state, converged revision, failures, drift...)
+    events.py      what a run saw and did, as small frozen values (the reactor's words to the reporter)
+    reporter.py    events -> log lines, metrics (metrics.py), alerts (notify.py), dashboard history (history.py)
+    election/      which replica writes: Lease claims, one leader or shards
+    connections.py per kubeconfig context: one connection, one discovery, one watch cache (cluster/cache.py)
+    http.py        the HTTP server (uvicorn in one thread: limits, timeouts, IPv6)
+    web/           what it serves: /healthz /readyz /metrics, authenticated POST /webhook/<sync>, the dashboard
+    settings.py    frozen settings the CLI and kubesync.yaml fill in
 """

@@ -22,13 +22,13 @@ from kubesync import __version__
 from kubesync.cluster.client import add_request_hook
 from kubesync.daemon.connections import Connections, ErrorCounter
 from kubesync.daemon.http import StatusServer, parse_listen
-from kubesync.daemon.leader import AlwaysLeader, LeaderElector
+from kubesync.daemon.election.leader import AlwaysLeader, LeaderElector
 from kubesync.daemon.loop import SyncWorker
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.daemon.queue import WorkQueue
 from kubesync.daemon.settings import DaemonSettings
-from kubesync.daemon.shards import ShardElector
+from kubesync.daemon.election.shards import ShardElector
 from kubesync.daemon.triggers import Triggers
 from kubesync.daemon.web.app import Hooks, build_app
 from kubesync.daemon.web.auth import is_loopback
@@ -114,7 +114,7 @@ class Daemon:
                 log.exception("[%s] run failed unexpectedly", name)
             finally:
                 if not self.stop.is_set():
-                    timer = "resync" if worker.failures == 0 else "retry"
+                    timer = "resync" if worker.status.failures == 0 else "retry"
                     # Jitter: syncs started together must not all resync in the same second forever.
                     self.queue.schedule(name, timer, wait * random.uniform(0.9, 1.1) if timer == "resync" else wait)
                 self.queue.done(name)

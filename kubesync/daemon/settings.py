@@ -48,7 +48,7 @@ class LeaseSettings(LeaseTiming):
 
 @dataclass(frozen=True)
 class ShardSettings(LeaseTiming):
-    """Replicas split the syncs: one Lease per shard, one member Lease per replica (daemon/shards.py)."""
+    """Replicas split the syncs: one Lease per shard, one member Lease per replica (daemon/election/shards.py)."""
 
     count: int
     """Number of shards S; a sync belongs to shard sha256(name) % S."""

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from kubesync.cluster.api import Client
-from kubesync.daemon.shards import ShardElector, member_lease
+from kubesync.daemon.election.shards import ShardElector, member_lease
 from kubesync.daemon.settings import ShardSettings
 from tests.integration.daemon_harness import wait_until
 

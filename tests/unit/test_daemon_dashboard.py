@@ -20,7 +20,7 @@ import pytest
 from kubesync.config import SyncConfig
 from kubesync.daemon.history import DriftEvent, History, Run
 from kubesync.daemon.http import StatusServer
-from kubesync.daemon.loop import SyncStatus
+from kubesync.daemon.state import SyncStatus
 from kubesync.daemon.settings import UiSettings
 from kubesync.daemon.web import api
 from kubesync.daemon.web.app import Hooks, build_app

@@ -13,7 +13,7 @@ import pytest
 
 from kubesync import errors
 from kubesync.cluster.api import Client
-from kubesync.daemon.leader import LeaderElector, default_identity, microtime
+from kubesync.daemon.election.leader import LeaderElector, default_identity, microtime
 from kubesync.daemon.settings import LeaseSettings
 
 
@@ -202,7 +202,7 @@ def test_concurrent_takeover_has_one_winner(world):
 
 
 def test_owns_is_leadership_for_every_sync(world):
-    from kubesync.daemon.leader import AlwaysLeader
+    from kubesync.daemon.election.leader import AlwaysLeader
 
     a, b = elector(world, "a"), elector(world, "b")
     a.step()

@@ -1,4 +1,6 @@
-"""A sync worker's decisions, with the pipeline stubbed: when it applies, reports drift, stands by or fails."""
+"""A sync worker end to end, with the pipeline stubbed: run_sync (daemon/reactor.py) decides when it
+applies, reports drift, stands by or fails; the reporter says it in metrics, alerts and the history;
+the worker publishes the state. The decisions alone, event by event: tests/unit/test_daemon_reactor.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import pytest
 
 from kubesync import errors
 from kubesync.apply import ApplyReport, Outcome
-from kubesync.daemon import loop
+from kubesync.daemon import loop, reactor
+from kubesync.daemon.events import one_line, short
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.config import SyncConfig
@@ -98,14 +101,14 @@ def worker(tmp_path, pipeline, leader=None, **sync):
 
 
 def value(w, name, **labels):
-    return w.metrics.registry.get_sample_value(name, {"sync": "shop", **labels})
+    return w.reporter.metrics.registry.get_sample_value(name, {"sync": "shop", **labels})
 
 
 def test_the_first_run_applies(tmp_path, pipeline):
     w = worker(tmp_path, pipeline)
     assert w.run_once({"startup"}) is True
     assert len(pipeline.applied) == 1 and pipeline.applied[0] is w.abort
-    assert w.status.state == "synced" and w.converged == "rev-1"
+    assert w.status.state == "synced" and w.status.converged == "rev-1"
     assert value(w, "kubesync_objects_total", action="patched") == 1
     assert value(w, "kubesync_sync_runs_total", result="success") == 1
 
@@ -156,14 +159,14 @@ def test_a_broken_source_fails_alerts_once_and_recovers(tmp_path, pipeline):
     pipeline.changes = [Action(ActionType.UPDATE, REF)]
     for _ in range(3):
         assert w.run_once({"retry"}) is False
-    assert len(pipeline.applied) == 1 and w.failures == 3
+    assert len(pipeline.applied) == 1 and w.status.failures == 3
     assert w.status.state == "failed" and "invalid YAML" in w.status.error
     assert value(w, "kubesync_sync_failing") == 1
     pipeline.source_error = None
     pipeline.revision = "rev-2"
     assert w.run_once({"file"}) is True
-    assert w.failures == 0 and value(w, "kubesync_sync_failing") == 0
-    assert w.notifier.events == ["sync_failed", "sync_recovered"]
+    assert w.status.failures == 0 and value(w, "kubesync_sync_failing") == 0
+    assert w.reporter.notifier.events == ["sync_failed", "sync_recovered"]
 
 
 def test_a_failed_git_poll_is_a_source_error(tmp_path, pipeline):
@@ -192,12 +195,12 @@ def test_interrupt_sets_the_event_the_applier_watches(tmp_path, pipeline):
     ("one line", "one line"),
 ])
 def test_errors_are_logged_on_one_line(text, want):
-    assert loop.one_line(text) == want
+    assert one_line(text) == want
 
 
 def test_short_revisions():
-    assert loop.short("sha256:0123456789abcdef") == "sha256:0123456789ab"
-    assert loop.short("0123456789abcdef0123") == "0123456789ab"
+    assert short("sha256:0123456789abcdef") == "sha256:0123456789ab"
+    assert short("0123456789abcdef0123") == "0123456789ab"
 
 
 def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline):
@@ -212,7 +215,7 @@ def test_an_apply_cut_short_by_shutdown_is_not_a_failure(tmp_path, pipeline):
     pipeline.changes = [Action(ActionType.UPDATE, REF), Action(ActionType.UPDATE, REF.with_namespace("other"))]
     assert w.run_once({"startup"}) is True
     assert value(w, "kubesync_sync_runs_total", result="aborted") == 1
-    assert w.notifier.events == [] and w.converged is None
+    assert w.reporter.notifier.events == [] and w.status.converged is None
 
 
 def test_sync_now_reverts_drift_once_without_self_heal(tmp_path, pipeline):
@@ -254,9 +257,28 @@ def test_a_timer_run_after_convergence_skips_the_plan_unless_something_moved(tmp
     assert w.run_once({"watch"}) and pipeline.planned == planned + 1  # an event: a full run
     pipeline.revision = "rev-2"
     assert w.run_once({"resync"}) and pipeline.planned == planned + 2  # the source moved under the timer
-    for _ in range(loop.FULL_EVERY):
+    for _ in range(reactor.FULL_EVERY):
         w.run_once({"resync"})
     assert pipeline.planned == planned + 2
     w.run_once({"resync"})
     assert pipeline.planned == planned + 3  # after FULL_EVERY quiet resyncs, the next one plans anyway
-    assert value(w, "kubesync_sync_runs_total", result="success") == 4 + loop.FULL_EVERY + 1
+    assert value(w, "kubesync_sync_runs_total", result="success") == 4 + reactor.FULL_EVERY + 1
+
+
+def test_a_runs_outcome_is_announced_after_its_state_and_before_its_count(tmp_path, pipeline):
+    """Whoever sees a failing metric or an alert and then asks /readyz finds the run's state; whoever
+    sees the run counted (/readyz: every sync has run) finds its metrics and history."""
+    w = worker(tmp_path, pipeline)
+    pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
+    seen = []
+    report = w.reporter.report
+
+    def spy(event):
+        seen.append((type(event).__name__, w.status.state, w.status.runs, len(w.history.runs())))
+        report(event)
+
+    w.reporter.report = spy
+    w.run_once({"startup"})
+    assert seen[0] == ("RunStarted", "starting", 0, 0)
+    assert seen[-2:] == [("Failed", "failed", 0, 0), ("RunFinished", "failed", 0, 0)]
+    assert (w.status.runs, len(w.history.runs())) == (1, 1)

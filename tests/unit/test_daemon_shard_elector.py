@@ -15,7 +15,7 @@ import pytest
 from kubesync import errors
 from kubesync.cluster.api import Client
 from kubesync.daemon.settings import ShardSettings
-from kubesync.daemon.shards import ShardElector, member_lease, shard_of
+from kubesync.daemon.election.shards import ShardElector, member_lease, shard_of
 from tests.unit.test_daemon_leader import Clock, FakeLeases
 
 SHARDS = 4

@@ -16,7 +16,7 @@ import pytest
 
 from kubesync.cli import build_parser
 from kubesync.commands.daemon import settings_from
-from kubesync.daemon.shards import fair_share, group_value, member_lease, preference, rebalance, shard_lease, shard_of
+from kubesync.daemon.election.shards import fair_share, group_value, member_lease, preference, rebalance, shard_lease, shard_of
 from kubesync.errors import UsageError
 
 
@@ -29,7 +29,7 @@ def test_shard_of_is_sha256_of_the_name_modulo_the_count():
 
 
 def test_shard_of_is_the_same_in_processes_with_different_hash_seeds():
-    code = "from kubesync.daemon.shards import shard_of; print([shard_of(f'sync-{i}', 7) for i in range(50)])"
+    code = "from kubesync.daemon.election.shards import shard_of; print([shard_of(f'sync-{i}', 7) for i in range(50)])"
     outputs = set()
     for seed in ("1", "2", "random"):
         env = {**os.environ, "PYTHONHASHSEED": seed}

@@ -236,9 +236,16 @@ def test_no_private_name_is_imported_from_another_package():
 def test_the_records_a_run_passes_along_are_frozen():
     import dataclasses
 
+    from kubesync.daemon import events
+    from kubesync.daemon.state import SyncStatus
     from kubesync.settings import PlanSettings, SyncConfig
     from kubesync.sync.apply import SavedRun
     from kubesync.sync.plan import Planned
 
-    for record in (Planned, SavedRun, SyncConfig, PlanSettings):
+    for record in (Planned, SavedRun, SyncConfig, PlanSettings, SyncStatus):
         assert dataclasses.fields(record) and record.__dataclass_params__.frozen, f"{record.__name__} must be frozen"
+    # What a daemon run tells its reporter: every event type, the base classes included.
+    kinds = [k for k in vars(events).values() if isinstance(k, type) and issubclass(k, events.Event)]
+    assert len(kinds) > 10 and events.RunFinished in kinds
+    for kind in kinds:
+        assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen, f"event {kind.__name__} must be frozen"

@@ -1,7 +1,7 @@
 """One identity's claim on one coordination.k8s.io/v1 Lease, as client-go's leaderelection makes it.
 
-Written once and used by the single leader (daemon/leader.py), each shard and each member Lease
-(daemon/shards.py). A holder's claim expires `leaseDurationSeconds` after an observer last saw the
+Written once and used by the single leader (election/leader.py), each shard and each member Lease
+(election/shards.py). A holder's claim expires `leaseDurationSeconds` after an observer last saw the
 record change (the observer's own clock, so clocks need not agree); then the observer takes it with a
 PUT carrying the resourceVersion it read, so of two observers only one wins. A holder counts as
 holding only while its last renewal is younger than `renew_deadline` (shorter than the lease), so it

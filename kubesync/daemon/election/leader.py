@@ -19,7 +19,7 @@ import time
 from typing import Callable
 
 from kubesync.cluster import API
-from kubesync.daemon.claim import LeaseClaim, Record, microtime
+from kubesync.daemon.election.claim import LeaseClaim, Record, microtime
 from kubesync.daemon.settings import LeaseSettings
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Sharding of the syncs across replicas through coordination.k8s.io/v1 Leases (--shards N).
 
 A sync belongs to shard sha256(name) % S, the same in every process and Python run. Each shard is
-one Lease, `<prefix>-<i>`, claimed by the rules of daemon/claim.py (the ones single-leader mode uses):
+one Lease, `<prefix>-<i>`, claimed by the rules of election/claim.py (the ones single-leader mode uses):
 a holder applies a shard's syncs only while its last renewal is younger than the renew deadline, and
 another replica takes a shard only after seeing its record unchanged for the lease duration, so a
 shard is never applied by two replicas at once.
@@ -29,8 +29,8 @@ from typing import Callable, Iterable
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster import leases
-from kubesync.daemon.claim import FETCH, LeaseClaim, Record
-from kubesync.daemon.leader import default_identity
+from kubesync.daemon.election.claim import FETCH, LeaseClaim, Record
+from kubesync.daemon.election.leader import default_identity
 from kubesync.daemon.settings import ShardSettings
 
 log = logging.getLogger(__name__)

@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import threading
 from typing import Any, Iterable
+from urllib.parse import quote, quote_plus
 
 from kubesync.vocab import is_secret
 
 PLACEHOLDER = "***"
 VALUE_FIELDS = ("data", "stringData")
-MIN_REDACT = 6  # shorter values would mangle ordinary words in free text
+MIN_REDACT = 6  # shorter values would mangle ordinary words in free text: they are scrubbed only where quoted
+MIN_PREFIX = MIN_REDACT  # a value cut short by a message limit (`... (812 chars)`) is scrubbed from this many characters on
+CUT_MARKERS = ("... (", "...|", "…")
+_PEM_ARMOR = re.compile(r"^-----(BEGIN|END) [A-Z0-9 ]+-----$")
 
 # --- credentials in URLs and headers ------------------------------------------------------------
 
@@ -69,15 +74,24 @@ def secret_bytes(value: Any, field: str) -> bytes:
 
 
 def value_forms(value: str, field: str) -> set[str]:
-    """The ways a Secret value can appear in text: as written, raw, and base64 (padded, unpadded, URL-safe)."""
+    """The ways a Secret value can appear in text: as written, raw, base64 (padded, unpadded, URL-safe),
+    hex, URL-encoded, JSON-escaped (once and twice: a server quoting a webhook quoting the object), and
+    each line of a multi-line value (a PEM key quoted over several lines)."""
     raw = secret_bytes(value, field)
     encoded = base64.b64encode(raw).decode("ascii")
-    forms = {value, encoded, encoded.rstrip("="), base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")}
+    forms = {value, encoded, encoded.rstrip("="), base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+             raw.hex(), raw.hex().upper(), quote(raw, safe=""), quote_plus(raw, safe="")}
     try:
-        forms.add(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    return forms
+        text = None
+    for t in (value, text):
+        if t is None:
+            continue
+        once = json.dumps(t)[1:-1]
+        forms |= {t, once, json.dumps(once)[1:-1], repr(t)[1:-1]}
+        forms |= {line.strip() for line in t.splitlines() if not _PEM_ARMOR.match(line.strip())}
+    return {f for f in forms if f}
 
 
 def _annotations(obj: Any) -> dict:
@@ -100,9 +114,9 @@ def secret_values(objects: Iterable[Any]) -> set[str]:
                 if isinstance(value, str) and value:
                     found |= value_forms(value, field)
         for value in _annotations(obj).values():
-            if isinstance(value, str) and value and any(v in value for v in found):
+            if isinstance(value, str) and value and any(len(v) >= MIN_REDACT and v in value for v in found):
                 found.add(value)  # a last-applied copy of the whole Secret
-    return {v for v in found if len(v) >= MIN_REDACT}
+    return found
 
 
 def object_names(objects: Iterable[Any]) -> set[str]:
@@ -130,6 +144,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._short: set[str] = set()  # values under MIN_REDACT characters: scrubbed where quoted
         self._names: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._containing: dict[str, tuple[str, ...]] = {}  # value -> the longer names holding it
@@ -141,10 +156,13 @@ class Redactor:
         self.remember_values(secret_values(objects))
 
     def remember_values(self, values: Iterable[str]) -> None:
+        values = {v for v in values if isinstance(v, str) and v}
         new = {v for v in values if len(v) >= MIN_REDACT} - self._values
-        if new:
+        short = {v for v in values if len(v) < MIN_REDACT} - self._short
+        if new or short:
             with self._lock:
                 self._values |= new
+                self._short |= short
                 self._pattern = None
 
     def remember_names(self, names: Iterable[str]) -> None:
@@ -156,10 +174,10 @@ class Redactor:
                 self._containing.clear()
 
     def pattern(self) -> re.Pattern[str] | None:
+        """One pattern for every long value, and every short one standing between quotes."""
         with self._lock:
-            if self._pattern is None and self._values:
-                longest_first = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, longest_first)))
+            if self._pattern is None and (self._values or self._short):
+                self._pattern = _compile(self._values, self._short)
             return self._pattern
 
     def redact(self, text: str, values: Iterable[str] = ()) -> str:
@@ -175,16 +193,17 @@ class Redactor:
         return redact_credentials(text)
 
     def _matches(self, text: str, values: Iterable[str]) -> list[tuple[int, int]]:
-        """Non-overlapping spans of Secret values in ``text``, leftmost first, the longest at each place."""
+        """Non-overlapping spans of Secret values in ``text``, leftmost first, the longest at each place:
+        long values anywhere, short ones between quotes, and a value's beginning cut short by a limit."""
         found: list[tuple[int, int]] = []
         pattern = self.pattern()
         if pattern is not None:
-            found += [m.span() for m in pattern.finditer(text)]
-        for value in {v for v in values if len(v) >= MIN_REDACT}:
-            at = text.find(value)
-            while at >= 0:
-                found.append((at, at + len(value)))
-                at = text.find(value, at + 1)
+            found += [m.span(m.lastgroup) for m in pattern.finditer(text)]
+        values = {v for v in values if isinstance(v, str) and v}
+        if values:
+            found += [m.span(m.lastgroup) for m in _compile({v for v in values if len(v) >= MIN_REDACT},
+                                                            {v for v in values if len(v) < MIN_REDACT}).finditer(text)]
+        found += self._cut_prefixes(text, values)
         spans: list[tuple[int, int]] = []
         for start, end in sorted(found, key=lambda s: (s[0], -s[1])):
             if spans and start < spans[-1][1]:
@@ -193,6 +212,25 @@ class Redactor:
                 continue
             spans.append((start, end))
         return spans
+
+    def _cut_prefixes(self, text: str, extra: set[str]) -> list[tuple[int, int]]:
+        """The beginning of a value right before a cut marker (`errors.cut`'s `... (N chars)`): a message cut short."""
+        ends = [m.start() for marker in CUT_MARKERS for m in re.finditer(re.escape(marker), text)]
+        if not ends:
+            return []
+        with self._lock:
+            heads: dict[str, list[str]] = {}
+            for v in self._values | {v for v in extra if len(v) > MIN_PREFIX}:
+                if len(v) > MIN_PREFIX:
+                    heads.setdefault(v[:MIN_PREFIX], []).append(v)
+            longest = max((len(v) for vs in heads.values() for v in vs), default=0)
+        out = []
+        for end in ends:  # a prefix ending at `end`: text[start:end] == value[:end - start], at least MIN_PREFIX long
+            for start in range(max(0, end - longest), end - MIN_PREFIX + 1):
+                if any(v.startswith(text[start:end]) for v in heads.get(text[start:start + MIN_PREFIX], ())):
+                    out.append((start, end))
+                    break
+        return out
 
     def _inside_a_name(self, text: str, start: int, end: int) -> bool:
         """Whether text[start:end] lies inside an occurrence of a longer name this process has seen."""
@@ -213,9 +251,19 @@ class Redactor:
         """For tests: start from a process that has seen nothing."""
         with self._lock:
             self._values.clear()
+            self._short.clear()
             self._names.clear()
             self._containing.clear()
             self._pattern = None
+
+
+def _compile(long: set[str], short: set[str]) -> re.Pattern[str]:
+    """Long values anywhere (longest first), short ones only between quotes: a match's `lastgroup` is its value."""
+    parts = ["(?P<v>" + "|".join(map(re.escape, sorted(long, key=len, reverse=True))) + ")"] if long else []
+    if short:
+        quoted = "|".join(map(re.escape, sorted(short, key=len, reverse=True)))
+        parts.append(r"(?<=[\"'`])(?P<w>" + quoted + r")(?=[\"'`])")
+    return re.compile("|".join(parts))
 
 
 REDACTOR = Redactor()

@@ -38,13 +38,20 @@ _MAP_PATHS = {"openapi": ("path",), "helmGlobals": ("chartHome", "configHome")}
 _BASE_FIELDS = ("resources", "bases", "components", "generators", "transformers", "validators")
 
 _REMOTE = re.compile(
-    r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|git@|[\w-]+(?:\.[\w-]+)+(?::\d+)?/[^/]+/)"  # scheme, scp, host.tld/org/
+    r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://"  # a URL (file:// included: never a path, whatever it names)
+    r"|[a-zA-Z][a-zA-Z0-9+.-]*::"  # go-getter's forced getters: git::, file::, s3::, hg::, https::...
+    r"|[^/\s]*@[^/\s]+:"  # scp-like: git@host:org/repo
+    r"|[\w-]+(?:\.[\w-]+)+(?::\d+)?/[^/]+/)"  # host.tld/org/... (github.com/org/repo)
 )
+_FETCHED_ANYWAY = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*(?:://|::)")
+_QUERY = re.compile(r"[?&](?:ref|version|submodules|timeout|depth|sshkey|archive)=", re.I)
 
 
 def is_remote(ref: str) -> bool:
-    """What kustomize would fetch from the network: a URL, `git@host:...`, `github.com/org/repo`..."""
-    return bool(_REMOTE.match(ref)) or "?ref=" in ref or "?version=" in ref
+    """What kustomize would fetch (go-getter and kustomize's own remote forms), never a path to check:
+    a URL, `git::...` and every forced getter, `git@host:...`, `github.com/org/repo`, or anything carrying
+    go-getter's query parameters (`?ref=`)."""
+    return bool(_REMOTE.match(ref.strip())) or bool(_QUERY.search(ref))
 
 
 @dataclass
@@ -131,7 +138,8 @@ def _reference(walk: Walk, kfile: str, folder: str, name: str, ref: str) -> None
     target = os.path.realpath(os.path.join(folder, ref))
     inside = target == walk.boundary or target.startswith(walk.boundary.rstrip(os.sep) + os.sep)
     exists = os.path.lexists(os.path.join(folder, ref))
-    if not exists and is_remote(ref):
+    # a URL, a forced getter (git::) or go-getter's query is fetched whatever lies on disk under that name
+    if is_remote(ref) and (not exists or _FETCHED_ANYWAY.match(ref.strip()) or _QUERY.search(ref)):
         if walk.allow_remote:
             walk.remote.append(f"{walk.where(kfile)}: {redact(ref)}")
         else:

@@ -84,7 +84,11 @@ REMOTE = "https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=
 
 
 @pytest.mark.parametrize("ref", [REMOTE, "github.com/org/repo/deploy?ref=main", "git@github.com:org/repo.git",
-                                 "https://raw.example.com/deploy.yaml"])
+                                 "https://raw.example.com/deploy.yaml",
+                                 # go-getter forms (issue 31): they bypassed both checks, one read another sync's cache
+                                 "git::file:///root/.cache/kubesync/git/other", "git::https://127.0.0.1:8080/repo.git?ref=main",
+                                 "file:///etc/kubesync", "s3::https://s3.amazonaws.com/bucket/key", "./base?ref=main",
+                                 "hg::http://127.0.0.1/repo"])
 def test_remote_resources_are_refused_by_default(tmp_path, ref):
     source = write(tmp_path / "source", {"kustomization.yaml": f"resources:\n- app.yaml\n- {ref}\n", "app.yaml": CM})
     with pytest.raises(ManifestError) as info:
@@ -94,6 +98,12 @@ def test_remote_resources_are_refused_by_default(tmp_path, ref):
         f"{source}/kustomization.yaml: resources: {ref!r} is a remote resource, which the source's revision does "
         "not pin; refused unless the sync sets allowRemoteResources: true"
     )
+
+
+def test_a_forced_getter_is_remote_even_when_a_folder_of_that_name_exists(tmp_path):
+    source = write(tmp_path / "source", {"kustomization.yaml": "resources:\n- git::file:/x\n", "git::file:/x/cm.yaml": CM})
+    with pytest.raises(ManifestError, match="'git::file:/x' is a remote resource"):
+        load(SourceSpec(path=str(source)))
 
 
 def test_allowed_remote_resources_are_named_in_the_plan_as_unpinned(tmp_path, monkeypatch):

@@ -242,7 +242,7 @@ def _command_cluster(sub, fmt) -> None:
         help="with up: 1.37 or 1.20 (default: the newest one whose binaries are built); "
              "with build: the control plane to build, repeatable (default: 1.37 unless only tools are asked for)",
     )
-    p.add_argument("--tools", metavar="LIST", help="with build: tools to build, comma-separated: kwok, helm, registry, kustomize, sops")
+    p.add_argument("--tools", metavar="LIST", help="with build: tools to build, comma-separated: kwok, helm, registry, kustomize, sops, age-keygen")
     p.add_argument("--all", dest="all_tools", action="store_true", help="with build: every tool")
     _add_common(p)
 

@@ -18,6 +18,8 @@ short secret would be guessed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -56,6 +58,8 @@ def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: 
     marks: dict[str, tuple[str, bool]] = {}  # path -> (digest, sealed)
     failures: list[DecryptionError] = []
     for f in files:
+        if f.rendered:
+            found += _still_encrypted(f)
         if not is_encrypted_manifest(f):
             opened.append(f)
             continue
@@ -77,6 +81,31 @@ def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: 
         raise DecryptionError("\n".join(str(e) for e in failures), tuple(p for e in failures for p in e.files))
     manifests = parse_files(opened, found)
     return tuple(_marked(m, marks) for m in manifests)
+
+
+def _still_encrypted(f: SourceFile) -> list[str]:
+    """Rendered output (kustomize) holding SOPS ciphertext: refused, never applied as a value. kustomize would copy
+    an encrypted resource or secretGenerator file into the Secret as it is; decrypting files before kustomize reads
+    them needs plaintext on disk, so it is not done (yet): decrypted Secrets belong in the folder itself."""
+    wrong = []
+    for doc in _documents(f, []):
+        obj = doc.value if isinstance(doc.value, dict) else {}
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        hidden = "sops" in obj or "sops_mac" in data or any(_encrypted(v) for _, v in _leaves(obj))
+        for value in data.values():
+            try:
+                raw = base64.b64decode("".join(str(value).split()), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            hidden = hidden or raw.startswith(ENCRYPTED_VALUE.encode()) or any(
+                sops.is_encrypted(raw, fmt) for fmt in ("yaml", "json", "dotenv", "ini"))
+        if hidden:
+            name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), dict) else None
+            wrong.append(f"{f.path}: {obj.get('kind') or 'a document'} {name or ''}: holds SOPS ciphertext from a file the "
+                         "kustomization reads; kubesync decrypts SOPS files only outside kustomizations (their plaintext "
+                         "would have to be written to disk for kustomize): keep encrypted Secrets in a plain folder or "
+                         "repository path of their own")
+    return wrong
 
 
 def _documents(f: SourceFile, problems: list[str]) -> list[Document]:

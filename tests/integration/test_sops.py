@@ -143,3 +143,24 @@ def test_compare_without_the_key_reports_exactly_one_changed_encrypted_secret(tm
     ops = [op for a in json.loads(with_key.stdout)["actions"] if a["type"] == "update" for op in a["patch"]]
     assert {op["path"]: op["value"] for op in ops if op["path"].startswith("/data")} == {"/data/password": "*** (changed)"}
     assert "compare-c" not in with_key.stdout + with_key.stderr
+
+
+@pytest.mark.parametrize("how", ["secretGenerator env file", "resource"])
+def test_a_kustomization_reading_an_encrypted_file_is_refused_and_nothing_is_applied(kubeconfig, client, namespace,
+                                                                                     tmp_path, keys, how):
+    """kustomize would copy the ciphertext into the Secret as its value; decrypting before kustomize reads the
+    file would need the plaintext on disk, so kubesync refuses it with one clear error."""
+    team, _ = keys
+    src = tmp_path / "kust"
+    src.mkdir()
+    (src / "settings.yaml").write_text(CONFIGMAP.format(ns=namespace))
+    if how == "resource":
+        (src / "db.yaml").write_text(encrypt(secret("db", namespace, password="kust-resource"), team.recipient))
+        kustomization = "resources: [settings.yaml, db.yaml]\n"
+    else:
+        (src / "db.env").write_text(encrypt("password=kust-env-value\n", team.recipient, fmt="dotenv", encrypted_regex=None))
+        kustomization = f"resources: [settings.yaml]\nsecretGenerator:\n- name: db\n  namespace: {namespace}\n  envs: [db.env]\n"
+    (src / "kustomization.yaml").write_text(kustomization)
+    done = kubesync(kubeconfig, "apply", str(src), "--name", "sops-kust", "--yes", key=team, code=1)
+    assert "holds SOPS ciphertext from a file the kustomization reads" in done.stderr
+    assert client.get(CONFIGMAPS, namespace, "settings") is None

@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest -q -ra -p no:cacheprovider
 
 # The pinned tools the tests run, built from the Go module proxy by kubesync/recipes/build-<tool>
 # and cached in ~/.cache/kubesync/tools (see kubesync/tools.py for the KUBESYNC_<TOOL> overrides).
-TEST_TOOLS ?= kwok,helm,kustomize,sops,registry
+TEST_TOOLS ?= kwok,helm,kustomize,sops,registry,age-keygen
 # The demo runs the newest control plane only (with kwok, which comes with every control plane),
 # plus the tools listed here (comma-separated; none today).
 DEMO_K8S ?= $(firstword $(K8S_VERSIONS))

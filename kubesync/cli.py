@@ -106,6 +106,12 @@ SYNC_FLAGS: list[tuple[tuple[str, ...], dict, tuple[str, ...], dict[str, str]]] 
     (("--adopt-source",), dict(action="store_true", help="this source takes over a sync another source applied, and may "
                                                          "prune for it (nothing else)"), ("plan", "apply"), {}),
     (("--self-heal",), dict(action="store_true", help="revert out-of-band changes to managed objects"), ("daemon",), {}),
+    (("--decryption-key-file",), dict(dest="decryption_key_files", action="append", metavar="FILE",
+                                      help="age key file that opens SOPS-encrypted Secrets (repeatable; also SOPS_AGE_KEY_FILE, "
+                                           "SOPS_AGE_KEY and kubesync.yaml's decryption); plan and diff run without one, "
+                                           "leaving encrypted Secrets as they are"), ("plan", "diff", "apply", "daemon"),
+     {"apply": "age key file that opens SOPS-encrypted Secrets (repeatable; also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY and "
+               "kubesync.yaml's decryption); with --plan, re-opens the saved plan's encrypted Secrets"}),
 ]
 
 
@@ -191,6 +197,9 @@ def _command_compare(sub, fmt) -> None:
     p.add_argument("-n", "--namespace", metavar="NS", help="namespace for objects that name none (default: default)")
     p.add_argument("--config", metavar="FILE", help="kubesync.yaml: compare every sync of it that reads --repo, each with "
                                                    "its own path, namespace and prune policy, in one report")
+    p.add_argument("--decryption-key-file", dest="decryption_key_files", action="append", metavar="FILE",
+                   help="age key file that opens SOPS-encrypted Secrets, for value-level (masked) diffs; without a key an "
+                        "encrypted Secret is compared by its ciphertext: unchanged, or changed (encrypted)")
     _add_plan_output(p)
     _add_common(p)
 
@@ -233,7 +242,7 @@ def _command_cluster(sub, fmt) -> None:
         help="with up: 1.37 or 1.20 (default: the newest one whose binaries are built); "
              "with build: the control plane to build, repeatable (default: 1.37 unless only tools are asked for)",
     )
-    p.add_argument("--tools", metavar="LIST", help="with build: tools to build, comma-separated: kwok, helm, registry, kustomize, sops")
+    p.add_argument("--tools", metavar="LIST", help="with build: tools to build, comma-separated: kwok, helm, registry, kustomize, sops, age-keygen")
     p.add_argument("--all", dest="all_tools", action="store_true", help="with build: every tool")
     _add_common(p)
 

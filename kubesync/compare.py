@@ -36,6 +36,6 @@ def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace:
         obj.setdefault("metadata", {})["uid"] = ""  # no cluster: no uid or resourceVersion preconditions
         live[r.ref.key] = obj
     inventory = [InventoryEntry(r.ref, "") for r in base_resolved]
-    settings = PlanSettings(sync=sync, prune=prune, force=True, allow_empty=True)
+    settings = PlanSettings(sync=sync, prune=prune, force=True, allow_empty=True, offline=True)
     plan = build_plan(head_resolved, live, live, inventory, settings, source=head.source, revision=head.revision)
     return replace(plan, sides=(("base", short(base.revision)), ("head", short(head.revision))))

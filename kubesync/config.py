@@ -11,6 +11,10 @@
         maxPrune: 0.5
         maxSourceSize: 256Mi                 # all files of the source together (Ki, Mi, Gi or bytes)
         allowRemoteResources: false          # kustomize remote bases (https://, git@...): unpinned
+        decryption:                          # SOPS-encrypted Secrets (Flux's shape); keyFiles is kubesync's own
+          provider: sops
+          secretRef: {name: sops-age, namespace: kubesync-system}
+          keyFiles: [/etc/kubesync/age/age.agekey]
         ignore:
           - {group: apps, kind: Deployment, name: web, paths: [/spec/replicas]}
           - {kind: Deployment, managers: [kube-controller-manager]}
@@ -35,12 +39,14 @@ import yaml
 from yaml.nodes import Node
 
 from kubesync.errors import ConfigError, SourceError
+from kubesync.model import INVENTORY_NAMESPACE
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
 from kubesync.settings import (  # the model lives in settings.py; these names stay importable from here
     DEFAULT_INTERVAL,
     DEFAULT_MAX_PRUNE,
     WEBHOOK_FORMATS,
     Config,
+    Decryption,
     IgnoreRule,
     ReceiverConfig,
     SyncConfig,
@@ -62,7 +68,8 @@ __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_PRUNE", "WEBHOOK_FORMATS", "parse_du
 # --- reading YAML nodes with file:line for every problem --------------------------------------
 
 _SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore", "allowEmpty",
-              "maxSourceSize", "allowRemoteResources")
+              "maxSourceSize", "allowRemoteResources", "decryption")
+_DECRYPTION_KEYS = ("provider", "secretRef", "keyFiles")
 
 _SOURCE_KEYS = ("path", "repo", "ref")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
@@ -150,6 +157,26 @@ def _ignore_rule(r: NodeReader, node: Node, where: str) -> IgnoreRule | None:
     )
 
 
+def _decryption(r: NodeReader, node: Node, where: str, base: Path) -> Decryption:
+    """Flux's `decryption: {provider: sops, secretRef: {name}}`, plus key files; the Secret's namespace defaults
+    to kubesync's own (kubesync-system)."""
+    fields = r.mapping(node, where, _DECRYPTION_KEYS) or {}
+    provider = _optional(r, fields, "provider", where, NodeReader.string, "sops")
+    if provider != "sops":
+        r.fail(fields["provider"], f"{where}.provider", f"{provider!r} is not a decryption provider kubesync knows; use sops")
+    ref = None
+    if "secretRef" in fields:
+        ref_fields = r.mapping(fields["secretRef"], f"{where}.secretRef", ("name", "namespace")) or {}
+        name = _optional(r, ref_fields, "name", f"{where}.secretRef", NodeReader.string, None)
+        namespace = _optional(r, ref_fields, "namespace", f"{where}.secretRef", NodeReader.string, INVENTORY_NAMESPACE)
+        if not name:
+            r.fail(fields["secretRef"], f"{where}.secretRef", "needs name: the Secret holding the age key (*.agekey entries)")
+        else:
+            ref = (namespace, name)
+    files = r.strings(fields["keyFiles"], f"{where}.keyFiles") if "keyFiles" in fields else ()
+    return Decryption(tuple(str(_resolve(base, f)) for f in files), ref)
+
+
 def _optional(r: NodeReader, fields: dict[str, Node], key: str, where: str, read: Callable[..., Any], default: Any) -> Any:
     if key not in fields:
         return default
@@ -187,6 +214,7 @@ def _sync(r: NodeReader, node: Node, where: str, base: Path) -> SyncConfig | Non
         max_prune=_optional(r, fields, "maxPrune", where, _share, DEFAULT_MAX_PRUNE),
         ignore=tuple(rule for rule in ignore if rule is not None),
         allow_empty=_optional(r, fields, "allowEmpty", where, NodeReader.boolean, False),
+        decryption=_decryption(r, fields["decryption"], f"{where}.decryption", base) if "decryption" in fields else Decryption(),
     )
 
 

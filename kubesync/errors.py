@@ -4,7 +4,8 @@
      ├── UsageError            bad flags or arguments on the command line
      ├── ConfigError           kubesync.yaml is invalid
      ├── SourceError           the desired state cannot be read (file, git, kustomize)
-     │    └── ManifestError    one or more documents are invalid (all problems listed)
+     │    ├── ManifestError    one or more documents are invalid (all problems listed)
+     │    └── DecryptionError  a SOPS-encrypted file cannot be decrypted (no key, a wrong key, a tampered file)
      ├── ResolveError          a kind the cluster does not know, a namespace on a cluster-scoped kind
      ├── KubeconfigError       the kubeconfig cannot be used as it is (missing entry, insecure with a CA, ...)
      │    └── CredentialError  no credentials (a failing exec plugin, an unreadable token file); nothing was sent
@@ -89,6 +90,14 @@ class ManifestError(SourceError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the desired state; nothing was applied"
         super().__init__(head + ":\n" + "\n".join("  " + p for p in self.problems))
+
+
+class DecryptionError(SourceError):
+    """A SOPS-encrypted file cannot be decrypted: `files` names each one (the daemon's /readyz lists them)."""
+
+    def __init__(self, message: str, files: tuple[str, ...] = ()):
+        self.files = files
+        super().__init__(message)
 
 
 class ResolveError(KubesyncError):

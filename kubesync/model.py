@@ -17,6 +17,9 @@ MANAGED_BY_VALUE = "kubesync"
 SYNC_LABEL = "kubesync.io/sync"
 LAST_APPLIED_ANNOTATION = "kubesync.io/last-applied-fields"
 WAVE_ANNOTATION = "kubesync.io/wave"
+# On a Secret decrypted from a SOPS-encrypted file: a digest of the file's ciphertext, so a plan without the
+# key can tell an unchanged encrypted Secret from a changed one (and a saved plan which values to leave out).
+SOPS_DIGEST_ANNOTATION = "kubesync.io/sops-digest"
 ADOPTABLE_LABEL = "kubesync.io/adoptable"  # on an unowned object: any sync that declares it may take it over
 INVENTORY_NAMESPACE = "kubesync-system"  # where each sync's inventory ConfigMap lives by default
 
@@ -96,6 +99,9 @@ class Manifest:
     ref: ObjectRef
     obj: KubeObject = field(compare=False, hash=False, repr=False)
     origin: Origin = Origin("<unknown>")
+    sealed: bool = False
+    """A SOPS-encrypted Secret read without the key: `obj` has no values, only its identity and the digest of
+    its ciphertext (SOPS_DIGEST_ANNOTATION); plans compare that digest and never write it."""
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.ref}"
@@ -144,6 +150,7 @@ class ResourceType:
 # Built-in types kubesync reads or writes by name (everything else comes from discovery).
 NAMESPACES = ResourceType("", "v1", "Namespace", "namespaces", False)
 CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps", True)
+SECRETS = ResourceType("", "v1", "Secret", "secrets", True)
 PODS = ResourceType("", "v1", "Pod", "pods", True)
 NODES = ResourceType("", "v1", "Node", "nodes", False)
 RESOURCE_QUOTAS = ResourceType("", "v1", "ResourceQuota", "resourcequotas", True)

@@ -20,6 +20,7 @@ from kubesync.model import (
     LAST_APPLIED_ANNOTATION,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    SOPS_DIGEST_ANNOTATION,
     SYNC_LABEL,
     WAVE_ANNOTATION,
     Action,
@@ -226,6 +227,40 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
     return Action(ActionType.UPDATE, patch=tuple(result.patch), risks=tuple(risks), note=note, **common), None
 
 
+CHANGED_ENCRYPTED = "changed (encrypted): its ciphertext changed; values are compared only with the key"
+
+
+def _digest(obj: KubeObject | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("annotations", {}).get(SOPS_DIGEST_ANNOTATION)
+
+
+def plan_sealed(r: Resolved, live: KubeObject | None, settings: PlanSettings) -> tuple[Action | None, str | None]:
+    """A SOPS-encrypted Secret read without the key (Manifest.sealed): compared by its ciphertext's digest,
+    never written. Against a cluster it stays as it is (a noop, so it is never pruned either) and a changed
+    or missing one is a warning; in `compare` (offline) a changed digest is an update "changed (encrypted)"."""
+    ref, origin = r.ref, r.manifest.origin
+    wave = wave_of(ref, r.obj)
+    if settings.offline:
+        if live is None:
+            return Action(ActionType.CREATE, ref, wave, origin, desired=r.obj, note="encrypted: values not shown"), None
+        if _digest(live) == _digest(r.obj):
+            return Action(ActionType.NOOP, ref, wave, origin, desired=live, live=live), None
+        op = {"op": "replace", "path": "/metadata/annotations/" + SOPS_DIGEST_ANNOTATION.replace("/", "~1"), "value": _digest(r.obj)}
+        return Action(ActionType.UPDATE, ref, wave, origin, patch=(op,), desired=r.obj, live=live, note=CHANGED_ENCRYPTED), None
+    if live is None:
+        return None, (f"{origin}: {ref}: SOPS-encrypted and no key was given to decrypt it: not created by this plan "
+                      "(applying it needs the key)")
+    why = ownership(live, settings.sync)
+    if why is not None:
+        return None, f"{origin}: {ref}: {why}; left alone"
+    meta = live.get("metadata") or {}
+    noop = Action(ActionType.NOOP, ref, wave, origin, desired=live, live=live, uid=meta.get("uid", ""),
+                  resource_version=meta.get("resourceVersion", ""))
+    if _digest(live) == _digest(r.obj):
+        return noop, None
+    return noop, f"{origin}: {ref}: {CHANGED_ENCRYPTED}; left as it is (applying it needs the key)"
+
+
 def rules_for(ref: ObjectRef, rules: Iterable) -> tuple:
     return tuple(rule for rule in rules if rule.matches(ref))
 
@@ -359,13 +394,17 @@ def build_plan(
         managed_live = {k: v for k, v in managed_live.items() if matches(settings.selector, v)}
     actions: list[Action] = []
     conflicts: list[str] = []
+    sealed: list[str] = []
     for r in resolved:
-        action, conflict = plan_object(r, live.get(r.ref.key), settings)
+        if r.manifest.sealed:
+            action, warning = plan_sealed(r, live.get(r.ref.key), settings)
+            sealed += [warning] if warning else []
+        else:
+            action, conflict = plan_object(r, live.get(r.ref.key), settings)
+            conflicts += [conflict] if conflict else []
         if action is not None:
             actions.append(action)
-        if conflict:
-            conflicts.append(conflict)
-    warnings = [r.warning for r in resolved if r.warning]
+    warnings = [r.warning for r in resolved if r.warning] + sealed
     if not same_source(inventory_source, settings) and not settings.prune:
         warnings.append(f"sync {settings.sync!r} was applied from {inventory_source}, not from this source "
                         f"({settings.source}); a prune from here will be refused (give this source its own --name)")

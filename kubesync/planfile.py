@@ -1,7 +1,9 @@
 """The saved plan (`plan --out PLAN.json`, `apply --plan PLAN.json`): one format, read and written here.
 
 The file is the JSON plan (schema kubesync.io/plan/v1) unmasked, since apply needs Secret values, so
-it is written owner-only, plus what `apply --plan` needs to tell whether it went stale: the source
+it is written owner-only. Values decrypted from SOPS-encrypted files are the exception: they were
+committed encrypted so that no file would hold them, so the saved plan keeps only a marker for each
+(`reopen_sops`), and `apply --plan` decrypts them again from the plan's source, or refuses. It also keeps plus what `apply --plan` needs to tell whether it went stale: the source
 it was planned from (credentials stripped), the default namespace, and the cluster it was planned
 against (API server URL and the kube-system namespace's uid): applied elsewhere, it is refused.
 """
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 
 from kubesync import errors
 from kubesync.errors import printable
-from kubesync.model import Plan
+from kubesync.model import SOPS_DIGEST_ANNOTATION, Action, Plan
 from kubesync.render.json import SCHEMA, plan_from_dict, plan_to_dict
 from kubesync.render.mask import plan_secret_values
-from kubesync.secrets import remember_values
+from kubesync.secrets import PLACEHOLDER, VALUE_FIELDS, remember_values
+from kubesync.vocab import is_secret
 from kubesync.sources import SourceSpec, redact
 
 
@@ -65,10 +68,46 @@ class SavedPlan:
     cluster: ClusterIdentity | None = None
     """The cluster it was planned against (None in plans saved before this was recorded)."""
 
+    reopen: tuple[str, ...] = ()
+    """Secrets (str(ref)) whose values came from SOPS-encrypted files: saved as markers, decrypted again by apply."""
+
+
+SOPS_MARKER = PLACEHOLDER + " (sops: decrypted again by apply)"
+
+
+def decrypted(action: Action) -> bool:
+    """A Secret whose desired values were decrypted from a SOPS-encrypted file."""
+    annotations = ((action.desired or {}).get("metadata") or {}).get("annotations") or {}
+    return is_secret(action.ref) and SOPS_DIGEST_ANNOTATION in annotations
+
+
+def _without_values(obj: dict | None) -> dict | None:
+    if not isinstance(obj, dict):
+        return obj
+    out = dict(obj)
+    for field in VALUE_FIELDS:
+        if isinstance(out.get(field), dict):
+            out[field] = {k: SOPS_MARKER for k in out[field]}
+        elif field in out:
+            out[field] = SOPS_MARKER
+    return out
+
+
+def _sealed_action(action: dict) -> dict:
+    """An action dict with every Secret value (desired, live, patch) replaced by a marker."""
+    out = {**action, "desired": _without_values(action.get("desired")), "live": _without_values(action.get("live"))}
+    out["patch"] = [{**op, "value": SOPS_MARKER} if "value" in op and str(op.get("path", "")).startswith(("/data", "/stringData"))
+                    else op for op in action.get("patch") or ()]
+    return out
+
 
 def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
     stamp = generated_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     data = plan_to_dict(saved.plan, mask=False, generated_at=stamp)
+    reopen = [str(a.ref) for a in saved.plan.actions if decrypted(a)]
+    if reopen:
+        data["actions"] = [_sealed_action(d) if decrypted(a) else d for a, d in zip(saved.plan.actions, data["actions"])]
+        data["reopen_sops"] = reopen
     if saved.source is not None:
         raw = {k: v for k, v in dataclasses.asdict(saved.source).items() if v is not None}
         if "repo" in raw:  # credentials belong in git's config, never in a file handed around for review
@@ -98,7 +137,8 @@ def from_dict(data: dict, path: str = "") -> SavedPlan:
     cluster = None
     if isinstance(raw_cluster, dict) and raw_cluster.get("server"):
         cluster = ClusterIdentity(str(raw_cluster["server"]), str(raw_cluster.get("uid") or ""))
-    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster)
+    reopen = tuple(str(r) for r in data.get("reopen_sops") or ())
+    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster, reopen)
 
 
 def write(path: str, saved: SavedPlan) -> None:

@@ -144,6 +144,17 @@ class ReceiverConfig:
 
 
 @dataclass(frozen=True)
+class Decryption:
+    """Where a sync's SOPS-encrypted Secrets find their age keys (kubesync.yaml `decryption:`, --decryption-key-file);
+    paths and names only: the keys themselves are read when the source is (sources/keys.py)."""
+
+    key_files: tuple[str, ...] = ()
+    """age identity files (a file mounted into the daemon's pod, or `age-keygen -o` output)."""
+    secret_ref: tuple[str, str] | None = None
+    """(namespace, name) of a Secret whose `*.agekey` entries hold age identities, as Flux's `decryption.secretRef`."""
+
+
+@dataclass(frozen=True)
 class SyncConfig:
     """One source kept converged into one cluster."""
 
@@ -189,6 +200,8 @@ class SyncConfig:
     """`namespace` was given on the command line (-n): a namespaced object naming another is an error, as in kubectl."""
     unattended: bool = False
     """Nobody confirms this run's plan (the daemon): replacements not opted in with kubesync.io/replace are left out."""
+    decryption: Decryption = Decryption()
+    """The age keys of its SOPS-encrypted Secrets: key files and a Secret (see Decryption)."""
 
     @cached_property
     def planning(self) -> "PlanSettings":
@@ -231,6 +244,8 @@ class PlanSettings:
     """Allow pruning everything when the desired state is empty."""
     adopt_source: bool = False
     """Prune for a sync whose inventory another source wrote (and record this source from now on)."""
+    offline: bool = False
+    """`compare`: the live objects are another ref's desired state, not a cluster's."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +299,8 @@ class Flags:
     """-n was given: see SyncConfig.strict_namespace."""
     unattended: bool = False
     """The daemon: see SyncConfig.unattended."""
+    decryption_key_files: tuple[str, ...] = ()
+    """--decryption-key-file, added to a kubesync.yaml entry's own key files."""
 
 
 def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
@@ -309,4 +326,5 @@ def merge(flags: Flags, entry: SyncConfig | None = None) -> SyncConfig:
         validation=flags.validation or entry.validation,
         strict_namespace=entry.strict_namespace or flags.strict_namespace,
         unattended=entry.unattended or flags.unattended,
+        decryption=replace(entry.decryption, key_files=tuple(dict.fromkeys(entry.decryption.key_files + flags.decryption_key_files))),
     )

@@ -1,4 +1,5 @@
-"""Where the programs kubesync runs beside Python are: helm, kustomize, sops, kwok and an OCI registry.
+"""Where the programs kubesync runs beside Python are: helm, kustomize, sops, kwok, an OCI registry, and
+age-keygen (the age keys SOPS files are encrypted to: the tests make theirs with it).
 
 The machines kubesync is developed and tested on reach no download site, and a prebuilt binary of
 unknown origin has no place in a sync engine, so each tool is built pinned from the Go module proxy
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from kubesync.errors import ToolMissing, printable
 
-TOOLS = ("kwok", "helm", "registry", "kustomize", "sops")
+TOOLS = ("kwok", "helm", "registry", "kustomize", "sops", "age-keygen")
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 # A top-level shell assignment the recipes use: NAME=word or NAME="text with $VARIABLES".
@@ -102,7 +103,7 @@ def binary_path(tool: str) -> Path:
 
 def env_var(tool: str) -> str:
     """The environment variable that overrides `tool`: KUBESYNC_HELM, KUBESYNC_KWOK, ..."""
-    return "KUBESYNC_" + tool.upper()
+    return "KUBESYNC_" + tool.upper().replace("-", "_")
 
 
 def build_command(tools: list[str] | tuple[str, ...]) -> str:

@@ -152,6 +152,7 @@ def apply_saved(args) -> int:
         if not as_json(args):
             write_out("The saved plan is stale; planning again from its source.")
         return apply_fresh(args, pipe, sync_settings(args, saved.source, name=saved.plan.sync, namespace=saved.namespace or None))
+    saved = reopen_encrypted(args, saved)
     confirm_deletions(saved.plan, args)
     progress = (lambda outcome: None) if as_json(args) else progress_printer(use_color(args), len(saved.plan.changes))
     try:
@@ -164,6 +165,14 @@ def apply_saved(args) -> int:
         write_out(summary(report))
     raise_for_failures(report)
     return 0
+
+
+def reopen_encrypted(args, saved):
+    """A saved plan keeps markers for values decrypted from SOPS-encrypted files: decrypt them again (or refuse)."""
+    from kubesync.sources import keys as age
+    from kubesync.sync import reopen_saved
+
+    return reopen_saved(saved, age.local(tuple(getattr(args, "decryption_key_files", None) or ())) if saved.reopen else None)
 
 
 def wait_if_asked(args, pipe, planned) -> int:

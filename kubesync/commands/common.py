@@ -49,7 +49,7 @@ def flags(args, **given):
                   prune=bool(get("prune")), self_heal=bool(get("self_heal")), allow_empty=bool(get("allow_empty")),
                   force=bool(get("force")), adopt=bool(get("adopt")), adopt_source=bool(get("adopt_source")), selector=selector,
                   validation=Validation(get("validate")) if get("validate") else None,
-                  strict_namespace=bool(get("namespace")))
+                  strict_namespace=bool(get("namespace")), decryption_key_files=tuple(get("decryption_key_files") or ()))
     values.update(given)
     return Flags(**values)
 
@@ -171,10 +171,11 @@ def write_out(text: str) -> None:
 
 
 def prepare(args, *, deltas: bool = False):
-    """Load the source and plan it against the cluster: (pipeline, the sync's settings, planned)."""
+    """Load the source and plan it against the cluster: (pipeline, the sync's settings, planned). A review:
+    SOPS-encrypted Secrets nobody here can decrypt are left as they are, and the plan says so."""
     config = sync_settings(args)
     pipe = pipeline(args)
-    return pipe, config, pipe.plan_source(config, deltas=deltas)
+    return pipe, config, pipe.plan_source(config, deltas=deltas, sealed_ok=True)
 
 
 def apply_command(args, config, saved: str | None = None) -> str:

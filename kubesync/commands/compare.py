@@ -16,7 +16,8 @@ def run(args) -> int:
     from kubesync.sync import compare_refs
 
     if not getattr(args, "config", None):
-        plan = compare_refs(args.repo, args.base, args.head, args.subpath, args.namespace or "default")
+        plan = compare_refs(args.repo, args.base, args.head, args.subpath, args.namespace or "default",
+                            key_files=tuple(args.decryption_key_files or ()))
         write_out(render(plan, args.output, color=use_color(args)))
         return gate_exit(plan, args)
     return run_config(args)
@@ -29,7 +30,7 @@ def run_config(args) -> int:
     from kubesync.sync import compare_config
 
     config = load_config(args.config)
-    plans = compare_config(args.repo, args.base, args.head, config)
+    plans = compare_config(args.repo, args.base, args.head, config, tuple(args.decryption_key_files or ()))
     review = Review(apply_with=DAEMON_APPLIES)
     if args.output in ("json", "yaml"):
         doc = {"syncs": [json.loads(render(plan, "json", review=review)) for _, plan in plans]}

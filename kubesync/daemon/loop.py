@@ -163,7 +163,19 @@ class SyncWorker:
         if self.poller is not None and self.poller.error:
             raise errors.SourceError(self.poller.error)
         load = self.load or sources.load
-        return load(self.sync.source, fetch=False) if self.poller is not None else load(self.sync.source)
+        keys = self._keys()
+        return load(self.sync.source, fetch=False, keys=keys) if self.poller is not None else load(self.sync.source, keys=keys)
+
+    def _keys(self):
+        """The age keys of the sync's SOPS-encrypted Secrets: key files are read once and again only when
+        replaced (sources/keys.py); a decryption Secret is read at each run that loads the source."""
+        from kubesync.model import SECRETS
+        from kubesync.sync import decryption_keys
+
+        def read_secret(namespace: str, name: str):
+            return self._cluster().get(SECRETS, namespace, name)
+
+        return decryption_keys(self.sync, read_secret if self.sync.decryption.secret_ref else None)
 
     def _revision_now(self) -> str:
         from kubesync.sources import current_revision

@@ -114,7 +114,7 @@ def run_sync(sync: SyncConfig, pipeline: Facade, state: SyncStatus, clock: Clock
         result = _decide(run, owned)
     except errors.KubesyncError as e:
         result, error = RunResult.ERROR, type(e).__name__
-        _fail(run, one_line(str(e)))
+        _fail(run, one_line(str(e)), files=e.files if isinstance(e, errors.DecryptionError) else ())
     except Exception as e:  # a bug must not kill the worker: report it like any failure
         result, error = RunResult.ERROR, type(e).__name__
         _fail(run, f"unexpected {type(e).__name__}: {errors.cut(str(e))}", unexpected=e)
@@ -202,7 +202,7 @@ def _drift(run: _Run, drift: list, revision: str) -> None:
 
 def _synced(run: _Run, revision: str) -> RunResult:
     recovered = run.state.state is SyncState.FAILED
-    run.update(state=SyncState.SYNCED, revision=revision, error="")
+    run.update(state=SyncState.SYNCED, revision=revision, error="", cannot_decrypt=())
     run.tell(Synced(revision, run.clock.time(), recovered))
     return RunResult.SUCCESS
 
@@ -232,7 +232,7 @@ def _apply(run: _Run, planned: Planned, revision: str, reverting: bool) -> RunRe
     return _synced(run, revision)
 
 
-def _fail(run: _Run, message: str, unexpected: BaseException | None = None) -> None:
+def _fail(run: _Run, message: str, unexpected: BaseException | None = None, files: tuple[str, ...] = ()) -> None:
     failures = run.state.failures + 1
-    run.update(state=SyncState.FAILED, error=errors.cut(redact(message)), failures=failures)
+    run.update(state=SyncState.FAILED, error=errors.cut(redact(message)), failures=failures, cannot_decrypt=files)
     run.tell(Failed(message, retry_wait(run.settings.retry_backoff, failures), run.state.revision, unexpected))

@@ -164,13 +164,15 @@ class Daemon:
         Unauthenticated callers read this: it names failed syncs but never quotes an error (which may
         carry a value from a Secret or a URL's token); the log and the alert say why."""
         syncs = {
-            name: {"state": w.status.state, "revision": w.status.revision, "runs": w.status.runs}
+            name: {"state": w.status.state, "revision": w.status.revision, "runs": w.status.runs,
+                   **({"cannot_decrypt": list(w.status.cannot_decrypt)} if w.status.cannot_decrypt else {})}
             for name, w in self.workers.items()
         }
         failed = sorted(name for name, w in self.workers.items() if w.status.state == "failed")
+        undecrypted = sorted(name for name, w in self.workers.items() if w.status.cannot_decrypt)
         ok = not self.stop.is_set() and not failed and all(w.status.runs > 0 for w in self.workers.values())
-        return ok, {"ready": ok, "failed": failed, "leader": self.leader.is_leader(), "identity": self.leader.identity,
-                    "syncs": syncs}
+        return ok, {"ready": ok, "failed": failed, "cannot_decrypt": undecrypted, "leader": self.leader.is_leader(),
+                    "identity": self.leader.identity, "syncs": syncs}
 
     # -- run and stop ------------------------------------------------------------------------------------
 

@@ -29,11 +29,13 @@ __all__ = ["CREDENTIAL_PARAMS", "DEFAULT_MAX_SOURCE_BYTES", "FALLBACK_NAME", "SU
            "clean_subpath", "current_revision", "dns_label", "has_query_credential", "is_url", "load", "redact"]
 
 
-def load(spec: SourceSpec, *, fetch: bool = True) -> DesiredState:
+def load(spec: SourceSpec, *, fetch: bool = True, keys=None, sealed_ok: bool = False) -> DesiredState:
     """Read and validate a whole source; raises SourceError (ManifestError listing every problem).
 
     An empty source yields zero manifests: whether that is allowed is the planner's decision.
-    `fetch=False` reuses a cached clone as is (for a second ref of the same repository).
+    `fetch=False` reuses a cached clone as is (for a second ref of the same repository). `keys`
+    (sources.keys.Keys) open SOPS-encrypted Secrets; without them, `sealed_ok` reads each as a sealed
+    Manifest (a review without the key), else a DecryptionError names each file (sources/encrypted.py).
     """
     from dataclasses import replace
 
@@ -43,11 +45,11 @@ def load(spec: SourceSpec, *, fetch: bool = True) -> DesiredState:
     if spec.repo:
         from kubesync.sources import git
 
-        state = git.load(spec, fetch=fetch)
+        state = git.load(spec, fetch=fetch, keys=keys, sealed_ok=sealed_ok)
     else:
         from kubesync.sources import directory
 
-        state = directory.load(spec)
+        state = directory.load(spec, keys, sealed_ok=sealed_ok)
     identity = identify(spec)
     return replace(state, identity=identity.primary, identity_aliases=identity.aliases)
 

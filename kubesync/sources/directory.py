@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubesync.errors import SourceError, printable
-from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile, load_files
+from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile
 from kubesync.model import DesiredState
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, clean_subpath
 from kubesync.sources import kustomize
 from kubesync.sources.ignore import IgnorePattern, IgnoreRules, parse_ignore_file  # noqa: F401  (git.py reads them here)
 
 if TYPE_CHECKING:
+    from kubesync.sources.keys import Keys
     from kubesync.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -336,10 +337,12 @@ def _single_file(path: Path, origin: str) -> FileSet:
         return FileSet((), (f"{origin}: cannot read: {e.strerror or e}",))
 
 
-def load(spec: "SourceSpec") -> DesiredState:
-    """A folder source as a validated DesiredState, revision = content hash."""
+def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = False) -> DesiredState:
+    """A folder source as a validated DesiredState, revision = content hash (of the files as read: ciphertext)."""
+    from kubesync.sources import encrypted
+
     fileset = read_source(spec)
-    manifests = load_files(fileset.files, fileset.problems)
+    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok)
     revision = content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
     return DesiredState(manifests, spec.describe(), revision, fileset.warnings)

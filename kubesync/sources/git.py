@@ -34,13 +34,14 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from kubesync.errors import SourceError, cut, printable
-from kubesync.manifests import SourceFile, load_files
+from kubesync.manifests import SourceFile
 from kubesync.model import DesiredState
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import kustomize
 from kubesync.sources.directory import IGNORE_FILE, MAX_FILE_BYTES, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
+    from kubesync.sources.keys import Keys
     from kubesync.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -389,8 +390,10 @@ def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
         opened.repo.close()
 
 
-def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
+def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, sealed_ok: bool = False) -> DesiredState:
     """A git source as a validated DesiredState; the revision is the resolved commit sha."""
+    from kubesync.sources import encrypted
+
     assert spec.repo, "git.load needs spec.repo"
     clean_subpath(spec.subpath)  # refuse an escaping sub-folder before any I/O
     opened = open_repo(spec.repo, fetch=fetch)
@@ -399,6 +402,6 @@ def load(spec: "SourceSpec", *, fetch: bool = True) -> DesiredState:
         fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote)
     finally:
         opened.repo.close()
-    manifests = load_files(fileset.files, fileset.problems)
+    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
     return DesiredState(manifests, spec.describe(), commit.hexsha, fileset.warnings)

@@ -25,15 +25,16 @@ from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.discovery import Discovery
 from kubesync.inventory import DEFAULT_NAMESPACE
-from kubesync.model import NAMESPACES, DesiredState, ObjectRef, Plan
+from kubesync.model import NAMESPACES, SECRETS, DesiredState, ObjectRef, Plan
 from kubesync.settings import SyncConfig
 from kubesync.sync import saved as saved_plans
 from kubesync.sync import wait as waiting
 from kubesync.sync.apply import Progress, apply_planned, apply_saved, next_inventory, raise_for_failures
 from kubesync.sync.plan import LiveReader, Planned, fetch_live, plan_desired, selector, with_deltas
+from kubesync.sync.saved import reopen as reopen_saved
 
-__all__ = ["Pipeline", "Planned", "LiveReader", "compare_refs", "fetch_live", "next_inventory", "raise_for_failures",
-           "selector"]
+__all__ = ["Pipeline", "Planned", "LiveReader", "compare_refs", "decryption_keys", "fetch_live", "next_inventory",
+           "raise_for_failures", "reopen_saved", "selector"]
 
 
 class Pipeline:
@@ -79,12 +80,18 @@ class Pipeline:
         """Everything read-only: resolve, read live state and the inventory, plan, validate."""
         return plan_desired(self.cluster, self.discovery, desired, config, self.reader)
 
-    def plan_source(self, config: SyncConfig, *, deltas: bool = False) -> Planned:
-        """Load the sync's source and plan it; with `deltas`, add resource deltas and quota warnings."""
+    def plan_source(self, config: SyncConfig, *, deltas: bool = False, sealed_ok: bool = False) -> Planned:
+        """Load the sync's source and plan it; with `deltas`, add resource deltas and quota warnings. With
+        `sealed_ok` (a review: plan, diff), SOPS-encrypted Secrets nobody here can decrypt are left as they are."""
         from kubesync.sources import load
 
-        planned = self.plan(load(config.source), config)
+        planned = self.plan(load(config.source, keys=self.keys(config), sealed_ok=sealed_ok), config)
         return with_deltas(self.cluster, planned) if deltas else planned
+
+    def keys(self, config: SyncConfig):
+        """The age keys that open the sync's SOPS-encrypted Secrets (sources/keys.py): its key files, sops's
+        variables, and its decryption Secret, read from the cluster on each call (a rotated key is used at once)."""
+        return decryption_keys(config, lambda ns, name: self.cluster.get(SECRETS, ns, name))
 
     def stale(self, saved) -> list[str]:
         """Why a saved plan (planfile.SavedPlan) may no longer run (empty: it may)."""
@@ -140,21 +147,40 @@ class Pipeline:
         return list_syncs(self.cluster, self.discovery, (DEFAULT_NAMESPACE, self.cluster.namespace))
 
 
-def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default", *,
-                 sync: str | None = None, prune: bool = True, fetch: bool = True) -> Plan:
-    """The plan merging `head` into `base` would cause, from the two refs alone: no cluster. `sync` and
-    `prune` are the sync's own name and policy (kubesync.yaml), when compared for one."""
-    from kubesync.compare import compare_states
-    from kubesync.sources import SourceSpec, load
+def decryption_keys(config: SyncConfig, read_secret: Callable[[str, str], dict | None] | None = None):
+    """Local keys (key files, sops's variables) and, given a way to read it, the sync's decryption Secret."""
+    from kubesync.sources import keys as age
 
+    found = age.local(config.decryption.key_files)
+    ref = config.decryption.secret_ref
+    if ref is not None and read_secret is not None:
+        where = f"{ref[0]}/{ref[1]}"
+        try:
+            secret = read_secret(*ref)
+        except errors.ClusterError as e:
+            raise errors.DecryptionError(f"decryption Secret {where}: cannot be read: {e}") from None
+        found += age.from_secret(secret, where)
+    return found
+
+
+def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default", *,
+                 sync: str | None = None, prune: bool = True, fetch: bool = True, key_files: tuple[str, ...] = ()) -> Plan:
+    """The plan merging `head` into `base` would cause, from the two refs alone: no cluster. `sync` and
+    `prune` are the sync's own name and policy (kubesync.yaml), when compared for one. SOPS-encrypted Secrets
+    are decrypted with the local keys (`key_files`, sops's variables) for a masked value-level diff; without
+    one they are compared by ciphertext: unchanged, or "changed (encrypted)"."""
+    from kubesync.compare import compare_states
+    from kubesync.sources import SourceSpec, keys as age, load
+
+    keys = age.local(key_files)
     base_spec = SourceSpec(repo=repo, ref=base, subpath=subpath)
     head_spec = SourceSpec(repo=repo, ref=head, subpath=subpath)
-    base_state = load(base_spec, fetch=fetch)
-    head_state = load(head_spec, fetch=False)  # one fetch serves both refs
+    base_state = load(base_spec, fetch=fetch, keys=keys, sealed_ok=True)
+    head_state = load(head_spec, fetch=False, keys=keys, sealed_ok=True)  # one fetch serves both refs
     return compare_states(base_state, head_state, sync=sync or head_spec.default_name(), namespace=namespace, prune=prune)
 
 
-def compare_config(repo: str, base: str, head: str, config) -> list[tuple[SyncConfig, Plan]]:
+def compare_config(repo: str, base: str, head: str, config, key_files: tuple[str, ...] = ()) -> list[tuple[SyncConfig, Plan]]:
     """`compare` for every sync of a kubesync.yaml (settings.Config) that reads this repository, each
     with its own path, namespace and prune policy."""
     from kubesync.sources.identity import syncs_reading
@@ -166,6 +192,6 @@ def compare_config(repo: str, base: str, head: str, config) -> list[tuple[SyncCo
     out = []
     for i, (sync, subpath) in enumerate(found):
         plan = compare_refs(repo, base, head, subpath, sync.namespace or "default", sync=sync.name, prune=sync.prune,
-                            fetch=i == 0)
+                            fetch=i == 0, key_files=key_files + sync.decryption.key_files)
         out.append((sync, plan))
     return out

@@ -47,9 +47,63 @@ def source_moved(saved) -> str | None:
     if saved.source is None:
         return None
     try:
-        desired = load(saved.source)
+        desired = load(saved.source, sealed_ok=True)  # the revision is the ciphertext's: no key needed
     except errors.KubesyncError as e:
         return f"source {saved.plan.source}: cannot be read to check its revision ({e})"
     if desired.revision != saved.plan.revision:
         return f"source {desired.source}: revision moved {saved.plan.revision} -> {desired.revision}"
     return None
+
+
+def reopen(saved, keys):
+    """The saved plan with the values of its SOPS-decrypted Secrets back (planfile.SavedPlan.reopen): decrypted
+    again from the plan's source at the revision the plan was made from, or one clear refusal."""
+    from dataclasses import replace
+
+    from kubesync.model import SOPS_DIGEST_ANNOTATION
+    from kubesync.sources import load
+
+    if not saved.reopen:
+        return saved
+    names = ", ".join(saved.reopen[:5]) + (" ..." if len(saved.reopen) > 5 else "")
+    if saved.source is None or not keys:
+        why = "it names no source to decrypt them from" if saved.source is None else (
+            "give the age key (--decryption-key-file, SOPS_AGE_KEY_FILE or SOPS_AGE_KEY): they are decrypted again from "
+            "the plan's source")
+        raise errors.DecryptionError(f"the saved plan does not keep the values of {len(saved.reopen)} Secret(s) decrypted "
+                                     f"from SOPS-encrypted files ({names}); {why}; nothing was applied")
+    desired = load(saved.source, keys=keys)
+    found = {(m.ref.group, m.ref.kind, m.ref.namespace or saved.namespace, m.ref.name): m for m in desired.manifests}
+    actions = []
+    for a in saved.plan.actions:
+        if str(a.ref) in saved.reopen:
+            m = found.get((a.ref.group, a.ref.kind, a.ref.namespace, a.ref.name))
+            digest = lambda obj: ((obj or {}).get("metadata") or {}).get("annotations", {}).get(SOPS_DIGEST_ANNOTATION)  # noqa: E731
+            if m is None or digest(m.obj) != digest(a.desired):
+                raise errors.StalePlan([f"{a.ref}: its SOPS-encrypted file changed since the plan was made"])
+            a = _restored(a, m.obj)
+        actions.append(a)
+    return replace(saved, plan=replace(saved.plan, actions=tuple(actions)))
+
+
+def _restored(action, obj: dict):
+    """The action with desired values and patch values taken from the decrypted manifest."""
+    from dataclasses import replace
+
+    from kubesync.secrets import VALUE_FIELDS
+    from kubesync.vocab import parse_pointer
+
+    desired = dict(action.desired or {})
+    for field in VALUE_FIELDS:
+        if field in obj:
+            desired[field] = obj[field]
+    patch = []
+    for op in action.patch:
+        tokens = list(parse_pointer(str(op.get("path", ""))))
+        if "value" in op and tokens and tokens[0] in VALUE_FIELDS:
+            value = desired.get(tokens[0])
+            for token in tokens[1:]:
+                value = value.get(token) if isinstance(value, dict) else None
+            op = {**op, "value": value}
+        patch.append(op)
+    return replace(action, desired=desired, patch=tuple(patch))

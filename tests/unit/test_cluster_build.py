@@ -41,12 +41,12 @@ def test_what_each_choice_builds():
     assert plan("--kubernetes-version", "1.20") == ["k8s-1.20", "kwok"]
     assert plan("--kubernetes-version", "1.37", "--kubernetes-version", "1.20") == ["k8s-1.37", "k8s-1.20", "kwok"]
     assert plan("--tools", "helm, sops,helm") == ["helm", "sops"]
-    assert plan("--all") == ["kwok", "helm", "registry", "kustomize", "sops"]
+    assert plan("--all") == ["kwok", "helm", "registry", "kustomize", "sops", "age-keygen"]
     assert plan("--kubernetes-version", "1.37", "--tools", "kwok,helm") == ["k8s-1.37", "kwok", "helm"]
 
 
 def test_bad_choices_are_refused():
-    with pytest.raises(UsageError, match=r"^unknown tool\(s\) kubectl; kubesync builds kwok, helm, registry, kustomize, sops$"):
+    with pytest.raises(UsageError, match=r"^unknown tool\(s\) kubectl; kubesync builds kwok, helm, registry, kustomize, sops, age-keygen$"):
         plan("--tools", "helm,kubectl")
     with pytest.raises(UsageError, match="give --tools or --all, not both"):
         plan("--tools", "helm", "--all")

@@ -59,7 +59,7 @@ class Pipeline:
         self.planned = 0
         self.applied: list[threading.Event] = []
 
-    def load(self, spec, fetch=True):
+    def load(self, spec, fetch=True, keys=None):
         if self.source_error:
             raise self.source_error
         return DesiredState(self.manifests, "src", self.revision)

@@ -47,7 +47,7 @@ def test_version_and_stamp_are_read_as_the_recipe_itself_computes_them(tool, tmp
 
 def test_pins():
     assert {t: tools.pin(t).version for t in tools.TOOLS} == {
-        "kwok": "0.8.0", "helm": "4.3.2", "registry": "3.1.2", "kustomize": "5.8.2", "sops": "3.13.3"}
+        "kwok": "0.8.0", "helm": "4.3.2", "registry": "3.1.2", "kustomize": "5.8.2", "sops": "3.13.3", "age-keygen": "1.3.1"}
     assert tools.go_minimum() == "1.26"
 
 

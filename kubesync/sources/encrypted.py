@@ -1,0 +1,206 @@
+"""A source's files -> Manifests, SOPS-encrypted ones decrypted in memory (or sealed, without the key).
+
+Flux's rule: only Secrets are encrypted (`apiVersion: v1, kind: Secret` with a `sops` block); their values
+are masked in every output, which a decrypted ConfigMap's would not be, so another kind is refused.
+A decrypted Secret carries `kubesync.io/sops-digest`, a digest of its file's ciphertext, which is what a
+plan without the key compares: the same digest is "unchanged", another is "changed (encrypted)".
+
+- With keys: each encrypted file is decrypted by sops (MAC checked), every value that was encrypted is
+  registered with the redactor before anything else happens, and the plaintext is parsed like any file
+  (its line numbers are sops's, so origins name the file only).
+- Without keys, where the caller allows it (`plan`, `diff` and `compare` for someone without the key):
+  each encrypted Secret becomes a sealed Manifest: its identity and digest, no values.
+- Without keys where it must apply (apply, the daemon): one DecryptionError naming every file and its recipients.
+
+The source's revision is computed from the files as read (ciphertext), never from plaintext: a hash of a
+short secret would be guessed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from kubesync.documents import Budget, Document, json_documents, yaml_documents
+from kubesync.errors import DecryptionError, ManifestError
+from kubesync.manifests import JSON_SUFFIXES, SourceFile, load_files as parse_files
+from kubesync.model import SOPS_DIGEST_ANNOTATION, Manifest
+from kubesync.secrets import remember_names, remember_values, value_forms
+from kubesync.sources import sops
+from kubesync.sources.keys import Keys
+
+ENCRYPTED_VALUE = "ENC["
+FLUX_HINT = "encrypt only data and stringData: sops --encrypt --encrypted-regex '^(data|stringData)$'"
+
+
+def digest(data: bytes) -> str:
+    """The ciphertext's digest a decrypted Secret carries (public: it is a hash of ciphertext)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:32]
+
+
+def is_encrypted_manifest(file: SourceFile) -> bool:
+    fmt = sops.file_format(file.path)
+    return fmt in ("yaml", "json") and not file.rendered and sops.is_encrypted(file.data, fmt)
+
+
+def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: Keys | None = None,
+               *, sealed_ok: bool = False) -> tuple[Manifest, ...]:
+    """Every file -> Manifests (manifests.load_files), encrypted files opened with `keys` first; all-or-nothing."""
+    keys = keys or Keys()
+    files = list(files)
+    found = list(problems)
+    opened: list[SourceFile] = []
+    marks: dict[str, tuple[str, bool]] = {}  # path -> (digest, sealed)
+    failures: list[DecryptionError] = []
+    for f in files:
+        if f.rendered:
+            found += _still_encrypted(f)
+        if not is_encrypted_manifest(f):
+            opened.append(f)
+            continue
+        docs = _documents(f, found)
+        found += _check_kinds(f.path, docs)
+        if keys or not sealed_ok:
+            try:
+                opened.append(SourceFile(f.path, _decrypt(f, docs, keys), rendered=True))
+            except DecryptionError as e:
+                failures.append(e)
+                continue
+            marks[f.path] = (digest(f.data), False)
+        else:
+            sealed, wrong = _sealed(f.path, docs)
+            found += wrong
+            opened.append(SourceFile(f.path, sealed, rendered=True))
+            marks[f.path] = (digest(f.data), True)
+    if failures:
+        raise DecryptionError("\n".join(str(e) for e in failures), tuple(p for e in failures for p in e.files))
+    manifests = parse_files(opened, found)
+    return tuple(_marked(m, marks) for m in manifests)
+
+
+def _still_encrypted(f: SourceFile) -> list[str]:
+    """Rendered output (kustomize) holding SOPS ciphertext: refused, never applied as a value. kustomize would copy
+    an encrypted resource or secretGenerator file into the Secret as it is; decrypting files before kustomize reads
+    them needs plaintext on disk, so it is not done (yet): decrypted Secrets belong in the folder itself."""
+    wrong = []
+    for doc in _documents(f, []):
+        obj = doc.value if isinstance(doc.value, dict) else {}
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        hidden = "sops" in obj or "sops_mac" in data or any(_encrypted(v) for _, v in _leaves(obj))
+        for value in data.values():
+            try:
+                raw = base64.b64decode("".join(str(value).split()), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            hidden = hidden or raw.startswith(ENCRYPTED_VALUE.encode()) or any(
+                sops.is_encrypted(raw, fmt) for fmt in ("yaml", "json", "dotenv", "ini"))
+        if hidden:
+            name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), dict) else None
+            wrong.append(f"{f.path}: {obj.get('kind') or 'a document'} {name or ''}: holds SOPS ciphertext from a file the "
+                         "kustomization reads; kubesync decrypts SOPS files only outside kustomizations (their plaintext "
+                         "would have to be written to disk for kustomize): keep encrypted Secrets in a plain folder or "
+                         "repository path of their own")
+    return wrong
+
+
+def _documents(f: SourceFile, problems: list[str]) -> list[Document]:
+    parse = json_documents if f.path.lower().endswith(JSON_SUFFIXES) else yaml_documents
+    return list(parse(f.path, f.data.decode("utf-8", "replace"), problems, Budget()))
+
+
+def _check_kinds(path: str, docs: Sequence[Document]) -> list[str]:
+    """Only Secrets may be encrypted (as in Flux): their values are masked everywhere, other kinds' are not."""
+    wrong = []
+    for doc in docs:
+        obj = doc.value if isinstance(doc.value, dict) else {}
+        kind, api = obj.get("kind"), obj.get("apiVersion")
+        if _encrypted(kind) or _encrypted(api):
+            continue  # kind itself encrypted: checked once decrypted (sealed: refused below)
+        if (api, kind) != ("v1", "Secret"):
+            wrong.append(f"{path}:{doc.line}: {kind or 'a document'} is SOPS-encrypted, but only Secrets may be "
+                         "(their values are masked in every output, another kind's would not be); keep it in plain text")
+    return wrong
+
+
+def _encrypted(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(ENCRYPTED_VALUE)
+
+
+def _decrypt(f: SourceFile, docs: Sequence[Document], keys: Keys) -> bytes:
+    """The file's plaintext; every value that was encrypted is registered with the redactor at once."""
+    fmt = sops.file_format(f.path)
+    plain = sops.decrypt(f.data, fmt, keys, f.path)
+    remember_names([f.path])
+    opened = _documents(SourceFile(f.path, plain), [])
+    for before, after in zip(docs, opened):
+        remember_values(_secret_forms(before.value, after.value, ""))
+    for after in opened:  # a Secret's values are secret whether or not they were encrypted
+        if isinstance(after.value, dict):
+            for field in ("data", "stringData"):
+                section = after.value.get(field)
+                if isinstance(section, dict):
+                    remember_values(form for v in section.values() if isinstance(v, str) for form in value_forms(v, field))
+    return plain
+
+
+def _secret_forms(encrypted: Any, plain: Any, field: str) -> Iterable[str]:
+    """Every form of each value that was encrypted (walking both trees side by side)."""
+    if _encrypted(encrypted):
+        yield from value_forms(plain if isinstance(plain, str) else json.dumps(plain), field or "stringData")
+    elif isinstance(encrypted, dict) and isinstance(plain, dict):
+        for key, value in encrypted.items():
+            if key in plain:
+                yield from _secret_forms(value, plain[key], field or (key if key in ("data", "stringData") else ""))
+    elif isinstance(encrypted, list) and isinstance(plain, list):
+        for a, b in zip(encrypted, plain):
+            yield from _secret_forms(a, b, field)
+
+
+def _sealed(path: str, docs: Sequence[Document]) -> tuple[bytes, list[str]]:
+    """Without the key: each Secret's identity and type, no values (as JSON documents, which YAML reads)."""
+    out, wrong = [], []
+    for doc in docs:
+        obj = {k: v for k, v in doc.value.items() if k not in ("sops", "data", "stringData")} if isinstance(doc.value, dict) else {}
+        hidden = [k for k, v in _leaves(obj) if _encrypted(v)]
+        if hidden:
+            wrong.append(f"{path}:{doc.line}: {', '.join(hidden[:3])} encrypted: without the key this Secret cannot even be "
+                         f"named; {FLUX_HINT}")
+            continue
+        out.append(json.dumps(obj, sort_keys=True))
+    return "\n---\n".join(out).encode(), wrong
+
+
+def _leaves(value: Any, at: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, f"{at}.{k}" if at else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{at}[{i}]")
+    else:
+        yield at, value
+
+
+def _marked(m: Manifest, marks: dict[str, tuple[str, bool]]) -> Manifest:
+    mark = marks.get(m.origin.path)
+    if mark is None:
+        return m
+    meta = m.obj.setdefault("metadata", {})
+    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    meta["annotations"] = {**annotations, SOPS_DIGEST_ANNOTATION: mark[0]}
+    return replace(m, sealed=True) if mark[1] else m
+
+
+def refuse_sealed(manifests: Sequence[Manifest]) -> None:
+    """For runs that write: a sealed Secret cannot be applied (raises naming each file)."""
+    paths = tuple(dict.fromkeys(m.origin.path for m in manifests if m.sealed))
+    if paths:
+        raise DecryptionError("\n".join(f"{p}: SOPS-encrypted, and no age key was given to decrypt it" for p in paths), paths)
+
+
+__all__ = ["ManifestError", "digest", "is_encrypted_manifest", "load_files", "refuse_sealed"]

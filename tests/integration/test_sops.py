@@ -1,0 +1,166 @@
+"""SOPS-encrypted Secrets against the real control plane, through the CLI: keys made by the pinned age-keygen,
+files encrypted by the pinned sops, decrypted by kubesync at sync time (issue 28)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from kubesync.model import SECRETS, CONFIGMAPS
+from tests.support import cli
+from tests.support.git import commit, init_repo
+from tests.support.sops import age_key, b64, encrypt, secret, tamper
+
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  greeting: hello\n"
+
+
+def kubesync(kubeconfig, *args, key=None, env=None, code=None):
+    extra = ["--decryption-key-file", str(key.file)] if key is not None else []
+    return cli.run(*args, *extra, "--kubeconfig", kubeconfig, env_extra=env, check_code=code)
+
+
+def value(client, ns, name, key):
+    obj = client.get(SECRETS, ns, name)
+    return base64.b64decode(obj["data"][key]).decode() if obj else None
+
+
+@pytest.fixture
+def keys(tmp_path):
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    return age_key(folder, "team"), age_key(folder, "other")
+
+
+def write_source(folder, ns, recipient, password="s3cret-one-pw", **extra):
+    folder.mkdir(exist_ok=True)
+    (folder / "settings.yaml").write_text(CONFIGMAP.format(ns=ns))
+    (folder / "db.yaml").write_text(encrypt(secret("db", ns, password=password, **extra), recipient))
+    return folder
+
+
+def test_a_folder_source_syncs_the_decrypted_value_then_plans_empty_then_one_masked_update(kubeconfig, client, namespace,
+                                                                                           tmp_path, keys):
+    team, _ = keys
+    src = write_source(tmp_path / "src", namespace, team.recipient, password="first-value-1")
+    kubesync(kubeconfig, "apply", str(src), "--name", "sops-folder", "--yes", key=team, code=0)
+    assert value(client, namespace, "db", "password") == "first-value-1"
+    annotations = client.get(SECRETS, namespace, "db")["metadata"]["annotations"]
+    assert annotations["kubesync.io/sops-digest"].startswith("sha256:")
+
+    again = kubesync(kubeconfig, "plan", str(src), "--name", "sops-folder", "--exit-code", key=team, code=0)
+    assert "No changes" in again.stdout or "0 to" in again.stdout
+
+    (src / "db.yaml").write_text(encrypt(secret("db", namespace, password="second-value-2"), team.recipient))
+    plan = kubesync(kubeconfig, "plan", str(src), "--name", "sops-folder", "-o", "json", key=team, code=0)
+    doc = json.loads(plan.stdout)
+    changes = [a for a in doc["actions"] if a["type"] != "noop"]
+    assert [(a["type"], a["object"]) for a in changes] == [("update", f"v1 Secret {namespace}/db")]
+    values = [op["value"] for op in changes[0]["patch"] if op["path"].startswith("/data/")]
+    assert values == ["*** (changed)"]
+    assert "second-value-2" not in plan.stdout + plan.stderr and b64("second-value-2") not in plan.stdout
+    kubesync(kubeconfig, "apply", str(src), "--name", "sops-folder", "--yes", key=team, code=0)
+    assert value(client, namespace, "db", "password") == "second-value-2"
+
+
+def test_a_git_source_syncs_the_decrypted_value_with_a_post_quantum_key(kubeconfig, client, namespace, tmp_path):
+    pq = age_key(tmp_path, "pq", post_quantum=True)
+    assert pq.recipient.startswith("age1pq1")
+    repo_dir = tmp_path / "repo"
+    init_repo(repo_dir, {"app/db.yaml": encrypt(secret("db", namespace, password="from-git-pq-value"), pq.recipient),
+                         "app/settings.yaml": CONFIGMAP.format(ns=namespace)})
+    kubesync(kubeconfig, "apply", "--repo", str(repo_dir), "--path", "app", "--name", "sops-git", "--yes", key=pq, code=0)
+    assert value(client, namespace, "db", "password") == "from-git-pq-value"
+    kubesync(kubeconfig, "plan", "--repo", str(repo_dir), "--path", "app", "--name", "sops-git", "--exit-code", key=pq, code=0)
+
+
+@pytest.mark.parametrize("case", ["tampered", "wrong key", "missing key"])
+def test_a_file_that_cannot_be_decrypted_is_one_error_naming_it_and_nothing_is_applied(kubeconfig, client, namespace,
+                                                                                        tmp_path, keys, case):
+    team, other = keys
+    src = write_source(tmp_path / "src", namespace, team.recipient)
+    if case == "tampered":
+        (src / "db.yaml").write_text(tamper((src / "db.yaml").read_text()))
+    key = {"tampered": team, "wrong key": other, "missing key": None}[case]
+    done = kubesync(kubeconfig, "apply", str(src), "--name", "sops-bad", "--yes", key=key, code=1)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    assert "db.yaml" in lines[0] and team.recipient in lines[0]
+    assert {"tampered": "tampered", "wrong key": "wrong key", "missing key": "no age key was given"}[case] in lines[0]
+    assert client.get(CONFIGMAPS, namespace, "settings") is None  # nothing applied, not even the plain objects
+    assert client.get(SECRETS, namespace, "db") is None
+
+
+def test_without_the_key_plan_leaves_encrypted_secrets_as_they_are_and_says_whether_they_changed(kubeconfig, client,
+                                                                                                   namespace, tmp_path, keys):
+    team, _ = keys
+    src = write_source(tmp_path / "src", namespace, team.recipient, password="keyless-one")
+    kubesync(kubeconfig, "apply", str(src), "--name", "sops-keyless", "--yes", key=team, code=0)
+    same = kubesync(kubeconfig, "plan", str(src), "--name", "sops-keyless", "--exit-code", code=0)
+    assert "changed (encrypted)" not in same.stdout
+
+    (src / "db.yaml").write_text(encrypt(secret("db", namespace, password="keyless-two"), team.recipient))
+    changed = kubesync(kubeconfig, "plan", str(src), "--name", "sops-keyless", "-o", "json", code=0)
+    doc = json.loads(changed.stdout)
+    assert [a["type"] for a in doc["actions"] if a["object"].endswith("/db")] == ["noop"]
+    assert any("db.yaml" in w and "changed (encrypted)" in w for w in doc["warnings"]), doc["warnings"]
+    kubesync(kubeconfig, "apply", str(src), "--name", "sops-keyless", "--yes", code=1)  # apply needs the key
+    assert value(client, namespace, "db", "password") == "keyless-one"
+
+
+def test_a_saved_plan_keeps_no_decrypted_value_and_apply_decrypts_again_or_refuses(kubeconfig, client, namespace,
+                                                                                     tmp_path, keys):
+    team, _ = keys
+    src = write_source(tmp_path / "src", namespace, team.recipient, password="saved-plan-value")
+    out = tmp_path / "plan.json"
+    kubesync(kubeconfig, "plan", str(src), "--name", "sops-saved", "--out", str(out), key=team, code=0)
+    text = out.read_text()
+    assert "saved-plan-value" not in text and b64("saved-plan-value") not in text
+    assert json.loads(text)["reopen_sops"] == [f"v1 Secret {namespace}/db"]
+    refused = kubesync(kubeconfig, "apply", "--plan", str(out), "--yes", code=1)
+    assert "decrypted again" in refused.stderr and "nothing was applied" in refused.stderr
+    assert client.get(CONFIGMAPS, namespace, "settings") is None
+    kubesync(kubeconfig, "apply", "--plan", str(out), "--yes", key=team, code=0)
+    assert value(client, namespace, "db", "password") == "saved-plan-value"
+
+
+def test_compare_without_the_key_reports_exactly_one_changed_encrypted_secret(tmp_path, keys):
+    team, _ = keys
+    repo_dir = tmp_path / "repo"
+    files = {"db.yaml": encrypt(secret("db", "shop", password="compare-a"), team.recipient),
+             "cache.yaml": encrypt(secret("cache", "shop", password="compare-b"), team.recipient)}
+    repo = init_repo(repo_dir, files)
+    base = repo.head.commit.hexsha
+    head = commit(repo, {"db.yaml": encrypt(secret("db", "shop", password="compare-c"), team.recipient)})
+    done = cli.run("compare", "--repo", str(repo_dir), "--base", base, "--head", head, "-o", "json", check_code=0)
+    doc = json.loads(done.stdout)
+    changed = [a for a in doc["actions"] if a["type"] != "noop"]
+    assert [(a["type"], a["object"]) for a in changed] == [("update", "v1 Secret shop/db")]
+    assert "changed (encrypted)" in changed[0]["note"]
+    with_key = cli.run("compare", "--repo", str(repo_dir), "--base", base, "--head", head, "-o", "json",
+                       "--decryption-key-file", str(team.file), check_code=0)
+    ops = [op for a in json.loads(with_key.stdout)["actions"] if a["type"] == "update" for op in a["patch"]]
+    assert {op["path"]: op["value"] for op in ops if op["path"].startswith("/data")} == {"/data/password": "*** (changed)"}
+    assert "compare-c" not in with_key.stdout + with_key.stderr
+
+
+@pytest.mark.parametrize("how", ["secretGenerator env file", "resource"])
+def test_a_kustomization_reading_an_encrypted_file_is_refused_and_nothing_is_applied(kubeconfig, client, namespace,
+                                                                                     tmp_path, keys, how):
+    """kustomize would copy the ciphertext into the Secret as its value; decrypting before kustomize reads the
+    file would need the plaintext on disk, so kubesync refuses it with one clear error."""
+    team, _ = keys
+    src = tmp_path / "kust"
+    src.mkdir()
+    (src / "settings.yaml").write_text(CONFIGMAP.format(ns=namespace))
+    if how == "resource":
+        (src / "db.yaml").write_text(encrypt(secret("db", namespace, password="kust-resource"), team.recipient))
+        kustomization = "resources: [settings.yaml, db.yaml]\n"
+    else:
+        (src / "db.env").write_text(encrypt("password=kust-env-value\n", team.recipient, fmt="dotenv", encrypted_regex=None))
+        kustomization = f"resources: [settings.yaml]\nsecretGenerator:\n- name: db\n  namespace: {namespace}\n  envs: [db.env]\n"
+    (src / "kustomization.yaml").write_text(kustomization)
+    done = kubesync(kubeconfig, "apply", str(src), "--name", "sops-kust", "--yes", key=team, code=1)
+    assert "holds SOPS ciphertext from a file the kustomization reads" in done.stderr
+    assert client.get(CONFIGMAPS, namespace, "settings") is None

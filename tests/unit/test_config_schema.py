@@ -47,6 +47,7 @@ def test_every_key_the_schema_names_is_accepted_by_the_parser(tmp_path):
 syncs:
   - {name: a, source: {path: ./m}, namespace: ns, context: c, prune: true, selfHeal: true, interval: 1m, maxPrune: 0.2,
      allowEmpty: true, maxSourceSize: 1Mi, allowRemoteResources: true,
+     decryption: {provider: sops, secretRef: {name: sops-age, namespace: ns}, keyFiles: [./age.agekey]},
      ignore: [{group: apps, kind: Deployment, name: web, namespace: ns, paths: [/spec/replicas], managers: [hpa]}]}
   - {name: b, source: {repo: https://example.com/r.git, ref: main, path: sub}}
 webhook: {url: https://hooks.example.com/x, format: slack}
@@ -55,7 +56,10 @@ receiver: {secretFile: ./secret, insecure: false}
     doc = yaml.safe_load(text)
     used = set(doc) | set(doc["syncs"][0]) | set(doc["syncs"][0]["source"]) | set(doc["syncs"][1]["source"])
     used |= set(doc["syncs"][0]["ignore"][0]) | set(doc["webhook"]) | set(doc["receiver"])
+    used |= set(doc["syncs"][0]["decryption"]) | set(doc["syncs"][0]["decryption"]["secretRef"])
+    decryption = DEFS["sync"]["properties"]["decryption"]
     every = keys(SCHEMA) | keys(DEFS["sync"]) | keys(DEFS["source"]) | keys(DEFS["ignore"])
+    every |= keys(decryption) | keys(decryption["properties"]["secretRef"])
     every |= keys(SCHEMA["properties"]["webhook"]) | keys(SCHEMA["properties"]["receiver"])
     assert used == every
     VALIDATOR.validate(doc)

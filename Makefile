@@ -43,12 +43,14 @@ demo-build: venv
 	$(BIN)/kubesync cluster build --kubernetes-version $(DEMO_K8S) $(if $(DEMO_TOOLS),--tools $(DEMO_TOOLS))
 
 # Debian's chromium for the dashboard's browser tests (driven by Playwright with executable_path;
-# no browser download).
+# no browser download), and strace, which the credential tests trace every exec of a git fetch with.
 browser:
-	@command -v chromium >/dev/null || { \
+	@missing=$$(for p in strace chromium; do command -v $$p >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  echo "installing from Debian: $$missing"; \
 	  $$SUDO apt-get update -q >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; fi
 
 # Unit tests once, then the integration and e2e suites once per Kubernetes version (each leg
 # reported on its own; a failure in any leg fails the run, after every leg has run). Against an

@@ -248,10 +248,15 @@ class LocalCluster:
     def _write_credentials(self) -> None:
         (self.workdir / "logs").mkdir(exist_ok=True)
         (self.workdir / "certs").mkdir(exist_ok=True)
-        (self.workdir / "token.csv").write_text(f'{self.token},kubesync-admin,kubesync-admin,"system:masters"\n')
+        # a system:masters token: readable by its owner only, from the first byte on
+        fd = os.open(self.workdir / "token.csv", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'{self.token},kubesync-admin,kubesync-admin,"system:masters"\n')
+        os.chmod(self.workdir / "token.csv", 0o600)  # an existing file keeps its mode through O_TRUNC
         key = self.workdir / "sa.key"
         if not key.exists():
             subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+            key.chmod(0o600)  # signs every service account token of the cluster
             subprocess.run(
                 ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(self.workdir / "sa.pub")],
                 check=True,

@@ -160,6 +160,9 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
                        f"{ref.namespace!r} is ignored (remove it from the manifest)")
             ref = ref.with_namespace("")
             obj = {**obj, "metadata": {k: v for k, v in (obj.get("metadata") or {}).items() if k != "namespace"}}
+        overlap = _both_data_and_string_data(m)
+        if overlap:
+            warning = "; ".join(w for w in (warning, overlap) if w)
         manifest = Manifest(ref, obj, m.origin) if ref is not m.ref else m
         out.append(Resolved(manifest, rtype, obj, warning, pending))
     if problems:
@@ -169,6 +172,21 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
         )
     _check_duplicates_after_defaulting(out)
     return out
+
+
+def _both_data_and_string_data(m: Manifest) -> str:
+    """A Secret key set in both `data` and `stringData`: the server silently keeps stringData's value."""
+    if m.ref.group or m.ref.kind != "Secret":
+        return ""
+    data, string_data = m.obj.get("data"), m.obj.get("stringData")
+    if not (isinstance(data, dict) and isinstance(string_data, dict)):
+        return ""
+    both = sorted(set(data) & set(string_data))
+    if not both:
+        return ""
+    keys = ", ".join(repr(k) for k in both)
+    return (f"{m.origin}: {m.ref}: {keys} set in both data and stringData; the server keeps stringData's value "
+            "and drops data's (remove one)")
 
 
 def check_namespaces(resolved: list[Resolved], namespace: str) -> None:

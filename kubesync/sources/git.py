@@ -70,14 +70,18 @@ CREDENTIAL_HELPER = (
 
 
 def credential_env(url: str) -> tuple[str, dict[str, str]]:
-    """(the URL git may see, extra environment): a password moves from the URL to a credential helper.
+    """(the URL git may see, extra environment): a password (or an https user name, often a token) moves from
+    the URL to a credential helper.
 
     The helper list is reset first (an empty `credential.helper`), so a stored credential of the
     person running kubesync does not answer instead; config passes through GIT_CONFIG_COUNT/KEY/VALUE,
     which git reads from the environment, after any the caller set.
     """
     parts = urllib.parse.urlsplit(url)
-    if "://" not in url or parts.password is None:
+    # A token as the user name (https://TOKEN@host/..., as GitHub and GitLab accept) is a secret too; over
+    # ssh the user name (git@) is not, and ssh needs it in the URL.
+    token_user = parts.scheme in ("http", "https") and parts.username and parts.password is None
+    if "://" not in url or (parts.password is None and not token_user):
         return url, {}
     host = parts.hostname or ""
     netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
@@ -85,7 +89,7 @@ def credential_env(url: str) -> tuple[str, dict[str, str]]:
     first = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
     env = {
         "KUBESYNC_GIT_USERNAME": urllib.parse.unquote(parts.username or ""),
-        "KUBESYNC_GIT_PASSWORD": urllib.parse.unquote(parts.password),
+        "KUBESYNC_GIT_PASSWORD": urllib.parse.unquote(parts.password or ""),
         "GIT_CONFIG_COUNT": str(first + 2),
         f"GIT_CONFIG_KEY_{first}": "credential.helper",
         f"GIT_CONFIG_VALUE_{first}": "",
@@ -373,11 +377,17 @@ def read_commit(
 ) -> FileSet:
     """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
     sub = clean_subpath(subpath)
-    tree = _subtree(commit, sub, opened.display)
-    kfile = kustomize.find_kustomization(_name(item) for item in tree)
-    if kfile:
-        return _render(opened, commit, sub, kfile, max_total, allow_remote)
-    return read_tree(tree, printable(sub), max_total)
+    try:
+        tree = _subtree(commit, sub, opened.display)
+        kfile = kustomize.find_kustomization(_name(item) for item in tree)
+        if kfile:
+            return _render(opened, commit, sub, kfile, max_total, allow_remote)
+        return read_tree(tree, printable(sub), max_total)
+    except ValueError as e:  # gitpython refuses a tree entry git itself would not check out ('..', '.git', 'a/b')
+        if "Invalid repository path" not in str(e):
+            raise
+        raise SourceError(f"{opened.display}@{commit.hexsha[:12]}: a tree entry of this commit is a path git refuses "
+                          f"({printable(str(e).split('path', 1)[-1].strip())}); a crafted commit: nothing was read") from None
 
 
 def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:

@@ -58,17 +58,35 @@ class _BasicAuth(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def http_repo(tmp_path):
+TOKEN = "ghp_7f3e9c1bTokenAsUser0123"
+
+
+class _TokenAsUser(_BasicAuth):
+    """GitHub's and GitLab's form: the token is the user name, the password empty."""
+
+    expected = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
+
+
+def serve(tmp_path, handler, userinfo: str):
     root = served_repository(tmp_path)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_BasicAuth, directory=str(root)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://{USER}:{PASSWORD}@127.0.0.1:{server.server_address[1]}/repo.git"
+        yield f"http://{userinfo}@127.0.0.1:{server.server_address[1]}/repo.git"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def http_repo(tmp_path):
+    yield from serve(tmp_path, _BasicAuth, f"{USER}:{PASSWORD}")
+
+
+@pytest.fixture
+def token_repo(tmp_path):
+    yield from serve(tmp_path, _TokenAsUser, TOKEN)
 
 
 CHILD = """
@@ -79,22 +97,32 @@ print(",".join(m.ref.name for m in state.manifests))
 """
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace traces every exec of the fetch")
-def test_a_url_password_reaches_git_but_no_command_line(http_repo, tmp_path):
+def traced_fetch(url: str, tmp_path: Path) -> list[str]:
+    """Fetch in a child process under strace; the argument lists of every program it started."""
+    assert shutil.which("strace"), "strace traces every exec of the fetch (Debian's strace; the Makefile installs it)"
     trace = tmp_path / "exec.log"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = subprocess.run(
-        ["strace", "-f", "-qq", "-s", "100000", "-e", "trace=execve", "-o", str(trace), sys.executable, "-c", CHILD, http_repo],
+        ["strace", "-f", "-qq", "-s", "100000", "-e", "trace=execve", "-o", str(trace), sys.executable, "-c", CHILD, url],
         capture_output=True, text=True, timeout=120, env=env, cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "fetched"  # the password reached git: the server let it in
+    assert proc.stdout.strip() == "fetched"  # the credential reached git: the server let it in
     execs = [line for line in trace.read_text().splitlines() if "execve(" in line]
     assert any('"fetch"' in line for line in execs), "the fetch itself was traced"
-    assert any("remote-http" in line for line in execs), "git's HTTP helper was traced too"
-    for line in execs:
-        argv = line.split("[", 1)[1].split("]", 1)[0]  # the argument list, not the environment
-        assert PASSWORD not in argv, f"the password is on a command line: {line[:300]}"
+    return [line.split("[", 1)[1].split("]", 1)[0] for line in execs]
+
+
+def test_a_token_as_the_user_name_reaches_git_but_no_command_line(token_repo, tmp_path):
+    for argv in traced_fetch(token_repo, tmp_path):
+        assert TOKEN not in argv, f"the token is on a command line: {argv[:300]}"
+
+
+def test_a_url_password_reaches_git_but_no_command_line(http_repo, tmp_path):
+    argvs = traced_fetch(http_repo, tmp_path)
+    assert any("remote-http" in argv for argv in argvs), "git's HTTP helper was traced too"
+    for argv in argvs:
+        assert PASSWORD not in argv, f"the password is on a command line: {argv[:300]}"
 
 
 def test_a_wrong_password_fails_with_a_redacted_message(http_repo, tmp_path):

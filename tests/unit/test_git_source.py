@@ -285,3 +285,24 @@ def test_unsupported_schemes_and_option_like_urls_are_refused():
     with pytest.raises(SourceError) as info:
         gitsource.open_cached("--upload-pack=touch /tmp/x")
     assert str(info.value) == "repository '--upload-pack=touch /tmp/x' looks like an option; give a URL or a path"
+
+
+def test_a_crafted_tree_entry_is_one_clear_source_error(tmp_path):
+    """A commit whose tree holds an entry named `..` (git itself refuses to check it out): made with git's
+    plumbing, as an attacker would, it must not escape as 'unexpected ValueError' (issue 31)."""
+    import subprocess
+
+    repo = tmp_path / "evil"
+
+    def git(*args, data=None):
+        return subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True, text=True, check=True).stdout.strip()
+
+    repo.mkdir()
+    git("init", "-q", "-b", "main")
+    blob = git("hash-object", "-w", "--stdin", data="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    sub = git("mktree", data=f"100644 blob {blob}\tcm.yaml\n")
+    root = git("mktree", "--missing", data=f"040000 tree {sub}\t..\n100644 blob {blob}\tok.yaml\n")
+    commit = git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit-tree", root, "-m", "crafted")
+    git("update-ref", "refs/heads/main", commit)
+    with pytest.raises(SourceError, match=r"a tree entry of this commit is a path git refuses .*'tree/\.\.'.*nothing was read"):
+        load(SourceSpec(repo=str(repo), ref="main"))

@@ -74,3 +74,17 @@ def test_packaged_recipes_exist_for_every_version():
     for version in localcluster.VERSIONS.values():
         assert tools.recipe_path(f"k8s-{version.minor}").is_file()
         assert version.build_script == f"kubesync cluster build --kubernetes-version {version.minor}"
+
+
+def test_the_admin_token_and_the_signing_key_are_readable_by_their_owner_only(root, tmp_path):
+    """token.csv holds a system:masters token, sa.key signs every service account token (issue 31)."""
+    fake_build(root, localcluster.VERSIONS["1.37"])
+    work = tmp_path / "cp"
+    work.mkdir()
+    (work / "token.csv").write_text("old\n")
+    (work / "token.csv").chmod(0o644)  # a file left by an older kubesync keeps no wider mode
+    cluster = localcluster.LocalCluster.create(work, tie_to_parent=False, version="1.37")
+    cluster._write_credentials()
+    assert stat.S_IMODE((work / "token.csv").stat().st_mode) == 0o600
+    assert stat.S_IMODE((work / "sa.key").stat().st_mode) == 0o600
+    assert (work / "token.csv").read_text().endswith(',kubesync-admin,kubesync-admin,"system:masters"\n')

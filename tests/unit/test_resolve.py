@@ -132,3 +132,16 @@ def test_a_crd_of_the_source_speaks_for_its_custom_resources_over_the_server():
     assert out["Widget"].schema.merge_rule(("spec", "parts"), "Widget").keys == ("id",)
     assert out["ConfigMap"].schema is server[("v1", "ConfigMap")]
     assert out["CustomResourceDefinition"].schema is None
+
+
+def test_a_secret_key_in_both_data_and_string_data_is_warned_about():
+    from kubesync.model import ObjectRef as Ref
+
+    secret_t = ResourceType("", "v1", "Secret", "secrets", True)
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+           "data": {"pw": "b2xk", "user": "YQ=="}, "stringData": {"pw": "new"}}
+    m = Manifest(Ref("", "v1", "Secret", "", "db"), obj, Origin("db.yaml", 1))
+    [r] = resolve([m], lambda api_version, kind: secret_t, "shop")
+    assert r.warning == ("db.yaml:1: v1 Secret db: 'pw' set in both data and stringData; the server keeps "
+                         "stringData's value and drops data's (remove one)")
+    assert "new" not in r.warning and "b2xk" not in r.warning  # names the key, never a value

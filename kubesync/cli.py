@@ -139,6 +139,8 @@ def _command_plan(sub, fmt) -> None:
     _add_sync(p, "plan")
     _add_plan_output(p)
     p.add_argument("--out", metavar="PLAN.json", help="save the plan to apply later with `apply --plan`")
+    p.add_argument("--sign-key", metavar="FILE", help="with --out: sign the saved plan (HMAC-SHA256) with this key, for "
+                                                      "pipelines that move plans between machines")
     _add_validate(p)
     _add_common(p)
 
@@ -158,6 +160,7 @@ def _command_apply(sub, fmt) -> None:
     _add_sync(p, "apply")
     p.add_argument("--plan", dest="plan_file", metavar="PLAN.json", help="apply exactly this saved plan (refused when stale)")
     p.add_argument("--replan", action="store_true", help="with --plan: plan again instead of refusing a stale plan")
+    p.add_argument("--sign-key", metavar="FILE", help="with --plan: refuse the plan unless signed with this key")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation before deleting or replacing")
     p.add_argument("--dry-run", choices=("none", "client", "server"), default="none", nargs="?", const="client",
                    help="client (also a bare --dry-run, as in kubectl): plan only; server: send every write with dryRun=All")

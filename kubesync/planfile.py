@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -71,6 +73,10 @@ class SavedPlan:
     reopen: tuple[str, ...] = ()
     """Secrets (str(ref)) whose values came from SOPS-encrypted files: saved as markers, decrypted again by apply."""
 
+    settings: dict | None = None
+    """The sync flags it was planned with (name, namespace, selector, prune, ...; `commands.common.PLAN_FLAGS`):
+    `apply --plan` plans again with them and applies only if the result is the same plan."""
+
 
 SOPS_MARKER = PLACEHOLDER + " (sops: decrypted again by apply)"
 
@@ -93,7 +99,7 @@ def _without_values(obj: dict | None) -> dict | None:
     return out
 
 
-def _sealed_action(action: dict) -> dict:
+def sealed_action(action: dict) -> dict:
     """An action dict with every Secret value (desired, live, patch) replaced by a marker."""
     out = {**action, "desired": _without_values(action.get("desired")), "live": _without_values(action.get("live"))}
     out["patch"] = [{**op, "value": SOPS_MARKER} if "value" in op and str(op.get("path", "")).startswith(("/data", "/stringData"))
@@ -106,7 +112,7 @@ def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
     data = plan_to_dict(saved.plan, mask=False, generated_at=stamp)
     reopen = [str(a.ref) for a in saved.plan.actions if decrypted(a)]
     if reopen:
-        data["actions"] = [_sealed_action(d) if decrypted(a) else d for a, d in zip(saved.plan.actions, data["actions"])]
+        data["actions"] = [sealed_action(d) if decrypted(a) else d for a, d in zip(saved.plan.actions, data["actions"])]
         data["reopen_sops"] = reopen
     if saved.source is not None:
         raw = {k: v for k, v in dataclasses.asdict(saved.source).items() if v is not None}
@@ -114,6 +120,8 @@ def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
             raw["repo"] = redact(raw["repo"])
         data["source_spec"] = raw
     data["namespace"] = saved.namespace
+    if saved.settings is not None:
+        data["settings"] = saved.settings
     if saved.cluster is not None:
         data["cluster"] = {"server": saved.cluster.server, "uid": saved.cluster.uid}
     return data
@@ -138,10 +146,43 @@ def from_dict(data: dict, path: str = "") -> SavedPlan:
     if isinstance(raw_cluster, dict) and raw_cluster.get("server"):
         cluster = ClusterIdentity(str(raw_cluster["server"]), str(raw_cluster.get("uid") or ""))
     reopen = tuple(str(r) for r in data.get("reopen_sops") or ())
-    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster, reopen)
+    settings = data.get("settings")
+    settings = {str(k): v for k, v in settings.items() if isinstance(v, (str, bool, int, float, list))} if isinstance(settings, dict) else None
+    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster, reopen, settings)
 
 
-def write(path: str, saved: SavedPlan) -> None:
+SIGNATURE = "signature"
+
+
+def sign(data: dict, key: bytes) -> str:
+    """An HMAC-SHA256 over the plan's canonical JSON (its own signature left out), for pipelines that move
+    plans between machines: `plan --out --sign-key F`, `apply --plan --sign-key F`."""
+    body = json.dumps({k: v for k, v in data.items() if k != SIGNATURE}, sort_keys=True, separators=(",", ":"))
+    return "hmac-sha256:" + hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def read_key(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            key = f.read(4096).strip()
+    except OSError as e:
+        raise errors.UsageError(f"--sign-key: cannot read {printable(path)}: {e.strerror or e}") from e
+    if len(key) < 16:
+        raise errors.UsageError(f"--sign-key: {printable(path)} holds {len(key)} bytes; a signing key needs at least 16")
+    return key
+
+
+def verify(data: dict, key: bytes, path: str) -> None:
+    """Refuse an unsigned or wrongly signed plan when a key is given (fail closed)."""
+    given = data.get(SIGNATURE)
+    if not isinstance(given, str):
+        raise errors.StalePlan([f"{path}: the plan is not signed, but --sign-key was given; nothing was applied"])
+    if not hmac.compare_digest(given, sign(data, key)):
+        raise errors.StalePlan([f"{path}: the plan's signature does not match --sign-key (changed since it was "
+                                "signed, or another key); nothing was applied"])
+
+
+def write(path: str, saved: SavedPlan, sign_key: bytes | None = None) -> None:
     """Owner-only, whatever was there before (the file keeps Secret values), and atomic.
 
     The plan goes to a new 0600 temp file in the same folder, which is then renamed over `path`:
@@ -153,7 +194,10 @@ def write(path: str, saved: SavedPlan) -> None:
             f"{printable(path)} is a symlink; the saved plan holds Secret values, so it is never written "
             "through a link: give the real path"
         )
-    text = json.dumps(to_dict(saved), indent=2, sort_keys=True) + "\n"
+    data = to_dict(saved)
+    if sign_key is not None:
+        data[SIGNATURE] = sign(data, sign_key)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)  # 0600, O_EXCL
@@ -183,7 +227,7 @@ def is_saved_plan(path: str) -> bool:
     return b'"schema"' in head and SCHEMA.encode() in head
 
 
-def read(path: str) -> SavedPlan:
+def read(path: str, sign_key: bytes | None = None) -> SavedPlan:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -193,4 +237,6 @@ def read(path: str) -> SavedPlan:
         raise errors.UsageError(f"{path}: not a kubesync plan (invalid JSON: {e})") from e
     except RecursionError:
         raise errors.UsageError(f"{path}: not a kubesync plan (nested too deeply)") from None
+    if sign_key is not None:
+        verify(data, sign_key, path)
     return from_dict(data, path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from kubesync import errors
-from kubesync.commands.common import pipeline, sync_settings, use_color, write_out
+from kubesync.commands.common import pipeline, replayed, sync_settings, use_color, write_out
 from kubesync.model import ActionType, Cascade
 
 
@@ -138,10 +138,13 @@ def apply_saved(args) -> int:
     from kubesync import planfile
     from kubesync.sync import raise_for_failures
 
-    saved = planfile.read(args.plan_file)
+    saved = planfile.read(args.plan_file, planfile.read_key(args.sign_key) if getattr(args, "sign_key", None) else None)
     pipe = pipeline(args)
+    missing = pipe.unverifiable(saved)
+    if missing:  # fail closed: a plan that cannot be checked against its source and cluster is never applied
+        raise errors.StalePlan(missing + ["(a saved plan is applied only after a fresh plan of its source gives the same actions)"])
     elsewhere = planfile.wrong_cluster(saved, pipe.identity())
-    stale = [elsewhere] if elsewhere else pipe.stale(saved)
+    stale = [elsewhere] if elsewhere else pipe.stale(saved) or pipe.forged(saved, replayed(args, saved))
     if elsewhere and not args.replan:
         raise errors.KubesyncError(elsewhere)
     if stale:

@@ -178,6 +178,34 @@ def prepare(args, *, deltas: bool = False):
     return pipe, config, pipe.plan_source(config, deltas=deltas, sealed_ok=True)
 
 
+# The flags that shape a plan, recorded in a saved plan: `apply --plan` plans again with exactly them.
+PLAN_FLAGS = ("name", "namespace", "selector", "prune", "max_prune", "force", "adopt", "adopt_source", "allow_empty",
+              "validate", "config")
+
+
+def plan_flags(args) -> dict:
+    """The plan-shaping flags given (a saved plan's `settings`); kubesync.yaml by its absolute path."""
+    out = {k: getattr(args, k, None) for k in PLAN_FLAGS}
+    if out["config"]:
+        out["config"] = os.path.abspath(out["config"])
+    return {k: v for k, v in out.items() if v not in (None, False, "")}
+
+
+def replayed(args, saved):
+    """The sync's settings a saved plan was made with, over this command's other flags (kubeconfig, keys),
+    its source pinned at the recorded revision: what `apply --plan` plans again to check the file."""
+    import argparse
+    from dataclasses import replace
+
+    recorded = {k: None for k in PLAN_FLAGS} | {"prune": False, "force": False, "adopt": False, "adopt_source": False,
+                                                 "allow_empty": False} | dict(saved.settings or {})
+    ns = argparse.Namespace(**{**vars(args), **recorded, "source": None, "filename": None, "repo": None, "ref": None})
+    source = saved.source
+    if source.repo:
+        source = replace(source, ref=saved.plan.revision)  # the very commit it was planned from
+    return sync_settings(ns, source)
+
+
 def apply_command(args, config, saved: str | None = None) -> str:
     """The exact command that applies what `plan` just showed: the saved plan, or the same source and sync."""
     import shlex

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from kubesync.commands.common import apply_command, gate_exit, prepare, review, source_spec, use_color, write_out
+from kubesync.commands.common import apply_command, gate_exit, plan_flags, prepare, review, source_spec, use_color, write_out
 
 
 def run(args) -> int:
@@ -15,7 +15,9 @@ def run(args) -> int:
     where = review(pipe, apply_command(args, config, saved=args.out))
     write_out(render(planned.plan, args.output, color=use_color(args), deltas=planned.deltas, review=where))
     if args.out:
-        planfile.write(args.out, planfile.SavedPlan(planned.plan, source_spec(args), config.namespace, pipe.identity()))
+        key = planfile.read_key(args.sign_key) if getattr(args, "sign_key", None) else None
+        saved = planfile.SavedPlan(planned.plan, source_spec(args), config.namespace, pipe.identity(), settings=plan_flags(args))
+        planfile.write(args.out, saved, sign_key=key)
         # on stderr: stdout may be the JSON or Markdown a script reads
         print(f"Saved the plan to {args.out}; apply exactly it with: {apply_command(args, config, saved=args.out)}", file=sys.stderr)
     return gate_exit(planned.plan, args)

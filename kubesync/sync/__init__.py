@@ -93,6 +93,22 @@ class Pipeline:
         variables, and its decryption Secret, read from the cluster on each call (a rotated key is used at once)."""
         return decryption_keys(config, lambda ns, name: self.cluster.get(SECRETS, ns, name))
 
+    def unverifiable(self, saved) -> list[str]:
+        """What a saved plan lacks to be checked (its cluster, source or settings): refused when anything."""
+        return saved_plans.unverifiable(saved)
+
+    def forged(self, saved, config: SyncConfig) -> list[str]:
+        """How a saved plan differs from a fresh plan of its recorded source, revision and settings (`config`)
+        against this cluster (empty: it is exactly what planning gives now, so it may run)."""
+        try:
+            fresh = self.plan_source(config).plan
+        except errors.ClusterError:
+            raise
+        except errors.KubesyncError as e:  # the source cannot be planned again here: the plan cannot be checked
+            raise errors.SourceError(f"{e}\n(apply --plan plans the saved plan's source again to check it before "
+                                     "anything is applied; nothing was applied)") from e
+        return saved_plans.differences(saved.plan, fresh, saved.reopen)
+
     def stale(self, saved) -> list[str]:
         """Why a saved plan (planfile.SavedPlan) may no longer run (empty: it may)."""
         return saved_plans.stale(self.cluster, self.discovery, saved)

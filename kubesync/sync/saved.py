@@ -107,3 +107,49 @@ def _restored(action, obj: dict):
             op = {**op, "value": value}
         patch.append(op)
     return replace(action, desired=desired, patch=tuple(patch))
+
+
+# --- a saved plan that cannot be forged -----------------------------------------------------------------
+
+# What of an action must be the same in a fresh plan of the recorded source: its effect. (live and
+# resourceVersion are the staleness check's; a note is text for people.)
+EFFECT = ("type", "ref", "wave", "origin", "patch", "desired", "uid", "replicas", "risks")
+
+
+def _effects(plan: Plan, sealed: set[str]) -> dict[str, dict]:
+    from kubesync.planfile import sealed_action
+    from kubesync.render.json import action_to_dict
+
+    out = {}
+    for a in plan.actions:
+        d = action_to_dict(a, mask=False)
+        if str(a.ref) in sealed:  # values decrypted from SOPS files travel as markers: compare those
+            d = sealed_action(d)
+        out[f"{a.type.value} {a.ref}"] = {k: d[k] for k in EFFECT}
+    return out
+
+
+def differences(saved: Plan, fresh: Plan, sealed: tuple[str, ...] = ()) -> list[str]:
+    """How a saved plan differs from a fresh plan of its recorded source, revision and settings against the
+    same cluster: every action added, removed or changed (a tampered file, or a world that moved)."""
+    out = []
+    if fresh.revision != saved.revision:
+        out.append(f"source revision {saved.revision} in the plan, {fresh.revision} now")
+    mine, theirs = _effects(saved, set(sealed)), _effects(fresh, set(sealed))
+    for key in sorted(mine.keys() - theirs.keys()):
+        out.append(f"{key}: in the saved plan, not in a fresh plan of its source")
+    for key in sorted(theirs.keys() - mine.keys()):
+        out.append(f"{key}: in a fresh plan of its source, not in the saved plan")
+    for key in sorted(mine.keys() & theirs.keys()):
+        changed = [k for k in EFFECT if mine[key][k] != theirs[key][k]]
+        if changed:
+            out.append(f"{key}: its {', '.join(changed)} differ from a fresh plan of its source")
+    return out
+
+
+def unverifiable(saved) -> list[str]:
+    """What a saved plan lacks to be checked against its source and cluster (fail closed: never skipped)."""
+    missing = [what for what, present in (("the cluster it was made against", saved.cluster is not None),
+                                          ("its source", saved.source is not None),
+                                          ("the settings it was made with", saved.settings is not None)) if not present]
+    return [f"the saved plan does not record {what}" for what in missing]

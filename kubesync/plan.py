@@ -32,6 +32,7 @@ from kubesync.model import (
     json_copy,
 )
 from kubesync.resolve import Resolved
+from kubesync.prune import PENDING, check_prune_safety, owned_uid, check_prune_source, owned_count, same_source, source_after  # noqa: F401
 from kubesync.settings import PlanSettings
 
 # Ordering is a table: group_kind -> wave. Anything not listed (Ingress, HPA, custom resources,
@@ -284,7 +285,7 @@ def plan_prune(
             continue
         if meta.get("deletionTimestamp"):
             continue  # already going away
-        recorded = inventory_uids.get(key)
+        recorded = owned_uid(inventory_uids.get(key), live)
         if recorded is None:
             warnings.append(f"{ref}: carries this sync's label but is not in its inventory; not pruned")
             continue
@@ -305,53 +306,6 @@ def plan_prune(
             )
         )
     return actions, warnings
-
-
-def owned_count(managed_live: dict[tuple, KubeObject], inventory: Iterable[InventoryEntry]) -> int:
-    """How many live objects the sync owns: in its inventory, with the recorded uid."""
-    uids = {e.ref.key: e.uid for e in inventory}
-    return sum(1 for key, o in managed_live.items() if uids.get(key) and uids[key] == (o.get("metadata") or {}).get("uid"))
-
-
-def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: PlanSettings) -> None:
-    """Refuse the deletions a broken or emptied source would cause; each guard has its own explicit flag."""
-    if not deletions:
-        return
-    if n_desired == 0 and not settings.allow_empty:
-        raise PlanRefused(
-            f"the desired state is empty and pruning would delete all {deletions} object(s) of sync "
-            f"{settings.sync!r}; refusing (an empty or broken source must not wipe a cluster). "
-            "Pass --allow-empty if you really mean it."
-        )
-    if n_desired and owned and deletions / owned > settings.max_prune and not settings.force:
-        raise PlanRefused(
-            f"pruning would delete {deletions} of {owned} object(s) of sync {settings.sync!r} "
-            f"({deletions / owned:.0%}, more than the allowed {settings.max_prune:.0%}); refusing. "
-            "Pass --force, or raise --max-prune, if this is intended."
-        )
-
-
-def same_source(recorded: str, settings: PlanSettings) -> bool:
-    """Whether the inventory was written from this source (or nothing was recorded)."""
-    return not recorded or not settings.source or recorded == settings.source or recorded in settings.source_aliases
-
-
-def check_prune_source(recorded: str, settings: PlanSettings) -> None:
-    """Two sources sharing a sync name (two repositories' `manifests/` folders) must not prune each other."""
-    if not same_source(recorded, settings) and not settings.adopt_source:
-        raise PlanRefused(
-            f"sync {settings.sync!r} was applied from {recorded}, not from this source ({settings.source}); "
-            "refusing to prune objects another source owns. Give this source its own --name, or pass "
-            "--adopt-source if the sync really moved here."
-        )
-
-
-def source_after(recorded: str, settings: PlanSettings) -> str:
-    """The source the inventory records after this run: the first one, until a prune with --adopt-source
-    moves it; an older form of this source's identity is replaced by the current one."""
-    if not same_source(recorded, settings) and not (settings.prune and settings.adopt_source):
-        return recorded
-    return settings.source or recorded
 
 
 def order(actions: Iterable[Action]) -> tuple[Action, ...]:

@@ -14,7 +14,8 @@ from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.inventory import DEFAULT_NAMESPACE
 from kubesync.model import Action, ActionType, InventoryEntry, KubeObject, ObjectRef, Plan, Result
-from kubesync.plan import plan_object, source_after
+from kubesync.plan import plan_object
+from kubesync.prune import PENDING, owned_uid, source_after
 from kubesync.sync.plan import Planned
 
 log = logging.getLogger(__name__)
@@ -44,16 +45,19 @@ class SavedRun:
 
 def apply_planned(cluster: API, discovery, planned: Planned, settings: ApplySettings, progress: Progress | None = None,
                   stop: threading.Event | None = None) -> ApplyReport:
-    """Execute the plan and record the new inventory, also when some actions failed."""
+    """Execute the plan and record the new inventory, also when some actions failed. Objects about to be
+    created are recorded as pending first: an apply cut short (kill -9, an outage) leaves nothing the
+    next prune cannot see."""
     applier = Applier(cluster, discovery, settings, replan=replanner(planned), progress=progress, stop=stop)
     config = planned.config
     report = ApplyReport()
+    wrote = not settings.dry_run and config is not None and record_pending(cluster, planned)
     try:
         report = applier.apply(planned.plan)
     finally:
         if not settings.dry_run and config is not None:
             source = source_after(planned.inventory_source, config.planning)
-            existed = bool(planned.inventory or planned.inventory_source)
+            existed = bool(planned.inventory or planned.inventory_source or wrote)
             record_inventory(cluster, config.name, config.inventory_namespace, next_inventory(planned, report), report,
                              source, existed, planned.plan.revision)
     return report
@@ -71,6 +75,21 @@ def apply_saved(cluster: API, discovery, saved, settings: ApplySettings, progres
         record_inventory(cluster, sync, namespace, next_inventory(run, report), report, source, bool(inv or inv_source),
                          saved.plan.revision)
     return report
+
+
+def record_pending(cluster: API, planned: Planned) -> bool:
+    """Write the inventory with every object the plan creates as a pending entry (no uid yet): one request,
+    only when there is something to create (whether it wrote)."""
+    known = {e.ref.key for e in planned.inventory}
+    pending = [InventoryEntry(a.ref, PENDING) for a in planned.plan.actions
+               if a.type in (ActionType.CREATE, ActionType.REPLACE) and a.ref.key not in known]
+    if not pending:
+        return False
+    config = planned.config
+    source = planned.inventory_source or config.planning.source
+    stored_inventory.write(cluster, config.name, [*planned.inventory, *pending], config.inventory_namespace, source=source,
+                           exists=bool(planned.inventory or planned.inventory_source), revision=planned.plan.revision)
+    return True
 
 
 def replanner(planned: Planned):
@@ -92,8 +111,9 @@ def replanner(planned: Planned):
 def next_inventory(run: Baseline, report: ApplyReport) -> list[InventoryEntry]:
     """Objects this sync owns after the run: what was applied, plus older entries not deleted."""
     uids: dict[tuple, tuple[ObjectRef, str]] = {}
-    for e in run.inventory:
-        uids[e.ref.key] = (e.ref, e.uid)
+    for e in run.inventory:  # a pending entry of an earlier, interrupted run is confirmed by its live object
+        live = run.managed.get(e.ref.key)
+        uids[e.ref.key] = (e.ref, (owned_uid(e.uid, live) or "") if live is not None else e.uid)
     for key, obj in run.live.items():
         if key in run.managed:
             uids[key] = (ObjectRef.of(obj), obj["metadata"].get("uid", ""))

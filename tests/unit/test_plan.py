@@ -273,3 +273,16 @@ def test_admission_webhook_configurations_go_in_a_wave_after_everything_they_cou
     assert [[a.ref.kind for a in step] for step in waves(plan)] == [["ConfigMap"], ["Widget"], ["ValidatingWebhookConfiguration"]]
     pinned = {**webhook, "metadata": {"name": "policy", "annotations": {"kubesync.io/wave": "2"}}}
     assert [a.wave for a in _plan([resolved(pinned, wh_t)], [], [], S).actions] == [2]  # its own annotation wins
+
+
+def test_a_pending_entry_owns_the_object_only_when_kubesync_wrote_it():
+    """Pending: recorded before the create's answer (an interrupted apply); prunable once the live object shows
+    kubesync's own write, never an object someone else made under that name and label."""
+    ours = as_live(configmap("ours"), uid="u1")
+    ours["metadata"]["managedFields"] = [{"manager": "kubesync", "operation": "Update"}]
+    theirs = as_live(configmap("theirs"), uid="u2")
+    theirs["metadata"]["managedFields"] = [{"manager": "kubectl-client-side-apply", "operation": "Update"}]
+    inv = [InventoryEntry(ObjectRef.of(ours), ""), InventoryEntry(ObjectRef.of(theirs), "")]
+    plan = _plan([resolved(configmap("kept"), CM_T)], [ours, theirs], inv, PlanSettings(sync="shop", prune=True, max_prune=1.0))
+    assert [(a.ref.name, a.uid) for a in plan.actions if a.type is ActionType.DELETE] == [("ours", "u1")]
+    assert any("theirs: uid differs from the inventory" in w for w in plan.warnings)

@@ -1,0 +1,80 @@
+"""Pure: what keeps a prune safe. Each guard has its own explicit flag: an empty source (--allow-empty),
+deleting more than max_prune of what the sync owns (--force), a prune from another source than the one
+the inventory was written from (--adopt-source). And which live objects the sync owns: in its
+inventory with the recorded uid, or recorded as pending (written before an apply's creates, so an
+apply cut short by kill -9 or an outage leaves nothing the next prune cannot see) and written by
+kubesync.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from kubesync.errors import PlanRefused
+from kubesync.model import InventoryEntry, KubeObject
+from kubesync.settings import PlanSettings
+
+PENDING = ""  # an inventory entry's uid before its create's answer came back
+FIELD_MANAGER = "kubesync"  # the manager of kubesync's writes (its User-Agent), as managedFields records it
+
+
+def written_by_kubesync(live: KubeObject) -> bool:
+    """Whether kubesync wrote the object (a managedFields entry of its own)."""
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    return any(isinstance(e, dict) and e.get("manager") == FIELD_MANAGER for e in entries)
+
+
+def owned_uid(recorded: str | None, live: KubeObject) -> str | None:
+    """The uid the inventory vouches for: the recorded one, or, for a pending entry, the live object's when
+    kubesync wrote it (None: not owned)."""
+    if recorded == PENDING and written_by_kubesync(live):
+        return (live.get("metadata") or {}).get("uid")
+    return recorded
+
+
+def owned_count(managed_live: dict[tuple, KubeObject], inventory: Iterable[InventoryEntry]) -> int:
+    """How many live objects the sync owns: in its inventory, with the recorded uid."""
+    uids = {e.ref.key: e.uid for e in inventory}
+    return sum(1 for key, o in managed_live.items()
+               if key in uids and (owned_uid(uids[key], o) or None) == (o.get("metadata") or {}).get("uid"))
+
+
+def check_prune_safety(n_desired: int, deletions: int, owned: int, settings: PlanSettings) -> None:
+    """Refuse the deletions a broken or emptied source would cause; each guard has its own explicit flag."""
+    if not deletions:
+        return
+    if n_desired == 0 and not settings.allow_empty:
+        raise PlanRefused(
+            f"the desired state is empty and pruning would delete all {deletions} object(s) of sync "
+            f"{settings.sync!r}; refusing (an empty or broken source must not wipe a cluster). "
+            "Pass --allow-empty if you really mean it."
+        )
+    if n_desired and owned and deletions / owned > settings.max_prune and not settings.force:
+        raise PlanRefused(
+            f"pruning would delete {deletions} of {owned} object(s) of sync {settings.sync!r} "
+            f"({deletions / owned:.0%}, more than the allowed {settings.max_prune:.0%}); refusing. "
+            "Pass --force, or raise --max-prune, if this is intended."
+        )
+
+
+def same_source(recorded: str, settings: PlanSettings) -> bool:
+    """Whether the inventory was written from this source (or nothing was recorded)."""
+    return not recorded or not settings.source or recorded == settings.source or recorded in settings.source_aliases
+
+
+def check_prune_source(recorded: str, settings: PlanSettings) -> None:
+    """Two sources sharing a sync name (two repositories' `manifests/` folders) must not prune each other."""
+    if not same_source(recorded, settings) and not settings.adopt_source:
+        raise PlanRefused(
+            f"sync {settings.sync!r} was applied from {recorded}, not from this source ({settings.source}); "
+            "refusing to prune objects another source owns. Give this source its own --name, or pass "
+            "--adopt-source if the sync really moved here."
+        )
+
+
+def source_after(recorded: str, settings: PlanSettings) -> str:
+    """The source the inventory records after this run: the first one, until a prune with --adopt-source
+    moves it; an older form of this source's identity is replaced by the current one."""
+    if not same_source(recorded, settings) and not (settings.prune and settings.adopt_source):
+        return recorded
+    return settings.source or recorded

@@ -4,15 +4,11 @@ deployment controller itself declares ProgressDeadlineExceeded."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import cli as support_cli
 
 DEPLOY = """\
 apiVersion: apps/v1
@@ -35,12 +31,8 @@ spec:
 
 
 def start_apply(folder, namespace, kubeconfig, timeout):
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
-    return subprocess.Popen(
-        [sys.executable, "-m", "kubesync", "apply", str(folder), "-n", namespace, "--name", f"w-{namespace[-6:]}",
-         "--yes", "--wait", "--timeout", timeout],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-    )
+    return support_cli.popen("apply", folder, "-n", namespace, "--name", f"w-{namespace[-6:]}", "--yes", "--wait",
+                             "--timeout", timeout, kubeconfig=kubeconfig)
 
 
 def mark_pods_ready(cluster, namespace, want: int, deadline: float) -> None:

@@ -8,14 +8,11 @@ import base64
 import os
 import pty
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+from tests.support import cli as support_cli
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 PASSWORD = "correct-horse-battery-staple-e2e"
@@ -68,22 +65,19 @@ def forms(value: str) -> list[str]:
     return [value, encoded, encoded.rstrip("=")]
 
 
-def env() -> dict:
-    out = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "KUBECONFIG")}
-    out["TERM"] = "xterm-256color"
-    return out
+# Colour is the CLI's own choice here (no NO_COLOR), on a terminal that claims colours.
+TERMINAL = {"TERM": "xterm-256color"}
 
 
 def kubesync(*args: str, expect: int) -> str:
-    proc = subprocess.run([PYTHON, "-m", "kubesync", *args], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=180)
-    assert proc.returncode == expect, f"exit {proc.returncode}, wanted {expect}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    proc = support_cli.run(*args, no_color=False, env_extra=TERMINAL, timeout=180, check_code=expect)
     return proc.stdout + proc.stderr
 
 
 def kubesync_on_a_terminal(*args: str) -> tuple[int, str]:
     """Run with stdout on a pseudo-terminal, where colour is on unless --no-color says otherwise."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([PYTHON, "-m", "kubesync", *args], stdout=slave, stderr=subprocess.PIPE, env=env(), cwd=ROOT)
+    proc = support_cli.popen(*args, no_color=False, env_extra=TERMINAL, stdout=slave, text=False)
     os.close(slave)
     chunks = []
     while True:

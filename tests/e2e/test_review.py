@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,18 +15,11 @@ import git
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import cli as support_cli
 
 
-def kubesync(*args, kubeconfig=None, code=None, stdin=None):
-    env = {**os.environ, "NO_COLOR": "1"}
-    if kubeconfig:
-        env["KUBECONFIG"] = str(kubeconfig)
-    proc = subprocess.run([sys.executable, "-m", "kubesync", *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=180, stdin=stdin if stdin is not None else subprocess.DEVNULL)
-    if code is not None:
-        assert proc.returncode == code, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
+def kubesync(*args, kubeconfig=None, code=None):
+    return support_cli.run(*args, kubeconfig=kubeconfig, timeout=180, check_code=code)
 
 
 def write(folder: Path, name: str, text: str) -> Path:

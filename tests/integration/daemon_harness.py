@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubesync.localcluster import _die_with_parent, free_port
-from tests.support.cli import env as support_env
+from kubesync.localcluster import free_port
+from tests.support import cli
 from tests.support.waits import wait_for as wait_until  # noqa: F401  (the daemon tests import it from here)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
-
-
-def kubesync_env(kubeconfig: str, **extra: str) -> dict[str, str]:
-    return support_env(kubeconfig, no_color=False, PYTHONUNBUFFERED="1", **extra)
+REPO_ROOT = cli.REPO_ROOT
 
 
 class DaemonProcess:
@@ -33,12 +26,10 @@ class DaemonProcess:
         self.port = free_port()
         self.host = f"[{host}]" if ":" in host else host
         self.log_path = Path(log_dir) / f"{name}-{self.port}.log"
-        argv = [PYTHON, "-m", "kubesync", "daemon", *args, "--listen", f"{self.host}:{self.port}"]
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=kubesync_env(kubeconfig, **(env or {})), cwd=str(REPO_ROOT), preexec_fn=_die_with_parent,
-            )
+            self.proc = cli.popen("daemon", *args, "--listen", f"{self.host}:{self.port}", kubeconfig=kubeconfig,
+                                  no_color=False, env_extra={"PYTHONUNBUFFERED": "1", **(env or {})},
+                                  stdout=out, stderr=subprocess.STDOUT, die_with_parent=True)
 
     # -- reading it ------------------------------------------------------------------------------------
 

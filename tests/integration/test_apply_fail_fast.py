@@ -3,19 +3,15 @@ objects stops after a few, names the webhook once and does not grind through the
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from kubesync import errors
 from kubesync.localcluster import free_port
+from tests.support import cli as support_cli
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 N = 200
 
 
@@ -65,11 +61,7 @@ def test_unreachable_webhook_stops_an_apply_of_200_objects_quickly_naming_it_onc
     (folder / "configmaps.yaml").write_text("".join(
         f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i:03d}\ndata:\n  k: v\n" for i in range(N)))
     start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "kubesync", "apply", str(folder), "--yes", "-n", namespace, "--name", f"hook-{namespace[-6:]}",
-         "--kubeconfig", kubeconfig],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-    )
+    done = support_cli.run("apply", folder, "--yes", "-n", namespace, "--name", f"hook-{namespace[-6:]}", "--kubeconfig", kubeconfig)
     elapsed = time.monotonic() - start
     print(f"apply of {N} ConfigMaps behind an unreachable webhook: exit {done.returncode} after {elapsed:.2f}s")
     print(done.stderr)

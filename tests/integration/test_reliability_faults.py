@@ -4,12 +4,9 @@ converges with nothing lost and nothing duplicated, and a plan after it is empty
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +16,6 @@ from kubesync.cluster.client import ClientSettings
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
 from tests.support.harness import SyncHarness
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 N_CONFIGMAPS = 200
 N_DEPLOYMENTS = 3
@@ -44,10 +39,6 @@ def write_source(folder):
     ]
     (folder / "deployments.yaml").write_text("---\n".join(docs))
     return folder
-
-
-def cli(*args: str, kubeconfig: str) -> list[str]:
-    return [sys.executable, "-m", "kubesync", *args, "--kubeconfig", kubeconfig, "--no-color"]
 
 
 def run_cli(*args: str, kubeconfig: str) -> subprocess.CompletedProcess:
@@ -108,7 +99,7 @@ def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplica
     # Output goes to files: the plan of 203 creates is bigger than a pipe's buffer.
     out, err = tmp_path / "first.out", tmp_path / "first.err"
     with open(out, "w") as stdout_f, open(err, "w") as stderr_f:
-        first = subprocess.Popen(cli(*args, kubeconfig=kubeconfig), cwd=REPO_ROOT, stdout=stdout_f, stderr=stderr_f)
+        first = support_cli.popen(*args, "--kubeconfig", kubeconfig, "--no-color", stdout=stdout_f, stderr=stderr_f)
     try:
         seen = wait_until_objects_exist(fault_cluster, fault_namespace, sync, first)
         api = fault_plane.component("kube-apiserver")

@@ -11,20 +11,16 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import os
 import secrets
 import ssl
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from kubesync.errors import ClusterError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support import cli as support_cli
 
 
 def b64(text: str) -> str:
@@ -113,11 +109,8 @@ def test_a_webhook_quoting_a_secret_value_is_scrubbed_from_errors_and_logs(kubec
         f"data: {{token: {b64(token)}}}\n"
     )
     for log_format in ("text", "json"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "kubesync", "apply", str(folder), "-n", namespace, "--name", "echo", "--yes",
-             "--kubeconfig", kubeconfig, "--debug", "--log-format", log_format],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-        )
+        proc = support_cli.run("apply", folder, "-n", namespace, "--name", "echo", "--yes", "--kubeconfig", kubeconfig,
+                               "--debug", "--log-format", log_format)
         captured = proc.stdout + proc.stderr
         assert proc.returncode == 1, captured
         assert "policy breach-list denied: " in proc.stderr  # the webhook's message is shown ...
@@ -135,11 +128,8 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\ndata: {{token: '{written}'}}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kubesync", "apply", str(folder), "-n", namespace, "--name", "decode", "--yes",
-         "--kubeconfig", kubeconfig, "--debug", "--log-format", "json"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-    )
+    proc = support_cli.run("apply", folder, "-n", namespace, "--name", "decode", "--yes", "--kubeconfig", kubeconfig,
+                           "--debug", "--log-format", "json")
     captured = proc.stdout + proc.stderr
     assert proc.returncode == 1, captured
     assert "v1 Secret" in proc.stderr and "creds" in proc.stderr

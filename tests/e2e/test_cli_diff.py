@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.support import cli as support_cli
+from tests.support.manifests import configmap, deployment, secret, write, yaml_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -19,44 +20,11 @@ PASSWORD = "correct-horse-battery-staple-e2e"
 NEW_PASSWORD = "tr0ub4dor-and-3-e2e"
 TOKEN = "tok-9f8e7d6c5b4a-e2e"
 
-APP = f"""\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  greeting: hello
-  log.level: info
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: creds
-stringData:
-  password: {PASSWORD}
-data:
-  token: {base64.b64encode(TOKEN.encode()).decode()}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.25
-          env:
-            - name: PASSWORD
-              valueFrom:
-                secretKeyRef: {{name: creds, key: password}}
-"""
+APP = yaml_text(
+    configmap("settings", {"greeting": "hello", "log.level": "info"}),
+    secret(string_data={"password": PASSWORD}, data={"token": TOKEN}),
+    deployment(container={"env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}]}),
+)
 
 
 def forms(value: str) -> list[str]:
@@ -96,9 +64,7 @@ def kubesync_on_a_terminal(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def source(tmp_path):
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "app.yaml").write_text(APP)
+    folder = write(tmp_path / "app", {"app.yaml": APP})
     return folder
 
 

@@ -13,9 +13,25 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kubesync.localcluster import free_port
 from tests.support import cli
+from tests.support.manifests import configmap, yaml_text
 from tests.support.waits import wait_for as wait_until  # noqa: F401  (the daemon tests import it from here)
 
 REPO_ROOT = cli.REPO_ROOT
+
+
+def configmap_yaml(name: str, namespace: str, **data: str) -> str:
+    """One ConfigMap as the file a daemon's source folder holds (its `data` is what the tests watch)."""
+    return yaml_text(configmap(name, data, namespace=namespace))
+
+
+def cm_data(cluster, namespace: str, name: str) -> dict | None:
+    obj = cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    return None if obj is None else obj.get("data") or {}
+
+
+def data_is(cluster, namespace, name, **want):
+    """A condition for wait_until: the ConfigMap's data is exactly `want`."""
+    return lambda: cm_data(cluster, namespace, name) == want
 
 
 class DaemonProcess:

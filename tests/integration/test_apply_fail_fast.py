@@ -11,6 +11,7 @@ import pytest
 from kubesync import errors
 from kubesync.localcluster import free_port
 from tests.support import cli as support_cli
+from tests.support.manifests import configmap, write
 
 N = 200
 
@@ -56,10 +57,7 @@ def unreachable_webhook(cluster, namespace, wait_for):
 
 
 def test_unreachable_webhook_stops_an_apply_of_200_objects_quickly_naming_it_once(kubeconfig, cluster, namespace, unreachable_webhook, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "configmaps.yaml").write_text("".join(
-        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i:03d}\ndata:\n  k: v\n" for i in range(N)))
+    folder = write(tmp_path / "src", {"configmaps.yaml": [configmap(f"c{i:03d}", {"k": "v"}) for i in range(N)]})
     start = time.monotonic()
     done = support_cli.run("apply", folder, "--yes", "-n", namespace, "--name", f"hook-{namespace[-6:]}", "--kubeconfig", kubeconfig)
     elapsed = time.monotonic() - start

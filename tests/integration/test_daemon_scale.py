@@ -10,15 +10,11 @@ import time
 import pytest
 import yaml
 
-from tests.integration.daemon_harness import DaemonProcess, wait_until
-from tests.integration.test_daemon import configmap, data_is
+from tests.integration.daemon_harness import DaemonProcess, configmap_yaml, data_is, wait_until
 from tests.support.servermetrics import open_watches
+from tests.support.manifests import service_account, write
 
 pytestmark = pytest.mark.integration
-
-
-def serviceaccount(name: str, namespace: str) -> str:
-    return f"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
 
 
 def write_syncs(tmp_path, namespace: str, n: int, tag: str, **extra) -> list[str]:
@@ -26,10 +22,8 @@ def write_syncs(tmp_path, namespace: str, n: int, tag: str, **extra) -> list[str
     names = []
     for i in range(n):
         name = f"s{i:02d}-{tag}"
-        folder = tmp_path / "syncs" / name
-        folder.mkdir(parents=True)
-        (folder / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value="1"))
-        (folder / "sa.yaml").write_text(serviceaccount(f"sa-{name}", namespace))
+        write(tmp_path / "syncs" / name, {"cm.yaml": configmap_yaml(f"cm-{name}", namespace, value="1"),
+                                          "sa.yaml": service_account(f"sa-{name}", namespace=namespace)})
         names.append(name)
     syncs = [{"name": name, "source": {"path": f"./syncs/{name}"}, "namespace": namespace, "interval": "5m", **extra}
              for name in names]
@@ -77,7 +71,7 @@ def test_a_burst_of_triggers_for_one_sync_is_one_run(kubeconfig, cluster, namesp
         watches = d.metric("kubesync_triggers_total", sync=name, trigger="watch") or 0.0
         # A burst: twenty file writes (an editor, a git checkout) and a drift edit in the cluster, together.
         for i in range(20):
-            (folder / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value=str(i)))
+            (folder / "cm.yaml").write_text(configmap_yaml(f"cm-{name}", namespace, value=str(i)))
         cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/cm-{name}", body={"data": {"value": "edited"}},
                         content_type="application/merge-patch+json")
         wait_until(data_is(cluster, namespace, f"cm-{name}", value="19"), 20)
@@ -98,7 +92,7 @@ def applied_by(d: DaemonProcess, since: int) -> set[str]:
 
 def set_values(tmp_path, names: list[str], namespace: str, value: str) -> None:
     for name in names:
-        (tmp_path / "syncs" / name / "cm.yaml").write_text(configmap(f"cm-{name}", namespace, value=value))
+        (tmp_path / "syncs" / name / "cm.yaml").write_text(configmap_yaml(f"cm-{name}", namespace, value=value))
 
 
 def all_values(cluster, namespace: str, names: list[str], value: str):

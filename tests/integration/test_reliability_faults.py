@@ -16,6 +16,7 @@ from kubesync.cluster.client import ClientSettings
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
 from tests.support.harness import SyncHarness
+from tests.support.manifests import configmap, deployment, write
 
 N_CONFIGMAPS = 200
 N_DEPLOYMENTS = 3
@@ -24,20 +25,10 @@ CLI_TIMEOUT = 240
 
 def write_source(folder):
     """200 ConfigMaps in four files and three Deployments: enough for an apply to take a while."""
-    folder.mkdir(exist_ok=True)
     for f in range(4):
-        docs = [
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata:\n  index: '{i}'\n  tag: v1\n"
-            for i in range(f * 50, (f + 1) * 50)
-        ]
-        (folder / f"configmaps-{f}.yaml").write_text("---\n".join(docs))
-    docs = [
-        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  replicas: 1\n"
-        f"  selector: {{matchLabels: {{app: web-{i}}}}}\n  template:\n    metadata: {{labels: {{app: web-{i}}}}}\n"
-        f"    spec:\n      containers: [{{name: web, image: 'nginx:1.25'}}]\n"
-        for i in range(N_DEPLOYMENTS)
-    ]
-    (folder / "deployments.yaml").write_text("---\n".join(docs))
+        write(folder, {f"configmaps-{f}.yaml": [configmap(f"cm-{i:03d}", {"index": i, "tag": "v1"})
+                                               for i in range(f * 50, (f + 1) * 50)]})
+    write(folder, {"deployments.yaml": [deployment(f"web-{i}", container={"name": "web"}) for i in range(N_DEPLOYMENTS)]})
     return folder
 
 

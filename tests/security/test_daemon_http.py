@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, wait_until
 from tests.support.git import init_repo
+from tests.support.manifests import write
 
 MIB = 1 << 20
 UNREACHABLE = """apiVersion: v1
@@ -103,9 +104,7 @@ def secret_file(tmp_path) -> tuple[str, str]:
 
 
 def folder_source(tmp_path) -> str:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n")
+    src = write(tmp_path / "src", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n"})
     return str(src)
 
 

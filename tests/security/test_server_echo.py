@@ -21,6 +21,7 @@ import pytest
 
 from kubesync.errors import ClusterError
 from tests.support import cli as support_cli
+from tests.support.manifests import write
 
 
 def b64(text: str) -> str:
@@ -125,9 +126,9 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
     token = f"canary-decode-{secrets.token_hex(8)}"
     encoded = b64(token)
     written = encoded[:12] + " " + encoded[12:]
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\ndata: {{token: '{written}'}}\n")
+    folder = write(tmp_path / "app", {
+        "secret.yaml": f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\ndata: {{token: '{written}'}}\n",
+    })
     proc = support_cli.run("apply", folder, "-n", namespace, "--name", "decode", "--yes", "--kubeconfig", kubeconfig,
                            "--debug", "--log-format", "json")
     captured = proc.stdout + proc.stderr
@@ -139,13 +140,13 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
 
 def test_the_daemon_keeps_an_echoed_value_out_of_its_log_readyz_and_alerts(kubeconfig, namespace, denying_webhook, tmp_path):
     from tests.integration.daemon_harness import DaemonProcess, wait_until
-    from tests.integration.test_daemon_alerts import Receiver
+    from tests.support.webhooks import AlertReceiver
 
     password = f"canary-daemon-{secrets.token_hex(6)}"
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {password}}}\n")
-    hook = Receiver()
+    folder = write(tmp_path / "app", {
+        "secret.yaml": f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {password}}}\n",
+    })
+    hook = AlertReceiver()
     args = [str(folder), "--name", "echo-daemon", "-n", namespace, "--interval", "5m", "--alert-webhook", hook.url,
             "--debug", "--log-format", "json"]
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -101,6 +102,14 @@ class DaemonProcess:
             return (got[0], doc) if doc["syncs"] and all(s["runs"] > 0 for s in doc["syncs"].values()) else None
 
         return wait_until(ran, timeout, what=f"every sync ran; log:\n{self.log()}")
+
+    def settled(self, sync: str) -> bool:
+        """`sync` neither runs nor waits to run for a trigger: the next run queued is its periodic
+        resync, over a minute away (the tests' syncs resync every 5 minutes; a trigger queues a run
+        within a second and a run in progress has none queued). What a test waits for before it
+        asserts that something did not happen: whatever was going to run has run."""
+        doc = self.json(f"/api/v1/syncs/{sync}") or {}
+        return (doc.get("next_run") or 0) > time.time() + 60
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:

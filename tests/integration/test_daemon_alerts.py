@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import secrets
-import time
 
 import pytest
 
@@ -19,6 +19,16 @@ def stuck(namespace: str, replicas: int) -> dict:
     # deployment controller marks it ProgressDeadlineExceeded (Degraded); at 0 replicas it completes.
     return deployment("stuck", replicas=replicas, namespace=namespace, spec={"progressDeadlineSeconds": 2},
                       container={"name": "web"})
+
+
+def alerts_logged(d) -> int:
+    """Alerts the daemon decided to send: it logs each one before it queues it for delivery."""
+    return len(re.findall(r"\balert (?:sync|object)_\w+: ", d.log()))
+
+
+def alerts_handled(d) -> float:
+    """Alerts the notifier delivered or gave up on."""
+    return sum(d.metric("kubesync_alerts_total", result=r) or 0 for r in ("sent", "failed"))
 
 
 def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespace, tmp_path):
@@ -54,7 +64,10 @@ def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespac
             assert d.http(f"/webhook/{name}", method="POST", body=b"{}", headers=bearer)[0] == 202
             assert d.http("/webhook/no-such-sync", method="POST", body=b"{}", headers=bearer)[0] == 404
             wait_until(lambda: (d.metric("kubesync_triggers_total", sync=name, trigger="webhook") or 0) >= 1, 5, what="webhook run")
-            time.sleep(1.5)
+            # The webhook's run is over (its alerts, if any, are decided and logged during the run) and
+            # the notifier has delivered or given up on every alert the daemon logged.
+            wait_until(lambda: d.settled(name), 10, what="the webhook run done")
+            wait_until(lambda: alerts_handled(d) == alerts_logged(d), 10, what=f"every alert delivered; log:\n{d.log()}")
             assert sorted(hook.events()) == sorted(["object_degraded", "sync_failed", "sync_recovered", "object_recovered"])
             assert d.metric("kubesync_alerts_total", result="sent") == 4
             assert d.metric("kubesync_degraded_objects", sync=name) == 0

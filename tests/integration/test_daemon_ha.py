@@ -38,9 +38,13 @@ def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, 
         wait_until(data_is(cluster, namespace, "shared", a="1"), 15, what="first apply")
         wait_until(lambda: leader.metric("kubesync_leader") == 1 and follower.metric("kubesync_leader") == 0, 5, what="leader gauges")
 
+        files = follower.metric("kubesync_triggers_total", sync=args[2], trigger="file") or 0
         (src / "cm.yaml").write_text(configmap_yaml("shared", namespace, a="2"))
         wait_until(data_is(cluster, namespace, "shared", a="2"), 10, what="edit applied by the leader")
-        time.sleep(1)
+        # The follower saw the edit too and has planned it (it plans every sync, only the leader writes).
+        wait_until(lambda: (follower.metric("kubesync_triggers_total", sync=args[2], trigger="file") or 0) > files, 10,
+                   what="the follower's run for the edit")
+        wait_until(lambda: follower.settled(args[2]), 10, what="the follower's runs done")
         assert not [k for k in follower.metrics() if k[0] == "kubesync_objects_total"], "a follower wrote"
         assert follower.check_alive() is None
 
@@ -104,7 +108,7 @@ def test_sigterm_abandons_a_hung_write_wave_and_exits_zero(kubeconfig, cluster, 
             (src / "held.yaml").unlink()
             wait_until(lambda: (cluster.get_or_none(held) or {}).get("metadata", {}).get("deletionTimestamp"), 15,
                        what="prune started (and hangs on the finalizer)")
-            time.sleep(0.5)
+            wait_until(lambda: d.metric("kubesync_workers_busy") == 1, 5, what="the run waiting in its delete wave")
             stopped = time.monotonic()
             assert d.terminate(20) == 0
             assert time.monotonic() - stopped < 10

@@ -16,6 +16,7 @@ from kubesync.settings import SyncConfig
 from kubesync.sources import SourceSpec, load
 from kubesync.sync import Pipeline
 from tests.support.manifests import configmap, deployment, write
+from tests.support.waits import wait_for
 
 N = 24
 COLLIDING = {f"cm-{i:02d}" for i in range(0, N, 4)}  # the other client also writes our key here
@@ -204,11 +205,21 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
             stop.wait(0.06)
 
     paths = (f"/api/v1/namespaces/{namespace}/configmaps/busy", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+
+    def version(path: str) -> str:
+        return cluster.get(path)["metadata"]["resourceVersion"]
+
+    planned = {path: version(path) for path in paths}  # the busy controller has not started yet
+
+    def stale_now() -> bool:
+        """Both objects written by the busy controller since the plan read them."""
+        return all(version(path) != planned[path] for path in paths)
+
     threads = [threading.Thread(target=busy_controller, args=(p,), name="busy-controller", daemon=True) for p in paths]
     for t in threads:
         t.start()
     try:
-        time.sleep(0.3)  # the plan is stale now
+        wait_for(stale_now, 10, interval=0.02, what="the plan is stale")
         report = Pipeline(client, discovery).apply(stale, ApplySettings())
     finally:
         stop.set()

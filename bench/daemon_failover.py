@@ -9,17 +9,16 @@ Leases over (a lease duration after the kill, plus a run). Which syncs each repl
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 from daemon_objects import SET_LABEL, sync_name, write_config, write_folders
-from daemon_probe import ROOT, BenchFailure, Daemon, wait_converged
+from daemon_probe import BenchFailure, Daemon, wait_converged
 
 from kubesync import errors
 from kubesync.cluster import leases
 from kubesync.cluster.api import Client
 from kubesync.daemon.election.shards import shard_lease, shard_of
+from tests.support import cli
 
 SHARDS = 8
 LEASE_S = 15.0
@@ -56,8 +55,7 @@ def wait_balanced(cluster, timeout: float) -> tuple[dict[int, str], float]:
 
 def missing_shards() -> str | None:
     """Why this kubesync cannot run sharded replicas, or None when `kubesync daemon --help` offers --shards."""
-    got = subprocess.run([sys.executable, "-m", "kubesync", "daemon", "--help"], capture_output=True, text=True, cwd=str(ROOT),
-                         timeout=60)
+    got = cli.run("daemon", "--help", timeout=60)
     return None if "--shards" in got.stdout else "this daemon has no --shards"
 
 

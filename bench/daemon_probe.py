@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -17,9 +16,9 @@ from pathlib import Path
 from daemon_report import open_watches, requests_by_verb, samples
 
 from kubesync.cluster.client import Cluster
-from kubesync.localcluster import _die_with_parent, free_port
+from kubesync.localcluster import free_port
+from tests.support import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -139,13 +138,11 @@ class Daemon:
     def __post_init__(self) -> None:
         self.port = free_port()
         self.log_path = self.logdir / f"{self.label}.log"
-        argv = [sys.executable, "-m", "kubesync", "daemon", "--config", str(self.config), "--listen", f"127.0.0.1:{self.port}",
-                *self.extra]
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", **self.env}
         self.started = time.monotonic()
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                         cwd=str(ROOT), preexec_fn=_die_with_parent)
+            self.proc = cli.popen("daemon", "--config", self.config, "--listen", f"127.0.0.1:{self.port}", *self.extra,
+                                  kubeconfig=self.kubeconfig, env_extra={"PYTHONUNBUFFERED": "1", **self.env},
+                                  stdout=out, stderr=subprocess.STDOUT, die_with_parent=True)
         self.sampler = Sampler(self.proc.pid)
 
     def requests_sent(self) -> float:

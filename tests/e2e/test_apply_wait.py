@@ -4,43 +4,20 @@ deployment controller itself declares ProgressDeadlineExceeded."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import cli as support_cli
+from tests.support.manifests import deployment, write, yaml_text
 
-DEPLOY = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  progressDeadlineSeconds: {deadline}
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.25
-"""
+def rollout(deadline: int) -> str:
+    return yaml_text(deployment(replicas=2, spec={"progressDeadlineSeconds": deadline}))
 
 
 def start_apply(folder, namespace, kubeconfig, timeout):
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
-    return subprocess.Popen(
-        [sys.executable, "-m", "kubesync", "apply", str(folder), "-n", namespace, "--name", f"w-{namespace[-6:]}",
-         "--yes", "--wait", "--timeout", timeout],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-    )
+    return support_cli.popen("apply", folder, "-n", namespace, "--name", f"w-{namespace[-6:]}", "--yes", "--wait",
+                             "--timeout", timeout, kubeconfig=kubeconfig)
 
 
 def mark_pods_ready(cluster, namespace, want: int, deadline: float) -> None:
@@ -67,9 +44,7 @@ def mark_pods_ready(cluster, namespace, want: int, deadline: float) -> None:
 
 
 def test_wait_returns_when_the_rollout_is_available(kubeconfig, cluster, namespace, tmp_path):
-    folder = tmp_path / "w"
-    folder.mkdir()
-    (folder / "deploy.yaml").write_text(DEPLOY.format(deadline=600))
+    folder = write(tmp_path / "w", {"deploy.yaml": rollout(600)})
     proc = start_apply(folder, namespace, kubeconfig, "90s")
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
@@ -93,9 +68,7 @@ def test_wait_returns_when_the_rollout_is_available(kubeconfig, cluster, namespa
 
 
 def test_wait_fails_with_the_reason_when_the_deadline_is_exceeded(kubeconfig, namespace, tmp_path):
-    folder = tmp_path / "w"
-    folder.mkdir()
-    (folder / "deploy.yaml").write_text(DEPLOY.format(deadline=2))
+    folder = write(tmp_path / "w", {"deploy.yaml": rollout(2)})
     proc = start_apply(folder, namespace, kubeconfig, "20s")
     try:
         out, err = proc.communicate(timeout=90)

@@ -4,10 +4,6 @@ plans with stale-plan refusal, offline compare of two git refs, status."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import git
@@ -16,47 +12,24 @@ import pytest
 
 from tests.support import cli as support_cli
 from tests.support.git import init_repo
+from tests.support.manifests import configmap, deployment, secret, write, yaml_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "kubesync" / "schema" / "plan.v1.json").read_text())
 
-APP = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  greeting: hello
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.25
-          resources:
-            requests: {cpu: 250m, memory: 64Mi}
-"""
+APP = yaml_text(
+    configmap("settings", {"greeting": "hello"}),
+    deployment(replicas=2, container={"resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}),
+)
 
 
 def kubesync(*args, kubeconfig=None, input=None, check_code=None):
-    return support_cli.run(*args, kubeconfig=kubeconfig, no_color=False, cwd=ROOT, input=input, check_code=check_code)
+    return support_cli.run(*args, kubeconfig=kubeconfig, no_color=False, input=input, check_code=check_code)
 
 
 @pytest.fixture
 def app(tmp_path):
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "app.yaml").write_text(APP)
+    folder = write(tmp_path / "app", {"app.yaml": APP})
     return folder
 
 
@@ -167,16 +140,14 @@ def test_status_shows_out_of_sync_after_an_out_of_band_change(kubeconfig, namesp
     assert table.splitlines()[0].split()[:3] == ["OBJECT", "SYNC", "HEALTH"]
 
 
+TOKEN = secret("token", string_data={"token": "do-not-print-me"})
+
+
 def make_repo(path: Path) -> git.Repo:
     repo = init_repo(path, {"deploy/app.yaml": APP}, message="base")
     repo.create_head("feature").checkout()
     (path / "deploy" / "app.yaml").write_text(APP.replace("replicas: 2", "replicas: 0").split("---\n")[1]
-                                              + "---\n" + textwrap.dedent("""\
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: token}
-        stringData: {token: do-not-print-me}
-        """))
+                                              + "---\n" + yaml_text(TOKEN))
     repo.index.add(["deploy/app.yaml"])
     repo.index.commit("feature")
     repo.heads.main.checkout()
@@ -218,23 +189,9 @@ def test_compare_a_repository_with_itself_has_no_changes(tmp_path):
     """Secrets with stringData and data, quantities, a Deployment without the defaults the server adds."""
     repo = git.Repo.init(tmp_path / "self")
     (tmp_path / "self" / "deploy").mkdir()
-    (tmp_path / "self" / "deploy" / "app.yaml").write_text(textwrap.dedent("""\
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: token}
-        stringData: {token: do-not-print-me}
-        ---
-        apiVersion: v1
-        kind: Secret
-        metadata: {name: raw}
-        data: {key: c2VjcmV0}
-        ---
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: cfg}
-        data: {greeting: hello}
-        ---
-        """) + APP.split("---\n", 1)[1].replace("cpu: 250m", "cpu: '0.25'"))
+    (tmp_path / "self" / "deploy" / "app.yaml").write_text(
+        yaml_text(TOKEN, secret("raw", data={"key": "secret"}), configmap("cfg", {"greeting": "hello"}))
+        + "---\n" + APP.split("---\n", 1)[1].replace("cpu: 250m", "cpu: '0.25'"))
     repo.index.add(["deploy/app.yaml"])
     sha = repo.index.commit("one").hexsha
     args = ["compare", "--repo", str(tmp_path / "self"), "--path", "deploy", "--exit-code"]

@@ -5,7 +5,6 @@ connection and insecure-skip-tls-verify."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import stat

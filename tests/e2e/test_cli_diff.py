@@ -8,58 +8,23 @@ import base64
 import os
 import pty
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+from tests.support import cli as support_cli
+from tests.support.manifests import configmap, deployment, secret, write, yaml_text
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 PASSWORD = "correct-horse-battery-staple-e2e"
 NEW_PASSWORD = "tr0ub4dor-and-3-e2e"
 TOKEN = "tok-9f8e7d6c5b4a-e2e"
 
-APP = f"""\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-data:
-  greeting: hello
-  log.level: info
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: creds
-stringData:
-  password: {PASSWORD}
-data:
-  token: {base64.b64encode(TOKEN.encode()).decode()}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.25
-          env:
-            - name: PASSWORD
-              valueFrom:
-                secretKeyRef: {{name: creds, key: password}}
-"""
+APP = yaml_text(
+    configmap("settings", {"greeting": "hello", "log.level": "info"}),
+    secret(string_data={"password": PASSWORD}, data={"token": TOKEN}),
+    deployment(container={"env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}]}),
+)
 
 
 def forms(value: str) -> list[str]:
@@ -68,22 +33,19 @@ def forms(value: str) -> list[str]:
     return [value, encoded, encoded.rstrip("=")]
 
 
-def env() -> dict:
-    out = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "KUBECONFIG")}
-    out["TERM"] = "xterm-256color"
-    return out
+# Colour is the CLI's own choice here (no NO_COLOR), on a terminal that claims colours.
+TERMINAL = {"TERM": "xterm-256color"}
 
 
 def kubesync(*args: str, expect: int) -> str:
-    proc = subprocess.run([PYTHON, "-m", "kubesync", *args], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=180)
-    assert proc.returncode == expect, f"exit {proc.returncode}, wanted {expect}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    proc = support_cli.run(*args, no_color=False, env_extra=TERMINAL, timeout=180, check_code=expect)
     return proc.stdout + proc.stderr
 
 
 def kubesync_on_a_terminal(*args: str) -> tuple[int, str]:
     """Run with stdout on a pseudo-terminal, where colour is on unless --no-color says otherwise."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([PYTHON, "-m", "kubesync", *args], stdout=slave, stderr=subprocess.PIPE, env=env(), cwd=ROOT)
+    proc = support_cli.popen(*args, no_color=False, env_extra=TERMINAL, stdout=slave, text=False)
     os.close(slave)
     chunks = []
     while True:
@@ -102,9 +64,7 @@ def kubesync_on_a_terminal(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def source(tmp_path):
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "app.yaml").write_text(APP)
+    folder = write(tmp_path / "app", {"app.yaml": APP})
     return folder
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from kubesync.cluster.api import Client
 from kubesync import inventory
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
+from tests.support.manifests import write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,9 +114,7 @@ def assert_untouched(cluster, namespace: str, sync: str) -> None:
 
 @pytest.mark.parametrize("case", list(MANIFEST_PROBLEMS) + list(RESOLVE_PROBLEMS))
 def test_bad_input_exits_1_naming_the_file_and_changes_nothing(case, kubeconfig, cluster, namespace, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "a-good.yaml").write_text(GOOD)
+    folder = write(tmp_path / "src", {"a-good.yaml": GOOD})
     make = MANIFEST_PROBLEMS.get(case) or RESOLVE_PROBLEMS[case]
     problem = make(folder, namespace)
     sync = f"bad-{namespace[-6:]}"
@@ -132,10 +130,10 @@ def test_bad_input_exits_1_naming_the_file_and_changes_nothing(case, kubeconfig,
 
 
 def test_the_same_object_twice_once_namespaces_are_defaulted(kubeconfig, cluster, namespace, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "a-good.yaml").write_text(GOOD)
-    (folder / "b-dup.yaml").write_text(GOOD.replace("name: good", f"name: good\n  namespace: {namespace}"))
+    folder = write(tmp_path / "src", {
+        "a-good.yaml": GOOD,
+        "b-dup.yaml": GOOD.replace("name: good", f"name: good\n  namespace: {namespace}"),
+    })
     sync = f"dupns-{namespace[-6:]}"
     result = kubesync("apply", str(folder), "--yes", "-n", namespace, "--name", sync, kubeconfig=kubeconfig)
     assert result.returncode == 1
@@ -145,9 +143,7 @@ def test_the_same_object_twice_once_namespaces_are_defaulted(kubeconfig, cluster
 
 
 def test_every_problem_of_a_source_is_listed_in_one_run(kubeconfig, cluster, namespace, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "a-good.yaml").write_text(GOOD)
+    folder = write(tmp_path / "src", {"a-good.yaml": GOOD})
     malformed = _malformed(folder, namespace)  # b-bad.yaml
     binary = _binary(folder, namespace)  # b-bin.yaml
     (folder / "c-noname.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {}\n")

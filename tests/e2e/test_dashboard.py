@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.daemon_harness import REPO_ROOT, DaemonProcess, wait_until
+from tests.support.manifests import deployment, secret, write
 
 pytestmark = pytest.mark.integration
 
@@ -23,21 +24,8 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def deployment(name: str, ns: str) -> str:
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec: {{containers: [{{name: web, image: nginx:1.25}}]}}
-"""
-
-
-def secret(ns: str, value: str) -> str:
-    return f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {ns}}}\nstringData: {{password: {value}}}\n"
+def web(name: str, ns: str) -> dict:
+    return deployment(name, namespace=ns, container={"name": "web"})
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +49,9 @@ def test_the_dashboard_follows_the_daemon_live_and_guards_its_buttons(kubeconfig
     suffix = secrets.token_hex(3)
     watch, heal = f"watch-{suffix}", f"heal-{suffix}"
     canary = f"canary-{secrets.token_hex(6)}"
-    for name, files in {watch: {"web.yaml": deployment("web-a", namespace), "secret.yaml": secret(namespace, canary)},
-                        heal: {"web.yaml": deployment("web-b", namespace)}}.items():
-        (tmp_path / name).mkdir()
-        for f, text in files.items():
-            (tmp_path / name / f).write_text(text)
+    write(tmp_path / watch, {"web.yaml": web("web-a", namespace),
+                             "secret.yaml": secret(namespace=namespace, string_data={"password": canary})})
+    write(tmp_path / heal, {"web.yaml": web("web-b", namespace)})
     config = tmp_path / "kubesync.yaml"
     config.write_text(f"syncs:\n  - {{name: {watch}, namespace: {namespace}, source: {{path: {tmp_path / watch}}}}}\n"
                       f"  - {{name: {heal}, namespace: {namespace}, selfHeal: true, source: {{path: {tmp_path / heal}}}}}\n")

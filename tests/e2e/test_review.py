@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,44 +15,16 @@ import git
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import cli as support_cli
+from tests.support.manifests import configmap, deployment, namespace_object, write, yaml_text
 
 
-def kubesync(*args, kubeconfig=None, code=None, stdin=None):
-    env = {**os.environ, "NO_COLOR": "1"}
-    if kubeconfig:
-        env["KUBECONFIG"] = str(kubeconfig)
-    proc = subprocess.run([sys.executable, "-m", "kubesync", *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=180, stdin=stdin if stdin is not None else subprocess.DEVNULL)
-    if code is not None:
-        assert proc.returncode == code, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
+def kubesync(*args, kubeconfig=None, code=None):
+    return support_cli.run(*args, kubeconfig=kubeconfig, timeout=180, check_code=code)
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(text))
-    return folder
-
-
-def deployment(name: str, app: str, template_app: str | None = None, namespace: str = "") -> str:
-    return f"""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}{f"{chr(10)}          namespace: {namespace}" if namespace else ""}
-        spec:
-          replicas: 1
-          selector:
-            matchLabels: {{app: {app}}}
-          template:
-            metadata:
-              labels: {{app: {template_app or app}}}
-            spec:
-              containers:
-                - name: c
-                  image: nginx:1.25
-        """
+def web(app: str = "web", template_app: str | None = None, namespace: str | None = None) -> dict:
+    return deployment("web", app=app, template_app=template_app, namespace=namespace, container={"name": "c"})
 
 
 def get(cluster, path):
@@ -64,16 +35,12 @@ def get(cluster, path):
 
 
 def test_invalid_objects_fail_the_plan_naming_each_with_file_and_line(tmp_path, kubeconfig, namespace, cluster):
-    src = write(tmp_path / "app", "a.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: fine, namespace: {namespace}}}\n"
-                "data: {k: v}\n---\n" + textwrap.dedent(deployment("web", "web", template_app="other", namespace=namespace)))
-    write(src, "b.yaml", """\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: lost
-          namespace: no-such-namespace-here
-        data: {k: v}
-        """)
+    src = write(tmp_path / "app", {
+        # the Deployment begins on line 6
+        "a.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: fine, namespace: {namespace}}}\ndata: {{k: v}}\n---\n"
+                  + yaml_text(web(template_app="other", namespace=namespace)),
+        "b.yaml": configmap("lost", {"k": "v"}, namespace="no-such-namespace-here"),
+    })
     for command in ("plan", "diff", "apply"):
         proc = kubesync(command, src, "--name", f"inv-{namespace[-6:]}", "--yes" if command == "apply" else "--exit-code",
                         kubeconfig=kubeconfig, code=1)
@@ -89,8 +56,7 @@ def test_invalid_objects_fail_the_plan_naming_each_with_file_and_line(tmp_path, 
 
 def test_a_plan_whose_first_wave_creates_the_namespace_is_valid(tmp_path, kubeconfig, cluster):
     ns = f"ks-newns-{secrets.token_hex(4)}"
-    src = write(tmp_path / "app", "app.yaml", f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n"
-                f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {ns}}}\ndata: {{k: v}}\n")
+    src = write(tmp_path / "app", {"app.yaml": [namespace_object(ns), configmap("c", {"k": "v"}, namespace=ns)]})
     try:
         proc = kubesync("plan", src, "--name", f"newns-{ns[-6:]}", "--exit-code", kubeconfig=kubeconfig, code=2)
         assert "Plan: 2 to create" in proc.stdout
@@ -123,7 +89,7 @@ def read_only_kubeconfig(cluster, kubeconfig: str, namespace: str, tmp_path: Pat
 
 def test_read_only_credentials_plan_and_say_what_was_not_validated(tmp_path, kubeconfig, namespace, cluster):
     reader = read_only_kubeconfig(cluster, kubeconfig, namespace, tmp_path)
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ro}\ndata: {k: v}\n")
+    src = write(tmp_path / "app", {"app.yaml": configmap("ro", {"k": "v"})})
     proc = kubesync("plan", src, "-n", namespace, "--name", f"ro-{namespace[-6:]}", "--exit-code", kubeconfig=reader, code=2)
     assert "Plan: 1 to create" in proc.stdout
     assert f"app.yaml:1: v1 ConfigMap {namespace}/ro: not validated by the server: forbidden" in proc.stdout
@@ -135,11 +101,11 @@ def test_read_only_credentials_plan_and_say_what_was_not_validated(tmp_path, kub
 
 def test_an_immutable_change_plans_a_replace_that_needs_confirmation(tmp_path, kubeconfig, namespace, cluster):
     sync = ["-n", namespace, "--name", f"rep-{namespace[-6:]}"]
-    src = write(tmp_path / "app", "app.yaml", deployment("web", "web"))
+    src = write(tmp_path / "app", {"app.yaml": web()})
     kubesync("apply", src, *sync, kubeconfig=kubeconfig, code=0)
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web"
     old_uid = get(cluster, path)["metadata"]["uid"]
-    write(src, "app.yaml", deployment("web", "web2"))  # a new selector: immutable in apps/v1
+    write(src, {"app.yaml": web(app="web2")})  # a new selector: immutable in apps/v1
 
     plan = kubesync("plan", src, *sync, kubeconfig=kubeconfig, code=0).stdout
     assert "Plan: 0 to create, 0 to update, 0 to scale, 1 to replace, 0 to delete (0 unchanged)." in plan
@@ -177,7 +143,7 @@ def second_control_plane(tmp_path_factory, kubeconfig):
 def test_a_plan_saved_against_one_cluster_is_refused_on_another(tmp_path, kubeconfig, namespace, second_control_plane):
     from kubesync.cluster.client import Cluster
 
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bound}\ndata: {k: v}\n")
+    src = write(tmp_path / "app", {"app.yaml": configmap("bound", {"k": "v"})})
     saved = tmp_path / "plan.json"
     kubesync("plan", src, "-n", "default", "--name", f"bound-{namespace[-6:]}", "--out", saved, kubeconfig=kubeconfig, code=0)
     assert json.loads(saved.read_text())["cluster"]["uid"]
@@ -190,7 +156,7 @@ def test_a_plan_saved_against_one_cluster_is_refused_on_another(tmp_path, kubeco
 
 
 def test_apply_plan_json_applies_the_saved_plan(tmp_path, kubeconfig, namespace, cluster):
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: saved}\ndata: {k: v}\n")
+    src = write(tmp_path / "app", {"app.yaml": configmap("saved", {"k": "v"})})
     saved = tmp_path / "plan.json"
     kubesync("plan", src, "-n", namespace, "--name", f"sv-{namespace[-6:]}", "--out", saved, kubeconfig=kubeconfig, code=0)
     kubesync("apply", "--dry-run", src, "-n", namespace, "--name", f"sv-{namespace[-6:]}", kubeconfig=kubeconfig, code=0)
@@ -207,14 +173,12 @@ def test_a_saved_diff_passes_git_apply_check_against_the_live_yaml(tmp_path, kub
     from kubesync.render.text import for_display, to_yaml
 
     sync = ["-n", namespace, "--name", f"ga-{namespace[-6:]}"]
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1', b: '2'}\n---\n"
-                + textwrap.dedent(deployment("web", "web")))
+    src = write(tmp_path / "app", {"app.yaml": [configmap("cfg", {"a": "1", "b": "2"}), web()]})
     kubesync("apply", src, *sync, kubeconfig=kubeconfig, code=0)
     deployment_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web"
     wait_for(lambda: (get(cluster, deployment_path)["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision"), 30)
     text = (src / "app.yaml").read_text().replace("b: '2'", "b: '3'").replace("nginx:1.25", "nginx:1.26").replace("replicas: 1", "replicas: 2")
-    write(src, "app.yaml", text)
-    write(src, "more.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: added}\ndata: {k: v}\n")
+    write(src, {"app.yaml": text, "more.yaml": configmap("added", {"k": "v"})})
     diff = kubesync("diff", src, *sync, "--exit-code", kubeconfig=kubeconfig, code=2).stdout
     lines = diff.splitlines()
     assert not [b for a, b in zip(lines, lines[1:]) if a.startswith("+++ ") and not b.startswith("@@")]  # hunks follow headers
@@ -235,8 +199,7 @@ def test_a_saved_diff_passes_git_apply_check_against_the_live_yaml(tmp_path, kub
 
 def test_status_without_a_source_lists_the_inventory_with_health(tmp_path, kubeconfig, namespace):
     name = f"st-{namespace[-6:]}"
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {k: v}\n---\n"
-                + textwrap.dedent(deployment("web", "web")))
+    src = write(tmp_path / "app", {"app.yaml": [configmap("s", {"k": "v"}), web()]})
     kubesync("apply", src, "-n", namespace, "--name", name, kubeconfig=kubeconfig, code=0)
     out = kubesync("status", "--name", name, kubeconfig=kubeconfig, code=0).stdout
     assert out.startswith("Sync state is unknown without the source")
@@ -251,7 +214,7 @@ def test_status_without_a_source_lists_the_inventory_with_health(tmp_path, kubec
 
 
 def test_prune_without_a_name_is_refused(tmp_path, kubeconfig, namespace):
-    src = write(tmp_path / "manifests", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {k: v}\n")
+    src = write(tmp_path / "manifests", {"app.yaml": configmap("x", {"k": "v"})})
     proc = kubesync("apply", src, "-n", namespace, "--prune", "--yes", kubeconfig=kubeconfig, code=1)
     assert "needs the sync's name: pass --name SYNC" in proc.stderr
 
@@ -261,7 +224,7 @@ def test_two_repositories_with_the_same_folder_name_cannot_prune_each_other(tmp_
     sources = []
     for repo_name, cm in (("repo-a", "from-a"), ("repo-b", "from-b")):
         repo = git.Repo.init(tmp_path / repo_name)
-        write(tmp_path / repo_name / "manifests", "app.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {cm}}}\ndata: {{k: v}}\n")
+        write(tmp_path / repo_name / "manifests", {"app.yaml": configmap(cm, {"k": "v"})})
         repo.index.add(["manifests/app.yaml"])
         repo.index.commit("init")
         sources.append(["--repo", tmp_path / repo_name, "--path", "manifests"])
@@ -277,29 +240,19 @@ def test_two_repositories_with_the_same_folder_name_cannot_prune_each_other(tmp_
 
 def test_selector_limits_the_run_and_never_prunes_what_it_does_not_select(tmp_path, kubeconfig, namespace, cluster):
     name = ["-n", namespace, "--name", f"sel-{namespace[-6:]}"]
-    src = write(tmp_path / "app", "app.yaml", """\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: front, labels: {tier: front}}
-        data: {k: v}
-        ---
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: back, labels: {tier: back}}
-        data: {k: v}
-        """)
+    src = write(tmp_path / "app", {"app.yaml": [configmap(tier, {"k": "v"}, labels={"tier": tier}) for tier in ("front", "back")]})
     kubesync("apply", src, *name, "-l", "tier=front", kubeconfig=kubeconfig, code=0)
     assert get(cluster, f"/api/v1/namespaces/{namespace}/configmaps/front") is not None
     assert get(cluster, f"/api/v1/namespaces/{namespace}/configmaps/back") is None
     kubesync("apply", src, *name, kubeconfig=kubeconfig, code=0)
-    write(src, "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, labels: {tier: back}}\ndata: {k: v}\n")
+    write(src, {"app.yaml": configmap("other", {"k": "v"}, labels={"tier": "back"})})
     out = kubesync("apply", src, *name, "-l", "tier=back", "--prune", "--yes", "--force", kubeconfig=kubeconfig, code=0).stdout
     assert get(cluster, f"/api/v1/namespaces/{namespace}/configmaps/front") is not None  # not selected: never pruned
     assert get(cluster, f"/api/v1/namespaces/{namespace}/configmaps/back") is None and "deleted" in out
 
 
 def test_a_namespace_flag_contradicting_an_object_is_an_error(tmp_path, kubeconfig, namespace):
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: elsewhere}\ndata: {k: v}\n")
+    src = write(tmp_path / "app", {"app.yaml": configmap("x", {"k": "v"}, namespace="elsewhere")})
     proc = kubesync("plan", src, "-n", namespace, "--name", f"nsx-{namespace[-6:]}", kubeconfig=kubeconfig, code=1)
     assert f"app.yaml:1: v1 ConfigMap elsewhere/x: its namespace 'elsewhere' contradicts -n '{namespace}'" in proc.stderr
 
@@ -308,7 +261,7 @@ def test_cluster_scoped_objects_carrying_a_namespace_apply_under_any_namespace_f
     """Upstream manifests (Kubernetes' own addons) put `namespace: kube-system` on ClusterRoles: the server
     ignores it, so -n cannot contradict it; each object gets one warning, in every command."""
     suffix = namespace[-6:]
-    src = write(tmp_path / "addon", "rbac.yaml", f"""\
+    src = write(tmp_path / "addon", {"rbac.yaml": textwrap.dedent(f"""\
         apiVersion: rbac.authorization.k8s.io/v1
         kind: ClusterRole
         metadata: {{name: calico-{suffix}, namespace: kube-system}}
@@ -321,7 +274,7 @@ def test_cluster_scoped_objects_carrying_a_namespace_apply_under_any_namespace_f
         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: calico-{suffix}}}
         subjects:
           - {{kind: ServiceAccount, name: calico, namespace: kube-system}}
-        """)
+        """)})
     name = ("--name", f"addon-{suffix}")
     warning = "is cluster-scoped; metadata.namespace 'kube-system' is ignored"
     role = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/calico-{suffix}"
@@ -336,7 +289,7 @@ def test_cluster_scoped_objects_carrying_a_namespace_apply_under_any_namespace_f
             assert again.returncode == 0, f"{flags}: exit {again.returncode}\n{again.stdout}\n{again.stderr}"
             assert again.stdout.count(warning) == 2, again.stdout
         # a namespaced object that contradicts -n is still refused, beside them
-        write(src, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: elsewhere}\ndata: {k: v}\n")
+        write(src, {"cm.yaml": configmap("x", {"k": "v"}, namespace="elsewhere")})
         refused = kubesync("plan", src, *name, "-n", namespace, kubeconfig=kubeconfig, code=1)
         assert "cm.yaml:1: v1 ConfigMap elsewhere/x: its namespace 'elsewhere' contradicts" in refused.stderr
         assert "ClusterRole" not in refused.stderr
@@ -347,7 +300,7 @@ def test_cluster_scoped_objects_carrying_a_namespace_apply_under_any_namespace_f
 
 
 def test_global_flags_before_the_subcommand_and_version(tmp_path, kubeconfig):
-    src = write(tmp_path / "app", "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: g}\ndata: {k: v}\n")
+    src = write(tmp_path / "app", {"app.yaml": configmap("g", {"k": "v"})})
     kubesync("--kubeconfig", kubeconfig, "--color=never", "plan", "-f", src, "-o", "yaml", code=0)
     doc = yaml.safe_load(kubesync("--kubeconfig", kubeconfig, "plan", "-f", src, "-o", "yaml", code=0).stdout)
     assert doc["schema"] == "kubesync.io/plan/v1" and doc["summary"]["create"] == 1

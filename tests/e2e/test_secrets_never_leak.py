@@ -10,16 +10,15 @@ scanned for each value as written and in base64.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.support import cli as support_cli
+from tests.support.manifests import configmap, secret, yaml_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,13 +44,8 @@ def kubesync(*args: str, kubeconfig: str, cwd=None) -> subprocess.CompletedProce
 
 
 def secret_yaml(password: str, token: str, type_: str = "Opaque") -> str:
-    return (
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: hello\n"
-        "---\n"
-        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ntype: {type_}\n"
-        f"stringData:\n  password: {password}\n"
-        f"data:\n  token: {b64(token)}\n"
-    )
+    return yaml_text(configmap("settings", {"greeting": "hello"}),
+                     secret(type=type_, string_data={"password": password}, data={"token": token}))
 
 
 class Scanner:

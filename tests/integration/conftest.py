@@ -4,7 +4,6 @@ disturbs the session's shared one (nor the other tests running against it)."""
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 
 import pytest

@@ -5,24 +5,34 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubesync.localcluster import _die_with_parent, free_port
-from tests.support.cli import env as support_env
+from kubesync.localcluster import free_port
+from tests.support import cli
+from tests.support.manifests import configmap, yaml_text
 from tests.support.waits import wait_for as wait_until  # noqa: F401  (the daemon tests import it from here)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+REPO_ROOT = cli.REPO_ROOT
 
 
-def kubesync_env(kubeconfig: str, **extra: str) -> dict[str, str]:
-    return support_env(kubeconfig, no_color=False, PYTHONUNBUFFERED="1", **extra)
+def configmap_yaml(name: str, namespace: str, **data: str) -> str:
+    """One ConfigMap as the file a daemon's source folder holds (its `data` is what the tests watch)."""
+    return yaml_text(configmap(name, data, namespace=namespace))
+
+
+def cm_data(cluster, namespace: str, name: str) -> dict | None:
+    obj = cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    return None if obj is None else obj.get("data") or {}
+
+
+def data_is(cluster, namespace, name, **want):
+    """A condition for wait_until: the ConfigMap's data is exactly `want`."""
+    return lambda: cm_data(cluster, namespace, name) == want
 
 
 class DaemonProcess:
@@ -33,12 +43,10 @@ class DaemonProcess:
         self.port = free_port()
         self.host = f"[{host}]" if ":" in host else host
         self.log_path = Path(log_dir) / f"{name}-{self.port}.log"
-        argv = [PYTHON, "-m", "kubesync", "daemon", *args, "--listen", f"{self.host}:{self.port}"]
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=kubesync_env(kubeconfig, **(env or {})), cwd=str(REPO_ROOT), preexec_fn=_die_with_parent,
-            )
+            self.proc = cli.popen("daemon", *args, "--listen", f"{self.host}:{self.port}", kubeconfig=kubeconfig,
+                                  no_color=False, env_extra={"PYTHONUNBUFFERED": "1", **(env or {})},
+                                  stdout=out, stderr=subprocess.STDOUT, die_with_parent=True)
 
     # -- reading it ------------------------------------------------------------------------------------
 
@@ -94,6 +102,14 @@ class DaemonProcess:
             return (got[0], doc) if doc["syncs"] and all(s["runs"] > 0 for s in doc["syncs"].values()) else None
 
         return wait_until(ran, timeout, what=f"every sync ran; log:\n{self.log()}")
+
+    def settled(self, sync: str) -> bool:
+        """`sync` neither runs nor waits to run for a trigger: the next run queued is its periodic
+        resync, over a minute away (the tests' syncs resync every 5 minutes; a trigger queues a run
+        within a second and a run in progress has none queued). What a test waits for before it
+        asserts that something did not happen: whatever was going to run has run."""
+        doc = self.json(f"/api/v1/syncs/{sync}") or {}
+        return (doc.get("next_run") or 0) > time.time() + 60
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:

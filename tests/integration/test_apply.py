@@ -16,6 +16,7 @@ from kubesync.model import ActionType
 from kubesync.sync import raise_for_failures
 from kubesync.cluster import inventory as stored_inventory
 from tests.support.harness import SyncHarness
+from tests.support.manifests import configmap, crd, crd_path, custom, deployment, secret, service, service_account, yaml_text
 from tests.support.waits import settle
 
 
@@ -32,63 +33,17 @@ class Sync(SyncHarness):
         super().__init__(cluster, folder, f"{name}-{namespace[-6:]}", namespace, **plan_opts)  # sync names are cluster-wide
 
 
-APP = """\
-    apiVersion: v1
-    kind: ConfigMap
-    metadata:
-      name: settings
-    data:
-      greeting: hello
-    ---
-    apiVersion: v1
-    kind: Secret
-    metadata:
-      name: creds
-    stringData:
-      password: s3cret-value
-    ---
-    apiVersion: v1
-    kind: Service
-    metadata:
-      name: web
-    spec:
-      selector: {app: web}
-      ports:
-        - name: http
-          port: 80
-          targetPort: 8080
-          protocol: TCP
-    ---
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: web
-    spec:
-      replicas: 2
-      selector:
-        matchLabels: {app: web}
-      template:
-        metadata:
-          labels: {app: web}
-        spec:
-          containers:
-            - name: web
-              image: nginx:1.25
-              ports:
-                - containerPort: 8080
-              resources:
-                requests: {cpu: 100m, memory: 64Mi}
-                limits: {cpu: "0.5", memory: 128Mi}
-              env:
-                - name: GREETING
-                  valueFrom:
-                    configMapKeyRef: {name: settings, key: greeting}
-    ---
-    apiVersion: v1
-    kind: ServiceAccount
-    metadata:
-      name: web
-    """
+APP = yaml_text(
+    configmap("settings", {"greeting": "hello"}),
+    secret(string_data={"password": "s3cret-value"}),
+    service(),
+    deployment(replicas=2, container={
+        "ports": [{"containerPort": 8080}],
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "0.5", "memory": "128Mi"}},
+        "env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "greeting"}}}],
+    }),
+    service_account("web"),
+)
 
 
 @pytest.fixture
@@ -186,7 +141,7 @@ def test_concurrent_change_between_plan_and_apply_is_rediffed_not_overwritten(cl
 def test_invalid_object_stops_after_its_wave_and_names_the_file(cluster, namespace, tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
-    write(folder, "a-config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {k: v}\n")
+    write(folder, "a-config.yaml", yaml_text(configmap("ok", {"k": "v"})))
     write(folder, "b-service.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec:\n  ports:\n    - port: 99999\n      protocol: TCP\n")
     write(folder, "c-deploy.yaml", textwrap.dedent(APP).split("---\n")[3])
     sync = Sync(cluster, folder, "bad", namespace)
@@ -225,7 +180,7 @@ def test_prune_deletes_only_owned_objects_and_refuses_an_empty_source(cluster, n
         sync.plan(prune=True)
     assert cluster.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/web") is not None
 
-    write(src, "only.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hello}\n")
+    write(src, "only.yaml", yaml_text(configmap("settings", {"greeting": "hello"})))
     with pytest.raises(errors.PlanRefused, match=r"delete 4 of 5 object\(s\)"):
         sync.plan(prune=True)
     planned, report = sync.apply(prune=True, force=True)
@@ -248,42 +203,16 @@ def test_object_owned_by_another_tool_is_left_alone(cluster, namespace, src):
     assert "ConfigMap" not in {o.action.ref.kind for o in report.outcomes}
 
 
-CRD = """\
-    apiVersion: apiextensions.k8s.io/v1
-    kind: CustomResourceDefinition
-    metadata:
-      name: {plural}.{group}
-    spec:
-      group: {group}
-      scope: Namespaced
-      names: {{kind: Widget, plural: {plural}, singular: widget, listKind: WidgetList}}
-      versions:
-        - name: v1
-          served: true
-          storage: true
-          schema:
-            openAPIV3Schema:
-              type: object
-              properties:
-                spec:
-                  type: object
-                  properties:
-                    size: {{type: integer}}
-    ---
-    apiVersion: {group}/v1
-    kind: Widget
-    metadata:
-      name: gizmo
-    spec:
-      size: 3
-    """
+def widgets(group: str) -> str:
+    """A CRD of Widgets and one Widget: the custom resource is planned before its type exists."""
+    return yaml_text(crd(group, "Widget", {"size": {"type": "integer"}}), custom(group, "Widget", "gizmo", {"size": 3}))
 
 
 def test_crd_and_custom_resource_apply_in_one_run(cluster, namespace, tmp_path):
     folder = tmp_path / "crd"
     folder.mkdir()
     group = f"{namespace}.example.com"
-    write(folder, "crd.yaml", CRD.format(group=group, plural="widgets"))
+    write(folder, "crd.yaml", widgets(group))
     sync = Sync(cluster, folder, "crd", namespace)
     try:
         planned, report = sync.apply()
@@ -293,7 +222,7 @@ def test_crd_and_custom_resource_apply_in_one_run(cluster, namespace, tmp_path):
         assert widget["spec"] == {"size": 3}
         assert not sync.plan().plan.has_changes
     finally:
-        cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}")
+        cluster.request("DELETE", crd_path(f"widgets.{group}"))
 
 
 def test_server_dry_run_changes_nothing(cluster, namespace, src):

@@ -3,19 +3,16 @@ objects stops after a few, names the webhook once and does not grind through the
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from kubesync import errors
 from kubesync.localcluster import free_port
+from tests.support import cli as support_cli
+from tests.support.manifests import configmap, write
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 N = 200
 
 
@@ -60,16 +57,9 @@ def unreachable_webhook(cluster, namespace, wait_for):
 
 
 def test_unreachable_webhook_stops_an_apply_of_200_objects_quickly_naming_it_once(kubeconfig, cluster, namespace, unreachable_webhook, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    (folder / "configmaps.yaml").write_text("".join(
-        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i:03d}\ndata:\n  k: v\n" for i in range(N)))
+    folder = write(tmp_path / "src", {"configmaps.yaml": [configmap(f"c{i:03d}", {"k": "v"}) for i in range(N)]})
     start = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "kubesync", "apply", str(folder), "--yes", "-n", namespace, "--name", f"hook-{namespace[-6:]}",
-         "--kubeconfig", kubeconfig],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-    )
+    done = support_cli.run("apply", folder, "--yes", "-n", namespace, "--name", f"hook-{namespace[-6:]}", "--kubeconfig", kubeconfig)
     elapsed = time.monotonic() - start
     print(f"apply of {N} ConfigMaps behind an unreachable webhook: exit {done.returncode} after {elapsed:.2f}s")
     print(done.stderr)

@@ -6,25 +6,13 @@ from __future__ import annotations
 import pytest
 
 from kubesync import errors
+from tests.support.manifests import deployment
 
 DEPLOY = "/apis/apps/v1/namespaces/{ns}/deployments"
 
 
-def deployment(name: str, replicas: int = 1) -> dict:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "ports": [{"containerPort": 80}]}]},
-            },
-        },
-    }
+def web(name: str, replicas: int = 1) -> dict:
+    return deployment(name, replicas=replicas, container={"name": "web", "ports": [{"containerPort": 80}]})
 
 
 def test_server_reports_the_version_under_test(cluster):
@@ -41,7 +29,7 @@ def test_server_reports_the_version_under_test(cluster):
 
 
 def test_create_fills_server_defaults(cluster, namespace):
-    created = cluster.request("POST", DEPLOY.format(ns=namespace), body=deployment("web"))
+    created = cluster.request("POST", DEPLOY.format(ns=namespace), body=web("web"))
     container = created["spec"]["template"]["spec"]["containers"][0]
     assert container["imagePullPolicy"] == "IfNotPresent"
     assert container["terminationMessagePath"] == "/dev/termination-log"
@@ -76,14 +64,14 @@ def test_json_patch_with_resource_version_precondition(cluster, namespace):
 def test_deployment_resource_version_moves_after_create(cluster, namespace, wait_for):
     """The deployment controller writes status right after a create: a plan must not trust the
     resourceVersion of the create response."""
-    created = cluster.request("POST", DEPLOY.format(ns=namespace), body=deployment("web"))
+    created = cluster.request("POST", DEPLOY.format(ns=namespace), body=web("web"))
     path = DEPLOY.format(ns=namespace) + "/web"
     wait_for(lambda: cluster.get(path)["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"], 30)
 
 
 def test_scale_subresource(cluster, namespace):
     path = DEPLOY.format(ns=namespace) + "/web"
-    cluster.request("POST", DEPLOY.format(ns=namespace), body=deployment("web", replicas=1))
+    cluster.request("POST", DEPLOY.format(ns=namespace), body=web("web", replicas=1))
     scale = cluster.get(path + "/scale")
     assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
     cluster.request("PATCH", path + "/scale", body={"spec": {"replicas": 3}}, content_type="application/merge-patch+json")
@@ -91,7 +79,7 @@ def test_scale_subresource(cluster, namespace):
 
 
 def test_deleting_a_deployment_garbage_collects_its_replicaset(cluster, namespace, wait_for):
-    cluster.request("POST", DEPLOY.format(ns=namespace), body=deployment("web"))
+    cluster.request("POST", DEPLOY.format(ns=namespace), body=web("web"))
     rs_path = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
     rs = wait_for(lambda: cluster.get(rs_path)["items"], 30)
     assert rs[0]["metadata"]["ownerReferences"][0]["kind"] == "Deployment"

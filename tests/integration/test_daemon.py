@@ -2,54 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from pathlib import Path
 
-import git
 import pytest
 
-from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.integration.daemon_harness import DaemonProcess, cm_data, configmap_yaml, data_is, wait_until
 from tests.support.git import init_repo
+from tests.support.manifests import write
 
 pytestmark = pytest.mark.integration
-
-
-def configmap(name: str, namespace: str, **data: str) -> str:
-    lines = [f"  {k}: {v!r}" for k, v in data.items()]
-    return "\n".join([
-        "apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: {name}", f"  namespace: {namespace}", "data:", *lines,
-    ]) + "\n"
 
 
 def sync_name() -> str:
     return f"d-{secrets.token_hex(3)}"
 
 
-def cm_data(cluster, namespace: str, name: str) -> dict | None:
-    obj = cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
-    return None if obj is None else obj.get("data") or {}
-
-
-def data_is(cluster, namespace, name, **want):
-    return lambda: cm_data(cluster, namespace, name) == want
-
-
-def folder(tmp_path: Path, files: dict[str, str]) -> Path:
-    src = tmp_path / "src"
-    src.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (src / name).write_text(text)
-    return src
+@contextlib.contextmanager
+def first_applied(kubeconfig, cluster, namespace, tmp_path, cm: str, *flags: str, **data: str):
+    """(daemon, its folder, the sync's name) for a folder of one ConfigMap `cm`, once its first apply
+    is in the cluster; `flags` after the source and name (the interval is 5 minutes: only a trigger
+    explains a quick run)."""
+    src = write(tmp_path / "src", {"cm.yaml": configmap_yaml(cm, namespace, **data)})
+    name = sync_name()
+    with DaemonProcess([str(src), "--name", name, *flags, "--interval", "5m"], kubeconfig, tmp_path) as d:
+        d.wait_ready()
+        wait_until(data_is(cluster, namespace, cm, **data), 15, what="first apply")
+        yield d, src, name
 
 
 def test_file_edit_is_applied_within_seconds(kubeconfig, cluster, namespace, tmp_path):
-    src = folder(tmp_path, {"cm.yaml": configmap("conf", namespace, a="1")})
-    name = sync_name()
     # A long interval: only the file watcher can explain a quick apply.
-    with DaemonProcess([str(src), "--name", name, "--interval", "5m"], kubeconfig, tmp_path) as d:
-        d.wait_ready()
-        wait_until(data_is(cluster, namespace, "conf", a="1"), 15, what="first apply")
-        (src / "cm.yaml").write_text(configmap("conf", namespace, a="2"))
+    with first_applied(kubeconfig, cluster, namespace, tmp_path, "conf", a="1") as (d, src, name):
+        (src / "cm.yaml").write_text(configmap_yaml("conf", namespace, a="2"))
         wait_until(data_is(cluster, namespace, "conf", a="2"), 10, what="file edit applied")
         assert d.http("/healthz")[0] == 200
         wait_until(lambda: (d.metric("kubesync_triggers_total", sync=name, trigger="file") or 0) >= 1, 5, what="file trigger counted")
@@ -65,7 +50,7 @@ def test_file_edit_is_applied_within_seconds(kubeconfig, cluster, namespace, tmp
 
 def test_git_commit_on_the_watched_branch_is_applied(kubeconfig, cluster, namespace, tmp_path):
     repo_dir = tmp_path / "repo"
-    repo = init_repo(repo_dir, {"app/cm.yaml": configmap("from-git", namespace, v="one")})
+    repo = init_repo(repo_dir, {"app/cm.yaml": configmap_yaml("from-git", namespace, v="one")})
     name = sync_name()
     args = ["--repo", str(repo_dir), "--ref", "main", "--path", "app", "--name", name, "--interval", "1s"]
     with DaemonProcess(args, kubeconfig, tmp_path) as d:
@@ -73,11 +58,11 @@ def test_git_commit_on_the_watched_branch_is_applied(kubeconfig, cluster, namesp
         wait_until(data_is(cluster, namespace, "from-git", v="one"), 15, what="first commit applied")
         # A commit on another branch changes nothing; one on main is applied.
         repo.git.checkout("-b", "other")
-        (repo_dir / "app" / "cm.yaml").write_text(configmap("from-git", namespace, v="other"))
+        (repo_dir / "app" / "cm.yaml").write_text(configmap_yaml("from-git", namespace, v="other"))
         repo.index.add(["app/cm.yaml"])
         repo.index.commit("elsewhere")
         repo.git.checkout("main")
-        (repo_dir / "app" / "cm.yaml").write_text(configmap("from-git", namespace, v="two"))
+        (repo_dir / "app" / "cm.yaml").write_text(configmap_yaml("from-git", namespace, v="two"))
         repo.index.add(["app/cm.yaml"])
         sha = repo.index.commit("second").hexsha
         wait_until(data_is(cluster, namespace, "from-git", v="two"), 15, what="commit on main applied")
@@ -87,11 +72,7 @@ def test_git_commit_on_the_watched_branch_is_applied(kubeconfig, cluster, namesp
 
 
 def test_drift_is_reverted_with_self_heal(kubeconfig, cluster, namespace, tmp_path):
-    src = folder(tmp_path, {"cm.yaml": configmap("healed", namespace, a="1")})
-    name = sync_name()
-    with DaemonProcess([str(src), "--name", name, "--self-heal", "--interval", "5m"], kubeconfig, tmp_path) as d:
-        d.wait_ready()
-        wait_until(data_is(cluster, namespace, "healed", a="1"), 15, what="first apply")
+    with first_applied(kubeconfig, cluster, namespace, tmp_path, "healed", "--self-heal", a="1") as (d, _, name):
         path = f"/api/v1/namespaces/{namespace}/configmaps/healed"
         cluster.request("PATCH", path, body={"data": {"a": "changed by hand"}}, content_type="application/merge-patch+json")
         wait_until(data_is(cluster, namespace, "healed", a="1"), 10, what="drift reverted")
@@ -104,11 +85,7 @@ def test_drift_is_reverted_with_self_heal(kubeconfig, cluster, namespace, tmp_pa
 
 
 def test_drift_is_only_reported_without_self_heal(kubeconfig, cluster, namespace, tmp_path):
-    src = folder(tmp_path, {"cm.yaml": configmap("kept", namespace, a="1")})
-    name = sync_name()
-    with DaemonProcess([str(src), "--name", name, "--interval", "5m"], kubeconfig, tmp_path) as d:
-        d.wait_ready()
-        wait_until(data_is(cluster, namespace, "kept", a="1"), 15, what="first apply")
+    with first_applied(kubeconfig, cluster, namespace, tmp_path, "kept", a="1") as (d, src, name):
         path = f"/api/v1/namespaces/{namespace}/configmaps/kept"
         cluster.request("PATCH", path, body={"data": {"a": "by hand"}}, content_type="application/merge-patch+json")
         wait_until(lambda: d.metric("kubesync_drifted_objects", sync=name) == 1, 10, what="drift reported in /metrics")
@@ -116,21 +93,21 @@ def test_drift_is_only_reported_without_self_heal(kubeconfig, cluster, namespace
         assert "drift: v1 ConfigMap" in d.log() and "reported only" in d.log()
         assert d.metric("kubesync_objects_total", sync=name, action="patched") is None
         # A change of the source is applied (and takes the drifted field back with it).
-        (src / "cm.yaml").write_text(configmap("kept", namespace, a="1", b="2"))
+        (src / "cm.yaml").write_text(configmap_yaml("kept", namespace, a="1", b="2"))
         wait_until(data_is(cluster, namespace, "kept", a="1", b="2"), 10, what="source change applied")
         wait_until(lambda: d.metric("kubesync_drifted_objects", sync=name) == 0, 5, what="drift cleared")
         assert d.terminate() == 0
 
 
 def test_broken_yaml_leaves_the_cluster_untouched_until_fixed(kubeconfig, cluster, namespace, tmp_path):
-    src = folder(tmp_path, {"cm.yaml": configmap("steady", namespace, a="1"), "other.yaml": configmap("other", namespace, o="1")})
+    src = write(tmp_path / "src", {"cm.yaml": configmap_yaml("steady", namespace, a="1"), "other.yaml": configmap_yaml("other", namespace, o="1")})
     name = sync_name()
     with DaemonProcess([str(src), "--name", name, "--prune", "--interval", "5m"], kubeconfig, tmp_path) as d:
         d.wait_ready()
         wait_until(data_is(cluster, namespace, "steady", a="1"), 15, what="first apply")
         wait_until(data_is(cluster, namespace, "other", o="1"), 5, what="first apply")
         # One good edit and one broken file: all-or-nothing, so neither is applied and nothing is pruned.
-        (src / "cm.yaml").write_text(configmap("steady", namespace, a="2"))
+        (src / "cm.yaml").write_text(configmap_yaml("steady", namespace, a="2"))
         (src / "other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other\n  data: [\n")
         wait_until(lambda: d.metric("kubesync_sync_failing", sync=name) == 1, 10, what="failure in /metrics")
         assert (d.metric("kubesync_sync_runs_total", sync=name, result="error") or 0) >= 1
@@ -140,18 +117,14 @@ def test_broken_yaml_leaves_the_cluster_untouched_until_fixed(kubeconfig, cluste
         assert d.json("/readyz")["syncs"][name]["state"] == "failed"
         assert d.http("/healthz")[0] == 200
         # Fixed: syncing resumes at once (a file change retries without waiting for the backoff).
-        (src / "other.yaml").write_text(configmap("other", namespace, o="1"))
+        (src / "other.yaml").write_text(configmap_yaml("other", namespace, o="1"))
         wait_until(data_is(cluster, namespace, "steady", a="2"), 10, what="syncing resumed")
         wait_until(lambda: d.metric("kubesync_sync_failing", sync=name) == 0, 5, what="failure cleared")
         assert d.terminate() == 0
 
 
 def test_empty_source_prunes_nothing_even_with_prune(kubeconfig, cluster, namespace, tmp_path):
-    src = folder(tmp_path, {"cm.yaml": configmap("survivor", namespace, a="1")})
-    name = sync_name()
-    with DaemonProcess([str(src), "--name", name, "--prune", "--interval", "5m"], kubeconfig, tmp_path) as d:
-        d.wait_ready()
-        wait_until(data_is(cluster, namespace, "survivor", a="1"), 15, what="first apply")
+    with first_applied(kubeconfig, cluster, namespace, tmp_path, "survivor", "--prune", a="1") as (d, src, name):
         (src / "cm.yaml").unlink()
         wait_until(lambda: d.metric("kubesync_sync_errors_total", sync=name, error="SourceError"), 10, what="empty source is an error")
         assert cm_data(cluster, namespace, "survivor") == {"a": "1"}
@@ -161,7 +134,7 @@ def test_empty_source_prunes_nothing_even_with_prune(kubeconfig, cluster, namesp
 
 def test_unreachable_git_remote_keeps_the_last_good_state(kubeconfig, cluster, namespace, tmp_path):
     repo_dir = tmp_path / "remote"
-    repo = init_repo(repo_dir, {"cm.yaml": configmap("remote", namespace, v="one")})
+    repo = init_repo(repo_dir, {"cm.yaml": configmap_yaml("remote", namespace, v="one")})
     name = sync_name()
     # A file:// URL goes through the clone cache and `git fetch`, like an https remote.
     args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", name, "--prune", "--interval", "1s"]
@@ -176,7 +149,7 @@ def test_unreachable_git_remote_keeps_the_last_good_state(kubeconfig, cluster, n
         assert "cannot poll" in d.log()
         assert d.http("/readyz")[0] == 503 and d.json("/readyz")["failed"] == [name]  # named, not quoted
         moved.rename(repo_dir)
-        (repo_dir / "cm.yaml").write_text(configmap("remote", namespace, v="two"))
+        (repo_dir / "cm.yaml").write_text(configmap_yaml("remote", namespace, v="two"))
         repo.index.add(["cm.yaml"])
         repo.index.commit("second")
         wait_until(data_is(cluster, namespace, "remote", v="two"), 20, what="syncing resumed")

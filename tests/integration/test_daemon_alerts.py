@@ -2,72 +2,38 @@
 
 from __future__ import annotations
 
-import json
+import re
 import secrets
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.integration.daemon_harness import DaemonProcess, wait_until
-from tests.integration.test_daemon import configmap
+from tests.integration.daemon_harness import DaemonProcess, configmap_yaml, wait_until
+from tests.support.manifests import deployment, write
+from tests.support.webhooks import AlertReceiver
 
 pytestmark = pytest.mark.integration
 
 
-def deployment(namespace: str, replicas: int) -> str:
+def stuck(namespace: str, replicas: int) -> dict:
     # No kubelet or scheduler runs: pods never become ready, so with a 2s progress deadline the
     # deployment controller marks it ProgressDeadlineExceeded (Degraded); at 0 replicas it completes.
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: stuck, namespace: {namespace}}}
-spec:
-  replicas: {replicas}
-  progressDeadlineSeconds: 2
-  selector: {{matchLabels: {{app: stuck}}}}
-  template:
-    metadata: {{labels: {{app: stuck}}}}
-    spec:
-      containers: [{{name: web, image: nginx:1.25}}]
-"""
+    return deployment("stuck", replicas=replicas, namespace=namespace, spec={"progressDeadlineSeconds": 2},
+                      container={"name": "web"})
 
 
-class Receiver:
-    """A webhook endpoint on loopback recording every JSON body it accepts."""
+def alerts_logged(d) -> int:
+    """Alerts the daemon decided to send: it logs each one before it queues it for delivery."""
+    return len(re.findall(r"\balert (?:sync|object)_\w+: ", d.log()))
 
-    def __init__(self):
-        self.bodies: list[dict] = []
-        received = self.bodies
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self) -> list[str]:
-        return [b["event"] for b in self.bodies]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def alerts_handled(d) -> float:
+    """Alerts the notifier delivered or gave up on."""
+    return sum(d.metric("kubesync_alerts_total", result=r) or 0 for r in ("sent", "failed"))
 
 
 def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespace, tmp_path):
-    hook = Receiver()
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "deploy.yaml").write_text(deployment(namespace, 1))
-    (src / "cm.yaml").write_text(configmap("conf", namespace, a="1"))
+    hook = AlertReceiver()
+    src = write(tmp_path / "src", {"deploy.yaml": stuck(namespace, 1), "cm.yaml": configmap_yaml("conf", namespace, a="1")})
     name = f"alerts-{secrets.token_hex(3)}"
     token = secrets.token_hex(16)
     (tmp_path / "receiver-secret").write_text(token + "\n")
@@ -88,8 +54,8 @@ def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespac
             assert hook.events() == ["object_degraded", "sync_failed"]
 
             # Fixed, and scaled to 0 so the deployment completes: each recovery is told once.
-            (src / "deploy.yaml").write_text(deployment(namespace, 0))
-            (src / "cm.yaml").write_text(configmap("conf", namespace, a="1"))
+            write(src, {"deploy.yaml": stuck(namespace, 0)})
+            (src / "cm.yaml").write_text(configmap_yaml("conf", namespace, a="1"))
             wait_until(lambda: "object_recovered" in hook.events(), 30, what=f"recovery alerts; got {hook.events()}")
             wait_until(lambda: "sync_recovered" in hook.events(), 5, what="sync recovery alert")
 
@@ -98,7 +64,10 @@ def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespac
             assert d.http(f"/webhook/{name}", method="POST", body=b"{}", headers=bearer)[0] == 202
             assert d.http("/webhook/no-such-sync", method="POST", body=b"{}", headers=bearer)[0] == 404
             wait_until(lambda: (d.metric("kubesync_triggers_total", sync=name, trigger="webhook") or 0) >= 1, 5, what="webhook run")
-            time.sleep(1.5)
+            # The webhook's run is over (its alerts, if any, are decided and logged during the run) and
+            # the notifier has delivered or given up on every alert the daemon logged.
+            wait_until(lambda: d.settled(name), 10, what="the webhook run done")
+            wait_until(lambda: alerts_handled(d) == alerts_logged(d), 10, what=f"every alert delivered; log:\n{d.log()}")
             assert sorted(hook.events()) == sorted(["object_degraded", "sync_failed", "sync_recovered", "object_recovered"])
             assert d.metric("kubesync_alerts_total", result="sent") == 4
             assert d.metric("kubesync_degraded_objects", sync=name) == 0

@@ -9,8 +9,7 @@ import secrets
 import pytest
 import yaml
 
-from tests.integration.daemon_harness import DaemonProcess, wait_until
-from tests.integration.test_daemon import configmap, data_is
+from tests.integration.daemon_harness import DaemonProcess, configmap_yaml, data_is, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +36,11 @@ def test_config_syncs_each_use_their_context_and_fail_alone(kubeconfig, cluster,
     multi, credential = kubeconfig_with_contexts(kubeconfig, tmp_path / "kubeconfig")
     tag = secrets.token_hex(3)
     folders = {
-        "one": {"cm.yaml": configmap("from-one", namespace, a="1"),
+        "one": {"cm.yaml": configmap_yaml("from-one", namespace, a="1"),
                 "secret.yaml": f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {namespace}}}\n"
                                f"stringData: {{password: {PASSWORD}}}\n"},
-        "two": {"cm.yaml": configmap("from-two", namespace, b="2")},
-        "dead": {"cm.yaml": configmap("never", namespace, c="3")},
+        "two": {"cm.yaml": configmap_yaml("from-two", namespace, b="2")},
+        "dead": {"cm.yaml": configmap_yaml("never", namespace, c="3")},
         "broken": {"cm.yaml": "kind: [\n"},
     }
     syncs = []
@@ -75,7 +74,7 @@ def test_config_syncs_each_use_their_context_and_fail_alone(kubeconfig, cluster,
         assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/never") is None
 
         # The healthy syncs keep working while the others fail.
-        (tmp_path / "two" / "cm.yaml").write_text(configmap("from-two", namespace, b="22"))
+        (tmp_path / "two" / "cm.yaml").write_text(configmap_yaml("from-two", namespace, b="22"))
         wait_until(data_is(cluster, namespace, "from-two", b="22"), 10, what="sync two still follows its source")
         wait_until(lambda: (d.metric("kubesync_alerts_total", result="failed") or 0) >= 1, 60, what="undeliverable alert given up")
         assert d.terminate(60) == 0

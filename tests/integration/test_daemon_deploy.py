@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.daemon_harness import PYTHON, REPO_ROOT, kubesync_env
+from tests.integration.daemon_harness import REPO_ROOT
 from tests.support import cli as support_cli
 
 pytestmark = pytest.mark.integration

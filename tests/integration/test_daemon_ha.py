@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.integration.daemon_harness import DaemonProcess, wait_until
-from tests.integration.test_daemon import cm_data, configmap, data_is
+from tests.integration.daemon_harness import DaemonProcess, cm_data, configmap_yaml, data_is, wait_until
+from tests.support.manifests import write
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +24,7 @@ def holder(cluster, namespace: str, name: str) -> str:
 
 
 def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, cluster, namespace, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "cm.yaml").write_text(configmap("shared", namespace, a="1"))
+    src = write(tmp_path / "src", {"cm.yaml": configmap_yaml("shared", namespace, a="1")})
     lease = f"lease-{secrets.token_hex(3)}"
     duration = 4.0
     args = [str(src), "--name", f"ha-{secrets.token_hex(3)}", "--interval", "5m", "--self-heal",
@@ -40,9 +38,13 @@ def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, 
         wait_until(data_is(cluster, namespace, "shared", a="1"), 15, what="first apply")
         wait_until(lambda: leader.metric("kubesync_leader") == 1 and follower.metric("kubesync_leader") == 0, 5, what="leader gauges")
 
-        (src / "cm.yaml").write_text(configmap("shared", namespace, a="2"))
+        files = follower.metric("kubesync_triggers_total", sync=args[2], trigger="file") or 0
+        (src / "cm.yaml").write_text(configmap_yaml("shared", namespace, a="2"))
         wait_until(data_is(cluster, namespace, "shared", a="2"), 10, what="edit applied by the leader")
-        time.sleep(1)
+        # The follower saw the edit too and has planned it (it plans every sync, only the leader writes).
+        wait_until(lambda: (follower.metric("kubesync_triggers_total", sync=args[2], trigger="file") or 0) > files, 10,
+                   what="the follower's run for the edit")
+        wait_until(lambda: follower.settled(args[2]), 10, what="the follower's runs done")
         assert not [k for k in follower.metrics() if k[0] == "kubesync_objects_total"], "a follower wrote"
         assert follower.check_alive() is None
 
@@ -54,7 +56,7 @@ def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, 
         assert lease_of(cluster, namespace, lease)["leaseTransitions"] >= 1
 
         # The new leader writes: a source edit and a revert of drift.
-        (src / "cm.yaml").write_text(configmap("shared", namespace, a="3"))
+        (src / "cm.yaml").write_text(configmap_yaml("shared", namespace, a="3"))
         wait_until(data_is(cluster, namespace, "shared", a="3"), 10, what="edit applied by the new leader")
         cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/shared", body={"data": {"a": "x"}},
                         content_type="application/merge-patch+json")
@@ -66,9 +68,7 @@ def test_two_daemons_share_the_work_and_a_killed_leader_is_replaced(kubeconfig, 
 
 
 def test_sigterm_exits_zero_and_releases_the_lease(kubeconfig, cluster, namespace, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "cm.yaml").write_text(configmap("handover", namespace, a="1"))
+    src = write(tmp_path / "src", {"cm.yaml": configmap_yaml("handover", namespace, a="1")})
     lease = f"lease-{secrets.token_hex(3)}"
     # A long lease: a quick takeover can only come from the release, not from expiry.
     args = [str(src), "--name", f"term-{secrets.token_hex(3)}", "--interval", "5m",
@@ -91,10 +91,10 @@ def test_sigterm_exits_zero_and_releases_the_lease(kubeconfig, cluster, namespac
 
 def test_sigterm_abandons_a_hung_write_wave_and_exits_zero(kubeconfig, cluster, namespace, tmp_path):
     """A pruned object held by a finalizer keeps the delete wave waiting; SIGTERM must not wait for it."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "keep.yaml").write_text(configmap("keep", namespace, a="1"))
-    (src / "held.yaml").write_text(configmap("held", namespace, b="2"))
+    src = write(tmp_path / "src", {
+        "keep.yaml": configmap_yaml("keep", namespace, a="1"),
+        "held.yaml": configmap_yaml("held", namespace, b="2"),
+    })
     lease = f"lease-{secrets.token_hex(3)}"
     args = [str(src), "--name", f"hung-{secrets.token_hex(3)}", "--prune", "--interval", "5m",
             "--leader-elect", "--lease-namespace", namespace, "--lease-name", lease, "--lease-duration", "30s"]
@@ -108,7 +108,7 @@ def test_sigterm_abandons_a_hung_write_wave_and_exits_zero(kubeconfig, cluster, 
             (src / "held.yaml").unlink()
             wait_until(lambda: (cluster.get_or_none(held) or {}).get("metadata", {}).get("deletionTimestamp"), 15,
                        what="prune started (and hangs on the finalizer)")
-            time.sleep(0.5)
+            wait_until(lambda: d.metric("kubesync_workers_busy") == 1, 5, what="the run waiting in its delete wave")
             stopped = time.monotonic()
             assert d.terminate(20) == 0
             assert time.monotonic() - stopped < 10

@@ -93,6 +93,23 @@ def lease_names(cluster, namespace: str) -> set[str]:
     return {item["metadata"]["name"] for item in found}
 
 
+def wait_renewed(cluster, namespace: str, prefix: str, replicas, rounds: int, retry: float) -> None:
+    """Until each replica has renewed its member Lease `rounds` more times: it does so once per round
+    (a retry period), in the same pass that rebalances its shards. Each renewal is a new
+    resourceVersion; polled faster than a round, so a missed one only makes the wait longer."""
+    names = {member_lease(prefix, r.identity) for r in replicas}
+    seen: dict[str, set[str]] = {n: set() for n in names}
+
+    def done() -> bool:
+        found = cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases")["items"]
+        for item in found:
+            if item["metadata"]["name"] in seen:
+                seen[item["metadata"]["name"]].add(item["metadata"]["resourceVersion"])
+        return all(len(versions) > rounds for versions in seen.values())
+
+    wait_until(done, 3 * rounds * retry + 10, interval=retry / 4, what=f"{rounds} renewals of {sorted(names)}")
+
+
 def split(*replicas: Replica):
     return lambda: sorted(len(r.owned()) for r in replicas)
 
@@ -141,7 +158,9 @@ def test_two_replicas_split_the_shards_and_rebalance_when_a_third_joins_and_leav
     assert member_lease(replicas.prefix, c.identity) not in lease_names(cluster, namespace)
     wait_until(lambda: split(a, b)() == [4, 4], 10, interval=0.02, what="back to 4/4 after the third left")
     assert c.owned() == frozenset() and c.changes[-1] == frozenset()
-    time.sleep(10 * retry)  # stable: no shard keeps changing hands
+    # Stable: ten more rounds of each replica (each one a chance to take or give up a shard), and no
+    # shard changed hands.
+    wait_renewed(cluster, namespace, replicas.prefix, (a, b), rounds=10, retry=retry)
     assert split(a, b)() == [4, 4] and not c.owned()
     sampler.finish()
     leases = holders(cluster, namespace, replicas.prefix)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon_harness import DaemonProcess, wait_until
+from tests.integration.daemon_harness import DaemonProcess, configmap_yaml, wait_until
+from tests.support.manifests import write
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +38,6 @@ def two_tokens(cluster, namespace):
         cluster.request("DELETE", f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{binding}")
 
 
-def configmap(namespace: str, value: str) -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rotated\n  namespace: {namespace}\ndata:\n  a: '{value}'\n"
-
-
 def data(cluster, namespace: str) -> dict | None:
     obj = cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/rotated")
     return None if obj is None else obj.get("data")
@@ -54,9 +51,7 @@ def test_a_rotated_token_file_is_picked_up_by_a_running_daemon(kubeconfig, clust
     doc["users"][0]["user"] = {"tokenFile": str(token_file)}
     config = tmp_path / "kubeconfig"
     config.write_text(json.dumps(doc))
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "cm.yaml").write_text(configmap(namespace, "1"))
+    src = write(tmp_path / "src", {"cm.yaml": configmap_yaml("rotated", namespace, a="1")})
 
     with DaemonProcess([str(src), "--name", f"rot-{secrets.token_hex(3)}", "--interval", "5m"], str(config), tmp_path) as d:
         d.wait_ready(60)
@@ -68,7 +63,7 @@ def test_a_rotated_token_file_is_picked_up_by_a_running_daemon(kubeconfig, clust
         wait_until(lambda: cluster.get_or_none(f"/api/v1/namespaces/{namespace}/serviceaccounts/old-sa") is None, 10,
                    what="old service account gone")
 
-        (src / "cm.yaml").write_text(configmap(namespace, "2"))
+        (src / "cm.yaml").write_text(configmap_yaml("rotated", namespace, a="2"))
         wait_until(lambda: data(cluster, namespace) == {"a": "2"}, 30, what=f"apply with the rotated token; log:\n{d.log()}")
         assert "token file" in d.log() and "changed" in d.log()
         assert d.terminate() == 0

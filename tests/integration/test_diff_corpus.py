@@ -14,7 +14,6 @@ import copy
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +31,7 @@ from kubesync.model import LAST_APPLIED_ANNOTATION, ActionType, ObjectRef
 from kubesync.plan import owned_object, plan_object
 from kubesync.sync import Planned
 from tests.support.harness import SyncHarness
+from tests.support.manifests import crd, crd_path, write, yaml_text
 from tests.support.waits import settle
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -490,33 +490,13 @@ spec:
             - {name: backup, image: "registry.example.com/pg-backup:3.2", args: [--compress]}
 """
 
-CUSTOM_RESOURCE = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: backuppolicies.changes-__SUFFIX__.example.com}
-spec:
-  group: changes-__SUFFIX__.example.com
-  scope: Namespaced
-  names: {kind: BackupPolicy, plural: backuppolicies, singular: backuppolicy, listKind: BackupPolicyList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                schedule: {type: string}
-                retention:
-                  type: object
-                  properties:
-                    days: {type: integer, default: 7}
-                    keepLast: {type: integer, default: 3}
-                compression: {type: string, default: gzip}
-                threshold: {type: number}
+CUSTOM_RESOURCE = yaml_text(crd("changes-__SUFFIX__.example.com", "BackupPolicy", {
+    "schedule": {"type": "string"},
+    "retention": {"type": "object", "properties": {
+        "days": {"type": "integer", "default": 7}, "keepLast": {"type": "integer", "default": 3}}},
+    "compression": {"type": "string", "default": "gzip"},
+    "threshold": {"type": "number"},
+}, plural="backuppolicies")) + """\
 ---
 apiVersion: changes-__SUFFIX__.example.com/v1
 kind: BackupPolicy
@@ -745,7 +725,7 @@ def test_changed_removed_added_and_drifted_fields_give_exact_patches(cluster, na
                 assert step.lacks_field not in fs.paths(), f"{case.kind}, {step.label}: {step.lacks_field} still recorded"
     finally:
         if docs[0]["kind"] == "CustomResourceDefinition":
-            cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{docs[0]['metadata']['name']}")
+            cluster.request("DELETE", crd_path(docs[0]["metadata"]["name"]))
 
 
 # ----------------------------------------------------------------------------- 3. known gaps
@@ -779,9 +759,7 @@ immutible: true                 # a typo: 1.20 has no strict field validation an
 
 
 def test_fields_the_server_drops_are_not_a_perpetual_change(cluster, namespace, tmp_path):
-    folder = tmp_path / "dropped"
-    folder.mkdir()
-    (folder / "objects.yaml").write_text(DROPPED_BY_THE_SERVER)
+    folder = write(tmp_path / "dropped", {"objects.yaml": DROPPED_BY_THE_SERVER})
     sync = Sync(cluster, folder, namespace)
     sync.apply()
     again = sync.plan()
@@ -790,44 +768,23 @@ def test_fields_the_server_drops_are_not_a_perpetual_change(cluster, namespace, 
     assert any("/immutible" in w and "the server ignores" in w for w in again.plan.warnings), again.plan.warnings
 
 
-CRD_WITH_ZERO_VALUES = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: probes.zero-__SUFFIX__.example.com}
-spec:
-  group: zero-__SUFFIX__.example.com
-  scope: Namespaced
-  names: {kind: Probe, plural: probes, singular: probe, listKind: ProbeList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      deprecated: false
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              nullable: false
-              properties:
-                count: {type: integer, minimum: 0, exclusiveMinimum: false}
-                tags: {type: array, uniqueItems: false, items: {type: string}}
-"""
+# Every schema field here is at its zero value, which the server does not store.
+CRD_WITH_ZERO_VALUES = yaml_text(crd("zero-__SUFFIX__.example.com", "Probe", {
+    "count": {"type": "integer", "minimum": 0, "exclusiveMinimum": False},
+    "tags": {"type": "array", "uniqueItems": False, "items": {"type": "string"}},
+}, version_fields={"deprecated": False}, spec_fields={"nullable": False}))
 
 
 def test_crd_schema_zero_values_the_server_omits_are_no_change(cluster, namespace, tmp_path):
     suffix = namespace[-6:]
-    folder = tmp_path / "crd"
-    folder.mkdir()
-    (folder / "crd.yaml").write_text(CRD_WITH_ZERO_VALUES.replace("__SUFFIX__", suffix))
+    folder = write(tmp_path / "crd", {"crd.yaml": CRD_WITH_ZERO_VALUES.replace("__SUFFIX__", suffix)})
     sync = Sync(cluster, folder, namespace)
     try:
         sync.apply()
         again = sync.plan()
         assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
     finally:
-        cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/probes.zero-{suffix}.example.com")
+        cluster.request("DELETE", crd_path(f"probes.zero-{suffix}.example.com"))
 
 
 ENV_ORDER = """\
@@ -849,9 +806,7 @@ spec:
 
 def test_env_order_of_the_source_reaches_the_cluster(cluster, namespace, tmp_path):
     """`$(VAR)` only sees variables defined before it: a variable added in front must land in front."""
-    folder = tmp_path / "env"
-    folder.mkdir()
-    (folder / "deploy.yaml").write_text(ENV_ORDER)
+    folder = write(tmp_path / "env", {"deploy.yaml": ENV_ORDER})
     sync = Sync(cluster, folder, namespace)
     sync.apply()
     # BASE_DIR must come first for $(BASE_DIR) to expand in DATA_DIR

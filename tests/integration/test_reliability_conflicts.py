@@ -15,6 +15,8 @@ from kubesync.plan import WAVES
 from kubesync.settings import SyncConfig
 from kubesync.sources import SourceSpec, load
 from kubesync.sync import Pipeline
+from tests.support.manifests import configmap, deployment, write
+from tests.support.waits import wait_for
 
 N = 24
 COLLIDING = {f"cm-{i:02d}" for i in range(0, N, 4)}  # the other client also writes our key here
@@ -24,13 +26,9 @@ CONFLICT_FAILURE = "still changing concurrently after"
 
 def write_source(folder, version: int) -> None:
     """v1: ConfigMaps without data. v2: data and an annotation of ours."""
-    docs = []
-    for i in range(N):
-        doc = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02d}\n"
-        if version == 2:
-            doc += "  annotations:\n    example.com/owner: payments\ndata:\n  greeting: v2\n"
-        docs.append(doc)
-    (folder / "app.yaml").write_text("---\n".join(docs))
+    v2 = version == 2
+    write(folder, {"app.yaml": [configmap(f"cm-{i:02d}", {"greeting": "v2"} if v2 else None,
+                                          annotations={"example.com/owner": "payments"} if v2 else None) for i in range(N)]})
 
 
 class Storm:
@@ -178,13 +176,11 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
     spec = SyncConfig(name=sync, source=SourceSpec(path=str(folder)), namespace=namespace, inventory_namespace=namespace)
 
     def source(greeting: str, replicas: int) -> None:
-        (folder / "app.yaml").write_text(
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: busy\ndata:\n  greeting: {greeting}\n---\n"
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
-            f"  annotations: {{kubesync.io/wave: '{WAVES['ConfigMap']}'}}\n"  # one step with the ConfigMap: both report
-            f"spec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n"
-            "  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: 'nginx:1.25'}]\n"
-        )
+        write(folder, {"app.yaml": [
+            configmap("busy", {"greeting": greeting}),
+            # in one step with the ConfigMap: both report
+            deployment(replicas=replicas, annotations={"kubesync.io/wave": str(WAVES["ConfigMap"])}),
+        ]})
 
     def plan():
         discovery = Discovery(client)
@@ -209,11 +205,21 @@ def test_a_conflict_is_retried_against_a_fresh_read_not_one_taken_before_the_bac
             stop.wait(0.06)
 
     paths = (f"/api/v1/namespaces/{namespace}/configmaps/busy", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+
+    def version(path: str) -> str:
+        return cluster.get(path)["metadata"]["resourceVersion"]
+
+    planned = {path: version(path) for path in paths}  # the busy controller has not started yet
+
+    def stale_now() -> bool:
+        """Both objects written by the busy controller since the plan read them."""
+        return all(version(path) != planned[path] for path in paths)
+
     threads = [threading.Thread(target=busy_controller, args=(p,), name="busy-controller", daemon=True) for p in paths]
     for t in threads:
         t.start()
     try:
-        time.sleep(0.3)  # the plan is stale now
+        wait_for(stale_now, 10, interval=0.02, what="the plan is stale")
         report = Pipeline(client, discovery).apply(stale, ApplySettings())
     finally:
         stop.set()

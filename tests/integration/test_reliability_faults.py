@@ -4,12 +4,9 @@ converges with nothing lost and nothing duplicated, and a plan after it is empty
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +16,7 @@ from kubesync.cluster.client import ClientSettings
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
 from tests.support.harness import SyncHarness
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.manifests import configmap, deployment, write
 
 N_CONFIGMAPS = 200
 N_DEPLOYMENTS = 3
@@ -29,25 +25,11 @@ CLI_TIMEOUT = 240
 
 def write_source(folder):
     """200 ConfigMaps in four files and three Deployments: enough for an apply to take a while."""
-    folder.mkdir(exist_ok=True)
     for f in range(4):
-        docs = [
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03d}\ndata:\n  index: '{i}'\n  tag: v1\n"
-            for i in range(f * 50, (f + 1) * 50)
-        ]
-        (folder / f"configmaps-{f}.yaml").write_text("---\n".join(docs))
-    docs = [
-        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  replicas: 1\n"
-        f"  selector: {{matchLabels: {{app: web-{i}}}}}\n  template:\n    metadata: {{labels: {{app: web-{i}}}}}\n"
-        f"    spec:\n      containers: [{{name: web, image: 'nginx:1.25'}}]\n"
-        for i in range(N_DEPLOYMENTS)
-    ]
-    (folder / "deployments.yaml").write_text("---\n".join(docs))
+        write(folder, {f"configmaps-{f}.yaml": [configmap(f"cm-{i:03d}", {"index": i, "tag": "v1"})
+                                               for i in range(f * 50, (f + 1) * 50)]})
+    write(folder, {"deployments.yaml": [deployment(f"web-{i}", container={"name": "web"}) for i in range(N_DEPLOYMENTS)]})
     return folder
-
-
-def cli(*args: str, kubeconfig: str) -> list[str]:
-    return [sys.executable, "-m", "kubesync", *args, "--kubeconfig", kubeconfig, "--no-color"]
 
 
 def run_cli(*args: str, kubeconfig: str) -> subprocess.CompletedProcess:
@@ -108,7 +90,7 @@ def test_apiserver_killed_mid_apply_then_rerun_converges_without_loss_or_duplica
     # Output goes to files: the plan of 203 creates is bigger than a pipe's buffer.
     out, err = tmp_path / "first.out", tmp_path / "first.err"
     with open(out, "w") as stdout_f, open(err, "w") as stderr_f:
-        first = subprocess.Popen(cli(*args, kubeconfig=kubeconfig), cwd=REPO_ROOT, stdout=stdout_f, stderr=stderr_f)
+        first = support_cli.popen(*args, "--kubeconfig", kubeconfig, "--no-color", stdout=stdout_f, stderr=stderr_f)
     try:
         seen = wait_until_objects_exist(fault_cluster, fault_namespace, sync, first)
         api = fault_plane.component("kube-apiserver")

@@ -4,24 +4,19 @@ modified or deleted, whatever the flags."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from kubesync.cluster.api import Client
 from kubesync.cluster import inventory as stored_inventory
 from tests.support import cli as support_cli
+from tests.support.manifests import configmap, write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubesync(*args: str, kubeconfig: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return support_cli.run(*args, "--kubeconfig", kubeconfig, "--no-color", timeout=timeout)
-
-
-def configmap(name: str, value: str = "ours") -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: {value}\n"
 
 
 NAMES = ("alpha", "bravo", "charlie", "delta")
@@ -31,7 +26,7 @@ def write_all(folder, names=NAMES):
     for f in folder.iterdir():
         f.unlink()
     for n in names:
-        (folder / f"{n}.yaml").write_text(configmap(n))
+        write(folder, {f"{n}.yaml": configmap(n, {"k": "ours"})})
 
 
 def live_uids(cluster, namespace: str, sync: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubesync.cluster.api import Client, Observer
 from kubesync.cluster.client import JSON_PATCH
@@ -20,42 +19,19 @@ from kubesync.cluster.discovery import Discovery
 from kubesync.cluster.openapi import SchemaCache, cache_root
 from kubesync.model import ActionType
 from tests.integration.test_diff_corpus import Sync, describe, server_version
+from tests.support.manifests import configmap, crd, crd_path, deployment, write, yaml_text
 
-CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gateways.listmap-__SUFFIX__.example.com}
-spec:
-  group: listmap-__SUFFIX__.example.com
-  scope: Namespaced
-  names: {kind: Gateway, plural: gateways, singular: gateway, listKind: GatewayList}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                listeners:
-                  type: array
-                  x-kubernetes-list-type: map
-                  x-kubernetes-list-map-keys: [name]
-                  items:
-                    type: object
-                    required: [name]
-                    properties:
-                      name: {type: string}
-                      port: {type: integer}
-                      protocol: {type: string, default: HTTP}
-                addresses:
-                  type: array
-                  x-kubernetes-list-type: set
-                  items: {type: string}
-"""
+def gateways(suffix: str) -> dict:
+    """A CRD whose `listeners` are a list-map keyed by name and whose `addresses` are a set."""
+    return crd(f"listmap-{suffix}.example.com", "Gateway", {
+        "listeners": {
+            "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+            "items": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string"}, "port": {"type": "integer"}, "protocol": {"type": "string", "default": "HTTP"}}},
+        },
+        "addresses": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+    })
+
 
 GATEWAY = """\
 apiVersion: listmap-__SUFFIX__.example.com/v1
@@ -89,7 +65,7 @@ def wait_served(cluster, api_version: str, kind: str, wait_for) -> None:
 def install_crd(cluster, suffix: str, wait_for) -> None:
     """Install the CRD and wait until it is served, and (1.27+) until its schema is published in
     OpenAPI v3, which happens a moment after discovery lists it: a CRD installed long before the sync."""
-    cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=yaml.safe_load(CRD.replace("__SUFFIX__", suffix)))
+    cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=gateways(suffix))
     wait_served(cluster, f"listmap-{suffix}.example.com/v1", "Gateway", wait_for)
     if server_version(cluster) >= (1, 27):
         wait_for(lambda: published(cluster, f"apis/listmap-{suffix}.example.com/v1", "Gateway"), 30)
@@ -138,7 +114,7 @@ def test_list_map_entry_added_by_another_writer_survives(cluster, namespace, tmp
     folder = tmp_path / "src"
     folder.mkdir()
     if crd_in_source:
-        (folder / "crd.yaml").write_text(CRD.replace("__SUFFIX__", suffix))
+        (folder / "crd.yaml").write_text(yaml_text(gateways(suffix)))
     else:
         install_crd(cluster, suffix, wait_for)
     source = GATEWAY.replace("__SUFFIX__", suffix)
@@ -147,32 +123,15 @@ def test_list_map_entry_added_by_another_writer_survives(cluster, namespace, tmp
         check_foreign_entries_survive(cluster, folder, namespace,
                                       f"/apis/listmap-{suffix}.example.com/v1/namespaces/{namespace}/gateways/edge", source)
     finally:
-        cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.listmap-{suffix}.example.com")
+        cluster.request("DELETE", crd_path(f"gateways.listmap-{suffix}.example.com"))
 
 
-APP = """\
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: settings}
-data: {a: b}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx:1.25, ports: [{containerPort: 80}]}]
-"""
+APP = yaml_text(configmap("settings", {"a": "b"}), deployment(replicas=None, container={"ports": [{"containerPort": 80}]}))
 
 
 def test_schemas_are_read_once_then_a_warm_cache_costs_no_openapi_request(client, cluster, namespace, tmp_path):
     recording = Recording()
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "app.yaml").write_text(APP)
+    folder = write(tmp_path / "app", {"app.yaml": APP})
     sync = Sync(client.scoped(recording), folder, namespace)
     sync.plan()
     cold = recording.openapi()
@@ -222,9 +181,7 @@ rules:
 
 def test_cluster_scoped_object_carrying_a_namespace_is_applied_with_a_warning(cluster, namespace, tmp_path):
     suffix = namespace[-6:]
-    folder = tmp_path / "cr"
-    folder.mkdir()
-    (folder / "role.yaml").write_text(CLUSTER_SCOPED_WITH_NAMESPACE.replace("__SUFFIX__", suffix))
+    folder = write(tmp_path / "cr", {"role.yaml": CLUSTER_SCOPED_WITH_NAMESPACE.replace("__SUFFIX__", suffix)})
     sync = Sync(cluster, folder, namespace)
     path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ns-carrying-{suffix}"
     try:
@@ -261,9 +218,7 @@ binaryData: {empty-bytes: ""}
 
 
 def test_empty_secret_and_configmap_values_are_no_perpetual_change(cluster, namespace, tmp_path):
-    folder = tmp_path / "empty"
-    folder.mkdir()
-    (folder / "objects.yaml").write_text(EMPTY_VALUES)
+    folder = write(tmp_path / "empty", {"objects.yaml": EMPTY_VALUES})
     sync = Sync(cluster, folder, namespace)
     sync.apply()
     live = cluster.get(f"/api/v1/namespaces/{namespace}/secrets/empty-values")

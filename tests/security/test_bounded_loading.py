@@ -17,6 +17,7 @@ import pytest
 from kubesync.errors import ManifestError, SourceError
 from kubesync.manifests import SourceFile, load_files
 from kubesync.sources import SourceSpec, load
+from tests.support.manifests import write
 
 BOMB_LEVELS = 10  # 9 ** 10 = 3.5 billion strings from a 539-byte file
 
@@ -149,12 +150,10 @@ def test_a_newline_in_a_file_name_cannot_forge_a_line(tmp_path):
 
 
 def test_a_symlink_out_of_the_folder_is_refused_naming_the_link(tmp_path):
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "stolen.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\nstringData: {k: v}\n")
-    source = tmp_path / "source"
-    source.mkdir()
-    (source / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
+    outside = write(tmp_path / "outside", {
+        "stolen.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: stolen}\nstringData: {k: v}\n",
+    })
+    source = write(tmp_path / "source", {"ok.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n"})
     (source / "link").symlink_to(outside)
     (source / "file.yaml").symlink_to(outside / "stolen.yaml")
     with pytest.raises(ManifestError) as info:
@@ -171,10 +170,10 @@ def test_a_git_kustomization_checkout_stops_at_the_source_size(tmp_path):
     """The kustomize checkout of a commit is written to disk: it is bounded like any read."""
     import subprocess as sp
 
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
-    (repo / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    repo = write(tmp_path / "repo", {
+        "kustomization.yaml": "resources: [cm.yaml]\n",
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    })
     (repo / "blob.bin").write_bytes(b"x" * 5000)
     sp.run(["git", "init", "-q"], cwd=repo, check=True)
     sp.run(["git", "add", "."], cwd=repo, check=True)

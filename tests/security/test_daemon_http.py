@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, wait_until
 from tests.support.git import init_repo
+from tests.support.manifests import write
 
 MIB = 1 << 20
 UNREACHABLE = """apiVersion: v1
@@ -103,9 +104,7 @@ def secret_file(tmp_path) -> tuple[str, str]:
 
 
 def folder_source(tmp_path) -> str:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n")
+    src = write(tmp_path / "src", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n"})
     return str(src)
 
 
@@ -177,9 +176,10 @@ def test_200_clients_that_never_finish_their_headers_hold_no_thread_and_are_drop
         clients.append(s)
     opened = time.monotonic()
     try:
-        time.sleep(0.5)
+        # Still serving everyone else; and this answer comes after the server accepted the 200
+        # connections queued before it, so any thread one of them would hold exists by now.
+        assert daemon.http("/healthz")[0] == 200
         assert threads(daemon) <= idle_threads + 3, f"{threads(daemon)} threads, {idle_threads} before"
-        assert daemon.http("/healthz")[0] == 200  # still serving everyone else
         for s in clients:  # a byte now and then does not extend the deadline
             s.sendall(b"a")
         for s in clients:
@@ -195,20 +195,44 @@ def test_200_clients_that_never_finish_their_headers_hold_no_thread_and_are_drop
 # --- finding 3: authenticated receivers -----------------------------------------------------------------
 
 
-def fetches(trace: Path) -> int:
-    return trace.read_text().count("built-in: git fetch") if trace.exists() else 0
+PROBE = "probe"
 
 
 @pytest.fixture
 def git_daemon(tmp_path, unreachable, secret_file):
-    """A daemon syncing a git URL (through the clone cache and `git fetch`), with every git command traced."""
-    repo_dir = tmp_path / "remote"
-    init_repo(repo_dir, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '1'}\n"})
+    """A daemon syncing a git URL as `shop` (through the clone cache and `git fetch`) and another as
+    `probe` (see `probed`), with every git command traced; once both have run (each first run fills
+    its clone cache). Yields the daemon and a count of shop's fetches so far."""
+    remotes = {}
+    for sync in ("shop", PROBE):
+        remotes[sync] = tmp_path / f"{sync}-remote"
+        init_repo(remotes[sync], {"cm.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {sync}}}\ndata: {{a: '1'}}\n"})
     trace = tmp_path / "git-trace"
-    args = ["--repo", f"file://{repo_dir}", "--ref", "main", "--name", "shop", "--interval", "5m",
-            "--receiver-secret-file", secret_file[1]]
+    config = tmp_path / "kubesync.yaml"
+    config.write_text(json.dumps({"syncs": [
+        {"name": sync, "source": {"repo": f"file://{remote}", "ref": "main"}, "interval": "5m"} for sync, remote in remotes.items()]}))
+
+    def fetches() -> int:
+        lines = trace.read_text().splitlines() if trace.exists() else []
+        return sum(1 for line in lines if "built-in: git fetch" in line and f"file://{remotes['shop']} " in line)
+
+    args = ["--config", str(config), "--receiver-secret-file", secret_file[1]]
     with DaemonProcess(args, unreachable, tmp_path, env={"GIT_TRACE": str(trace)}) as d:
-        yield started(d), trace
+        started(d).wait_every_sync_ran(60)
+        yield d, fetches
+
+
+def probed(d: DaemonProcess, secret: str) -> None:
+    """Push to `probe` and wait until the run the push causes has ended. The receiver's timers fire in
+    order, so a trigger of shop pending when this push came fired first, and went the same way the
+    probe's then went (a poke of its poller, a fetch, a run) in the time the probe's run also took."""
+    def pushed() -> int:
+        runs = (d.json(f"/api/v1/syncs/{PROBE}/runs") or {}).get("runs", [])
+        return sum(1 for run in runs if {"git", "webhook"} & set(run["triggers"]))
+
+    before = pushed()
+    assert post(d, b"{}", {"Authorization": f"Bearer {secret}"}, sync=PROBE) == 202
+    wait_until(lambda: pushed() > before, 30, what="the end of the probe's pushed run")
 
 
 def post(d: DaemonProcess, body: bytes, headers: dict[str, str], sync: str = "shop") -> int:
@@ -226,12 +250,11 @@ def pushed_runs(d: DaemonProcess) -> float:
 
 
 def test_unauthenticated_and_forged_triggers_are_refused_and_fetch_nothing(git_daemon, secret_file):
-    d, trace = git_daemon
+    d, fetches = git_daemon
     secret = secret_file[0]
     body = b'{"ref": "refs/heads/main"}'
-    wait_until(lambda: fetches(trace), 20, what="the first fetch")
-    time.sleep(1)
-    before = fetches(trace)
+    assert fetches()  # the first run's
+    before = fetches()
     attempts = {
         "nothing": ({}, 401),
         "wrong bearer": ({"Authorization": "Bearer " + secret[:-1] + "x"}, 403),
@@ -245,17 +268,16 @@ def test_unauthenticated_and_forged_triggers_are_refused_and_fetch_nothing(git_d
     for what, (headers, status) in attempts.items():
         assert post(d, body, headers) == status, what
     assert post(d, body, {}, sync="no-such-sync") == 401  # no way to list sync names without the secret
-    time.sleep(3)  # well past the coalescing window: nothing was scheduled
-    assert fetches(trace) == before
+    probed(d, secret)  # anything those requests had scheduled has run by now
+    assert fetches() == before
     assert not pushed_runs(d)
 
 
 def test_a_burst_of_100_valid_posts_causes_at_most_one_extra_fetch(git_daemon, secret_file):
-    d, trace = git_daemon
+    d, fetches = git_daemon
     secret = secret_file[0]
-    wait_until(lambda: fetches(trace), 20, what="the first fetch")
-    time.sleep(1)
-    before = fetches(trace)
+    assert fetches()  # the first run's
+    before = fetches()
 
     def one(i: int) -> int:
         body = json.dumps({"ref": "refs/heads/main", "delivery": i}).encode()
@@ -265,10 +287,10 @@ def test_a_burst_of_100_valid_posts_causes_at_most_one_extra_fetch(git_daemon, s
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(one, range(100))) == {202}
-    wait_until(lambda: fetches(trace) > before, 15, what="the coalesced fetch")
+    wait_until(lambda: fetches() > before, 15, what="the coalesced fetch")
     wait_until(lambda: pushed_runs(d), 20, what="the run the push caused")
-    time.sleep(2)
-    assert fetches(trace) == before + 1
+    probed(d, secret)  # a second fetch or run the burst had scheduled would have come by now
+    assert fetches() == before + 1
     assert pushed_runs(d) == 1
 
 
@@ -312,11 +334,25 @@ def served():
 
     triggered: list[str] = []
     hooks = Hooks(health=lambda: (True, {"ok": True}), ready=lambda: (True, {"ready": True}), metrics=lambda: b"",
-                  trigger=triggered.append, syncs=lambda: {"shop"})
+                  trigger=triggered.append, syncs=lambda: {"shop", PROBE})
     http = HttpSettings(header_timeout=2, body_timeout=2, max_body=4096)
     server = StatusServer("127.0.0.1:0", build_app(hooks, http, ReceiverSettings(secret=FUZZ_SECRET, quiet=0.05)), http).start()
     yield server, triggered
     server.stop()
+
+
+def fired(server, triggered: list[str]) -> list[str]:
+    """The triggers the receiver has fired, once every one it had pending has fired: a push for
+    `probe` fires after all of those (the receiver's timers run in order), so this waits for it.
+    Without the probes."""
+    host, port = server.sock.getsockname()[:2]
+    probes = triggered.count(PROBE)
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(_raw_request("POST", f"/webhook/{PROBE}", [("Authorization", "Bearer " + FUZZ_SECRET.decode()),
+                                                             ("Content-Length", "0")], b""))
+        assert s.recv(100).startswith(b"HTTP/1.1 202 ")
+    wait_until(lambda: triggered.count(PROBE) > probes, 10, interval=0.01, what="the probe's trigger")
+    return [t for t in triggered if t != PROBE]
 
 
 def _fuzz_strategies():
@@ -369,8 +405,8 @@ def test_fuzzing_the_receiver_finds_no_server_error(served):
     started = time.monotonic()
     one()
     assert time.monotonic() - started < 30
-    time.sleep(0.3)
-    assert set(triggered) <= {"shop"} and (202 in statuses or not triggered)  # only an authenticated POST triggers
+    shops = fired(server, triggered)
+    assert set(shops) <= {"shop"} and (202 in statuses or not shops)  # only an authenticated POST triggers
     assert {400, 401, 404}.issubset(statuses), statuses  # the fuzzing reached the parser, the auth and the router
 
 
@@ -405,8 +441,7 @@ def test_readyz_is_503_naming_the_failed_sync_without_its_error(kubeconfig, name
 def test_a_body_that_never_ends_is_cut_after_the_body_timeout(served):
     server, triggered = served
     host, port = server.sock.getsockname()[:2]
-    time.sleep(0.3)
-    before = len(triggered)
+    before = len(fired(server, triggered))  # what earlier tests left pending has fired
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n"
                   b"Authorization: Bearer " + FUZZ_SECRET + b"\r\n\r\n" + b"{" * 10)
@@ -415,5 +450,4 @@ def test_a_body_that_never_ends_is_cut_after_the_body_timeout(served):
         waited = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     assert 1.5 < waited < 6, waited  # the fixture's body timeout is 2s
-    time.sleep(0.3)
-    assert len(triggered) == before
+    assert len(fired(server, triggered)) == before

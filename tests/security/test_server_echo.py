@@ -11,20 +11,17 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import os
 import secrets
 import ssl
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from kubesync.errors import ClusterError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support import cli as support_cli
+from tests.support.manifests import write
 
 
 def b64(text: str) -> str:
@@ -113,11 +110,8 @@ def test_a_webhook_quoting_a_secret_value_is_scrubbed_from_errors_and_logs(kubec
         f"data: {{token: {b64(token)}}}\n"
     )
     for log_format in ("text", "json"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "kubesync", "apply", str(folder), "-n", namespace, "--name", "echo", "--yes",
-             "--kubeconfig", kubeconfig, "--debug", "--log-format", log_format],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-        )
+        proc = support_cli.run("apply", folder, "-n", namespace, "--name", "echo", "--yes", "--kubeconfig", kubeconfig,
+                               "--debug", "--log-format", log_format)
         captured = proc.stdout + proc.stderr
         assert proc.returncode == 1, captured
         assert "policy breach-list denied: " in proc.stderr  # the webhook's message is shown ...
@@ -132,14 +126,11 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
     token = f"canary-decode-{secrets.token_hex(8)}"
     encoded = b64(token)
     written = encoded[:12] + " " + encoded[12:]
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\ndata: {{token: '{written}'}}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "kubesync", "apply", str(folder), "-n", namespace, "--name", "decode", "--yes",
-         "--kubeconfig", kubeconfig, "--debug", "--log-format", "json"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
-    )
+    folder = write(tmp_path / "app", {
+        "secret.yaml": f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\ndata: {{token: '{written}'}}\n",
+    })
+    proc = support_cli.run("apply", folder, "-n", namespace, "--name", "decode", "--yes", "--kubeconfig", kubeconfig,
+                           "--debug", "--log-format", "json")
     captured = proc.stdout + proc.stderr
     assert proc.returncode == 1, captured
     assert "v1 Secret" in proc.stderr and "creds" in proc.stderr
@@ -149,13 +140,13 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
 
 def test_the_daemon_keeps_an_echoed_value_out_of_its_log_readyz_and_alerts(kubeconfig, namespace, denying_webhook, tmp_path):
     from tests.integration.daemon_harness import DaemonProcess, wait_until
-    from tests.integration.test_daemon_alerts import Receiver
+    from tests.support.webhooks import AlertReceiver
 
     password = f"canary-daemon-{secrets.token_hex(6)}"
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {password}}}\n")
-    hook = Receiver()
+    folder = write(tmp_path / "app", {
+        "secret.yaml": f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{password: {password}}}\n",
+    })
+    hook = AlertReceiver()
     args = [str(folder), "--name", "echo-daemon", "-n", namespace, "--interval", "5m", "--alert-webhook", hook.url,
             "--debug", "--log-format", "json"]
     try:

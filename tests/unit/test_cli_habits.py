@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-import sys
 
 import pytest
 
@@ -14,6 +12,7 @@ from kubesync.completion import bash, fish, zsh
 from kubesync.errors import PlanRefused, UsageError
 from kubesync.plan import PlanSettings, check_prune_source, source_after
 from kubesync.selector import matches, parse
+from tests.support import cli as support_cli
 
 
 def parsed(*argv):
@@ -126,7 +125,7 @@ def test_zsh_and_fish_completion():
 
 
 def test_completion_and_client_version_commands():
-    run = lambda *a: subprocess.run([sys.executable, "-m", "kubesync", *a], capture_output=True, text=True)  # noqa: E731
+    run = support_cli.run
     out = run("completion", "fish")
     assert out.returncode == 0 and out.stdout.startswith("# fish completion for kubesync")
     out = run("--color=never", "version", "--client")

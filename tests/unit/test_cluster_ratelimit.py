@@ -95,13 +95,19 @@ def test_threads_share_one_bucket():
 
 
 def test_a_waiting_thread_sleeps_and_does_not_hold_the_lock():
-    lim = RateLimiter(qps=2, burst=1)
+    sleeping = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        sleeping.set()
+        time.sleep(seconds)
+
+    lim = RateLimiter(qps=2, burst=1, sleep=sleep)
     lim.wait()
     done = threading.Event()
     t = threading.Thread(target=lambda: (lim.wait(), done.set()))
     start = time.monotonic()
     t.start()
-    time.sleep(0.05)
+    assert sleeping.wait(2)  # the second caller is in its sleep now
     assert lim._lock.acquire(timeout=0.1)  # the sleeper holds no lock meanwhile
     lim._lock.release()
     assert done.wait(2) and time.monotonic() - start >= 0.45

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from kubesync.daemon.notify import Alert, Notifier, Transitions, payload
 from kubesync.daemon.settings import AlertSettings
 from kubesync.health import Health, HealthStatus
+from tests.support.webhooks import AlertReceiver
 
 @pytest.fixture(autouse=True)
 def _propagate(monkeypatch):
@@ -100,41 +99,18 @@ def test_payload_formats():
     assert "sync shop failed" in slack["text"] and "sha256:0123456789ab)" in slack["text"]
 
 
-class Hook:
-    def __init__(self, statuses):
-        self.statuses = list(statuses)
-        self.bodies = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=secret"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def hook():
     hooks = []
 
     def make(statuses=()):
-        h = Hook(statuses)
+        h = AlertReceiver(statuses, query="token=secret")
         hooks.append(h)
         return h
 
     yield make
     for h in hooks:
-        h.server.shutdown()
-        h.server.server_close()
+        h.close()
 
 
 def test_delivery_retries_server_errors(hook, caplog):

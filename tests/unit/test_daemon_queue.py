@@ -6,6 +6,7 @@ import threading
 import time
 
 from kubesync.daemon.queue import WorkQueue
+from tests.support.waits import wait_for
 
 
 class Clock:
@@ -95,12 +96,10 @@ def test_one_slow_sync_does_not_starve_the_others():
     for t in threads:
         t.start()
     q.add("slow", "startup")
-    time.sleep(0.1)
+    wait_for(lambda: q.running() == 1, 5, interval=0.01, what="a worker runs the slow key")
     for i in range(20):
         q.add(f"fast-{i}", "startup")
-    deadline = time.monotonic() + 5
-    while len(ran) < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(ran) >= 20, 5, interval=0.01, what="the fast keys ran")
     assert sorted(ran) == sorted(f"fast-{i}" for i in range(20))  # all ran while "slow" held one worker
     release.set()
     q.close()
@@ -110,11 +109,20 @@ def test_one_slow_sync_does_not_starve_the_others():
 
 
 def test_close_wakes_every_waiting_worker():
-    q = WorkQueue()
+    waiting = threading.Event()
+
+    def clock() -> float:
+        # get() reads the clock with the queue's lock held, right before it waits: close() (which
+        # takes that lock) can only run once the worker is waiting.
+        if threading.current_thread() is not threading.main_thread():
+            waiting.set()
+        return time.monotonic()
+
+    q = WorkQueue(clock=clock)
     got = []
     t = threading.Thread(target=lambda: got.append(q.get()))
     t.start()
-    time.sleep(0.05)
+    assert waiting.wait(5)
     q.close()
     t.join(2)
     assert got == [None]

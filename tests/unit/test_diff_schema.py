@@ -10,6 +10,7 @@ import copy
 
 from kubesync.diff import diff, fieldset_of, normalize_desired
 from kubesync.diff.schema import KindSchema, from_crd, from_json, from_openapi, to_json
+from tests.support.manifests import crd
 
 V2 = {
     "definitions": {
@@ -71,34 +72,19 @@ V3 = {
     }
 }
 
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "routes.example.com"},
-    "spec": {
-        "group": "example.com",
-        "names": {"kind": "Route", "plural": "routes"},
-        "scope": "Namespaced",
-        "versions": [
-            {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                "type": "object",
-                "properties": {"spec": {"type": "object", "properties": {
-                    "backends": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "port"],
-                                 "items": {"type": "object", "required": ["name"], "properties": {
-                                     "name": {"type": "string"}, "port": {"type": "integer", "default": 80},
-                                     "weight": {"type": "integer", "default": 1}}}},
-                    "hosts": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
-                    "rules": {"type": "array", "items": {"type": "object"}},
-                    "env": {"type": "array", "x-kubernetes-list-type": "atomic", "items": {"type": "object"}},
-                    "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "owners": {"type": "object", "x-kubernetes-map-type": "atomic", "additionalProperties": {"type": "string"}},
-                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                }}},
-            }}},
-            {"name": "v0", "served": False, "storage": False, "schema": {"openAPIV3Schema": {"type": "object"}}},
-        ],
-    },
-}
+CRD = crd("example.com", "Route", {
+    "backends": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "port"],
+                 "items": {"type": "object", "required": ["name"], "properties": {
+                     "name": {"type": "string"}, "port": {"type": "integer", "default": 80},
+                     "weight": {"type": "integer", "default": 1}}}},
+    "hosts": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+    "rules": {"type": "array", "items": {"type": "object"}},
+    "env": {"type": "array", "x-kubernetes-list-type": "atomic", "items": {"type": "object"}},
+    "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+    "owners": {"type": "object", "x-kubernetes-map-type": "atomic", "additionalProperties": {"type": "string"}},
+    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+})
+CRD["spec"]["versions"].append({"name": "v0", "served": False, "storage": False, "schema": {"openAPIV3Schema": {"type": "object"}}})
 
 
 def route(**spec) -> dict:

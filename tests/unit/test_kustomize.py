@@ -13,6 +13,7 @@ from kubesync.errors import SourceError
 from kubesync.model import Origin
 from kubesync.sources import SourceSpec, load
 from kubesync.sources import kustomize
+from tests.support.manifests import configmap, deployment, write
 
 HAS_TOOL = bool(tools.is_built("kustomize") or shutil.which("kubectl"))
 needs_tool = pytest.mark.skipif(not HAS_TOOL, reason="neither the pinned kustomize (make tools) nor kubectl is installed")
@@ -27,18 +28,8 @@ def _no_home(tmp_path, monkeypatch):
 
 BASE = {
     "base/kustomization.yaml": "resources: [deployment.yaml, config.yaml]\n",
-    "base/deployment.yaml": """apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx:1.25}]
-""",
-    "base/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: base}\n",
+    "base/deployment.yaml": deployment(),
+    "base/config.yaml": configmap("settings", {"mode": "base"}),
     "overlays/prod/kustomization.yaml": """namePrefix: prod-
 namespace: shop
 commonLabels:
@@ -46,14 +37,6 @@ commonLabels:
 resources: [../../base]
 """,
 }
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def test_find_kustomization_prefers_kustomizes_own_order():

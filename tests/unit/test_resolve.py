@@ -7,6 +7,7 @@ import pytest
 from kubesync.errors import ResolveError
 from kubesync.model import Manifest, ObjectRef, Origin, ResourceType
 from kubesync.resolve import offline_lookup, resolve
+from tests.support.manifests import crd
 
 TYPES = {
     ("v1", "ConfigMap"): ResourceType("", "v1", "ConfigMap", "configmaps", True),
@@ -71,22 +72,12 @@ def test_built_in_api_the_server_does_not_serve_says_so_without_blaming_a_crd():
 
 
 def test_custom_resource_resolves_through_a_crd_in_the_same_source():
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Namespaced",
-            "names": {"kind": "Widget", "plural": "widgets"},
-            "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"scale": {}}}],
-        },
-    }
+    widgets = crd("example.com", "Widget", {}, version_fields={"subresources": {"scale": {}}})
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     lookups = dict(TYPES)
     lookups[("apiextensions.k8s.io/v1", "CustomResourceDefinition")] = ResourceType(
         "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
-    out = resolve([m(crd), m(widget)], lambda a, k: lookups.get((a, k)), "shop")
+    out = resolve([m(widgets), m(widget)], lambda a, k: lookups.get((a, k)), "shop")
     w = out[1]
     assert w.pending_crd and w.rtype.plural == "widgets" and w.rtype.has_scale
     assert w.ref.namespace == "shop"
@@ -114,18 +105,13 @@ def test_a_crd_of_the_source_speaks_for_its_custom_resources_over_the_server():
     from kubesync.diff.schema import KindSchema
     from kubesync.resolve import with_schemas
 
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
-                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                     "type": "object", "properties": {"spec": {"type": "object", "properties": {"parts": {
-                         "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
-                         "items": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}}]},
-    }
+    widgets = crd("example.com", "Widget", {"parts": {
+        "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
+        "items": {"type": "object", "properties": {"id": {"type": "string"}}}}})
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     types = {**TYPES, ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): ResourceType(
         "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)}
-    resolved = resolve([m(crd), m(widget), m(cm("c"))], lambda a, k: types.get((a, k)), "default")
+    resolved = resolve([m(widgets), m(widget), m(cm("c"))], lambda a, k: types.get((a, k)), "default")
     stale = KindSchema(lists={("spec", "parts"): {"type": "atomic"}})
     server = {("example.com/v1", "Widget"): stale, ("v1", "ConfigMap"): KindSchema(maps={("data",): "granular"})}
     out = {r.ref.kind: r for r in with_schemas(resolved, server)}

@@ -8,7 +8,7 @@ every create and update, in the reverse order. `kubesync.io/wave: "<int>"` overr
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 from kubesync.diff import diff as diff_objects
 from kubesync.diff import normalize_desired
@@ -32,7 +32,7 @@ from kubesync.model import (
     json_copy,
 )
 from kubesync.resolve import Resolved
-from kubesync.prune import PENDING, check_prune_safety, owned_uid, check_prune_source, owned_count, same_source, source_after  # noqa: F401
+from kubesync.prune import ADOPT_ANNOTATION, PENDING, adoption_asked, check_prune_safety, kept_by_adoption, owned_uid, squatted, check_prune_source, owned_count, same_source, source_after  # noqa: F401
 from kubesync.settings import PlanSettings
 
 # Ordering is a table: group_kind -> wave. Anything not listed (Ingress, HPA, custom resources,
@@ -191,8 +191,11 @@ def _risks_for_patch(ref: ObjectRef, patch: Sequence[dict], live: KubeObject | N
     return risks, note
 
 
-def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) -> tuple[Action | None, str | None]:
-    """The action for one desired object, or a conflict message when it belongs to someone else."""
+def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings,
+                recorded: Collection[tuple] | None = None) -> tuple[Action | None, str | None]:
+    """The action for one desired object, or a conflict message when it belongs to someone else.
+    `recorded`: the keys of the sync's inventory (pending ones too); a live object labelled as this
+    sync's but not among them is not ours (None: not checked, as for a plan made without an inventory)."""
     ref = r.ref
     wave = wave_of(ref, r.obj)
     rules = rules_for(ref, settings.ignore)
@@ -201,10 +204,14 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
         risks = [Risk.RBAC] if ref.group == RBAC_GROUP else []
         return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks)), None
     why = ownership(live, settings.sync)
+    claim = why is None and squatted(live, ref.key, recorded)
+    if claim:
+        why = ("carries this sync's labels but is not in its inventory (a label is no claim: pass --adopt, or "
+               f"annotate it {ADOPT_ANNOTATION}: \"true\" in the source, to take it over)")
     adopting = False
     if why is not None:
         unmanaged = not ((live.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL)
-        if not (settings.adopt and unmanaged):
+        if not (adoption_asked(r.obj, settings) and (unmanaged or claim)):
             return None, f"{r.manifest.origin}: {ref}: {why}; left alone"
         adopting = True
     meta = live.get("metadata") or {}
@@ -219,9 +226,11 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings) ->
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", ""),
     )
+    kept = kept_by_adoption(live, desired) if adopting else ""
     if not result.patch:
-        return Action(ActionType.NOOP, **common), None
+        return Action(ActionType.NOOP, note=kept, **common), None
     risks, note = _risks_for_patch(ref, result.patch, live, desired)
+    note = "; ".join(n for n in (note, kept) if n)
     if r.rtype.has_scale and all(op["path"] == "/spec/replicas" for op in result.patch):
         replicas = ((live.get("spec") or {}).get("replicas"), (desired.get("spec") or {}).get("replicas"))
         return Action(ActionType.SCALE, patch=tuple(result.patch), replicas=replicas, risks=tuple(risks), **common), None
@@ -346,6 +355,8 @@ def build_plan(
         from kubesync.selector import matches
 
         managed_live = {k: v for k, v in managed_live.items() if matches(settings.selector, v)}
+    inventory = list(inventory)
+    recorded = {e.ref.key for e in inventory}
     actions: list[Action] = []
     conflicts: list[str] = []
     sealed: list[str] = []
@@ -354,7 +365,7 @@ def build_plan(
             action, warning = plan_sealed(r, live.get(r.ref.key), settings)
             sealed += [warning] if warning else []
         else:
-            action, conflict = plan_object(r, live.get(r.ref.key), settings)
+            action, conflict = plan_object(r, live.get(r.ref.key), settings, recorded)
             conflicts += [conflict] if conflict else []
         if action is not None:
             actions.append(action)

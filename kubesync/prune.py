@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from kubesync.errors import PlanRefused
-from kubesync.model import InventoryEntry, KubeObject
+from kubesync.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, InventoryEntry, KubeObject
 from kubesync.settings import PlanSettings
+
+ADOPT_ANNOTATION = "kubesync.io/adopt"  # "true" on a desired object: take over the live one of that name
 
 PENDING = ""  # an inventory entry's uid before its create's answer came back
 FIELD_MANAGER = "kubesync"  # the manager of kubesync's writes (its User-Agent), as managedFields records it
@@ -78,3 +80,31 @@ def source_after(recorded: str, settings: PlanSettings) -> str:
     if not same_source(recorded, settings) and not (settings.prune and settings.adopt_source):
         return recorded
     return settings.source or recorded
+
+
+def squatted(live: KubeObject, key: tuple, recorded) -> bool:
+    """Labelled as this sync's (the caller checked the sync label) but in none of its inventory's entries,
+    pending ones included: a label is no claim, anyone who may create objects can set it."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return recorded is not None and key not in recorded and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+def adoption_asked(desired: KubeObject, settings: PlanSettings) -> bool:
+    """--adopt, or the source's own `kubesync.io/adopt: "true"` on the object (never the live object's)."""
+    annotations = (desired.get("metadata") or {}).get("annotations") or {}
+    return settings.adopt or str(annotations.get(ADOPT_ANNOTATION, "")).lower() == "true"
+
+
+def kept_by_adoption(live: KubeObject, desired: KubeObject) -> str:
+    """What taking over a live object keeps that the source does not say: extra containers, owner references."""
+    def containers(obj: KubeObject) -> dict[str, set[str]]:
+        spec = obj.get("spec") or {}
+        pod = ((spec.get("template") or {}).get("spec") or {}) if "template" in spec else spec
+        return {f: {c.get("name") for c in pod.get(f) or () if isinstance(c, dict)} for f in ("initContainers", "containers")}
+
+    mine, theirs = containers(desired), containers(live)
+    extra = [f"{f} {', '.join(sorted(str(n) for n in theirs[f] - mine[f]))}" for f in theirs if theirs[f] - mine[f]]
+    owners = [f"{o.get('kind')}/{o.get('name')}" for o in (live.get("metadata") or {}).get("ownerReferences") or ()
+              if isinstance(o, dict)]
+    kept = extra + ([f"ownerReferences {', '.join(owners)}"] if owners else [])
+    return f"adopting keeps what the source does not set: {'; '.join(kept)}" if kept else ""

@@ -24,10 +24,12 @@ import json
 import logging
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from kubesync import errors
 from kubesync.cluster import API, live
+from kubesync.cluster import requests as build
+from kubesync.inventory import INVENTORY_FOR_LABEL
 from kubesync.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, KubeObject, ObjectRef, ResourceType
 from kubesync.vocab import VOLATILE_METADATA, without_metadata
 
@@ -41,10 +43,20 @@ EventHandler = Callable[[str, KubeObject, bool], None]
 TypeKey = tuple[str, str]  # (apiVersion, kind)
 
 
+MAX_OBJECT_BYTES = 256 * 1024  # a cached object over this (as JSON) is dropped with a warning and read on demand
+LIST_PAGE = 50  # objects per page of the cache's LISTs: a page of hostile 1 MiB objects stays tens of MiB
+
+
 def fingerprint(obj: KubeObject) -> str:
     """A hash of what a person (or kubesync) sets: everything but status and bookkeeping."""
+    return _measured(obj)[0]
+
+
+def _measured(obj: KubeObject) -> tuple[str, int]:
+    """(fingerprint, size of the object as JSON), from one serialisation."""
     body = without_metadata(obj, VOLATILE_METADATA, drop_status=True)
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    text = json.dumps(body, sort_keys=True, default=str).encode()
+    return hashlib.sha256(text).hexdigest(), len(text)
 
 
 def version_number(rv: str | None) -> int | None:
@@ -59,12 +71,23 @@ def sync_of(obj: KubeObject) -> str:
     return str(((obj.get("metadata") or {}).get("labels") or {}).get(SYNC_LABEL) or "")
 
 
-class Store:
-    """The objects of one type: by key, with their fingerprints, indexed by sync label."""
+def owner_of(obj: KubeObject) -> str:
+    """The sync an object (or an inventory ConfigMap) is labelled for."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(SYNC_LABEL) or labels.get(INVENTORY_FOR_LABEL) or "")
 
-    def __init__(self) -> None:
+
+class Store:
+    """The objects of one type: by key, with their fingerprints, indexed by sync label. With `syncs`, only
+    the objects of those syncs (a label anyone can set must not fill the daemon's memory); objects over
+    `max_bytes` are dropped and noted in `oversized` (their readers LIST them)."""
+
+    def __init__(self, syncs: frozenset[str] | None = None, max_bytes: int = MAX_OBJECT_BYTES) -> None:
         self.objects: dict[tuple, tuple[KubeObject, str]] = {}
         self.by_sync: dict[str, set[tuple]] = {}
+        self.syncs = syncs
+        self.max_bytes = max_bytes
+        self.oversized: dict[str, set[tuple]] = {}  # sync -> keys of its objects too big to hold
 
     def put(self, event: str, obj: KubeObject) -> bool:
         """Keep (or drop) the object; True when the event changes it as we knew it."""
@@ -72,9 +95,17 @@ class Store:
         before = self.objects.pop(key, None)
         if before is not None:
             self.by_sync.get(sync_of(before[0]), set()).discard(key)
-        if event == "DELETED":
-            return True
-        fp = fingerprint(obj)
+        owner = owner_of(obj)
+        self.oversized.get(owner, set()).discard(key)
+        if event == "DELETED" or (self.syncs is not None and owner not in self.syncs):
+            return event == "DELETED"
+        fp, size = _measured(obj)
+        if size > self.max_bytes:
+            if key not in self.oversized.setdefault(owner, set()):
+                log.warning("%s: %d bytes, over the watch cache's %d; not cached, read when needed", ObjectRef.of(obj),
+                            size, self.max_bytes)
+            self.oversized[owner].add(key)
+            return before is not None
         self.objects[key] = (obj, fp)
         self.by_sync.setdefault(sync_of(obj), set()).add(key)
         if event == "ADDED":
@@ -91,7 +122,7 @@ class Informer:
     def __init__(self, cache: "WatchCache", rtype: ResourceType):
         self.cache = cache
         self.rtype = rtype
-        self.store = Store()
+        self.store = Store(cache.syncs, cache.max_object_bytes)
         self.lock = threading.Condition()
         self.rv = 0  # the newest resourceVersion the watch has shown (numeric servers)
         self.namespaced_only = False
@@ -135,14 +166,30 @@ class Informer:
 
     # -- one scope's loop -------------------------------------------------------------------------
 
+    def _pages(self, scope: str) -> Iterator[tuple[list[KubeObject], str]]:
+        """The LIST in small pages (each page's objects are dropped or kept before the next is read)."""
+        token = None
+        while True:
+            doc = self.cache.cluster.send(build.list_page(self.rtype, scope, SELECTOR, token, limit=LIST_PAGE))
+            meta = doc.get("metadata") or {}
+            items = [{**item, "apiVersion": self.rtype.api_version, "kind": self.rtype.kind} for item in doc.get("items") or ()]
+            token = meta.get("continue")
+            yield items, str(meta.get("resourceVersion") or "")
+            if not token:
+                return
+
     def _list(self, scope: str) -> str:
-        items, rv = self.cache.cluster.list(self.rtype, scope, selector=SELECTOR)
         events = []
+        present: set[tuple] = set()
+        rv = ""
+        for items, rv in self._pages(scope):
+            with self.lock:
+                for obj in items:
+                    present.add(ObjectRef.of(obj).key)
+                    changed = self.store.put("LISTED", obj)
+                    if ObjectRef.of(obj).key in self.store.objects:
+                        events.append(("LISTED", obj, changed))
         with self.lock:
-            present = set()
-            for obj in items:
-                present.add(ObjectRef.of(obj).key)
-                events.append(("LISTED", obj, self.store.put("LISTED", obj)))
             for key in [k for k in self.store.keys_in(scope) if k not in present]:
                 gone, _ = self.store.objects[key]
                 self.store.put("DELETED", gone)
@@ -212,10 +259,14 @@ class Informer:
 class WatchCache:
     """The informers of one cluster connection, shared by every sync of the daemon."""
 
-    def __init__(self, cluster: API, timeout: float = 60.0, wait: float = 30.0):
+    def __init__(self, cluster: API, timeout: float = 60.0, wait: float = 30.0, syncs: Iterable[str] | None = None,
+                 max_object_bytes: int = MAX_OBJECT_BYTES):
+        """`syncs`: the daemon's configured syncs, the only ones whose objects are held (None: every one)."""
         self.cluster = cluster
         self.timeout = timeout  # seconds one watch request stays open
         self.wait = wait  # seconds a reader waits for a type's first LIST before LISTing itself
+        self.syncs = frozenset(syncs) if syncs is not None else None
+        self.max_object_bytes = max_object_bytes
         self.stopped = threading.Event()
         self._informers: dict[TypeKey, Informer] = {}
         self._handlers: dict[str, EventHandler] = {}
@@ -313,7 +364,7 @@ class SyncView:
         """This sync's objects of one type (copies: callers may change them)."""
         namespaces = sorted(set(namespaces))
         inf = self._informer(rtype, namespaces)
-        if inf is None:
+        if inf is None or inf.store.oversized.get(self.sync):  # some of its objects are too big to cache
             return live.list_managed(self.cluster, rtype, namespaces, selector)
         with inf.lock:
             found = {k: inf.store.objects[k][0] for k in inf.store.by_sync.get(self.sync, ()) if k in inf.store.objects}
@@ -327,6 +378,8 @@ class SyncView:
         if inf is None:
             return self.cluster.get(rtype, namespace, name)
         key = (rtype.group, rtype.kind, namespace, name)
+        if any(key in keys for keys in inf.store.oversized.values()):
+            return self.cluster.get(rtype, namespace, name)
         with inf.lock:
             entry = inf.store.objects.get(key)
         return copy.deepcopy(entry[0]) if entry is not None else None

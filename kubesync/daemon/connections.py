@@ -89,13 +89,15 @@ class Connections:
     """Connects lazily (a sync whose context is broken fails alone) and once per context."""
 
     def __init__(self, kubeconfig: str | None, default_context: str | None, connect=None, settings=None, overrides=None,
-                 watch_timeout: float = 60.0):
+                 watch_timeout: float = 60.0, syncs=None):
+        """`syncs`: the daemon's configured sync names: the watch caches hold only their objects (None: all)."""
         self.kubeconfig = kubeconfig
         self.default_context = default_context
         self._connect = connect
         self.settings = settings  # ClientSettings: the daemon's request timeout and retry budget
         self.overrides = overrides  # kubeconfig.Overrides: --as, --as-group
         self.watch_timeout = watch_timeout
+        self.syncs = frozenset(syncs) if syncs is not None else None
         self._clusters: dict[str | None, object] = {}
         self._caches: dict[str | None, object] = {}
         self._discoveries: dict[str | None, SharedDiscovery] = {}
@@ -126,7 +128,7 @@ class Connections:
         context = context or self.default_context
         with self._lock:
             if context not in self._caches:
-                self._caches[context] = WatchCache(cluster, timeout=self.watch_timeout)
+                self._caches[context] = WatchCache(cluster, timeout=self.watch_timeout, syncs=self.syncs)
             return self._caches[context]
 
     def discovery(self, context: str | None = None) -> SharedDiscovery:

@@ -80,6 +80,7 @@ class SyncWorker:
         self.running = threading.Event()  # set while a run is in progress (draining waits for it)
         self._events_lock = threading.Lock()
         self._seen_while_running: list[KubeObject] = []  # changes the watch showed during the run
+        self._claimed: tuple[object, frozenset] = (None, frozenset())  # (the plan, the keys it claims)
         self._counting = None  # (cluster, this sync's scoped view of it): one per connection
         self._view: SyncView | None = None  # this sync's reads of the shared watch cache
         self.poller: GitPoller | None = None
@@ -214,6 +215,8 @@ class SyncWorker:
     def _on_event(self, kind: str, obj: KubeObject, changed: bool) -> None:
         """Health comes from here only: the watch delivers each object's versions in order, where a
         run's copies may be older than what the watch already showed."""
+        if not self._claims(obj):  # labelled as ours by someone, but not ours: no health, no alert, no run
+            return
         ref = str(ObjectRef.of(obj))
         self.reporter.report(HealthSeen(ref, None if kind == "DELETED" else assess(obj)))
         if not changed or self.stop.is_set():
@@ -225,6 +228,17 @@ class SyncWorker:
         if not self._is_mine(obj):
             self.reporter.report(ClusterChanged(ref, kind))
             self.wake("watch")
+
+    def _claims(self, obj: KubeObject) -> bool:
+        """Whether the sync claims the object: it is desired by, or in the inventory of, its last plan. A label
+        anyone can set claims nothing (before the first plan, every event counts: it cannot tell yet)."""
+        planned = self.history.planned
+        if planned is None:
+            return True
+        if self._claimed[0] is not planned:
+            keys = {r.ref.key for r in planned.resolved} | {e.ref.key for e in planned.inventory}
+            self._claimed = (planned, frozenset(keys))
+        return ObjectRef.of(obj).key in self._claimed[1]
 
     def _is_mine(self, obj: KubeObject) -> bool:
         """The event shows the version our own write produced: no need to run again for it."""

@@ -43,7 +43,8 @@ class Daemon:
         self.stop = threading.Event()
         self.metrics = Metrics()
         self.connections = connections or Connections(settings.kubeconfig, settings.context, settings=settings.client,
-                                                         overrides=settings.impersonate, watch_timeout=settings.watch_timeout)
+                                                         overrides=settings.impersonate, watch_timeout=settings.watch_timeout,
+                                                         syncs=[s.name for s in settings.syncs])
         self.leader = self._elector()
         self.notifier = Notifier(settings.alerts, may_send=self._may_send,
                                  on_result=lambda result: self.metrics.alerts.labels(result).inc())

@@ -95,12 +95,13 @@ def record_pending(cluster: API, planned: Planned) -> bool:
 def replanner(planned: Planned):
     """Re-diff one object against a fresh live copy (after a conflict)."""
     by_key = {r.ref.key: r for r in planned.resolved}
+    recorded = {e.ref.key for e in planned.inventory}  # what the sync owned before this run: a label is no claim
 
     def replan(action: Action, live: KubeObject | None) -> Action | None:
         r = by_key.get(action.ref.key)
         if r is None or planned.config is None:  # a deletion: the object changed under us; keep the uid precondition
             return action if live is not None else None
-        new, conflict = plan_object(r, live, planned.config.planning)
+        new, conflict = plan_object(r, live, planned.config.planning, recorded)
         if conflict:
             log.warning("%s", conflict)
         return new

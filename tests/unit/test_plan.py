@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -286,3 +287,24 @@ def test_a_pending_entry_owns_the_object_only_when_kubesync_wrote_it():
     plan = _plan([resolved(configmap("kept"), CM_T)], [ours, theirs], inv, PlanSettings(sync="shop", prune=True, max_prune=1.0))
     assert [(a.ref.name, a.uid) for a in plan.actions if a.type is ActionType.DELETE] == [("ours", "u1")]
     assert any("theirs: uid differs from the inventory" in w for w in plan.warnings)
+
+
+def test_an_object_labelled_as_ours_but_not_in_the_inventory_is_not_adopted_without_asking():
+    """A label is no claim (issue 31): an attacker's pre-created object with the sync's labels, an extra
+    container and an ownerReference is a conflict; --adopt or the source's annotation takes it over, and
+    the plan says what adoption keeps."""
+    desired = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+               "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "app", "image": "app:1"}]}}}}
+    squat = as_live(json.loads(json.dumps(desired)), uid="evil")
+    squat["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "kubesync", "kubesync.io/sync": "shop"}
+    squat["metadata"]["ownerReferences"] = [{"kind": "ConfigMap", "name": "attacker", "uid": "x", "apiVersion": "v1"}]
+    squat["spec"]["template"]["spec"]["containers"].append({"name": "miner", "image": "evil:1"})
+    deploy_t = ResourceType("apps", "v1", "Deployment", "deployments", True)
+    action, conflict = plan_object(resolved(desired, deploy_t), squat, S, recorded=set())
+    assert action is None and "carries this sync's labels but is not in its inventory" in conflict
+    assert plan_object(resolved(desired, deploy_t), squat, S, recorded={ObjectRef.of(squat).key})[1] is None  # ours
+    for settings, obj in ((PlanSettings(sync="shop", adopt=True), desired),
+                          (S, {**desired, "metadata": {**desired["metadata"], "annotations": {"kubesync.io/adopt": "true"}}})):
+        action, conflict = plan_object(resolved(obj, deploy_t), squat, settings, recorded=set())
+        assert conflict is None
+        assert "adopting keeps what the source does not set: containers miner; ownerReferences ConfigMap/attacker" in action.note

@@ -25,7 +25,7 @@ import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,14 +35,15 @@ from gitdb.exc import BadName, BadObject
 
 from kubesync.errors import SourceError, cut, printable
 from kubesync.manifests import SourceFile
+from kubesync.charts import desired_state
 from kubesync.model import DesiredState
-from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
-from kubesync.sources import kustomize
+from kubesync.sources.rendercache import CACHE, digest
+from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, SUPPORTED_SCHEMES, HelmOptions, SourceSpec, Target, clean_subpath, has_query_credential, is_url, redact
+from kubesync.sources import directory, helm, kustomize
 from kubesync.sources.directory import IGNORE_FILE, MAX_FILE_BYTES, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
     from kubesync.sources.keys import Keys
-    from kubesync.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -373,21 +374,57 @@ def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str, max_tota
 
 
 def read_commit(
-    opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None, allow_remote: bool = False
+    opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None, allow_remote: bool = False,
+    spec: "SourceSpec | None" = None, target: Target | None = None,
 ) -> FileSet:
-    """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
+    """The files of one commit (or its sub-folder): a kustomize or Helm rendering, or the tree's files
+    (with its Jsonnet programs evaluated)."""
     sub = clean_subpath(subpath)
     try:
         tree = _subtree(commit, sub, opened.display)
-        kfile = kustomize.find_kustomization(_name(item) for item in tree)
+        names = [_name(item) for item in tree]
+        kfile = kustomize.find_kustomization(names)
         if kfile:
             return _render(opened, commit, sub, kfile, max_total, allow_remote)
-        return read_tree(tree, printable(sub), max_total)
+        spec = spec or SourceSpec(repo=opened.display, subpath=sub or None, max_bytes=max_total)
+        if helm.is_chart(names):
+            return _rendered(opened, commit, sub, spec, target or Target(), chart=True)
+        fileset = read_tree(tree, printable(sub), max_total)
+        if fileset.jsonnet and not fileset.problems:
+            rendered = _rendered(opened, commit, sub, spec, target or Target(), chart=False, walked=fileset)
+            return replace(fileset, files=rendered.files)
+        return fileset
     except ValueError as e:  # gitpython refuses a tree entry git itself would not check out ('..', '.git', 'a/b')
         if "Invalid repository path" not in str(e):
             raise
         raise SourceError(f"{opened.display}@{commit.hexsha[:12]}: a tree entry of this commit is a path git refuses "
                           f"({printable(str(e).split('path', 1)[-1].strip())}); a crafted commit: nothing was read") from None
+
+
+def _rendered(opened: OpenRepo, commit: git.Commit, sub: str, spec: "SourceSpec", target: Target, *, chart: bool,
+              walked: FileSet | None = None) -> FileSet:
+    """A chart or the Jsonnet programs of a commit, rendered on a temporary checkout; cached by the commit
+    (its content never changes), the options and the target, so a steady resync checks nothing out."""
+    where = f"{opened.display}@{commit.hexsha[:12]}"
+    display = f"{where}:{sub}" if sub else where
+    target = target.resolved() if chart else Target()  # a Jsonnet program does not depend on the cluster
+    key = digest("git", opened.display, commit.hexsha, sub, chart, helm.options_key(spec.helm or HelmOptions()),
+                 repr(spec.jsonnet), target.key())
+    cached = CACHE.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    with tempfile.TemporaryDirectory(prefix="kubesync-render-") as tmp:
+        checkout = Path(tmp) / "repo"
+        checkout.mkdir()
+        materialize(commit.tree, checkout, spec.max_bytes)
+        folder = checkout / sub if sub else checkout
+        if chart:
+            fileset = replace(directory.chart_fileset(folder, checkout, display, spec, target), revision="")
+        else:
+            assert walked is not None
+            fileset = directory.with_jsonnet(walked, folder, checkout, spec, printable(sub), cacheable=False)
+    CACHE.put(key, fileset, sum(len(f.data) for f in fileset.files))
+    return fileset
 
 
 def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
@@ -400,7 +437,8 @@ def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
         opened.repo.close()
 
 
-def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, sealed_ok: bool = False) -> DesiredState:
+def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, sealed_ok: bool = False,
+         target: Target | None = None) -> DesiredState:
     """A git source as a validated DesiredState; the revision is the resolved commit sha."""
     from kubesync.sources import encrypted
 
@@ -409,9 +447,9 @@ def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, 
     opened = open_repo(spec.repo, fetch=fetch)
     try:
         commit = resolve(opened, spec.ref)
-        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote)
+        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote, spec, target)
     finally:
         opened.repo.close()
     manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
-    return DesiredState(manifests, spec.describe(), commit.hexsha, fileset.warnings)
+    return desired_state(manifests, spec.describe(), commit.hexsha, fileset.warnings, fileset.charts)

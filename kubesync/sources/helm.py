@@ -195,16 +195,20 @@ def render_folder(chart_dir: Path, boundary: Path, display: str, spec: SourceSpe
     target = target.resolved()
     chart = chart_meta(chart_dir, display)
     values = _values_files(chart_dir, boundary, options, chart.name)
+    revision = "sha256:" + digest(snapshot.copy_tree(chart_dir, None, boundary, display, max_bytes).digest, values,
+                                  options_key(options))[:16]
+    key = digest("helm", revision, target.key())
+    cached = CACHE.get(key)
+    if cached is not None:
+        return cached, revision  # type: ignore[return-value]
     with tempfile.TemporaryDirectory(prefix="kubesync-helm-") as tmp:
         work = Path(tmp)
         copy = snapshot.copy_tree(chart_dir, work / "chart" / chart_dir.name, boundary, display, max_bytes)
-        revision = "sha256:" + digest(copy.digest, values, options_key(options))[:16]
-        key = digest("helm", revision, target.key())
-        cached = CACHE.get(key)
-        if cached is None:
-            cached = render_copy(work / "chart" / chart_dir.name, work, chart, options, target, values, display, max_bytes)
-            CACHE.put(key, cached, sum(len(f.data) for f in cached.files))
-    return cached, revision  # type: ignore[return-value]
+        if "sha256:" + digest(copy.digest, values, options_key(options))[:16] != revision:
+            raise SourceError(f"chart {chart.name} ({display}): its files changed while it was read; try again")
+        rendered = render_copy(work / "chart" / chart_dir.name, work, chart, options, target, values, display, max_bytes)
+    CACHE.put(key, rendered, sum(len(f.data) for f in rendered.files))
+    return rendered, revision
 
 
 def options_key(options: HelmOptions) -> str:
@@ -217,6 +221,5 @@ def chart_revision(chart_dir: Path, boundary: Path, display: str, spec: SourceSp
     """The revision `render_folder` reports, without rendering (a cheap poll)."""
     options = spec.helm or HelmOptions()
     values = _values_files(chart_dir, boundary, options, display)
-    with tempfile.TemporaryDirectory(prefix="kubesync-helm-") as tmp:
-        copy = snapshot.copy_tree(chart_dir, Path(tmp) / "chart", boundary, display, spec.max_bytes or DEFAULT_MAX_SOURCE_BYTES)
+    copy = snapshot.copy_tree(chart_dir, None, boundary, display, spec.max_bytes or DEFAULT_MAX_SOURCE_BYTES)
     return "sha256:" + digest(copy.digest, values, options_key(options))[:16]

@@ -59,8 +59,9 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def copy_tree(src: Path, dest: Path, boundary: Path, display: str, max_total: int) -> Copy:
-    """Copy `src` (a folder inside `boundary`) to `dest`, links resolved; SourceError on any link out."""
+def copy_tree(src: Path, dest: Path | None, boundary: Path, display: str, max_total: int) -> Copy:
+    """Copy `src` (a folder inside `boundary`) to `dest`, links resolved; SourceError on any link out.
+    With `dest` None nothing is written: the digest alone (a revision poll)."""
     root = os.path.realpath(boundary)
     budget = _Budget(display, max_total)
     h = hashlib.sha256()
@@ -68,11 +69,12 @@ def copy_tree(src: Path, dest: Path, boundary: Path, display: str, max_total: in
     return Copy("sha256:" + h.hexdigest(), budget.files, budget.total)
 
 
-def _copy_dir(src: str, dest: Path, rel: str, root: str, budget: _Budget, h, depth: int, seen: frozenset) -> None:
+def _copy_dir(src: str, dest: Path | None, rel: str, root: str, budget: _Budget, h, depth: int, seen: frozenset) -> None:
     real = os.path.realpath(src)
     if depth > MAX_DEPTH or real in seen:
         raise SourceError(f"{budget.display}/{printable(rel)}: nested too deeply, or a symlink loop")
-    dest.mkdir(parents=True, exist_ok=True)
+    if dest is not None:
+        dest.mkdir(parents=True, exist_ok=True)
     for name in sorted(os.listdir(src)):
         path, sub = os.path.join(src, name), posixpath.join(rel, name) if rel else name
         target = os.path.realpath(path)
@@ -84,14 +86,15 @@ def _copy_dir(src: str, dest: Path, rel: str, root: str, budget: _Budget, h, dep
         except OSError as e:
             raise SourceError(f"{budget.display}/{printable(sub)}: cannot read: {e.strerror or e}") from None
         if stat.S_ISDIR(st.st_mode):
-            _copy_dir(path, dest / name, sub, root, budget, h, depth + 1, seen | {real})
+            _copy_dir(path, dest / name if dest is not None else None, sub, root, budget, h, depth + 1, seen | {real})
         elif stat.S_ISREG(st.st_mode):
             budget.take(sub, st.st_size)
             with open(path, "rb") as f:
                 data = f.read(MAX_FILE_BYTES + 1)
             if len(data) > st.st_size:  # grew since it was listed
                 budget.take(sub, len(data))
-            (dest / name).write_bytes(data)
+            if dest is not None:
+                (dest / name).write_bytes(data)
             h.update(f"{sub}\0{len(data)}\0".encode())
             h.update(data)
         else:

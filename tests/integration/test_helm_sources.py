@@ -297,3 +297,26 @@ def test_a_steady_resync_renders_nothing_and_plain_yaml_asks_nothing_more(cluste
     finally:
         remove()
     assert sent == []
+
+
+@pytest.mark.parametrize("kind", ["repo", "oci"])
+def test_credentials_never_reach_a_command_line(remote_charts, kind, tmp_path, monkeypatch):
+    """helm runs through a wrapper that records every argv and exec's the real one: the password is in
+    none of them (ps shows argv to every user), and not in any message."""
+    from kubesync import tools
+    from kubesync.sources import Target, load
+    from tests.support.chartrepo import PASSWORD
+
+    real, log = tools.find("helm"), tmp_path / "argv.log"
+    wrapper = tmp_path / "helm"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("KUBESYNC_HELM", str(wrapper))
+    from kubesync.sources.rendercache import CACHE
+
+    CACHE.clear()  # render again: the template call is recorded too
+    desired = load(remote(remote_charts, kind), target=Target(release="argv", namespace="argv", kube_version="1.37.2"))
+    assert len(desired.manifests) == 3
+    calls = log.read_text().splitlines()
+    assert any(c.startswith("pull ") for c in calls) and any(c.startswith("template ") for c in calls)
+    assert not [c for c in calls if PASSWORD in c or "charts:" + PASSWORD in c]

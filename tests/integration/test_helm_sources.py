@@ -320,3 +320,26 @@ def test_credentials_never_reach_a_command_line(remote_charts, kind, tmp_path, m
     calls = log.read_text().splitlines()
     assert any(c.startswith("pull ") for c in calls) and any(c.startswith("template ") for c in calls)
     assert not [c for c in calls if PASSWORD in c or "charts:" + PASSWORD in c]
+
+
+def test_the_daemon_syncs_a_chart_and_resyncs_without_rendering(kubeconfig, cluster, namespace, tmp_path):
+    """`kubesync daemon` keeps a chart converged: it applies, stays Synced over timer resyncs, and a values
+    change in the chart is applied by the next run."""
+    from tests.integration.daemon_harness import DaemonProcess, wait_until
+
+    chart = write_chart(tmp_path / "web")
+    name = f"dmn-{namespace[-6:]}"
+    (tmp_path / "kubesync.yaml").write_text(
+        f"syncs:\n  - name: {name}\n    namespace: {namespace}\n    interval: 1s\n"
+        f"    source: {{path: ./web, helm: {{release: dmn, values: {{replicaCount: 2}}}}}}\n")
+    deployment = f"/apis/apps/v1/namespaces/{namespace}/deployments/dmn-web"
+    with DaemonProcess(["--config", str(tmp_path / "kubesync.yaml")], kubeconfig, tmp_path) as d:
+        d.wait_ready(60)
+        assert get(cluster, deployment)["spec"]["replicas"] == 2
+        wait_until(lambda: (d.metric("kubesync_sync_runs_total", sync=name, result="success") or 0) >= 4, 30, what="resyncs")
+        assert d.json("/readyz")["syncs"][name]["state"] == "synced"
+        assert get(cluster, f"/apis/batch/v1/namespaces/{namespace}/jobs/dmn-web-migrate") is None  # a hook: not applied
+        (chart / "values.yaml").write_text((chart / "values.yaml").read_text().replace("tier: dev", "tier: staging"))
+        wait_until(lambda: get(cluster, f"/api/v1/namespaces/{namespace}/configmaps/dmn-web")["data"]["tier"] == "staging",
+                   30, what="a values change applied")
+        assert d.terminate() == 0

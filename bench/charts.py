@@ -14,17 +14,16 @@ stopped.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from bench import workspace_cluster  # noqa: E402
 from kubesync.apply import ApplySettings  # noqa: E402
 from kubesync.cluster.api import Client  # noqa: E402
 from kubesync.cluster.client import Cluster, add_request_hook  # noqa: E402
@@ -60,16 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resyncs", type=int, default=20)
     p.add_argument("--kubeconfig", help="use this cluster instead of starting the embedded control plane")
     args = p.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="kubesync-bench-charts-"))
-    local = None
-    try:
-        kubeconfig = args.kubeconfig
-        if not kubeconfig:
-            from kubesync.localcluster import LocalCluster
-
-            local = LocalCluster.create(workdir / "cluster")
-            local.start()
-            kubeconfig = str(local.kubeconfig)
+    with workspace_cluster(args.kubeconfig, "kubesync-bench-charts-") as (kubeconfig, workdir):
         client = Client(Cluster.connect(kubeconfig))
         client.create(*namespace("bench-charts"))
         chart = merge(Flags(name="bench-chart", source=SourceSpec(path=args.chart), namespace="bench-charts"))
@@ -88,10 +78,6 @@ def main(argv: list[str] | None = None) -> int:
             seconds, requests, renders = resyncs(client, config, args.resyncs)
             print(f"{label:<8} {renders:>8} {statistics.median(requests):>16g} {statistics.median(seconds):>9.3f}")
         return 0
-    finally:
-        if local is not None:
-            local.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def namespace(name: str):

@@ -54,10 +54,10 @@ class OnFirstUse:
     def apply(self, planned, settings, progress=None, stop=None):
         return self._get().apply(planned, settings, progress=progress, stop=stop)
 
-    def load(self, config, *, fetch: bool = True) -> DesiredState:
+    def load(self, config, *, fetch: bool = True, keys=None) -> DesiredState:
         """The sync's source, read before anything is opened: the facade (and so the connection) only
         when a Helm chart asks for the cluster's versions."""
-        return load_for(self, config, fetch=fetch)
+        return load_for(self, config, fetch=fetch, keys=keys)
 
     @property
     def cluster(self):
@@ -178,10 +178,10 @@ class SyncWorker:
             self.triggers.watch_files()
         if self.poller is not None and self.poller.error:
             raise errors.SourceError(self.poller.error)
-        if self.load is None and pipeline is not None:
-            return pipeline.load(self.sync, fetch=self.poller is None)
-        load = self.load or sources.load
         keys = self._keys()
+        if self.load is None and pipeline is not None:
+            return pipeline.load(self.sync, fetch=self.poller is None, keys=keys)
+        load = self.load or sources.load
         return load(self.sync.source, fetch=False, keys=keys) if self.poller is not None else load(self.sync.source, keys=keys)
 
     def _keys(self):

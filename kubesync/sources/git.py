@@ -9,7 +9,8 @@ password in the URL never reaches a command line (`ps` shows every argument to e
 is given the URL without it, and a one-off credential helper that reads it from the environment
 (`credential_env`). A credential in a query string (`?token=`) cannot be passed that way and is
 refused. The cache is filled with `git fetch URL`, so nothing is written to the cache's config,
-and every message passes through `redact()`.
+and every message passes through `redact()`. A kustomization, a Helm chart or Jsonnet programs of a
+commit render on a temporary checkout (checkout.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import logging
 import os
 import posixpath
 import shutil
-import stat
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -34,12 +34,11 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from kubesync.errors import SourceError, cut, printable
-from kubesync.manifests import SourceFile
 from kubesync.charts import desired_state
 from kubesync.model import DesiredState
-from kubesync.sources.rendercache import CACHE, digest
-from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, SUPPORTED_SCHEMES, HelmOptions, SourceSpec, Target, clean_subpath, has_query_credential, is_url, redact
-from kubesync.sources import directory, helm, kustomize
+from kubesync.sources.spec import SUPPORTED_SCHEMES, SourceSpec, Target, clean_subpath, has_query_credential, is_url, redact
+from kubesync.sources import checkout, helm, kustomize
+from kubesync.sources.checkout import SYMLINK_MODE
 from kubesync.sources.directory import IGNORE_FILE, MAX_FILE_BYTES, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
@@ -51,7 +50,6 @@ FETCH_TIMEOUT = 300  # seconds for one fetch; a hung remote must not hang the da
 REMOTE_HEAD = "refs/remotes/origin/HEAD"
 # The cache mirrors branches and tags under their own names, and the remote's HEAD.
 FETCH_REFSPECS = ("+HEAD:" + REMOTE_HEAD, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-SYMLINK_MODE = 0o120000
 
 
 def _git_env() -> dict[str, str]:
@@ -319,57 +317,6 @@ def read_tree(tree: git.Tree, prefix: str, max_total: int | None = None) -> File
     return collect(list(_tree_entries(tree)), _ignore_rules(tree, prefix), prefix=prefix, max_total=max_total)
 
 
-# --- kustomize on a commit --------------------------------------------------------------------
-
-
-def materialize(tree: git.Tree, dest: Path, max_total: int | None = None) -> None:
-    """Write a commit's whole tree to `dest` (a kustomization may reference `../`), at most `max_total` bytes."""
-    root = dest.resolve()
-    limit, written = max_total or DEFAULT_MAX_SOURCE_BYTES, 0
-    for item in tree.traverse():
-        written += item.size if item.type == "blob" else 0
-        if written > limit:
-            raise SourceError(f"the repository passes the source's total size limit of {limit} bytes at {printable(item.path)}")
-        target = (dest / item.path).resolve()
-        if root not in target.parents:
-            raise SourceError(f"refusing tree entry {item.path!r}: it points outside the repository")
-        if item.type == "tree":
-            target.mkdir(parents=True, exist_ok=True)
-        elif item.type == "blob":
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = item.data_stream.read()
-            if item.mode == SYMLINK_MODE:
-                _materialize_link(target, data.decode("utf-8", "replace"), root)
-            else:
-                target.write_bytes(data)
-                if item.mode & stat.S_IXUSR:
-                    target.chmod(0o755)
-
-
-def _materialize_link(target: Path, link: str, root: Path) -> None:
-    """Recreate a symlink only when it stays inside the tree; kustomize must not read the host."""
-    resolved = (target.parent / link).resolve()
-    if resolved == root or root in resolved.parents:
-        target.symlink_to(link)
-    else:
-        log.warning("not recreating symlink %s: it points outside the repository", target.relative_to(root))
-
-
-def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str, max_total: int | None, allow_remote: bool) -> FileSet:
-    where = f"{opened.display}@{commit.hexsha[:12]}"
-    with tempfile.TemporaryDirectory(prefix="kubesync-kustomize-") as tmp:
-        checkout = Path(tmp) / "repo"
-        checkout.mkdir()
-        materialize(commit.tree, checkout, max_total)
-        folder = checkout / sub if sub else checkout
-        display = f"{where}:{sub}" if sub else where
-        data, remote = kustomize.render_inside(
-            folder, checkout, display, allow_remote=allow_remote, max_bytes=max_total,
-            rename=[(str(checkout), where)], boundary_display=where,
-        )
-    return FileSet((SourceFile(posixpath.join(sub, kfile), data, rendered=True),), warnings=unpinned(remote))
-
-
 # --- the source -------------------------------------------------------------------------------
 
 
@@ -385,13 +332,13 @@ def read_commit(
         names = [_name(item) for item in tree]
         kfile = kustomize.find_kustomization(names)
         if kfile:
-            return _render(opened, commit, sub, kfile, max_total, allow_remote)
+            return checkout.render_kustomization(opened.display, commit, sub, kfile, max_total, allow_remote)
         spec = spec or SourceSpec(repo=opened.display, subpath=sub or None, max_bytes=max_total)
         if helm.is_chart(names):
-            return _rendered(opened, commit, sub, spec, target or Target(), chart=True)
+            return checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=True)
         fileset = read_tree(tree, printable(sub), max_total)
         if fileset.jsonnet and not fileset.problems:
-            rendered = _rendered(opened, commit, sub, spec, target or Target(), chart=False, walked=fileset)
+            rendered = checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=False, walked=fileset)
             return replace(fileset, files=rendered.files)
         return fileset
     except ValueError as e:  # gitpython refuses a tree entry git itself would not check out ('..', '.git', 'a/b')
@@ -399,32 +346,6 @@ def read_commit(
             raise
         raise SourceError(f"{opened.display}@{commit.hexsha[:12]}: a tree entry of this commit is a path git refuses "
                           f"({printable(str(e).split('path', 1)[-1].strip())}); a crafted commit: nothing was read") from None
-
-
-def _rendered(opened: OpenRepo, commit: git.Commit, sub: str, spec: "SourceSpec", target: Target, *, chart: bool,
-              walked: FileSet | None = None) -> FileSet:
-    """A chart or the Jsonnet programs of a commit, rendered on a temporary checkout; cached by the commit
-    (its content never changes), the options and the target, so a steady resync checks nothing out."""
-    where = f"{opened.display}@{commit.hexsha[:12]}"
-    display = f"{where}:{sub}" if sub else where
-    target = target.resolved() if chart else Target()  # a Jsonnet program does not depend on the cluster
-    key = digest("git", opened.display, commit.hexsha, sub, chart, helm.options_key(spec.helm or HelmOptions()),
-                 repr(spec.jsonnet), target.key())
-    cached = CACHE.get(key)
-    if cached is not None:
-        return cached  # type: ignore[return-value]
-    with tempfile.TemporaryDirectory(prefix="kubesync-render-") as tmp:
-        checkout = Path(tmp) / "repo"
-        checkout.mkdir()
-        materialize(commit.tree, checkout, spec.max_bytes)
-        folder = checkout / sub if sub else checkout
-        if chart:
-            fileset = replace(directory.chart_fileset(folder, checkout, display, spec, target), revision="")
-        else:
-            assert walked is not None
-            fileset = directory.with_jsonnet(walked, folder, checkout, spec, printable(sub), cacheable=False)
-    CACHE.put(key, fileset, sum(len(f.data) for f in fileset.files))
-    return fileset
 
 
 def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:

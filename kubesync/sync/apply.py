@@ -88,8 +88,10 @@ def record_pending(cluster: API, planned: Planned) -> bool:
         return False
     config = planned.config
     source = planned.inventory_source or config.planning.source
+    before = tuple(Chart(c.name, c.before) for c in planned.plan.charts if c.before)  # still what was applied
     stored_inventory.write(cluster, config.name, [*planned.inventory, *pending], config.inventory_namespace, source=source,
-                           exists=bool(planned.inventory or planned.inventory_source), revision=planned.plan.revision)
+                           exists=bool(planned.inventory or planned.inventory_source), revision=planned.plan.revision,
+                           charts=before)
     return True
 
 

@@ -58,7 +58,7 @@ browser:
 test: venv tools control-plane browser
 	@scripts/run-tests "$(PYTEST)" $(K8S_VERSIONS)
 
-unit: venv
+unit: venv tools  # the chart and kustomize tests render with the pinned helm and kustomize
 	$(PYTEST) tests/unit
 
 integration: venv tools control-plane

@@ -21,6 +21,7 @@ Without --kubeconfig the embedded control plane (kubesync.localcluster) is start
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -32,6 +33,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -425,6 +427,26 @@ def table(summary: dict, n: int) -> str:
         shown = "-" if value is None else (f"{value:.1f}" if isinstance(value, float) else str(value))
         lines.append(f"{'HOLDS' if t['holds'] else 'MISSED':<7} {name}: {shown} (target {t['target']})")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def workspace_cluster(kubeconfig: str | None, prefix: str) -> Iterator[tuple[str, Path]]:
+    """(kubeconfig, work folder): the given cluster, else the embedded control plane started here and
+    stopped afterwards; the work folder is removed either way."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    local = None
+    try:
+        if not kubeconfig:
+            from kubesync.localcluster import LocalCluster
+
+            local = LocalCluster.create(workdir / "cluster")
+            local.start()
+            kubeconfig = str(local.kubeconfig)
+        yield kubeconfig, workdir
+    finally:
+        if local is not None:
+            local.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def versions(kubeconfig: str) -> dict:

@@ -11,14 +11,12 @@ another's leftovers. Without --kubeconfig the embedded control plane is started 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import Bench, generate  # noqa: E402
+from bench import Bench, generate, workspace_cluster  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,16 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kubeconfig", help="use this cluster instead of starting the embedded control plane")
     args = p.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
-    workdir = Path(tempfile.mkdtemp(prefix="kubesync-concurrency-"))
-    local = None
-    try:
-        kubeconfig = args.kubeconfig
-        if not kubeconfig:
-            from kubesync.localcluster import LocalCluster
-
-            local = LocalCluster.create(workdir / "cluster")
-            local.start()
-            kubeconfig = str(local.kubeconfig)
+    with workspace_cluster(args.kubeconfig, "kubesync-concurrency-") as (kubeconfig, workdir):
         bench = Bench(args, kubeconfig, workdir)
         results = []
         for level in levels:
@@ -51,11 +40,6 @@ def main(argv: list[str] | None = None) -> int:
         best = min(results, key=lambda r: r[1])
         print(f"\nfastest: --concurrency {best[0]} ({best[1]:.2f} s for {args.objects} objects)")
         return 0
-    finally:
-        if local is not None:
-            local.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

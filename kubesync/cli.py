@@ -11,6 +11,7 @@ import logging
 import sys
 
 from kubesync import __version__
+from kubesync.commands.sourceflags import add_render_flags
 from kubesync.errors import KubesyncError
 
 EPILOG_EXIT = """exit codes:
@@ -75,6 +76,7 @@ def _add_source(p: argparse.ArgumentParser, required: bool = True) -> None:
     g.add_argument("--ref", metavar="REF", help="branch, tag or commit of --repo (default: HEAD)")
     g.add_argument("--path", dest="subpath", metavar="SUBDIR", help="sub-folder inside the source")
     p.set_defaults(_source_required=required)
+    add_render_flags(p)
 
 
 # Sync flags: each declared once, with the commands that take it (and, where a command means something
@@ -203,6 +205,10 @@ def _command_compare(sub, fmt) -> None:
     p.add_argument("--decryption-key-file", dest="decryption_key_files", action="append", metavar="FILE",
                    help="age key file that opens SOPS-encrypted Secrets, for value-level (masked) diffs; without a key an "
                         "encrypted Secret is compared by its ciphertext: unchanged, or changed (encrypted)")
+    p.add_argument("--name", metavar="SYNC", help="the sync's name: Helm's release name unless --release (default: the folder's name)")
+    p.add_argument("--capabilities-from", metavar="PLAN.json", help="render charts for the Kubernetes version and API versions "
+                   "a saved plan (plan --out) was made against")
+    add_render_flags(p)
     _add_plan_output(p)
     _add_common(p)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kubesync.charts import chart_changes
 from kubesync.diff import normalize_desired
 from kubesync.model import DesiredState, Plan
 from kubesync.model import InventoryEntry
@@ -38,4 +39,7 @@ def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace:
     inventory = [InventoryEntry(r.ref, "") for r in base_resolved]
     settings = PlanSettings(sync=sync, prune=prune, force=True, allow_empty=True, offline=True)
     plan = build_plan(head_resolved, live, live, inventory, settings, source=head.source, revision=head.revision)
-    return replace(plan, sides=(("base", short(base.revision)), ("head", short(head.revision))))
+    plan = replace(plan, sides=(("base", short(base.revision)), ("head", short(head.revision))))
+    if base.charts or head.charts or head.hooks:
+        plan = replace(plan, charts=chart_changes(base.charts, head.charts), hooks=head.hooks)
+    return plan

@@ -2,7 +2,7 @@
 
     syncs:
       - name: shop
-        source: {path: ./manifests}          # or {repo: URL, ref: main, path: sub}
+        source: {path: ./manifests}          # or {repo: URL, ref: main, path: sub}; helm/jsonnet: configsource.py
         namespace: shop
         context: kind-dev
         prune: true
@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 from yaml.nodes import Node
 
+from kubesync import configsource
 from kubesync.errors import ConfigError, SourceError
 from kubesync.model import INVENTORY_NAMESPACE
 from kubesync.manifests import DNS1123_LABEL_RULE, describe_yaml_error, is_dns1123_label
@@ -71,7 +72,7 @@ _SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "in
               "maxSourceSize", "allowRemoteResources", "decryption")
 _DECRYPTION_KEYS = ("provider", "secretRef", "keyFiles")
 
-_SOURCE_KEYS = ("path", "repo", "ref")
+_SOURCE_KEYS = ("path", "repo", "ref", "helm", "jsonnet")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "paths", "managers")
 _WEBHOOK_KEYS = ("url", "format")
 _RECEIVER_KEYS = ("secretFile", "insecure")
@@ -105,6 +106,24 @@ def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | N
     fields = r.mapping(node, where, _SOURCE_KEYS)
     if fields is None:
         return None
+    spec = _plain_source(r, node, {k: v for k, v in fields.items() if k not in ("helm", "jsonnet")}, where, base)
+    helm = configsource.helm_options(r, fields["helm"], f"{where}.helm", base) if "helm" in fields else None
+    jsonnet = configsource.jsonnet_options(r, fields["jsonnet"], f"{where}.jsonnet") if "jsonnet" in fields else None
+    if helm is not None and helm.remote:
+        spec = SourceSpec(path=spec.path if spec else None, repo=spec.repo if spec else None, helm=helm)
+        try:
+            spec.check()
+        except SourceError as e:
+            r.fail(fields["helm"], f"{where}.helm", str(e))
+            return None
+        return spec
+    return replace(spec, helm=helm, jsonnet=jsonnet) if spec is not None else None
+
+
+def _plain_source(r: NodeReader, node: Node, fields: dict[str, Node], where: str, base: Path) -> SourceSpec | None:
+    """A folder or a git repository; a remote chart (helm.chart) needs neither."""
+    if not fields and r.loader is not None and _names_chart(node):
+        return None
     get = {k: r.string(v, f"{where}.{k}") for k, v in fields.items()}
     if "repo" in fields:
         repo = get["repo"]
@@ -118,12 +137,20 @@ def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | N
         repo = repo if is_url(repo) else str(_resolve(base, repo))
         return SourceSpec(repo=repo, ref=get.get("ref"), subpath=sub or None)
     if "path" not in fields:
-        r.fail(node, where, "needs path (a folder) or repo (a git repository)")
+        r.fail(node, where, "needs path (a folder), repo (a git repository) or helm.chart (a chart from a repository)")
         return None
     if "ref" in fields:
         r.fail(fields["ref"], f"{where}.ref", "needs repo: a folder has no refs")
     path = get["path"]
     return SourceSpec(path=str(_resolve(base, path)), root=str(base)) if path else None
+
+
+def _names_chart(node: Node) -> bool:
+    """Whether a source block's helm options name a remote chart (then path and repo are not needed)."""
+    for key, value in getattr(node, "value", ()):
+        if getattr(key, "value", None) == "helm":
+            return any(getattr(k, "value", None) == "chart" for k, _ in getattr(value, "value", ()) or ())
+    return False
 
 
 def _resolve(base: Path, path: str) -> Path:

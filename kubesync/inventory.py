@@ -15,7 +15,7 @@ import zlib
 from typing import Iterable
 
 from kubesync import errors
-from kubesync.model import INVENTORY_NAMESPACE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, KubeObject, ObjectRef
+from kubesync.model import INVENTORY_NAMESPACE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SYNC_LABEL, Chart, KubeObject, ObjectRef
 from kubesync.model import InventoryEntry
 
 DEFAULT_NAMESPACE = INVENTORY_NAMESPACE
@@ -39,10 +39,12 @@ def decode(data: str) -> list[InventoryEntry]:
 
 
 def to_configmap(sync: str, entries: Iterable[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "",
-                 revision: str = "", applied_at: str = "") -> KubeObject:
+                 revision: str = "", applied_at: str = "", charts: Iterable[Chart] = ()) -> KubeObject:
     """The inventory ConfigMap of a sync holding these entries, naming the source they came from, the
-    revision last applied and when (RFC 3339, UTC): `kubesync list` reads them."""
-    extra = {k: v for k, v in (("source", source), ("revision", revision), ("appliedAt", applied_at)) if v}
+    revision last applied and when (RFC 3339, UTC): `kubesync list` reads them; and the Helm charts with
+    their versions (the next plan's "before")."""
+    listed = "\n".join(f"{c.name} {c.version}" for c in charts)
+    extra = {k: v for k, v in (("source", source), ("revision", revision), ("appliedAt", applied_at), ("charts", listed)) if v}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -84,5 +86,11 @@ def source_of(cm: KubeObject | None) -> str:
     return str(((cm or {}).get("data") or {}).get("source") or "")
 
 
-__all__ = ["source_of", "summary_of", "INVENTORY_FOR_LABEL", "encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
+def charts_of(cm: KubeObject | None) -> tuple[Chart, ...]:
+    """The charts (name and version) the inventory's objects were rendered from (none for plain YAML)."""
+    text = str(((cm or {}).get("data") or {}).get("charts") or "")
+    return tuple(Chart(*line.split(" ", 1)) for line in text.splitlines() if " " in line)
+
+
+__all__ = ["source_of", "charts_of", "summary_of", "INVENTORY_FOR_LABEL", "encode", "decode", "to_configmap", "from_configmap", "inventory_name", "DEFAULT_NAMESPACE", "InventoryEntry",
            "SYNC_LABEL"]

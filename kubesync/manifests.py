@@ -46,6 +46,8 @@ class SourceFile:
     path: str
     data: bytes
     rendered: bool = False
+    json: bool = False
+    """JSON documents whatever the file's name (a Jsonnet program's output)."""
 
 
 # --- Kubernetes naming rules (k8s.io/apimachinery/pkg/util/validation) -----------------------
@@ -313,13 +315,13 @@ def _manifests_of(path: str, docs: Iterable[Document], rendered: bool, problems:
 
 
 def parse_documents(
-    path: str, text: str, problems: list[str], *, rendered: bool = False, budget: Budget | None = None
+    path: str, text: str, problems: list[str], *, rendered: bool = False, budget: Budget | None = None, json: bool = False
 ) -> list[Manifest]:
     """Parse one file's text into Manifests, appending what is wrong to ``problems``.
 
-    JSON is chosen by the ``.json`` suffix; everything else is (multi-document) YAML.
+    JSON is chosen by the ``.json`` suffix (or `json`); everything else is (multi-document) YAML.
     """
-    parse = json_documents if path.lower().endswith(JSON_SUFFIXES) else yaml_documents
+    parse = json_documents if json or path.lower().endswith(JSON_SUFFIXES) else yaml_documents
     return list(_manifests_of(path, parse(path, text, problems, budget or Budget()), rendered, problems))
 
 
@@ -376,7 +378,7 @@ def load_files(
         paths.append(file.path)
         text = decode(file, found)
         if text is not None:
-            manifests += parse_documents(file.path, text, found, rendered=file.rendered, budget=budget)
+            manifests += parse_documents(file.path, text, found, rendered=file.rendered, budget=budget, json=file.json)
     _duplicates(manifests, found)
     remember_names(paths)  # messages name files and objects in full, even where a Secret value is part of a name
     remember(m.obj for m in manifests)  # Secret values are scrubbed from every message from now on

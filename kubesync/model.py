@@ -116,6 +116,30 @@ class InventoryEntry:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A Helm chart a source rendered (name and version from its Chart.yaml): plans show it before and after."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+@dataclass(frozen=True)
+class Hook:
+    """An object annotated `helm.sh/hook`: not applied as an ordinary object. Plans list it as a skipped
+    hook with its phases; running hooks (issue 27) plugs in here."""
+
+    ref: ObjectRef
+    phases: tuple[str, ...]  # pre-install, post-upgrade, ... as the annotation lists them
+    origin: Origin = Origin("<unknown>")
+    weight: int = 0  # helm.sh/hook-weight
+    delete_policies: tuple[str, ...] = ()  # helm.sh/hook-delete-policy
+    obj: KubeObject = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """Everything a source yielded, validated as a whole."""
 
@@ -123,10 +147,26 @@ class DesiredState:
     source: str  # a description for people: a path, or repo@ref:path
     revision: str  # git commit sha, or a content hash for a directory
     warnings: tuple[str, ...] = ()  # for the plan: e.g. remote kustomize resources the revision does not pin
+    charts: tuple[Chart, ...] = ()  # the Helm charts rendered (none for plain YAML)
+    hooks: tuple[Hook, ...] = ()  # helm.sh/hook objects, kept out of `manifests`
     identity: str = ""
     """Which source this is on any machine (sources/identity.py): recorded in the inventory, compared before a prune."""
     identity_aliases: tuple[str, ...] = ()
     """Older recorded forms of the same identity."""
+
+
+@dataclass(frozen=True)
+class ChartChange:
+    """One chart's version before (what the sync last applied, or compare's base) and after ("" when absent)."""
+
+    name: str
+    before: str
+    after: str
+
+    def __str__(self) -> str:
+        if self.before == self.after:
+            return f"{self.name} {self.after} (unchanged)"
+        return f"{self.name} {self.before or '(none)'} -> {self.after or '(removed)'}"
 
 
 @dataclass(frozen=True)
@@ -292,6 +332,10 @@ class Plan:
     would_prune: tuple[Action, ...] = ()
     """Owned objects gone from the source that this plan does not delete because prune is off, but a sync
     with prune on (a daemon, `apply --prune`) would: shown in every review, flagged `delete`, never applied."""
+    charts: tuple[ChartChange, ...] = ()
+    """The Helm charts of the source, version before and after."""
+    hooks: tuple[Hook, ...] = ()
+    """Chart hooks of the desired state: listed, not applied."""
 
     @property
     def changes(self) -> tuple[Action, ...]:

@@ -27,7 +27,7 @@ from kubesync.render.json import SCHEMA, plan_from_dict, plan_to_dict
 from kubesync.render.mask import plan_secret_values
 from kubesync.secrets import PLACEHOLDER, VALUE_FIELDS, remember_values
 from kubesync.vocab import is_secret
-from kubesync.sources import SourceSpec, redact
+from kubesync.sources import HelmOptions, JsonnetOptions, SourceSpec, redact
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ class SavedPlan:
     """The sync flags it was planned with (name, namespace, selector, prune, ...; `commands.common.PLAN_FLAGS`):
     `apply --plan` plans again with them and applies only if the result is the same plan."""
 
+    capabilities: tuple[str, tuple[str, ...]] | None = None
+    """(Kubernetes version, API versions) charts rendered for; `compare --capabilities-from` renders for them too."""
+
 
 SOPS_MARKER = PLACEHOLDER + " (sops: decrypted again by apply)"
 
@@ -124,7 +127,33 @@ def to_dict(saved: SavedPlan, generated_at: str | None = None) -> dict:
         data["settings"] = saved.settings
     if saved.cluster is not None:
         data["cluster"] = {"server": saved.cluster.server, "uid": saved.cluster.uid}
+    if saved.capabilities is not None:
+        data["capabilities"] = {"kube_version": saved.capabilities[0], "api_versions": list(saved.capabilities[1])}
     return data
+
+
+def _source_spec(raw: dict) -> SourceSpec:
+    """A SourceSpec from its saved form, Helm and Jsonnet options included (lists back to tuples)."""
+    def options(cls, value):
+        if not isinstance(value, dict):
+            return None
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: _tuples(v) for k, v in value.items() if k in fields})
+
+    return SourceSpec(**{k: raw.get(k) for k in ("path", "repo", "ref", "subpath", "max_bytes")},
+                      allow_remote=bool(raw.get("allow_remote")), helm=options(HelmOptions, raw.get("helm")),
+                      jsonnet=options(JsonnetOptions, raw.get("jsonnet")))
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def capabilities_of(data: dict) -> tuple[str, tuple[str, ...]] | None:
+    raw = data.get("capabilities")
+    if not isinstance(raw, dict):
+        return None
+    return str(raw.get("kube_version") or ""), tuple(str(v) for v in raw.get("api_versions") or ())
 
 
 def from_dict(data: dict, path: str = "") -> SavedPlan:
@@ -135,9 +164,8 @@ def from_dict(data: dict, path: str = "") -> SavedPlan:
     source = None
     if raw:
         try:
-            source = SourceSpec(**{k: raw.get(k) for k in ("path", "repo", "ref", "subpath", "max_bytes")},
-                                allow_remote=bool(raw.get("allow_remote")))
-        except AttributeError as e:
+            source = _source_spec(raw)
+        except (AttributeError, TypeError) as e:
             raise errors.UsageError(f"{where}not a valid kubesync plan: source_spec: {e}") from e
     plan = plan_from_dict(data)
     remember_values(plan_secret_values(plan.actions))  # the file holds values: scrub them from messages
@@ -148,7 +176,7 @@ def from_dict(data: dict, path: str = "") -> SavedPlan:
     reopen = tuple(str(r) for r in data.get("reopen_sops") or ())
     settings = data.get("settings")
     settings = {str(k): v for k, v in settings.items() if isinstance(v, (str, bool, int, float, list))} if isinstance(settings, dict) else None
-    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster, reopen, settings)
+    return SavedPlan(plan, source, str(data.get("namespace") or ""), cluster, reopen, settings, capabilities_of(data))
 
 
 SIGNATURE = "signature"

@@ -27,6 +27,7 @@ class Discovery:
         self._by_gv: dict[str, dict[str, ResourceType] | None] = {}
         self._lock = threading.Lock()
         self._schemas = schema_cache
+        self._capabilities: list[tuple[str, tuple[str, ...]]] = []  # one item once asked; shared by views
 
     def schemas(self, rtypes: Iterable[ResourceType]) -> dict[tuple[str, str], KindSchema]:
         """(apiVersion, kind) -> the list and map rules of the server's schema (cluster/openapi.py)."""
@@ -65,14 +66,31 @@ class Discovery:
         if self._schemas is None:
             self._schemas = SchemaCache(self.cluster)
         other = Discovery(cluster, self._schemas)
-        other._by_gv, other._lock = self._by_gv, self._lock
+        other._by_gv, other._lock, other._capabilities = self._by_gv, self._lock, self._capabilities
         return other
+
+    def capabilities(self) -> tuple[str, tuple[str, ...]]:
+        """(the server's gitVersion, every group-version it serves): what Helm's `.Capabilities` reports
+        (`--kube-version`, `--api-versions`). Three requests, once, then kept until `invalidate()`."""
+        with self._lock:
+            if self._capabilities:
+                return self._capabilities[0]
+        version = str(self.cluster.version().get("gitVersion") or "")
+        core = self.cluster.read("/api").get("versions") or []
+        groups = self.cluster.read("/apis").get("groups") or []
+        served = [str(v) for v in core] + [str(v.get("groupVersion")) for g in groups for v in g.get("versions") or ()
+                                           if isinstance(v, dict) and v.get("groupVersion")]
+        found = (version, tuple(sorted(set(served))))
+        with self._lock:
+            self._capabilities[:] = [found]
+        return found
 
     def invalidate(self, api_version: str | None = None) -> None:
         """Forget what we know (after a CRD was created, its group-version appears)."""
         with self._lock:
             if api_version is None:
                 self._by_gv.clear()
+                self._capabilities.clear()
             else:
                 self._by_gv.pop(api_version, None)
 

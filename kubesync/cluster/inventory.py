@@ -6,8 +6,8 @@ import logging
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.inventory import DEFAULT_NAMESPACE, INVENTORY_FOR_LABEL, from_configmap, inventory_name, source_of, to_configmap
-from kubesync.model import ADOPTABLE_LABEL, CONFIGMAPS, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACES, InventoryEntry
+from kubesync.inventory import DEFAULT_NAMESPACE, INVENTORY_FOR_LABEL, charts_of, from_configmap, inventory_name, source_of, to_configmap
+from kubesync.model import ADOPTABLE_LABEL, CONFIGMAPS, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAMESPACES, Chart, InventoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,14 @@ def read(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> list[In
 def read_with_source(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE, reader=None) -> tuple[list[InventoryEntry], str]:
     """The inventory and the source it was written from, in one read (from `reader`, a watch cache
     of labelled objects, when given: inventories carry the managed-by label)."""
+    entries, source, _ = read_state(cluster, sync, namespace, reader)
+    return entries, source
+
+
+def read_state(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE, reader=None) -> tuple[list[InventoryEntry], str, tuple[Chart, ...]]:
+    """read_with_source, and the Helm charts (with versions) the objects were last rendered from."""
     cm = (reader or cluster).get(CONFIGMAPS, namespace, inventory_name(sync))
-    return from_configmap(cm, sync, namespace), source_of(cm)
+    return from_configmap(cm, sync, namespace), source_of(cm), charts_of(cm)
 
 
 def exists(cluster: API, sync: str, namespace: str = DEFAULT_NAMESPACE) -> bool:
@@ -45,11 +51,12 @@ def list_all(cluster: API, namespaces: tuple[str, ...] = (DEFAULT_NAMESPACE,)) -
 
 
 def write(cluster: API, sync: str, entries: list[InventoryEntry], namespace: str = DEFAULT_NAMESPACE, source: str = "",
-          exists: bool | None = None, revision: str = "", applied_at: str = "") -> dict:
+          exists: bool | None = None, revision: str = "", applied_at: str = "",
+          charts: tuple[Chart, ...] = ()) -> dict:
     """Create or replace the inventory (and its namespace on first use); `source` names where its objects
     came from. `exists`: whether the caller read one (the first request then usually succeeds: one
     request per run instead of three); the server's answer decides when the guess is wrong."""
-    body = to_configmap(sync, entries, namespace, source, revision, applied_at)
+    body = to_configmap(sync, entries, namespace, source, revision, applied_at, charts)
     stored = None
     if exists:
         try:

@@ -10,6 +10,8 @@ from kubesync.model import Risk
 
 
 def source_spec(args):
+    from kubesync.commands.sourceflags import helm_flags, jsonnet_flags
+    from kubesync.errors import SourceError
     from kubesync.sources import SourceSpec
 
     path = getattr(args, "source", None)
@@ -18,13 +20,24 @@ def source_spec(args):
         raise UsageError(f"give the source once: PATH {path!r} or -f {filename!r}, not both")
     path = path or filename
     repo = getattr(args, "repo", None)
+    helm, jsonnet = helm_flags(args), jsonnet_flags(args)
+    if helm is not None and helm.remote:
+        if path or repo:
+            raise UsageError("give either --chart or a PATH/--repo source, not both")
+        spec = SourceSpec(helm=helm, jsonnet=jsonnet)
+        try:
+            spec.check()
+        except SourceError as e:
+            raise UsageError(str(e)) from None
+        return spec
     if path and repo:
         raise UsageError("give either a PATH or --repo, not both")
     if not path and not repo:
-        raise UsageError("no source: give a PATH or --repo URL [--ref REF] [--path SUBDIR]")
+        raise UsageError("no source: give a PATH, --repo URL [--ref REF] [--path SUBDIR], or --chart")
     if getattr(args, "ref", None) and not repo:
         raise UsageError("--ref goes with --repo")
-    return SourceSpec(path=path, repo=repo, ref=getattr(args, "ref", None), subpath=getattr(args, "subpath", None))
+    return SourceSpec(path=path, repo=repo, ref=getattr(args, "ref", None), subpath=getattr(args, "subpath", None),
+                      helm=helm, jsonnet=jsonnet)
 
 
 def flags(args, **given):
@@ -64,8 +77,22 @@ def sync_settings(args, source=None, **given):
         from kubesync.config import load_config
 
         entry = load_config(args.config).sync(f.name or f.source.default_name())
+        if source is None:  # a given source (a saved plan's) already carries the options it was planned with
+            f = with_entry_options(args, f, entry)
     require_name(f, entry, f.prune)
     return merge(f, entry)
+
+
+def with_entry_options(args, f, entry):
+    """The flags' source keeps the kubesync.yaml entry's Helm and Jsonnet options; render flags add to them."""
+    from dataclasses import replace
+
+    from kubesync.commands.sourceflags import helm_flags, jsonnet_flags
+
+    if f.source is None or f.source.remote_chart:
+        return f
+    source = replace(f.source, helm=helm_flags(args, entry.source.helm), jsonnet=jsonnet_flags(args, entry.source.jsonnet))
+    return replace(f, source=source)
 
 
 def require_name(f, entry, may_prune: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from kubesync.commands.common import apply_command, gate_exit, plan_flags, prepare, review, source_spec, use_color, write_out
+from kubesync.commands.common import apply_command, gate_exit, plan_flags, prepare, review, use_color, write_out
 
 
 def run(args) -> int:
@@ -16,7 +16,9 @@ def run(args) -> int:
     write_out(render(planned.plan, args.output, color=use_color(args), deltas=planned.deltas, review=where))
     if args.out:
         key = planfile.read_key(args.sign_key) if getattr(args, "sign_key", None) else None
-        saved = planfile.SavedPlan(planned.plan, source_spec(args), config.namespace, pipe.identity(), settings=plan_flags(args))
+        capabilities = pipe.discovery.capabilities() if planned.plan.charts else None  # for compare --capabilities-from
+        saved = planfile.SavedPlan(planned.plan, config.source, config.namespace, pipe.identity(), settings=plan_flags(args),
+                                   capabilities=capabilities)  # the source with its Helm/Jsonnet options, as planned
         planfile.write(args.out, saved, sign_key=key)
         # on stderr: stdout may be the JSON or Markdown a script reads
         print(f"Saved the plan to {args.out}; apply exactly it with: {apply_command(args, config, saved=args.out)}", file=sys.stderr)

@@ -81,6 +81,12 @@ class DiscoveryView:
     def schemas(self, rtypes):
         return self._discovery.schemas(rtypes)
 
+    def capabilities(self):
+        """The server's version and API versions (Helm's .Capabilities), shared by the context's syncs and
+        asked again with the rest of discovery every `max_age`."""
+        self._shared.expire("", "")
+        return self._discovery.capabilities()
+
     def invalidate(self, api_version: str | None = None) -> None:
         self._discovery.invalidate(api_version)
 

@@ -29,7 +29,7 @@ from kubesync.daemon.state import SyncStatus, retry_wait
 from kubesync.daemon.triggers import GitPoller, Triggers
 from kubesync.health import assess
 from kubesync.model import DesiredState, KubeObject, ObjectRef, RunResult
-from kubesync.sync import Pipeline
+from kubesync.sync import Pipeline, load_for
 
 __all__ = ["OnFirstUse", "SyncWorker"]
 
@@ -53,6 +53,19 @@ class OnFirstUse:
 
     def apply(self, planned, settings, progress=None, stop=None):
         return self._get().apply(planned, settings, progress=progress, stop=stop)
+
+    def load(self, config, *, fetch: bool = True, keys=None) -> DesiredState:
+        """The sync's source, read before anything is opened: the facade (and so the connection) only
+        when a Helm chart asks for the cluster's versions."""
+        return load_for(self, config, fetch=fetch, keys=keys)
+
+    @property
+    def cluster(self):
+        return self._get().cluster
+
+    @property
+    def discovery(self):
+        return self._get().discovery
 
 
 class SyncWorker:
@@ -138,9 +151,10 @@ class SyncWorker:
     def run_once(self, reasons: set[str]) -> bool:
         """One read-plan-apply; True unless it failed. Never raises."""
         name = self.sync.name
+        pipeline = OnFirstUse(lambda: self.pipeline(self._cluster()))
         result, status, events = run_sync(
-            self.sync, OnFirstUse(lambda: self.pipeline(self._cluster())), self.status, time,
-            reasons=reasons, load=self._load, revision=self._revision_now, abort=self.abort, settings=self.settings,
+            self.sync, pipeline, self.status, time,
+            reasons=reasons, load=lambda: self._load(pipeline), revision=self._revision_now, abort=self.abort, settings=self.settings,
             owned=self.settings.shards is None or self.leader.owns(name),  # a follower of one leader still plans
             may_write=lambda: self.leader.owns(name), stop=self.stop, emit=self.reporter.report)
         self._publish(status, events)
@@ -154,17 +168,21 @@ class SyncWorker:
         self.reporter.closing(events)
         self.status = status
 
-    def _load(self) -> DesiredState:
+    def _load(self, pipeline: "OnFirstUse | None" = None) -> DesiredState:
         """The source as a run reads it: a git source as its poller fetched it last (a failed poll is the
-        run's error); a folder is watched again first (it may not have existed at start)."""
+        run's error); a folder is watched again first (it may not have existed at start). A Helm chart
+        renders for this sync and its cluster's versions (asked through `pipeline` only if a chart renders),
+        once per digest (sources/rendercache.py)."""
         from kubesync import sources
 
         if self.triggers is not None and self.poller is None:
             self.triggers.watch_files()
         if self.poller is not None and self.poller.error:
             raise errors.SourceError(self.poller.error)
-        load = self.load or sources.load
         keys = self._keys()
+        if self.load is None and pipeline is not None:
+            return pipeline.load(self.sync, fetch=self.poller is None, keys=keys)
+        load = self.load or sources.load
         return load(self.sync.source, fetch=False, keys=keys) if self.poller is not None else load(self.sync.source, keys=keys)
 
     def _keys(self):

@@ -21,7 +21,7 @@ from typing import Any
 
 from kubesync.deltas import Deltas, deltas_to_dict
 from kubesync.errors import UsageError
-from kubesync.model import Action, ActionType, KubeObject, ObjectRef, Origin, Plan, Review, Risk
+from kubesync.model import Action, ActionType, ChartChange, Hook, KubeObject, ObjectRef, Origin, Plan, Review, Risk
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
 from kubesync.secrets import redact
 from kubesync.vocab import is_secret
@@ -92,7 +92,26 @@ def plan_to_dict(
         "conflicts": [text(c) for c in plan.conflicts],
         "warnings": [text(w) for w in plan.warnings],
         "deltas": deltas_to_dict(deltas) if deltas is not None else None,
+        "charts": [{"name": c.name, "before": c.before, "after": c.after} for c in plan.charts],
+        "hooks": [hook_to_dict(h, mask=mask) for h in plan.hooks],
     }
+
+
+def hook_to_dict(hook: Hook, *, mask: bool = True) -> dict:
+    """A skipped chart hook: what it is, when Helm would run it, and (a Secret's values masked) the object."""
+    obj = _strip_managed(hook.obj)
+    ref = hook.ref
+    return {"ref": {"group": ref.group, "version": ref.version, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name},
+            "object": str(hook.ref), "phases": list(hook.phases), "weight": hook.weight,
+            "delete_policies": list(hook.delete_policies), "origin": str(hook.origin),
+            "desired": mask_pair(None, obj)[1] if mask and is_secret(hook.ref) else obj}
+
+
+def hook_from_dict(d: dict) -> Hook:
+    ref = d["ref"]
+    return Hook(ObjectRef(ref["group"], ref["version"], ref["kind"], ref["namespace"], ref["name"]),
+                tuple(d.get("phases") or ()), Origin(str(d.get("origin") or "")), int(d.get("weight") or 0),
+                tuple(d.get("delete_policies") or ()), d.get("desired") or {})
 
 
 def _json_default(value: Any) -> Any:
@@ -182,6 +201,9 @@ def plan_from_dict(d: dict) -> Plan:
         conflicts=tuple(str(c) for c in d.get("conflicts") or ()),
         warnings=tuple(str(w) for w in d.get("warnings") or ()),
         would_prune=tuple(would_prune),
+        charts=tuple(ChartChange(str(c["name"]), str(c.get("before") or ""), str(c.get("after") or ""))
+                     for c in d.get("charts") or ()),
+        hooks=tuple(hook_from_dict(h) for h in d.get("hooks") or ()),
     )
 
 

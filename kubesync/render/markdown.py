@@ -11,6 +11,7 @@ import html
 import re
 from typing import Iterable
 
+from kubesync.charts import hook_line
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
 from kubesync.model import Action, ActionType, Plan, Review
 from kubesync.render.mask import plan_secret_values
@@ -188,6 +189,13 @@ def _head(plan: Plan, deltas: Deltas | None, secrets, review: Review | None = No
         head += _more([f"- {escape(redact(c, secrets))}" for c in plan.conflicts]) + [""]
     if plan.warnings:
         head += ["#### Warnings", ""] + _more([f"- {escape(redact(w, secrets))}" for w in plan.warnings]) + [""]
+    if plan.charts:
+        head += ["#### Charts", "", "| Chart | Before | After |", "|---|---|---|"]
+        head += [f"| {escape(c.name)} | {escape(c.before or '(none)')} | {escape(c.after or '(removed)')} |" for c in plan.charts]
+        head += [""]
+    if plan.hooks:
+        head += [f"#### Hooks (skipped: chart hooks are not applied as objects; {len(plan.hooks)})", ""]
+        head += _more([f"- {escape(hook_line(h))}" for h in plan.hooks]) + [""]
     return head
 
 

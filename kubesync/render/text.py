@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from kubesync.charts import hook_line
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
 from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, Review, json_copy
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
@@ -278,6 +279,17 @@ def deltas_lines(deltas: Deltas, color: bool = False) -> list[str]:
     return out + [f"  note: {n}" for n in deltas.notes]
 
 
+def chart_lines(plan: Plan, color: bool = False) -> list[str]:
+    """The charts, version before and after, and the hooks left out of the apply (issue 27 runs them)."""
+    out = []
+    if plan.charts:
+        out += ["", paint("Charts:", BOLD, color)] + [f"  {c}" for c in plan.charts]
+    if plan.hooks:
+        out += ["", paint(f"Hooks (skipped: chart hooks are not applied as objects; {len(plan.hooks)}):", YELLOW, color)]
+        out += [f"  {hook_line(h)}" for h in plan.hooks]
+    return out
+
+
 def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None, review: Review | None = None) -> str:
     """Summary counts first, then the actions in execution order, notes, resource deltas (when
     given), conflicts, warnings, diffs."""
@@ -303,6 +315,7 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
         out += [f"  {redact(c, secrets)}" for c in plan.conflicts]
     if plan.warnings:
         out += ["", paint("Warnings:", YELLOW, color)] + [f"  {redact(w, secrets)}" for w in plan.warnings]
+    out += chart_lines(plan, color)
     for a in changes:
         out += [""] + colorize(diff_lines(a, secrets=secrets, sides=plan.sides), color)
     if review is not None and review.apply_with and plan.has_changes:

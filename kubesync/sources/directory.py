@@ -22,7 +22,7 @@ import posixpath
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +31,9 @@ from kubesync.errors import SourceError, printable
 from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile
 from kubesync.model import DesiredState
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, clean_subpath
-from kubesync.sources import kustomize
+from kubesync.charts import desired_state
+from kubesync.sources import helm, jsonnet, kustomize
+from kubesync.sources.spec import Target
 from kubesync.sources.ignore import IgnorePattern, IgnoreRules, parse_ignore_file  # noqa: F401  (git.py reads them here)
 
 if TYPE_CHECKING:
@@ -71,6 +73,12 @@ class FileSet:
     files: tuple[SourceFile, ...]
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    jsonnet: tuple[str, ...] = ()
+    """`*.jsonnet` programs found by the walk (paths relative to the folder walked), evaluated by the caller."""
+    charts: tuple = ()
+    """The Helm charts rendered (model.Chart)."""
+    revision: str = ""
+    """The source's revision when it is not the content hash of `files` (a chart: its files and values)."""
 
 
 def unpinned(remote: Iterable[str]) -> tuple[str, ...]:
@@ -103,7 +111,7 @@ def collect(
         walk.folder(entries, "")
     except _SourceTooLarge as e:
         walk.problems.append(str(e))
-    return FileSet(tuple(sorted(walk.files, key=_sort_key)), tuple(walk.problems))
+    return FileSet(tuple(sorted(walk.files, key=_sort_key)), tuple(walk.problems), jsonnet=tuple(walk.jsonnet))
 
 
 class _SourceTooLarge(Exception):
@@ -118,6 +126,7 @@ class _Walk:
         self.total = 0
         self.files: list[SourceFile] = []
         self.problems: list[str] = []
+        self.jsonnet: list[str] = []
 
     def origin(self, rel: str) -> str:
         """The file's name in messages and plans, control characters escaped (a name can forge a line)."""
@@ -163,6 +172,13 @@ class _Walk:
                 f"{origin}: a kustomization below the source root is not rendered; "
                 "point the source at its folder, or add it to .kubesyncignore"
             )
+            return
+        if jsonnet.is_jsonnet(entry.name):
+            if entry.problem:
+                self.problems.append(f"{origin}: {entry.problem}")
+            else:
+                self.count(origin, entry.size)
+                self.jsonnet.append(rel)
             return
         if not entry.name.lower().endswith(MANIFEST_SUFFIXES):
             if entry.problem:
@@ -299,13 +315,17 @@ def _root(spec: "SourceSpec") -> tuple[Path, str]:
     return root, sub
 
 
-def read_source(spec: "SourceSpec") -> FileSet:
-    """The files of a folder source: a kustomize rendering, a single file, or the folder's files."""
+def read_source(spec: "SourceSpec", target: "Target | None" = None) -> FileSet:
+    """The files of a folder source: a kustomize rendering, a Helm chart's rendering, a single file, or the
+    folder's files (with its Jsonnet programs evaluated)."""
     root, prefix = _root(spec)
     if root.is_file():
         return _single_file(root, printable(prefix or root.name))
     names = os.listdir(root)
     kfile = kustomize.find_kustomization(names)
+    if not kfile and helm.is_chart(names):
+        return chart_fileset(root, kustomize_boundary(Path(spec.path or ".")), printable(prefix or root.name), spec,
+                             target or Target())
     if kfile:
         base = kustomize_boundary(Path(spec.path or "."))
         data, remote = kustomize.render_inside(
@@ -313,7 +333,32 @@ def read_source(spec: "SourceSpec") -> FileSet:
             boundary_display=printable(base),
         )
         return FileSet((SourceFile(posixpath.join(prefix, kfile), data, rendered=True),), warnings=unpinned(remote))
-    return read_directory(root, prefix=printable(prefix), max_total=spec.max_bytes)
+    fileset = read_directory(root, prefix=printable(prefix), max_total=spec.max_bytes)
+    return with_jsonnet(fileset, root, kustomize_boundary(Path(spec.path or ".")), spec, printable(prefix))
+
+
+def with_jsonnet(fileset: FileSet, folder: Path, boundary: Path, spec: "SourceSpec", prefix: str,
+                 cacheable: bool = True) -> FileSet:
+    """The walk's files plus the evaluated `*.jsonnet` programs it found (imports kept inside `boundary`)."""
+    if not fileset.jsonnet or fileset.problems:
+        return fileset
+    rendered = jsonnet.evaluate(folder, fileset.jsonnet, spec.jsonnet, boundary=boundary, prefix=prefix,
+                                max_bytes=spec.max_bytes, cacheable=cacheable)
+    return replace(fileset, files=tuple(sorted(fileset.files + tuple(rendered), key=_sort_key)))
+
+
+def chart_fileset(chart_dir: Path, boundary: Path, display: str, spec: "SourceSpec", target: "Target") -> FileSet:
+    """A chart folder's rendering as a FileSet, with its chart, warnings and revision."""
+    rendered, revision = helm.render_folder(chart_dir, boundary, display, spec, target)
+    return FileSet(rendered.files, warnings=rendered.warnings, charts=(rendered.chart,), revision=revision)
+
+
+def source_revision(spec: "SourceSpec") -> str:
+    """The revision `load` reports, without rendering a chart (a cheap poll)."""
+    root, prefix = _root(spec)
+    if root.is_dir() and helm.is_chart(os.listdir(root)) and not kustomize.find_kustomization(os.listdir(root)):
+        return helm.chart_revision(root, kustomize_boundary(Path(spec.path or ".")), printable(prefix or root.name), spec)
+    return content_revision(read_source(spec).files)
 
 
 def kustomize_boundary(path: Path) -> Path:
@@ -337,12 +382,13 @@ def _single_file(path: Path, origin: str) -> FileSet:
         return FileSet((), (f"{origin}: cannot read: {e.strerror or e}",))
 
 
-def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = False) -> DesiredState:
-    """A folder source as a validated DesiredState, revision = content hash (of the files as read: ciphertext)."""
+def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = False, target: "Target | None" = None) -> DesiredState:
+    """A folder source as a validated DesiredState, revision = content hash (of the files as read: ciphertext;
+    a chart's: its files and values)."""
     from kubesync.sources import encrypted
 
-    fileset = read_source(spec)
+    fileset = read_source(spec, target)
     manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok)
-    revision = content_revision(fileset.files)
+    revision = fileset.revision or content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
-    return DesiredState(manifests, spec.describe(), revision, fileset.warnings)
+    return desired_state(manifests, spec.describe(), revision, fileset.warnings, fileset.charts)

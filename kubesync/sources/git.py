@@ -9,7 +9,8 @@ password in the URL never reaches a command line (`ps` shows every argument to e
 is given the URL without it, and a one-off credential helper that reads it from the environment
 (`credential_env`). A credential in a query string (`?token=`) cannot be passed that way and is
 refused. The cache is filled with `git fetch URL`, so nothing is written to the cache's config,
-and every message passes through `redact()`.
+and every message passes through `redact()`. A kustomization, a Helm chart or Jsonnet programs of a
+commit render on a temporary checkout (checkout.py).
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ import logging
 import os
 import posixpath
 import shutil
-import stat
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,15 +34,15 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from kubesync.errors import SourceError, cut, printable
-from kubesync.manifests import SourceFile
+from kubesync.charts import desired_state
 from kubesync.model import DesiredState
-from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, SUPPORTED_SCHEMES, clean_subpath, has_query_credential, is_url, redact
-from kubesync.sources import kustomize
+from kubesync.sources.spec import SUPPORTED_SCHEMES, SourceSpec, Target, clean_subpath, has_query_credential, is_url, redact
+from kubesync.sources import checkout, helm, kustomize
+from kubesync.sources.checkout import SYMLINK_MODE
 from kubesync.sources.directory import IGNORE_FILE, MAX_FILE_BYTES, Entry, FileSet, IgnoreRules, collect, parse_ignore_file, unpinned
 
 if TYPE_CHECKING:
     from kubesync.sources.keys import Keys
-    from kubesync.sources.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,6 @@ FETCH_TIMEOUT = 300  # seconds for one fetch; a hung remote must not hang the da
 REMOTE_HEAD = "refs/remotes/origin/HEAD"
 # The cache mirrors branches and tags under their own names, and the remote's HEAD.
 FETCH_REFSPECS = ("+HEAD:" + REMOTE_HEAD, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-SYMLINK_MODE = 0o120000
 
 
 def _git_env() -> dict[str, str]:
@@ -318,71 +317,30 @@ def read_tree(tree: git.Tree, prefix: str, max_total: int | None = None) -> File
     return collect(list(_tree_entries(tree)), _ignore_rules(tree, prefix), prefix=prefix, max_total=max_total)
 
 
-# --- kustomize on a commit --------------------------------------------------------------------
-
-
-def materialize(tree: git.Tree, dest: Path, max_total: int | None = None) -> None:
-    """Write a commit's whole tree to `dest` (a kustomization may reference `../`), at most `max_total` bytes."""
-    root = dest.resolve()
-    limit, written = max_total or DEFAULT_MAX_SOURCE_BYTES, 0
-    for item in tree.traverse():
-        written += item.size if item.type == "blob" else 0
-        if written > limit:
-            raise SourceError(f"the repository passes the source's total size limit of {limit} bytes at {printable(item.path)}")
-        target = (dest / item.path).resolve()
-        if root not in target.parents:
-            raise SourceError(f"refusing tree entry {item.path!r}: it points outside the repository")
-        if item.type == "tree":
-            target.mkdir(parents=True, exist_ok=True)
-        elif item.type == "blob":
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = item.data_stream.read()
-            if item.mode == SYMLINK_MODE:
-                _materialize_link(target, data.decode("utf-8", "replace"), root)
-            else:
-                target.write_bytes(data)
-                if item.mode & stat.S_IXUSR:
-                    target.chmod(0o755)
-
-
-def _materialize_link(target: Path, link: str, root: Path) -> None:
-    """Recreate a symlink only when it stays inside the tree; kustomize must not read the host."""
-    resolved = (target.parent / link).resolve()
-    if resolved == root or root in resolved.parents:
-        target.symlink_to(link)
-    else:
-        log.warning("not recreating symlink %s: it points outside the repository", target.relative_to(root))
-
-
-def _render(opened: OpenRepo, commit: git.Commit, sub: str, kfile: str, max_total: int | None, allow_remote: bool) -> FileSet:
-    where = f"{opened.display}@{commit.hexsha[:12]}"
-    with tempfile.TemporaryDirectory(prefix="kubesync-kustomize-") as tmp:
-        checkout = Path(tmp) / "repo"
-        checkout.mkdir()
-        materialize(commit.tree, checkout, max_total)
-        folder = checkout / sub if sub else checkout
-        display = f"{where}:{sub}" if sub else where
-        data, remote = kustomize.render_inside(
-            folder, checkout, display, allow_remote=allow_remote, max_bytes=max_total,
-            rename=[(str(checkout), where)], boundary_display=where,
-        )
-    return FileSet((SourceFile(posixpath.join(sub, kfile), data, rendered=True),), warnings=unpinned(remote))
-
-
 # --- the source -------------------------------------------------------------------------------
 
 
 def read_commit(
-    opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None, allow_remote: bool = False
+    opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None, allow_remote: bool = False,
+    spec: "SourceSpec | None" = None, target: Target | None = None,
 ) -> FileSet:
-    """The files of one commit (or its sub-folder): a kustomize rendering, or the tree's files."""
+    """The files of one commit (or its sub-folder): a kustomize or Helm rendering, or the tree's files
+    (with its Jsonnet programs evaluated)."""
     sub = clean_subpath(subpath)
     try:
         tree = _subtree(commit, sub, opened.display)
-        kfile = kustomize.find_kustomization(_name(item) for item in tree)
+        names = [_name(item) for item in tree]
+        kfile = kustomize.find_kustomization(names)
         if kfile:
-            return _render(opened, commit, sub, kfile, max_total, allow_remote)
-        return read_tree(tree, printable(sub), max_total)
+            return checkout.render_kustomization(opened.display, commit, sub, kfile, max_total, allow_remote)
+        spec = spec or SourceSpec(repo=opened.display, subpath=sub or None, max_bytes=max_total)
+        if helm.is_chart(names):
+            return checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=True)
+        fileset = read_tree(tree, printable(sub), max_total)
+        if fileset.jsonnet and not fileset.problems:
+            rendered = checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=False, walked=fileset)
+            return replace(fileset, files=rendered.files)
+        return fileset
     except ValueError as e:  # gitpython refuses a tree entry git itself would not check out ('..', '.git', 'a/b')
         if "Invalid repository path" not in str(e):
             raise
@@ -400,7 +358,8 @@ def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
         opened.repo.close()
 
 
-def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, sealed_ok: bool = False) -> DesiredState:
+def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, sealed_ok: bool = False,
+         target: Target | None = None) -> DesiredState:
     """A git source as a validated DesiredState; the revision is the resolved commit sha."""
     from kubesync.sources import encrypted
 
@@ -409,9 +368,9 @@ def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, 
     opened = open_repo(spec.repo, fetch=fetch)
     try:
         commit = resolve(opened, spec.ref)
-        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote)
+        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote, spec, target)
     finally:
         opened.repo.close()
     manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
-    return DesiredState(manifests, spec.describe(), commit.hexsha, fileset.warnings)
+    return desired_state(manifests, spec.describe(), commit.hexsha, fileset.warnings, fileset.charts)

@@ -126,6 +126,8 @@ def _repo_identity(spec: SourceSpec) -> str:
 
 def identify(spec: SourceSpec) -> SourceIdentity:
     """The source's identity (see the module docstring), with the form kubesync recorded before."""
+    if spec.remote_chart:  # a chart pulled from a repository: the repository and the chart's name, any version
+        return SourceIdentity(spec.identity())
     primary = _repo_identity(spec) if spec.repo else _folder_identity(spec)
     legacy = spec.identity()
     return SourceIdentity(primary, (legacy,) if legacy != primary else ())

@@ -16,14 +16,13 @@ import functools
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from kubesync import tools
 from kubesync.errors import ManifestError, SourceError, ToolMissing, cut
-from kubesync.sources import kustomize_refs
+from kubesync.sources import bounded, kustomize_refs
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES
 
 log = logging.getLogger(__name__)
@@ -31,6 +30,7 @@ log = logging.getLogger(__name__)
 KUSTOMIZATION_FILES = kustomize_refs.KUSTOMIZATION_FILES
 ROOT_ONLY = "--load-restrictor=LoadRestrictionsRootOnly"  # kustomize's default, said out loud
 TIMEOUT = 120.0  # seconds; remote bases can be slow, a hung build must not hang a sync
+MAX_MEMORY = 1024 * bounded.MiB  # kustomize and the helm it runs, together
 
 
 def find_kustomization(names: Iterable[str]) -> str | None:
@@ -69,39 +69,51 @@ def render_inside(
     Every problem of the graph is raised at once (a ManifestError); `display` names `folder`,
     `boundary_display` the boundary in messages.
     """
-    problems, remote = kustomize_refs.check(folder, boundary, boundary_display or display, allow_remote=allow_remote)
-    if problems:
-        raise ManifestError(problems)
-    return render(folder, display, rename=rename, max_bytes=max_bytes), remote
+    walk = kustomize_refs.check(folder, boundary, boundary_display or display, allow_remote=allow_remote)
+    if walk.problems:
+        raise ManifestError(walk.problems)
+    return render(folder, display, rename=rename, max_bytes=max_bytes, helm=walk.helm, network=allow_remote), walk.remote
 
 
 def render(
-    folder: Path, display: str, *, rename: Iterable[tuple[str, str]] = (), timeout: float = TIMEOUT, max_bytes: int | None = None
+    folder: Path, display: str, *, rename: Iterable[tuple[str, str]] = (), timeout: float = TIMEOUT, max_bytes: int | None = None,
+    helm: bool = False, network: bool = True,
 ) -> bytes:
     """Run kustomize on `folder` and return the rendered multi-document YAML (at most `max_bytes`).
 
     `rename` maps local paths (a temp checkout) to names people know, for kustomize's messages.
-    The output goes to a temp file and is read only if it fits: a huge rendering never reaches memory.
+    `helm`: the kustomization has helmCharts, rendered with our helm (`--enable-helm --helm-command`)
+    in private Helm folders; `network` is off unless the sync allows remote resources. Bounded like
+    every renderer (sources/bounded.py): time, memory, output.
     """
     argv = command(str(folder), display)
-    limit = max_bytes or DEFAULT_MAX_SOURCE_BYTES
+    if helm:
+        from kubesync.sources.helm import helm_command
+
+        argv += ["--enable-helm", "--helm-command", helm_command()]
+    limits = bounded.Limits(timeout=timeout, max_output=max_bytes or DEFAULT_MAX_SOURCE_BYTES, max_memory=MAX_MEMORY)
     log.debug("rendering %s with %s", display, argv[0])
-    try:
-        with tempfile.TemporaryFile() as out:
-            proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-            size = out.seek(0, os.SEEK_END)
-            if proc.returncode == 0 and size > limit:
-                raise SourceError(f"{display}: kustomize rendered {size} bytes, over the source's size limit of {limit}")
-            out.seek(0)
-            stdout = out.read() if proc.returncode == 0 else b""
-    except subprocess.TimeoutExpired as e:
-        raise SourceError(f"{display}: kustomize build did not finish within {timeout:g}s") from e
-    except OSError as e:
-        raise SourceError(f"{display}: cannot run {argv[0]}: {e.strerror or e}") from e
-    if proc.returncode != 0:
-        stderr = proc.stderr.decode("utf-8", "replace")
+    with tempfile.TemporaryDirectory(prefix="kubesync-kustomize-") as home:
+        try:
+            result = bounded.run(argv, f"{display}: kustomize build", limits, env=_env(Path(home), network))
+        except bounded.Bounded as e:
+            raise SourceError(str(e) if e.kind != "output" else
+                              f"{display}: kustomize rendered more than allowed, over the source's size limit of {limits.max_output} bytes") from None
+    if result.returncode != 0:
+        stderr = result.stderr
         for local, known in [(str(folder), display), *rename]:
             stderr = stderr.replace(local, known)
         stderr = stderr.strip()
-        raise SourceError(f"{display}: kustomize build failed: {cut(stderr) or f'exit code {proc.returncode}'}")
-    return stdout
+        raise SourceError(f"{display}: kustomize build failed: {cut(stderr) or f'exit code {result.returncode}'}")
+    return result.stdout
+
+
+def _env(home: Path, network: bool) -> dict[str, str]:
+    """kustomize's environment: a private HOME and Helm folders; the caller's proxy settings only when remote
+    resources are allowed (a local kustomization needs no network)."""
+    homes = {"HELM_CACHE_HOME": str(home / "helm-cache"), "HELM_CONFIG_HOME": str(home / "helm-config"),
+             "HELM_DATA_HOME": str(home / "helm-data")}
+    env = bounded.clean_env(home, network=network, extra=homes)
+    if network:  # git (remote bases) may need the person's credential helpers and ssh agent
+        env.update({k: v for k, v in os.environ.items() if k.startswith(("GIT_", "SSH_")) or k == "HOME"})
+    return env

@@ -64,17 +64,19 @@ class Walk:
     problems: list[str] = field(default_factory=list)
     remote: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    helm: bool = False
+    """The graph has `helmCharts`: kustomize renders them with our helm (--enable-helm)."""
 
     def where(self, path: str) -> str:
         rel = os.path.relpath(path, self.boundary)
         return printable(posixpath.join(self.display, rel.replace(os.sep, "/")) if rel != "." else self.display)
 
 
-def check(folder: Path, boundary: Path, display: str, *, allow_remote: bool) -> tuple[list[str], list[str]]:
-    """(problems, remote resources) of the kustomization in `folder`, whose root is `boundary`."""
+def check(folder: Path, boundary: Path, display: str, *, allow_remote: bool) -> Walk:
+    """The problems, remote resources and helmCharts of the kustomization in `folder`, whose root is `boundary`."""
     walk = Walk(os.path.realpath(boundary), display, allow_remote)
     _folder(walk, os.path.realpath(folder))
-    return walk.problems, walk.remote
+    return walk
 
 
 def _kustomization(folder: str) -> str | None:
@@ -96,6 +98,44 @@ def _folder(walk: Walk, folder: str) -> None:
         return  # kustomize reports a malformed kustomization itself
     for name, ref in _references(value):
         _reference(walk, kfile, folder, name, ref)
+    _helm_charts(walk, kfile, folder, value)
+
+
+def _helm_charts(walk: Walk, kfile: str, folder: str, value: dict) -> None:
+    """`helmCharts`: a chart vendored under chartHome must hold no link out of the root; one kustomize
+    would pull (`repo:` and not vendored) is remote, refused unless allowRemoteResources."""
+    charts = value.get("helmCharts")
+    if not isinstance(charts, list) or not charts:
+        return
+    walk.helm = True
+    globals_ = value.get("helmGlobals") if isinstance(value.get("helmGlobals"), dict) else {}
+    home = os.path.join(folder, str(globals_.get("chartHome") or "charts"))
+    for item in charts:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        name, version = item["name"], str(item.get("version") or "")
+        vendored = [p for p in (os.path.join(home, name), os.path.join(home, f"{name}-{version}", name)) if os.path.isdir(p)]
+        if vendored:
+            _links_inside(walk, vendored[0])
+        elif item.get("repo"):
+            repo = printable(redact(str(item["repo"])))
+            if walk.allow_remote:
+                walk.remote.append(f"{walk.where(kfile)}: helm chart {printable(name)} from {repo}")
+            else:
+                walk.problems.append(f"{walk.where(kfile)}: helmCharts: {printable(name)!r} would be pulled from {repo}, "
+                                     "which the source's revision does not pin; vendor it under charts/, or set "
+                                     "allowRemoteResources: true")
+
+
+def _links_inside(walk: Walk, chart: str) -> None:
+    for dirpath, dirnames, filenames in os.walk(chart):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                if not (target == walk.boundary or target.startswith(walk.boundary.rstrip(os.sep) + os.sep)):
+                    walk.problems.append(f"{walk.where(path)}: symlink to {printable(os.readlink(path))}, outside the "
+                                         "source root; a chart reads nothing outside it")
 
 
 def _read(walk: Walk, kfile: str) -> Any:

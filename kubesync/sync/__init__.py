@@ -28,12 +28,13 @@ from kubesync.inventory import DEFAULT_NAMESPACE
 from kubesync.model import NAMESPACES, SECRETS, DesiredState, ObjectRef, Plan
 from kubesync.settings import SyncConfig
 from kubesync.sync import saved as saved_plans
+from kubesync.sync.rendertarget import render_target
 from kubesync.sync import wait as waiting
 from kubesync.sync.apply import Progress, apply_planned, apply_saved, next_inventory, raise_for_failures
 from kubesync.sync.plan import LiveReader, Planned, fetch_live, plan_desired, selector, with_deltas
 from kubesync.sync.saved import reopen as reopen_saved
 
-__all__ = ["Pipeline", "Planned", "LiveReader", "compare_refs", "decryption_keys", "fetch_live", "next_inventory",
+__all__ = ["Pipeline", "Planned", "LiveReader", "compare_refs", "decryption_keys", "fetch_live", "load_for", "next_inventory",
            "raise_for_failures", "reopen_saved", "selector"]
 
 
@@ -83,10 +84,14 @@ class Pipeline:
     def plan_source(self, config: SyncConfig, *, deltas: bool = False, sealed_ok: bool = False) -> Planned:
         """Load the sync's source and plan it; with `deltas`, add resource deltas and quota warnings. With
         `sealed_ok` (a review: plan, diff), SOPS-encrypted Secrets nobody here can decrypt are left as they are."""
-        from kubesync.sources import load
-
-        planned = self.plan(load(config.source, keys=self.keys(config), sealed_ok=sealed_ok), config)
+        planned = self.plan(self.load(config, sealed_ok=sealed_ok), config)
         return with_deltas(self.cluster, planned) if deltas else planned
+
+    def load(self, config: SyncConfig, *, fetch: bool = True, sealed_ok: bool = False) -> DesiredState:
+        """Load the sync's source: SOPS-encrypted Secrets opened with its keys, a Helm chart rendered for its
+        name, namespace and this cluster's versions (asked only when a chart renders; an unchanged chart is
+        served from the render cache)."""
+        return load_for(self, config, fetch=fetch, keys=self.keys(config), sealed_ok=sealed_ok)
 
     def keys(self, config: SyncConfig):
         """The age keys that open the sync's SOPS-encrypted Secrets (sources/keys.py): its key files, sops's
@@ -179,26 +184,43 @@ def decryption_keys(config: SyncConfig, read_secret: Callable[[str, str], dict |
     return found
 
 
+
+def load_for(pipeline, config: SyncConfig, *, fetch: bool = True, keys=None, sealed_ok: bool = False) -> DesiredState:
+    """`config`'s source, SOPS-encrypted Secrets opened with `keys`, a chart rendered for the sync and for
+    `pipeline`'s cluster (anything with `cluster` and `discovery`, opened only if a chart renders)."""
+    from kubesync.sources import load
+
+    target = render_target(pipeline, config.source, config.name, config.namespace)
+    return load(config.source, fetch=fetch, keys=keys, sealed_ok=sealed_ok, target=target)
+
+
 def compare_refs(repo: str, base: str, head: str, subpath: str | None = None, namespace: str = "default", *,
-                 sync: str | None = None, prune: bool = True, fetch: bool = True, key_files: tuple[str, ...] = ()) -> Plan:
+                 sync: str | None = None, prune: bool = True, fetch: bool = True, key_files: tuple[str, ...] = (),
+                 source=None, target=None) -> Plan:
     """The plan merging `head` into `base` would cause, from the two refs alone: no cluster. `sync` and
     `prune` are the sync's own name and policy (kubesync.yaml), when compared for one. SOPS-encrypted Secrets
     are decrypted with the local keys (`key_files`, sops's variables) for a masked value-level diff; without
-    one they are compared by ciphertext: unchanged, or "changed (encrypted)"."""
+    one they are compared by ciphertext: unchanged, or "changed (encrypted)". Both refs render with the same
+    Helm/Jsonnet options (`source`, a SourceSpec) and `target` (the versions charts render for)."""
+    from dataclasses import replace
+
     from kubesync.compare import compare_states
     from kubesync.sources import SourceSpec, keys as age, load
 
     keys = age.local(key_files)
-    base_spec = SourceSpec(repo=repo, ref=base, subpath=subpath)
-    head_spec = SourceSpec(repo=repo, ref=head, subpath=subpath)
-    base_state = load(base_spec, fetch=fetch, keys=keys, sealed_ok=True)
-    head_state = load(head_spec, fetch=False, keys=keys, sealed_ok=True)  # one fetch serves both refs
+    source = source or SourceSpec(repo=repo, subpath=subpath)
+    base_spec, head_spec = (replace(source, repo=repo, ref=ref, subpath=subpath) for ref in (base, head))
+    base_state = load(base_spec, fetch=fetch, keys=keys, sealed_ok=True, target=target)
+    head_state = load(head_spec, fetch=False, keys=keys, sealed_ok=True, target=target)  # one fetch serves both refs
     return compare_states(base_state, head_state, sync=sync or head_spec.default_name(), namespace=namespace, prune=prune)
 
 
 def compare_config(repo: str, base: str, head: str, config, key_files: tuple[str, ...] = ()) -> list[tuple[SyncConfig, Plan]]:
     """`compare` for every sync of a kubesync.yaml (settings.Config) that reads this repository, each
     with its own path, namespace and prune policy."""
+    from dataclasses import replace
+
+    from kubesync.sources import Target
     from kubesync.sources.identity import syncs_reading
 
     found = syncs_reading(repo, config.syncs)
@@ -207,7 +229,8 @@ def compare_config(repo: str, base: str, head: str, config, key_files: tuple[str
                                 "(compare needs syncs whose source is that repository or a folder inside it)")
     out = []
     for i, (sync, subpath) in enumerate(found):
+        source, target = replace(sync.source, path=None, root=None), Target(sync.name, sync.namespace or "default")
         plan = compare_refs(repo, base, head, subpath, sync.namespace or "default", sync=sync.name, prune=sync.prune,
-                            fetch=i == 0, key_files=key_files + sync.decryption.key_files)
+                            fetch=i == 0, key_files=key_files + sync.decryption.key_files, source=source, target=target)
         out.append((sync, plan))
     return out

@@ -10,10 +10,11 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 from kubesync import errors
 from kubesync.apply import Applier, ApplyReport, ApplySettings, Outcome
+from kubesync.charts import charts_after
 from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.inventory import DEFAULT_NAMESPACE
-from kubesync.model import Action, ActionType, InventoryEntry, KubeObject, ObjectRef, Plan, Result
+from kubesync.model import Action, ActionType, Chart, InventoryEntry, KubeObject, ObjectRef, Plan, Result
 from kubesync.plan import plan_object
 from kubesync.prune import PENDING, owned_uid, source_after
 from kubesync.sync.plan import Planned
@@ -59,7 +60,7 @@ def apply_planned(cluster: API, discovery, planned: Planned, settings: ApplySett
             source = source_after(planned.inventory_source, config.planning)
             existed = bool(planned.inventory or planned.inventory_source or wrote)
             record_inventory(cluster, config.name, config.inventory_namespace, next_inventory(planned, report), report,
-                             source, existed, planned.plan.revision)
+                             source, existed, planned.plan.revision, charts_after(planned.plan))
     return report
 
 
@@ -73,7 +74,7 @@ def apply_saved(cluster: API, discovery, saved, settings: ApplySettings, progres
     if not settings.dry_run:
         source = inv_source or (saved.source.identity() if saved.source is not None else "")
         record_inventory(cluster, sync, namespace, next_inventory(run, report), report, source, bool(inv or inv_source),
-                         saved.plan.revision)
+                         saved.plan.revision, charts_after(saved.plan))
     return report
 
 
@@ -87,8 +88,10 @@ def record_pending(cluster: API, planned: Planned) -> bool:
         return False
     config = planned.config
     source = planned.inventory_source or config.planning.source
+    before = tuple(Chart(c.name, c.before) for c in planned.plan.charts if c.before)  # still what was applied
     stored_inventory.write(cluster, config.name, [*planned.inventory, *pending], config.inventory_namespace, source=source,
-                           exists=bool(planned.inventory or planned.inventory_source), revision=planned.plan.revision)
+                           exists=bool(planned.inventory or planned.inventory_source), revision=planned.plan.revision,
+                           charts=before)
     return True
 
 
@@ -133,12 +136,14 @@ def next_inventory(run: Baseline, report: ApplyReport) -> list[InventoryEntry]:
 
 
 def record_inventory(cluster: API, sync: str, namespace: str, entries: list[InventoryEntry], report: ApplyReport,
-                     source: str = "", exists: bool | None = None, revision: str = "") -> None:
-    """Write the inventory (`exists`: whether one was read); when that fails after some actions failed too, report both."""
+                     source: str = "", exists: bool | None = None, revision: str = "",
+                     charts: tuple[Chart, ...] = ()) -> None:
+    """Write the inventory (`exists`: whether one was read) and the charts applied (the next plan's "before");
+    when that fails after some actions failed too, report both."""
     applied_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         stored_inventory.write(cluster, sync, entries, namespace, source=source, exists=exists, revision=revision,
-                               applied_at=applied_at)
+                               applied_at=applied_at, charts=charts)
     except errors.KubesyncError as e:
         if not report.failures:
             raise

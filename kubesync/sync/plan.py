@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Protocol, Sequence
 
 from kubesync import errors
+from kubesync.charts import chart_changes
 from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.dryrun import check_create, check_update
@@ -82,7 +83,7 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
         check_namespaces(resolved, config.namespace)
     resolved = selected(resolved, config.planning)
     resolved = with_schemas(resolved, discovery.schemas(r.rtype for r in resolved if not r.pending_crd))
-    inv, inv_source = stored_inventory.read_with_source(cluster, config.name, config.inventory_namespace, reader)
+    inv, inv_source, inv_charts = stored_inventory.read_state(cluster, config.name, config.inventory_namespace, reader)
     live, managed = fetch_live(cluster, discovery, resolved, inv, config.name, reader)
     remember([*live.values(), *managed.values()])  # live Secret values are scrubbed from messages too
     plan = build_plan(resolved, live, managed, inv, config.planning, source=desired.source, revision=desired.revision,
@@ -93,6 +94,8 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
         plan, _ = unattended(plan)  # nobody confirms: only opted-in replacements run; the rest are warnings
     if desired.warnings:
         plan = replace(plan, warnings=desired.warnings + plan.warnings)
+    if desired.charts or desired.hooks or inv_charts:  # Helm: chart versions before and after, skipped hooks
+        plan = replace(plan, charts=chart_changes(inv_charts, desired.charts), hooks=desired.hooks)
     return Planned(plan, tuple(resolved), config, tuple(inv), live, managed, inventory_source=inv_source)
 
 

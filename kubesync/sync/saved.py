@@ -42,16 +42,16 @@ def stale_objects(cluster: API, discovery, plan: Plan) -> list[str]:
 
 def source_moved(saved) -> str | None:
     """The saved plan names its source; if it can be read here, it must still be at the same revision."""
-    from kubesync.sources import load
+    from kubesync.sources import current_revision
 
     if saved.source is None:
         return None
-    try:
-        desired = load(saved.source, sealed_ok=True)  # the revision is the ciphertext's: no key needed
+    try:  # the revision only (the ciphertext's, no key needed): a chart is not rendered again to tell
+        revision = current_revision(saved.source)
     except errors.KubesyncError as e:
         return f"source {saved.plan.source}: cannot be read to check its revision ({e})"
-    if desired.revision != saved.plan.revision:
-        return f"source {desired.source}: revision moved {saved.plan.revision} -> {desired.revision}"
+    if revision != saved.plan.revision:
+        return f"source {saved.source.describe()}: revision moved {saved.plan.revision} -> {revision}"
     return None
 
 

@@ -48,7 +48,7 @@ def test_help_lists_every_subcommand_and_exit_codes():
 
 def test_missing_source_is_a_usage_error():
     proc = kubesync("plan", check_code=1)
-    assert proc.stderr.strip() == "error: no source: give a PATH or --repo URL [--ref REF] [--path SUBDIR]"
+    assert proc.stderr.strip() == "error: no source: give a PATH, --repo URL [--ref REF] [--path SUBDIR], or --chart"
 
 
 def test_plan_exit_codes_and_formats(kubeconfig, namespace, app):

@@ -260,7 +260,7 @@ def test_source_problems():
     assert error(text) == (
         "5 problems in k.yaml:\n"
         "  k.yaml:3: syncs[0].source.ref: needs repo: a folder has no refs\n"
-        "  k.yaml:5: syncs[1].source: needs path (a folder) or repo (a git repository)\n"
+        "  k.yaml:5: syncs[1].source: needs path (a folder), repo (a git repository) or helm.chart (a chart from a repository)\n"
         "  k.yaml:7: syncs[2].source.path: sub-folder '../up' leaves the source root ('..'); give a path inside it\n"
         "  k.yaml:9: syncs[3].source: must be a mapping, not a string\n"
         "  k.yaml:10: syncs[4]: needs source, e.g. source: {path: ./manifests}"

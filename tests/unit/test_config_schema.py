@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from kubesync import config
+from kubesync import config, configsource
 from kubesync.errors import ConfigError
 from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, parse_size
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES
@@ -32,6 +32,8 @@ def keys(node: dict) -> set[str]:
     ("syncs[]", DEFS["sync"], config._SYNC_KEYS),
     ("syncs[].source", DEFS["source"], config._SOURCE_KEYS),
     ("syncs[].ignore[]", DEFS["ignore"], config._IGNORE_KEYS),
+    ("syncs[].source.helm", DEFS["helm"], configsource.HELM_KEYS),
+    ("syncs[].source.jsonnet", DEFS["jsonnet"], configsource.JSONNET_KEYS),
     ("webhook", SCHEMA["properties"]["webhook"], config._WEBHOOK_KEYS),
     ("receiver", SCHEMA["properties"]["receiver"], config._RECEIVER_KEYS),
 ])
@@ -58,7 +60,7 @@ receiver: {secretFile: ./secret, insecure: false}
     used |= set(doc["syncs"][0]["ignore"][0]) | set(doc["webhook"]) | set(doc["receiver"])
     used |= set(doc["syncs"][0]["decryption"]) | set(doc["syncs"][0]["decryption"]["secretRef"])
     decryption = DEFS["sync"]["properties"]["decryption"]
-    every = keys(SCHEMA) | keys(DEFS["sync"]) | keys(DEFS["source"]) | keys(DEFS["ignore"])
+    every = keys(SCHEMA) | keys(DEFS["sync"]) | keys(DEFS["source"]) - {"helm", "jsonnet"} | keys(DEFS["ignore"])
     every |= keys(decryption) | keys(decryption["properties"]["secretRef"])
     every |= keys(SCHEMA["properties"]["webhook"]) | keys(SCHEMA["properties"]["receiver"])
     assert used == every
@@ -124,6 +126,10 @@ def test_shipped_examples_validate_against_the_schema_and_parse(where, text, tmp
     "syncs: [{source: {path: m}}]\nwebhook: {url: ftp://x, format: json}",
     "syncs: [{source: {path: m}}]\nwebhook: {url: https://x, format: teams}",
     "syncs: [{source: {path: m}}]\nreceiver: {secret: x}",
+    "syncs: [{source: {helm: {repo: 'https://c.example', chart: web}}}]",         # a remote chart is pinned
+    "syncs: [{source: {path: m, helm: {valuesFile: [v.yaml]}}}]",                 # a typo
+    "syncs: [{source: {path: m, helm: {chart: oci://r/web, version: '1', digest: md5}}}]",
+    "syncs: [{source: {path: m, jsonnet: {tlas: [a]}}}]",                          # a mapping of names
 ])
 def test_schema_and_parser_refuse_the_same_mistakes(text, tmp_path):
     assert list(VALIDATOR.iter_errors(yaml.safe_load(text))), f"the schema accepts {text!r}"

@@ -12,7 +12,7 @@ import copy
 import os
 from pathlib import Path
 
-from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, Risk
+from kubesync.model import Action, ActionType, ChartChange, Hook, ObjectRef, Origin, Plan, Risk
 
 GOLDEN = Path(__file__).parent
 GENERATED_AT = "2024-05-01T12:00:00Z"
@@ -272,7 +272,20 @@ def build_plan() -> Plan:
         actions=actions,
         conflicts=("v1 ConfigMap shop/shared-settings: managed by Helm (app.kubernetes.io/managed-by=Helm)",),
         warnings=("apps/v1 Deployment shop/web: spec.replicas is also set by HorizontalPodAutoscaler shop/web",),
+        charts=(ChartChange("redis", "17.3.0", "17.4.1"), ChartChange("web", "1.0.0", "1.0.0")),
+        hooks=(Hook(ref("batch/v1", "Job", "shop", "web-db-migrate"), ("pre-install", "pre-upgrade"),
+                    Origin("web templates/migrate-job.yaml"), -5, ("before-hook-creation",), HOOK_JOB),),
     )
+
+
+HOOK_JOB = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {"name": "web-db-migrate", "namespace": "shop",
+                 "annotations": {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5",
+                                 "helm.sh/hook-delete-policy": "before-hook-creation"}},
+    "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "migrate", "image": "registry.example/api:3.1"}]}}},
+}
 
 
 def no_change_plan() -> Plan:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.integration.daemon_harness import DaemonProcess, wait_until
-from tests.integration.test_daemon_alerts import Receiver
+from tests.support.webhooks import AlertReceiver as Receiver
 from tests.support import cli
 from tests.support.sops import age_key, encrypt, secret, tamper
 

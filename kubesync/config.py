@@ -69,7 +69,7 @@ __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_PRUNE", "WEBHOOK_FORMATS", "parse_du
 # --- reading YAML nodes with file:line for every problem --------------------------------------
 
 _SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore", "allowEmpty",
-              "maxSourceSize", "allowRemoteResources", "decryption")
+              "maxSourceSize", "maxSourceNodes", "allowRemoteResources", "decryption")
 _DECRYPTION_KEYS = ("provider", "secretRef", "keyFiles")
 
 _SOURCE_KEYS = ("path", "repo", "ref", "helm", "jsonnet")
@@ -100,6 +100,16 @@ def _share(r: NodeReader, node: Node, where: str) -> float | None:
 
 def _bytes(r: NodeReader, node: Node, where: str) -> int | None:
     return _checked(r, node, where, (str, int), "a size like 256Mi", parse_size)
+
+
+def _count(r: NodeReader, node: Node, where: str) -> int | None:
+    return _checked(r, node, where, (int,), "a whole number of nodes above 0", _positive)
+
+
+def _positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{value} is not above 0")
+    return value
 
 
 def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | None:
@@ -222,6 +232,7 @@ def _sync(r: NodeReader, node: Node, where: str, base: Path) -> SyncConfig | Non
     if source is None:
         return None
     source = replace(source, max_bytes=_optional(r, fields, "maxSourceSize", where, _bytes, None),
+                     max_nodes=_optional(r, fields, "maxSourceNodes", where, _count, None),
                      allow_remote=_optional(r, fields, "allowRemoteResources", where, NodeReader.boolean, False))
     name = _optional(r, fields, "name", where, NodeReader.string, None) or source.default_name()
     if not is_dns1123_label(name):

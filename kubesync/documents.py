@@ -7,6 +7,9 @@ expand a value (``json.dumps``, ``deepcopy``):
   whole value it repeats (a 500-byte "billion laughs" file otherwise becomes billions of nodes),
   and aliases may add at most ``max_alias_nodes`` nodes across one load (many small bombs);
 - depth: values nest at most ``max_depth`` levels, so no later recursion can overflow the stack;
+- a whole source: all its documents together expand to at most ``max_total_nodes`` nodes, derived
+  from the process's memory limit (cgroup) so that the largest source accepted fits with room to
+  spare (26 MB of plain YAML is 13M nodes and about 570 MB once parsed);
 - (sizes of files and of a whole source are bounded by the sources, before reading.)
 
 Problems are strings ``path:line: what`` appended to a list; nothing here raises for bad input.
@@ -23,12 +26,11 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kubesync.memory import DEFAULT_MAX_TOTAL_NODES, memory_limit, total_nodes_for
 from kubesync.vocab import CachedResolver
 
 DEFAULT_MAX_NODES = 1_000_000
 DEFAULT_MAX_DEPTH = 100
-
-
 @dataclass(frozen=True)
 class ParseLimits:
     """Bounds on what one document may expand to (see the module docstring)."""
@@ -39,14 +41,29 @@ class ParseLimits:
     """Nodes YAML aliases may add across one load of a source, all documents together."""
     max_depth: int = DEFAULT_MAX_DEPTH
     """Levels of nesting; Kubernetes objects, CRD schemas included, stay far below 100."""
+    max_total_nodes: int = DEFAULT_MAX_TOTAL_NODES
+    """Nodes all documents of one source may expand to together (`for_process` derives it from the memory limit)."""
+
+    @classmethod
+    def for_process(cls, max_total_nodes: int | None = None) -> "ParseLimits":
+        """The limits this process can hold: the whole-source node budget from its memory limit, unless given."""
+        return cls(max_total_nodes=max_total_nodes or total_nodes_for(memory_limit()))
 
 
 class Budget:
-    """What aliases have added so far in one load (shared by every document of a source)."""
+    """What aliases and documents have added so far in one load (shared by every document of a source)."""
 
     def __init__(self, limits: ParseLimits | None = None):
-        self.limits = limits or ParseLimits()
+        self.limits = limits or ParseLimits.for_process()
         self.alias_nodes = 0
+        self.total_nodes = 0
+
+    def add(self, nodes: int, line: int) -> None:
+        """Count a finished document's nodes (it starts at `line`) toward the whole source's budget."""
+        self.total_nodes += nodes
+        if self.total_nodes > self.limits.max_total_nodes:
+            raise LimitExceeded(line, f"the source expands to more than {self.limits.max_total_nodes} nodes in all, more "
+                                   "than this process can hold (set maxSourceNodes, or give the daemon more memory)")
 
 
 class LimitExceeded(Exception):
@@ -275,6 +292,7 @@ def yaml_documents(path: str, text: str, problems: list[str], budget: Budget) ->
             node = loader.get_node()
             builder = _Builder(loader, budget)
             value = builder.build(node)
+            budget.add(builder.nodes, _line(node))
             if value is None:
                 continue  # empty or comment-only document
             yield Document(value, _line(node), node, tuple(builder.duplicates))
@@ -332,6 +350,11 @@ def json_documents(path: str, text: str, problems: list[str], budget: Budget) ->
         if wrong == "nodes":
             problems.append(f"{path}:{line}: expands to more than {limits.max_nodes} nodes")
             return
+        try:
+            budget.add(_json_count(value), line)
+        except LimitExceeded as e:
+            problems.append(f"{path}:{line}: {e.message}")
+            return
         dups = tuple((line, key, line) for key in _json_duplicates(value))
         yield Document(_plain(value), line, None, dups)
 
@@ -350,6 +373,16 @@ def _json_bounds(value: Any, limits: ParseLimits) -> str:
                 return "depth"
             stack.extend((child, depth + 1) for child in (v.values() if isinstance(v, dict) else v))
     return ""
+
+
+def _json_count(value: Any) -> int:
+    stack, nodes = [value], 0
+    while stack:
+        v = stack.pop()
+        nodes += 1
+        if isinstance(v, (dict, list)):
+            stack.extend(v.values() if isinstance(v, dict) else v)
+    return nodes
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)

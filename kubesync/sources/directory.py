@@ -388,7 +388,7 @@ def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = Fa
     from kubesync.sources import encrypted
 
     fileset = read_source(spec, target)
-    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok)
+    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes)
     revision = fileset.revision or content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
     return desired_state(manifests, spec.describe(), revision, fileset.warnings, fileset.charts)

@@ -28,6 +28,7 @@ from typing import Any
 
 from kubesync.documents import Budget, Document, json_documents, yaml_documents
 from kubesync.errors import DecryptionError, ManifestError
+from kubesync.documents import ParseLimits
 from kubesync.manifests import JSON_SUFFIXES, SourceFile, load_files as parse_files
 from kubesync.model import SOPS_DIGEST_ANNOTATION, Manifest
 from kubesync.secrets import remember_names, remember_values, value_forms
@@ -49,7 +50,7 @@ def is_encrypted_manifest(file: SourceFile) -> bool:
 
 
 def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: Keys | None = None,
-               *, sealed_ok: bool = False) -> tuple[Manifest, ...]:
+               *, sealed_ok: bool = False, max_nodes: int | None = None) -> tuple[Manifest, ...]:
     """Every file -> Manifests (manifests.load_files), encrypted files opened with `keys` first; all-or-nothing."""
     keys = keys or Keys()
     files = list(files)
@@ -79,7 +80,7 @@ def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: 
             marks[f.path] = (digest(f.data), True)
     if failures:
         raise DecryptionError("\n".join(str(e) for e in failures), tuple(p for e in failures for p in e.files))
-    manifests = parse_files(opened, found)
+    manifests = parse_files(opened, found, ParseLimits.for_process(max_nodes))
     return tuple(_marked(m, marks) for m in manifests)
 
 

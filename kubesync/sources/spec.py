@@ -11,13 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kubesync.errors import SourceError, printable
+from kubesync.memory import memory_limit, source_bytes_for
 from kubesync.secrets import CREDENTIAL_PARAMS, has_query_credential, redact_credentials as redact  # noqa: F401 (URL rules)
 
 _URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@github.com:org/repo.git
 SUPPORTED_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git", "file")
 FALLBACK_NAME = "kubesync"
-DEFAULT_MAX_SOURCE_BYTES = 256 * 2**20  # all files of one source together; more is refused, not read
+# All files of one source together; more is refused, not read. A sixteenth of the process's memory limit
+# when it has one (a 512Mi pod: 32 MiB), so the largest source accepted fits with room to spare.
+DEFAULT_MAX_SOURCE_BYTES = source_bytes_for(memory_limit())
 
 
 def is_url(repo: str) -> bool:
@@ -169,6 +172,8 @@ class SourceSpec:
     subpath: str | None = None
     max_bytes: int | None = None
     """Total size of the files read from the source; None for DEFAULT_MAX_SOURCE_BYTES."""
+    max_nodes: int | None = None
+    """Nodes all its documents may expand to; None: derived from the process's memory limit (kubesync.memory)."""
     allow_remote: bool = False
     """Let a kustomization fetch remote resources (https://, git@...): unpinned by the source's revision."""
     helm: HelmOptions | None = None

@@ -48,7 +48,7 @@ def test_every_key_the_schema_names_is_accepted_by_the_parser(tmp_path):
     text = """
 syncs:
   - {name: a, source: {path: ./m}, namespace: ns, context: c, prune: true, selfHeal: true, interval: 1m, maxPrune: 0.2,
-     allowEmpty: true, maxSourceSize: 1Mi, allowRemoteResources: true,
+     allowEmpty: true, maxSourceSize: 1Mi, maxSourceNodes: 100000, allowRemoteResources: true,
      decryption: {provider: sops, secretRef: {name: sops-age, namespace: ns}, keyFiles: [./age.agekey]},
      ignore: [{group: apps, kind: Deployment, name: web, namespace: ns, paths: [/spec/replicas], managers: [hpa]}]}
   - {name: b, source: {repo: https://example.com/r.git, ref: main, path: sub}}

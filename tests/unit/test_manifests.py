@@ -421,3 +421,22 @@ def test_a_key_yaml_reads_as_no_string_is_refused_with_file_and_line(key, kind):
 def test_an_integer_key_becomes_its_decimal_string_like_kubectl():
     (m,) = parse("tcp.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tcp\ndata:\n  9000: default/web:8080\n")
     assert m.obj["data"] == {"9000": "default/web:8080"}
+
+
+def test_a_whole_source_is_bounded_by_nodes_derived_from_the_memory_limit():
+    """Many documents each under the per-document bound still add up (issue 31: 26 MB of plain valid YAML,
+    13M nodes, peaked at 574 MB in a daemon whose pod has 512Mi)."""
+    from kubesync.documents import ParseLimits
+    from kubesync.errors import ManifestError
+    from kubesync.manifests import SourceFile, load_files
+    from kubesync.memory import total_nodes_for
+
+    assert total_nodes_for(512 * 2**20) == 1_000_000  # the shipped pod: the floor (one document's own bound); 13M refused
+    assert total_nodes_for(4 * 2**30) == 4 * 2**30 // 4 // 256  # a quarter of the limit at 256 bytes a node
+    assert total_nodes_for(None) == 20_000_000
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\ndata: {%s}\n"
+    files = [SourceFile(f"f{i}.yaml", (doc % (i, ", ".join(f"k{j}: v" for j in range(400)))).encode()) for i in range(30)]
+    assert len(load_files(files)) == 30  # the default budget holds them
+    with pytest.raises(ManifestError) as e:
+        load_files(files, limits=ParseLimits(max_total_nodes=10_000))
+    assert "f12.yaml:1: the source expands to more than 10000 nodes in all" in str(e.value)

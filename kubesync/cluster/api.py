@@ -155,6 +155,14 @@ class Client:
         """The API server's /version document (gitVersion, platform, ...)."""
         return self.read("/version")
 
+    def answers(self, timeout: float = 2.0) -> bool:
+        """Whether the API server answers now (one GET /version, no retry): a daemon's probe after an outage."""
+        try:
+            self.send(build.read_path("/version"), retry=False, timeout=timeout)
+        except errors.ClusterError:
+            return False
+        return True
+
     # -- writes -------------------------------------------------------------------------------------
 
     def create(self, rtype: ResourceType, obj: KubeObject, *, dry_run: bool = False,

@@ -61,10 +61,8 @@ class ClientSettings:
     """Seconds for one request (--request-timeout; watches use their own). 0: no timeout."""
 
     retry_budget: float = 60.0
-    """Seconds of retry sleeps all requests of one connection may spend together; refills slowly (see below)."""
-
-    budget_refill: float = 0.1
-    """Seconds of budget regained per second: a CLI run has the budget once, a daemon regains it over minutes."""
+    """Seconds of retry sleeps one request may spend (Retry-After answers included). Per request, not shared by
+    the connection's concurrent requests: 32 writes riding out one restart must not spend each other's budget."""
 
     max_retry_after: float = 30.0
     """The longest Retry-After honoured; a server asking for more gets this."""
@@ -80,25 +78,6 @@ class ClientSettings:
 
     burst: int = 300
     """Requests sent at once before `qps` paces them (--kube-api-burst): the size of the token bucket."""
-
-
-class RetryBudget:
-    """A token bucket of retry sleep seconds, shared by every thread using one Cluster."""
-
-    def __init__(self, capacity: float, refill: float):
-        self.capacity, self.refill = capacity, refill
-        self._left, self._at = capacity, time.monotonic()
-        self._lock = threading.Lock()
-
-    def spend(self, seconds: float) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._left = min(self.capacity, self._left + (now - self._at) * self.refill)
-            self._at = now
-            if seconds > self._left:
-                return False
-            self._left -= seconds
-            return True
 
 
 STATUS_ERRORS: dict[int, type[errors.ClusterError]] = {
@@ -228,7 +207,6 @@ class Cluster:
         self.server = target.host.rstrip("/")
         self.credentials = Credentials(target)
         self.stats = RequestStats()
-        self.budget = RetryBudget(self.settings.retry_budget, self.settings.budget_refill)
         self.limiter = RateLimiter(self.settings.qps, self.settings.burst)  # one bucket for every thread of this connection
         self.answered = False  # has the server answered anything yet (then a refused connection is a restart)
         self._extra_headers = target.impersonate.headers()
@@ -276,7 +254,7 @@ class Cluster:
         backoff = self.settings.retry_backoff if retry else ()
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         refreshed = False
-        n = 0
+        n, spent = 0, 0.0  # retries so far, and the seconds they slept
         attempt = 0  # every send, retries and the one after a 401 included
         while True:
             try:
@@ -292,7 +270,8 @@ class Cluster:
                 if n >= len(backoff) or (isinstance(e, errors.ClusterUnreachable) and not self.answered):
                     raise
                 pause = self._pause(e, backoff[n])
-                if not self.budget.spend(pause):
+                spent += pause
+                if spent > self.settings.retry_budget:
                     raise type(e)(f"{e} (retry budget of {self.settings.retry_budget:.0f}s spent)",
                                   status=e.status, reason=e.reason, body=e.body) from e
                 n += 1

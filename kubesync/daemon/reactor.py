@@ -114,7 +114,8 @@ def run_sync(sync: SyncConfig, pipeline: Facade, state: SyncStatus, clock: Clock
         result = _decide(run, owned)
     except errors.KubesyncError as e:
         result, error = RunResult.ERROR, type(e).__name__
-        _fail(run, one_line(str(e)), files=e.files if isinstance(e, errors.DecryptionError) else ())
+        down = isinstance(e, (errors.ClusterUnreachable, errors.ClusterTransient)) or "cannot reach " in str(e)
+        _fail(run, one_line(str(e)), files=e.files if isinstance(e, errors.DecryptionError) else (), api_down=down)
     except Exception as e:  # a bug must not kill the worker: report it like any failure
         result, error = RunResult.ERROR, type(e).__name__
         _fail(run, f"unexpected {type(e).__name__}: {errors.cut(str(e))}", unexpected=e)
@@ -232,7 +233,9 @@ def _apply(run: _Run, planned: Planned, revision: str, reverting: bool) -> RunRe
     return _synced(run, revision)
 
 
-def _fail(run: _Run, message: str, unexpected: BaseException | None = None, files: tuple[str, ...] = ()) -> None:
+def _fail(run: _Run, message: str, unexpected: BaseException | None = None, files: tuple[str, ...] = (),
+          api_down: bool = False) -> None:
     failures = run.state.failures + 1
-    run.update(state=SyncState.FAILED, error=errors.cut(redact(message)), failures=failures, cannot_decrypt=files)
+    run.update(state=SyncState.FAILED, error=errors.cut(redact(message)), failures=failures, cannot_decrypt=files,
+               api_down=api_down)
     run.tell(Failed(message, retry_wait(run.settings.retry_backoff, failures), run.state.revision, unexpected))

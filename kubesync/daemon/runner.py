@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 
-from kubesync import __version__
+from kubesync import __version__, errors
 from kubesync.cluster.client import add_request_hook
 from kubesync.daemon.connections import Connections, ErrorCounter
 from kubesync.daemon.http import StatusServer, parse_listen
@@ -45,6 +45,7 @@ class Daemon:
         self.connections = connections or Connections(settings.kubeconfig, settings.context, settings=settings.client,
                                                          overrides=settings.impersonate, watch_timeout=settings.watch_timeout,
                                                          syncs=[s.name for s in settings.syncs])
+        self._probed = 0.0  # the last probe of an unreachable API server (see _retry_when_the_api_is_back)
         self.leader = self._elector()
         self.notifier = Notifier(settings.alerts, may_send=self._may_send,
                                  on_result=lambda result: self.metrics.alerts.labels(result).inc())
@@ -201,8 +202,31 @@ class Daemon:
         shown = ", ".join(list(self.workers)[:20]) + (", ..." if len(self.workers) > 20 else "")
         log.info("daemon started: %d sync(s) on %d worker(s): %s", len(self.workers), len(self.pool), shown)
         while not self.stop.wait(0.5):
-            pass
+            self._retry_when_the_api_is_back()
         return self.shutdown()
+
+    def _retry_when_the_api_is_back(self) -> None:
+        """Syncs that failed because the API server was unreachable run as soon as it answers again, not when
+        their backoff (up to a minute) ends: one probe per context a second while any such sync waits."""
+        now = time.monotonic()
+        if now - self._probed < 1.0:
+            return
+        waiting: dict[str | None, list] = {}
+        for w in self.workers.values():
+            if w.status.state is SyncState.FAILED and w.status.api_down:
+                waiting.setdefault(w.sync.context, []).append(w)
+        if not waiting:
+            return
+        self._probed = now
+        for context, workers in waiting.items():
+            try:
+                back = self.connections.get(context).answers()
+            except errors.KubesyncError:
+                back = False
+            if back:
+                log.info("the API server answers again; retrying %d sync(s) now", len(workers))
+                for w in workers:
+                    w.wake("recovered")
 
     def shutdown(self) -> int:
         self.stop.set()

@@ -32,6 +32,8 @@ class SyncStatus:
     """Conflicts and warnings of the last plan (each logged once, until it goes away)."""
     standby: tuple[str, int] | tuple[()] = ()
     """(revision, changes) last reported as waiting for the leader: reported once per such state."""
+    api_down: bool = False
+    """The last run failed because the API server could not be reached: retried as soon as it answers again."""
     cannot_decrypt: tuple[str, ...] = ()
     """SOPS-encrypted files the last run could not decrypt (no key, a wrong key, a tampered file): /readyz lists them."""
 

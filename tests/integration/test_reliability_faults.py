@@ -186,3 +186,36 @@ def test_etcd_briefly_unavailable_mid_apply_is_ridden_out_or_converges_on_rerun(
     planned = EngineRun(fault_cluster, src, sync, fault_namespace).plan()
     assert not planned.plan.has_changes, (carried, [str(a.ref) for a in planned.plan.changes][:10])
     assert_converged(fault_cluster, fault_namespace, sync, fault_namespace)
+
+
+def test_a_sync_failed_by_an_outage_runs_again_as_soon_as_the_api_answers(fault_plane, fault_cluster, fault_namespace,
+                                                                           fault_plane_running, tmp_path):
+    """Issue 31: syncs that failed during a 75 s outage waited 31 s for their backoff timer after the API came
+    back. The daemon probes the server while such syncs wait and runs them as soon as it answers."""
+    from tests.integration.daemon_harness import DaemonProcess, configmap_yaml
+    from tests.support.waits import wait_for as wait_until
+
+    sync = f"outage-{fault_namespace[-6:]}"
+    src = tmp_path / "app"
+    src.mkdir()
+    (src / "cm.yaml").write_text(configmap_yaml("cm", fault_namespace, k="one"))
+    args = [str(src), "--name", sync, "-n", fault_namespace, "--interval", "5m"]
+    with DaemonProcess(args, str(fault_plane.kubeconfig), tmp_path) as daemon:
+        daemon.wait_every_sync_ran(60)
+        errors_before = daemon.metric("kubesync_sync_runs_total", sync=sync, result="error") or 0
+        api = fault_plane.component("kube-apiserver")
+        api.stop(grace=1.0)
+        try:
+            (src / "cm.yaml").write_text(configmap_yaml("cm", fault_namespace, k="two"))
+            # a failed run (each request of it retried for about 8 s first): the sync now waits for its backoff
+            wait_until(lambda: (daemon.metric("kubesync_sync_runs_total", sync=sync, result="error") or 0) > errors_before,
+                       90, what=f"a failed run; log:\n{daemon.log()}")
+        finally:
+            api.start(tie_to_parent=fault_plane.tie_to_parent)
+        fault_plane_running()  # the server answers /readyz again
+        back = time.monotonic()
+        wait_until(lambda: (fault_cluster.get_or_none(f"/api/v1/namespaces/{fault_namespace}/configmaps/cm") or {})
+                   .get("data") == {"k": "two"}, 30, what=f"the change applied; log:\n{daemon.log()}")
+        took = time.monotonic() - back
+        print(f"applied {took:.2f}s after the API server answered again")
+        assert took < 3.0, f"the failed sync waited {took:.1f}s after the API server came back"

@@ -114,12 +114,23 @@ def test_a_webhook_that_cannot_be_reached_is_not_retried(scripted):
     assert not isinstance(e.value, errors.ClusterTransient) and len(s.seen) == 1
 
 
-def test_the_retry_budget_bounds_a_whole_run(scripted):
+def test_the_retry_budget_bounds_a_request(scripted):
     s = scripted(*[(503, {}, {})] * 20)
-    cluster = Cluster(Target(host=s.url), ClientSettings(retry_backoff=(0.1,) * 10, jitter=0.0, retry_budget=0.35, budget_refill=0))
+    cluster = Cluster(Target(host=s.url), ClientSettings(retry_backoff=(0.1,) * 10, jitter=0.0, retry_budget=0.35))
     with pytest.raises(errors.ClusterTransient, match="retry budget"):
         cluster.get("/x")
     assert len(s.seen) == 4  # three sleeps of 0.1 s fit, the fourth does not
+
+
+def test_requests_do_not_spend_each_others_retry_budget(scripted):
+    """Issue 31: one budget per connection let the first requests riding out a restart starve the others, so
+    syncs failed during an outage that each request alone would have ridden out. Each request has its own."""
+    retried_then_ok = [(503, {}, {})] * 3 + [(200, {}, {"ok": True})]
+    s = scripted(*retried_then_ok, *retried_then_ok)
+    cluster = Cluster(Target(host=s.url), ClientSettings(retry_backoff=(0.1,) * 3, jitter=0.0, retry_budget=0.35))
+    assert cluster.get("/first") == {"ok": True}  # 0.3 s of sleeps, under its 0.35 s
+    assert cluster.get("/second") == {"ok": True}  # the same again: a shared budget would have 0.05 s left
+    assert len(s.seen) == 8
 
 
 def test_backoff_has_jitter():

@@ -290,3 +290,19 @@ def test_conflicts_are_told_once_until_they_change(facade):
     _, after, events = run(facade, after, reasons=("watch",))
     assert [e.text for e in events if isinstance(e, ev.ConflictSeen)] == ["c owned by kapp"]
     assert after.conflicts == {"a owned by helm", "c owned by kapp"}
+
+
+@pytest.mark.parametrize("error, down", [
+    (errors.ClusterUnreachable("cannot reach https://x: connection refused (GET /x)"), True),
+    (errors.ClusterTransient("GET /x: HTTP 503", status=503), True),
+    (errors.ApplyFailed(["a.yaml:1: v1 ConfigMap x/y: cannot reach https://x: connection refused (PATCH /y)"]), True),
+    (errors.PlanInvalid(["a.yaml:1: v1 ConfigMap x/y: the server would reject this create: bad"]), False),
+])
+def test_a_failure_to_reach_the_api_server_is_marked_for_the_recovery_probe(facade, error, down):
+    """The daemon retries such a sync as soon as the server answers (runner._retry_when_the_api_is_back)."""
+    def plan(desired, config):
+        raise error
+
+    facade.plan = plan
+    result, after, _ = run(facade)
+    assert result is RunResult.ERROR and after.state is SyncState.FAILED and after.api_down is down

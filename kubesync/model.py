@@ -170,6 +170,19 @@ class ChartChange:
 
 
 @dataclass(frozen=True)
+class CommitInfo:
+    """A git commit as people recognise it: the daemon's dashboard shows it beside a revision being tried."""
+
+    sha: str
+    subject: str
+    """The message's first line, cut and with control characters escaped (anyone who pushes writes it)."""
+    author: str
+    """`Name <email>`, as `git log` shows it."""
+    time: float
+    """When it was authored, epoch seconds."""
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """What discovery says about one apiVersion/kind."""
 

@@ -171,7 +171,7 @@ def test_a_broken_source_fails_alerts_once_and_recovers(tmp_path, pipeline):
 
 def test_a_failed_git_poll_is_a_source_error(tmp_path, pipeline):
     w = worker(tmp_path, pipeline)
-    w.poller = type("Poller", (), {"error": "cannot poll repo@main: connection refused"})()
+    w.poller = type("Poller", (), {"error": "cannot poll repo@main: connection refused", "seen": None})()
     assert w.run_once({"git"}) is False
     assert "connection refused" in w.status.error and pipeline.planned == 0
 

@@ -5,10 +5,11 @@ and drift attribution (who changed the field the daemon found drifted: daemon/re
 resolve each entry's `fieldsV1` against the live object, so keyed list items (`k:{"name":"web"}`)
 become the live indices that JSON pointers and patches use.
 
-Attribution goes by ownership, never by time alone: the server moves a field to the manager that
-last wrote it, so the owner of a drifted path is who changed it, including a write through a
-subresource (`kubectl scale` and an HPA write `spec.replicas` through `/scale`: manager `kubectl` or
-`kube-controller-manager`, subresource `scale`) and an entry that carries no time.
+Attribution goes by ownership, never by time: the server moves a field to the manager that last
+wrote it, so the owner of a drifted path is who changed it, including a write through a subresource
+(`kubectl scale` and an HPA write `spec.replicas` through `/scale`: manager `kubectl` or
+`kube-controller-manager`, subresource `scale`) and an entry that carries no time. Where the server
+recorded nobody but kubesync, the author is unknown, and said so.
 """
 
 from __future__ import annotations
@@ -132,17 +133,14 @@ def owner(live: Any, path: str) -> FieldManager | None:
     return max(claims, key=lambda c: c[0])[1] if claims else None
 
 
-def _writes_spec(who: FieldManager, fields: dict) -> bool:
-    """More than status (or fields unknown): a controller reporting is not a change."""
-    return who.subresource != "status" and (not fields or bool(set(fields) - {"f:status"}))
-
-
 def owner_of_paths(live: Any, paths: Sequence[str]) -> FieldManager | None:
-    """Who changed these drifted paths: the owner of the first one owned by someone; when nobody owns any
-    (a field removed by hand is nobody's), the newest entry of another manager that writes more than status."""
+    """Who changed these drifted paths: the owner of the first one that another manager than kubesync owns.
+
+    None when none is: the server recorded no other writer (a field removed by hand is nobody's, and
+    1.20 records no entry for a write through /scale, so kubesync still owns `spec.replicas`). Naming
+    the newest writer instead would be a guess presented as a fact."""
     for path in paths:
         found = owner(live, path)
-        if found is not None:
+        if found is not None and found.manager != SELF:
             return found
-    others = [who for who, fields in _entries(live) if who.manager != SELF and _writes_spec(who, fields)]
-    return max(others, key=lambda who: who.time, default=None)
+    return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
+import subprocess
 
 import pytest
 
@@ -96,6 +98,35 @@ def test_drift_is_only_reported_without_self_heal(kubeconfig, cluster, namespace
         (src / "cm.yaml").write_text(configmap_yaml("kept", namespace, a="1", b="2"))
         wait_until(data_is(cluster, namespace, "kept", a="1", b="2"), 10, what="source change applied")
         wait_until(lambda: d.metric("kubesync_drifted_objects", sync=name) == 0, 5, what="drift cleared")
+        assert d.terminate() == 0
+
+
+def deployment(name: str, namespace: str) -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+            f"spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n"
+            f"  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: web, image: nginx:1.25}}]}}\n")
+
+
+def test_kubectl_scale_drift_is_attributed_to_the_manager_that_scaled(kubeconfig, cluster, namespace, tmp_path, server_version):
+    src = write(tmp_path / "src", {"web.yaml": deployment("web", namespace)})
+    name = sync_name()
+    with DaemonProcess([str(src), "--name", name, "--interval", "5m"], kubeconfig, tmp_path) as d:
+        d.wait_ready(60)
+        # kubectl writes through /scale; kubesync's own entry (and the controller's) are newer afterwards.
+        subprocess.run(["/usr/bin/kubectl", "--kubeconfig", kubeconfig, "-n", namespace, "scale", "deployment/web",
+                        "--replicas=3"], check=True, capture_output=True, timeout=30)
+        drift = wait_until(lambda: (d.json(f"/api/v1/syncs/{name}") or {}).get("drift"), 20, what=f"drift seen; log:\n{d.log()}")
+        live = cluster.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+        (owner,) = [e for e in live["metadata"]["managedFields"] if "f:replicas" in (e.get("fieldsV1") or {}).get("f:spec", {})]
+        assert drift[0]["object"] == f"apps/v1 Deployment {namespace}/web" and drift[0]["paths"] == ["/spec/replicas"]
+        page = d.http(f"/partials/syncs/{name}")[1].decode()
+        if server_version >= (1, 22):  # the server moves the field to the scaler, and says through which subresource
+            assert (drift[0]["manager"], drift[0]["subresource"]) == (owner["manager"], owner["subresource"]) == ("kubectl", "scale")
+            assert "kubectl" in page and "through /scale" in page
+        else:  # 1.20 records no entry for a write through /scale: kubesync still owns replicas, so nobody is named
+            assert owner["manager"] == "kubesync" and "subresource" not in owner
+            assert (drift[0]["manager"], drift[0]["subresource"]) == ("", "")
+            assert re.search(r"<td data-manager>unknown", page) and "kubesync</td>" not in page
         assert d.terminate() == 0
 
 

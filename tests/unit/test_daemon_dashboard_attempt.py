@@ -160,7 +160,7 @@ def test_the_overview_says_why_in_one_line_where_each_sync_applies_and_the_total
         server.stop()
     assert listed["totals"] == docs["totals"]
     assert re.search(r"4 syncs:.*1 failed.*1 paused.*1 out of sync.*1 synced", page, re.S)
-    reasons = re.findall(r'<div class="reason" data-reason title="[^"]*">([^<]*)</div>', page)
+    reasons = re.findall(r'<div class="reason [^"]*" data-reason title="[^"]*">([^<]*)</div>', page)
     assert len(reasons) == 3 and all("\n" not in r for r in reasons)
     assert "prod" in page and "cannot poll https://git.example/infra.git: refused" in page
 

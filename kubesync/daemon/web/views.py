@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from kubesync import errors
 from kubesync.render.status import rows_from_plan
 
 SOURCE_ERRORS = {"SourceError", "ManifestError", "ConfigError", "ResolveError"}
 STATES = ("Failed", "Paused", "OutOfSync", "Unknown", "Synced")
 """Trouble first: the overview sorts by this order."""
 HEALTHS = ("Healthy", "Progressing", "Degraded", "Missing")
-REASON_CHARS = 160
+REASON_CHARS = 240
 """A failure's reason on the overview: one line; the sync's page has the whole error."""
 
 
@@ -115,7 +114,8 @@ def reason(worker, state: str) -> str:
     """One line saying why a sync is not Synced: the failure (redacted when it was stored), the drift, the standby."""
     status = worker.status
     if state in ("Failed", "Paused"):
-        return errors.cut(status.error.splitlines()[0] if status.error else "failed", REASON_CHARS)
+        line = status.error.splitlines()[0] if status.error else "failed"
+        return line if len(line) <= REASON_CHARS else line[:REASON_CHARS - 1] + "\u2026"
     if status.state == "drifted":
         return f"{len(status.drifted)} object(s) changed in the cluster; self-heal is off"
     if status.state == "standby":

@@ -243,7 +243,7 @@ class RunResult(enum.StrEnum):
 
 
 class SyncState(enum.StrEnum):
-    """A sync's state in the daemon (/readyz)."""
+    """A sync's state in the daemon (the dashboard shows it as Synced, OutOfSync, Failed or Paused)."""
 
     STARTING = "starting"
     SYNCED = "synced"

@@ -6,7 +6,7 @@ one handler in reporter.py; the run itself never logs, counts or alerts.
 
 Most events are reported as they happen (a log line per applied object while the apply runs).
 `Closing` events announce a run's outcome: the caller publishes the run's new state first, so
-whoever sees the outcome (a failing metric, an alert) and then asks /readyz finds the same state.
+whoever sees the outcome (a failing metric, an alert) and then asks GET /api/v1/syncs finds the same state.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ It wires the sync to its triggers (file, git: triggers.py) and to the work queue
 to the shared watch cache for the objects the sync manages (their health; a change by someone else
 queues a run), and on a queue worker's thread calls `run_sync` (reactor.py, which decides) and hands
 its events to the sync's `Reporter` (reporter.py, which logs, counts, alerts and keeps the history).
-The sync's state is one frozen record (state.py), replaced after each run; /readyz and the
-dashboard read it from the HTTP thread.
+The sync's state is one frozen record (state.py), replaced after each run; the dashboard and
+/api/v1 read it from the HTTP thread.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class SyncWorker:
     def _publish(self, status: SyncStatus, events: tuple[Event, ...]) -> None:
         """The outcome first, then its announcements (alerts, metrics, the run in the history), then
         the run count: whoever sees a run's metric finds its state, and whoever sees the count
-        (/readyz: every sync has run) finds its metrics and history."""
+        (the dashboard: every sync has run) finds its metrics and history."""
         self.status = replace(status, runs=self.status.runs)
         self.reporter.closing(events)
         self.status = status

@@ -3,6 +3,10 @@
 A worker is anything with `.sync` (SyncConfig), `.status` (SyncStatus) and `.history` (History).
 `detail()` is the status document of `kubesync status -o json` (render/status.py, schema
 status.v1.json) plus the daemon's own fields, so the CLI and the API share one schema.
+
+Only facts about now: a failing sync is shown at its current attempt (the revision it tries, that
+attempt's plan, its apply's outcomes), objects with the health the watch shows, and a plan made for
+another revision only for its object list, with an Unknown sync state.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class SyncStatus:
     standby: tuple[str, int] | tuple[()] = ()
     """(revision, changes) last reported as waiting for the leader: reported once per such state."""
     cannot_decrypt: tuple[str, ...] = ()
-    """SOPS-encrypted files the last run could not decrypt (no key, a wrong key, a tampered file): /readyz lists them."""
+    """SOPS-encrypted files the last run could not decrypt (no key, a wrong key, a tampered file): GET /api/v1/syncs lists them."""
 
     @property
     def converged(self) -> str | None:

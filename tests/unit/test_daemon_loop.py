@@ -234,8 +234,9 @@ def test_every_run_is_recorded_for_the_dashboard(tmp_path, pipeline):
     pipeline.changes = [Action(ActionType.UPDATE, REF, patch=({"op": "replace", "path": "/data/a", "value": "x"},),
                                live={"metadata": {"managedFields": [
         {"manager": "kube-controller-manager", "time": "2026-01-01T00:00:00Z"},
-        {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z", "fieldsV1": {"f:spec": {}}},
-        {"manager": "kube-controller-manager", "time": "2026-01-03T00:00:00Z", "fieldsV1": {"f:status": {}}}]}})]
+        {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z", "fieldsV1": {"f:data": {"f:a": {}}}},
+        {"manager": "kube-controller-manager", "time": "2026-01-03T00:00:00Z", "fieldsV1": {"f:status": {}}}]},
+                                     "data": {"a": "y"}})]
     w.run_once({"watch"})
     pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
     w.run_once({"file", "retry"})

@@ -112,13 +112,15 @@ _ATTEMPT = {
 _SUMMARY = {
     "type": "object",
     "required": ["name", "destination", "source", "applied_revision", "state", "failing", "reason", "trying", "health",
-                 "object_count", "last_run", "next_run", "error"],
+                 "object_count", "last_run", "next_run", "error", "cannot_decrypt"],
     "properties": {
         "name": {"type": "string"},
         "destination": {"type": "object", "required": ["context", "namespace"],
                         "properties": {"context": {"type": "string", "description": "'' for the daemon's current context"},
                                        "namespace": {"type": "string", "description": "'' for the context's default"}}},
         "failing": {"type": "boolean", "description": "its last run failed (state Failed or Paused)"},
+        "cannot_decrypt": {"type": "array", "items": {"type": "string"},
+                           "description": "SOPS-encrypted files its last run could not decrypt"},
         "reason": {"type": "string", "description": "one line: why it is not Synced ('' when it is)"},
         "trying": {"oneOf": [{"$ref": "#/components/schemas/Attempt"}, {"type": "null"}],
                    "description": "while failing: the revision it is trying to apply"},
@@ -175,11 +177,13 @@ def document() -> dict:
         "components": {"schemas": {
             "Run": _RUN, "Drift": _DRIFT, "Error": _ERROR, "SyncSummary": _SUMMARY, "Status": _status_schema(),
             "Attempt": _ATTEMPT,
-            "SyncList": {"type": "object", "required": ["syncs", "totals", "failed"], "properties": {
+            "SyncList": {"type": "object", "required": ["syncs", "totals", "failed", "cannot_decrypt"], "properties": {
                 "syncs": {"type": "array", "items": {"$ref": "#/components/schemas/SyncSummary"}},
                 "totals": {"type": "object", "required": ["syncs", *views.STATES],
                            "properties": {k: {"type": "integer", "minimum": 0} for k in ("syncs", *views.STATES)}},
-                "failed": {"type": "array", "items": {"type": "string"}, "description": "syncs whose last run failed"}}},
+                "failed": {"type": "array", "items": {"type": "string"}, "description": "syncs whose last run failed"},
+                "cannot_decrypt": {"type": "array", "items": {"type": "string"},
+                                   "description": "syncs whose last run could not decrypt a SOPS file"}}},
             "SyncDetail": {"allOf": [
                 {"$ref": "#/components/schemas/Status"},
                 {"$ref": "#/components/schemas/SyncSummary"},

@@ -161,6 +161,7 @@ def summary(worker, object_rows: list[dict] | None = None) -> dict:
         "last_run": run_doc(last) if last else None,
         "next_run": worker.next_run or None,
         "error": worker.status.error if worker.status.state == "failed" else "",
+        "cannot_decrypt": list(worker.status.cannot_decrypt),
     }
 
 
@@ -183,9 +184,11 @@ def totals(docs: list[dict]) -> dict[str, int]:
 
 
 def sync_list(workers) -> dict:
-    """GET /api/v1/syncs: every sync, the totals, and the names of those failing (Failed or Paused)."""
+    """GET /api/v1/syncs: every sync, the totals, the names of those failing (Failed or Paused) and of
+    those with SOPS files their last run could not decrypt."""
     docs = overview(workers)
-    return {"syncs": docs, "totals": totals(docs), "failed": sorted(d["name"] for d in docs if d["failing"])}
+    return {"syncs": docs, "totals": totals(docs), "failed": sorted(d["name"] for d in docs if d["failing"]),
+            "cannot_decrypt": sorted(d["name"] for d in docs if d["cannot_decrypt"])}
 
 
 def fold_runs(runs: list[dict]) -> list[dict]:

@@ -267,8 +267,8 @@ def test_a_timer_run_after_convergence_skips_the_plan_unless_something_moved(tmp
 
 
 def test_a_runs_outcome_is_announced_after_its_state_and_before_its_count(tmp_path, pipeline):
-    """Whoever sees a failing metric or an alert and then asks /readyz finds the run's state; whoever
-    sees the run counted (/readyz: every sync has run) finds its metrics and history."""
+    """Whoever sees a failing metric or an alert and then asks GET /api/v1/syncs finds the run's state;
+    whoever sees the run counted (every sync has run) finds its metrics and history."""
     w = worker(tmp_path, pipeline)
     pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
     seen = []

@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, cm_data, configmap_yaml, data_is, wait_until
 from tests.support.git import init_repo
-from tests.support.manifests import write
+from tests.support.manifests import deployment, write
 
 pytestmark = pytest.mark.integration
 
@@ -101,14 +101,8 @@ def test_drift_is_only_reported_without_self_heal(kubeconfig, cluster, namespace
         assert d.terminate() == 0
 
 
-def deployment(name: str, namespace: str) -> str:
-    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
-            f"spec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n"
-            f"  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: web, image: nginx:1.25}}]}}\n")
-
-
 def test_kubectl_scale_drift_is_attributed_to_the_manager_that_scaled(kubeconfig, cluster, namespace, tmp_path, server_version):
-    src = write(tmp_path / "src", {"web.yaml": deployment("web", namespace)})
+    src = write(tmp_path / "src", {"web.yaml": deployment("web", namespace=namespace)})
     name = sync_name()
     with DaemonProcess([str(src), "--name", name, "--interval", "5m"], kubeconfig, tmp_path) as d:
         d.wait_ready(60)

@@ -12,7 +12,7 @@ On its own embedded control plane (kubesync.localcluster), for every N and sourc
                are reported net of it (earlier runs' objects stay in the cluster, idle; the baseline
                includes whatever they cost)
   converge     `kubesync daemon --config kubesync.yaml` with N syncs (a Namespace, 3 ConfigMaps and a
-               Deployment each; interval 30s, self-heal on) from start until /readyz reports every sync
+               Deployment each; interval 30s, self-heal on) from start until GET /api/v1/syncs reports every sync
                Synced; server-counted requests in that time, net of the baseline
   steady       after the controller-manager has finished the Deployments' ReplicaSets and pods, the API
                server's apiserver_request_total before and after --steady seconds (requests per minute,

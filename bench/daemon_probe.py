@@ -170,8 +170,9 @@ class Daemon:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return None
 
-    def readyz(self) -> dict | None:
-        got = self.http("/readyz")
+    def syncs(self) -> dict | None:
+        """GET /api/v1/syncs: every sync's state (/readyz is about the process only)."""
+        got = self.http("/api/v1/syncs")
         try:
             return None if got is None else json.loads(got[1])
         except ValueError:
@@ -211,23 +212,23 @@ class Daemon:
 
 def states(doc: dict | None) -> dict[str, int]:
     out: dict[str, int] = {}
-    for s in ((doc or {}).get("syncs") or {}).values():
+    for s in (doc or {}).get("syncs") or ():
         out[s["state"]] = out.get(s["state"], 0) + 1
     return out
 
 
 def wait_converged(daemons: list[Daemon], names: set[str], timeout: float) -> float:
-    """Seconds from the first daemon's start until every sync reports `synced` in some replica's /readyz."""
+    """Seconds from the first daemon's start until every sync reports `Synced` in some replica's GET /api/v1/syncs."""
     start = daemons[0].started
     while time.monotonic() - start < timeout:
         synced: set[str] = set()
         for d in daemons:
             if not d.alive():
                 raise BenchFailure(f"daemon {d.label} exited with {d.proc.returncode}; log {d.log_path}:\n{d.log_tail()}")
-            doc = d.readyz()
-            synced |= {name for name, s in ((doc or {}).get("syncs") or {}).items() if s["state"] == "synced"}
+            doc = d.syncs()
+            synced |= {s["name"] for s in (doc or {}).get("syncs") or () if s["state"] == "Synced"}
         if names <= synced:
             return time.monotonic() - start
         time.sleep(0.5)
-    seen = [f"{d.label}: {states(d.readyz())}" for d in daemons]
+    seen = [f"{d.label}: {states(d.syncs())}" for d in daemons]
     raise BenchFailure(f"not every sync Synced within {timeout:.0f} s ({'; '.join(seen)}); logs in {daemons[0].logdir}")

@@ -170,6 +170,19 @@ class ChartChange:
 
 
 @dataclass(frozen=True)
+class CommitInfo:
+    """A git commit as people recognise it: the daemon's dashboard shows it beside a revision being tried."""
+
+    sha: str
+    subject: str
+    """The message's first line, cut and with control characters escaped (anyone who pushes writes it)."""
+    author: str
+    """`Name <email>`, as `git log` shows it."""
+    time: float
+    """When it was authored, epoch seconds."""
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """What discovery says about one apiVersion/kind."""
 
@@ -230,7 +243,7 @@ class RunResult(enum.StrEnum):
 
 
 class SyncState(enum.StrEnum):
-    """A sync's state in the daemon (/readyz)."""
+    """A sync's state in the daemon (the dashboard shows it as Synced, OutOfSync, Failed or Paused)."""
 
     STARTING = "starting"
     SYNCED = "synced"

@@ -154,6 +154,11 @@ class Informer:
         with self.lock:
             return not self.denied and all(scope in self.listed for scope in scopes)
 
+    def first_listed(self) -> bool:
+        """Every scope's first LIST has answered (or failed, and readers ask the server instead)."""
+        with self.lock:
+            return all(done.is_set() for done in self.scopes.values())
+
     def caught_up(self, rv: int, timeout: float) -> bool:
         with self.lock:
             return self.lock.wait_for(lambda: self.rv >= rv, timeout)
@@ -308,6 +313,12 @@ class WatchCache:
         with self._lock:
             informers = list(self._informers.values())
         return {inf.rtype.plural: len(inf.scopes) for inf in informers}
+
+    def synced(self) -> bool:
+        """Every watch started so far has done its first LIST: /readyz of the daemon."""
+        with self._lock:
+            informers = list(self._informers.values())
+        return all(inf.first_listed() for inf in informers)
 
     def objects(self) -> int:
         with self._lock:

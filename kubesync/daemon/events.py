@@ -6,7 +6,7 @@ one handler in reporter.py; the run itself never logs, counts or alerts.
 
 Most events are reported as they happen (a log line per applied object while the apply runs).
 `Closing` events announce a run's outcome: the caller publishes the run's new state first, so
-whoever sees the outcome (a failing metric, an alert) and then asks /readyz finds the same state.
+whoever sees the outcome (a failing metric, an alert) and then asks GET /api/v1/syncs finds the same state.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kubesync.apply import Outcome
 from kubesync.daemon.history import DriftEvent, Run
 from kubesync.health import Health
+from kubesync.model import CommitInfo
 from kubesync.sync import Planned
 from kubesync.vocab import short_revision
 
@@ -51,9 +52,22 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
+class Attempting(Event):
+    """The run read the source (or failed to): the revision it tries from now on is the current attempt."""
+
+    revision: str
+    """'' when not even the revision could be said (an unreachable remote)."""
+    commit: CommitInfo | None
+    """Subject and author, for a git source."""
+    read: bool
+    """False: reading the source failed (the revision is the one it tried to read)."""
+    at: float
+
+
+@dataclass(frozen=True)
 class PlanMade(Event):
     planned: Planned
-    """The dashboard shows it (objects, diff) from now on."""
+    """The current attempt's plan: the dashboard shows it (objects, diff) from now on."""
 
 
 @dataclass(frozen=True)

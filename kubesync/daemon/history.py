@@ -1,18 +1,24 @@
-"""What the dashboard shows about a sync beyond /readyz: its last runs, its last plan, drift events.
+"""What the dashboard shows about a sync: its last runs, the current attempt (the revision it tries,
+that revision's plan, how far its apply got), drift events, and each managed object's live health.
 
-A worker writes here after every run; the HTTP thread reads. Bounded (the last 50 of each), and
-only what is safe to show: error texts are redacted of Secret values before they are stored.
+The reporter writes here as a run goes (daemon/reporter.py) and the watch as objects change; the HTTP
+thread reads snapshots. Bounded (the last 50 runs and drift events, one entry per object), and only
+what is safe to show: error texts are redacted of Secret values before they are stored.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Mapping
 
-from kubesync.model import KubeObject
+from kubesync.health import Health
+from kubesync.model import CommitInfo
 
 KEEP = 50
+MAX_OBJECTS = 100_000
+"""Outcomes and live states kept per sync: far above any real sync, a bound on a hostile one."""
 
 
 @dataclass(frozen=True)
@@ -44,34 +50,47 @@ class DriftEvent:
     time: float
     object: str
     manager: str = ""
-    """The field manager that last wrote the object, where the server says (metadata.managedFields)."""
+    """The field manager that owns the drifted fields (metadata.managedFields; diff/managers.py)."""
     paths: tuple[str, ...] = ()
     """What differs: the JSON pointers the revert would patch (field names only, never values)."""
+    subresource: str = ""
+    """Where that manager wrote them when not to the object itself: `scale` (kubectl scale, an HPA)."""
 
 
-def _writes_spec(entry: dict) -> bool:
-    """Whether a managedFields entry owns more than status (a controller reporting is not a change)."""
-    if entry.get("subresource") == "status":
-        return False
-    fields = entry.get("fieldsV1") or {}
-    return not fields or bool(set(fields) - {"f:status"})
+READING, PLANNING, APPLYING, DONE = "reading the source", "planning", "applying", "done"
 
 
-def last_manager(live: KubeObject | None) -> str:
-    """The manager of the newest managedFields entry that writes more than status: who most likely
-    made the change."""
-    entries = ((live or {}).get("metadata") or {}).get("managedFields") or []
-    newest = max((e for e in entries if _writes_spec(e)), key=lambda e: str(e.get("time") or ""), default=None)
-    return str(newest.get("manager") or "") if newest else ""
+@dataclass(frozen=True)
+class Attempt:
+    """The run in progress, or the last one that read the source: what a failing sync's page shows
+    (the revision it tries, that revision's plan, how far it got), so the page never shows an older
+    attempt's facts as the current ones."""
+
+    started: float
+    revision: str = ""
+    """The source revision it read or tried to read ('' when even that could not be said)."""
+    commit: CommitInfo | None = None
+    planned: object | None = None
+    """Its Planned (kubesync.sync), None until (or unless) its plan was made."""
+    stage: str = READING
+    outcomes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """object -> (result, message) of each action its apply did or failed."""
+    error: str = ""
+    """Why it failed, redacted and cut ('' unless it did)."""
 
 
 class History:
+    """One sync's memory for the dashboard; every method is safe from any thread."""
+
     def __init__(self, keep: int = KEEP):
         self._lock = threading.Lock()
         self._runs: deque[Run] = deque(maxlen=keep)
         self._drift: deque[DriftEvent] = deque(maxlen=keep)
+        self._attempt: Attempt | None = None
+        self._outcomes: dict[str, tuple[str, str]] = {}
+        self._live: dict[str, Health | None] = {}
         self.planned = None
-        """The last run's Planned (plan, live objects), or None before the first plan."""
+        """The last plan made (Planned), whichever run made it; None before the first plan."""
 
     def record(self, run: Run) -> None:
         with self._lock:
@@ -90,3 +109,41 @@ class History:
         """Newest first."""
         with self._lock:
             return list(self._drift)
+
+    # -- the current attempt -----------------------------------------------------------------------
+
+    def attempting(self, started: float, revision: str, commit: CommitInfo | None, read: bool) -> None:
+        """A run read the source at `revision` (or, `read` False, failed to): it is the current attempt now."""
+        with self._lock:
+            self._attempt = Attempt(started, revision, commit, stage=PLANNING if read else READING)
+            self._outcomes = {}
+
+    def update(self, **changes) -> None:
+        """The current attempt moved on (its plan, its stage, its error); nothing before the first attempt."""
+        with self._lock:
+            if self._attempt is not None:
+                self._attempt = replace(self._attempt, **changes)
+
+    def applied(self, ref: str, result: str, message: str) -> None:
+        """One action of the current attempt's apply (called from the apply's threads)."""
+        with self._lock:
+            if len(self._outcomes) < MAX_OBJECTS:
+                self._outcomes[ref] = (result, message)
+
+    def attempt(self) -> Attempt | None:
+        """A snapshot of the current attempt, its outcomes so far included."""
+        with self._lock:
+            return None if self._attempt is None else replace(self._attempt, outcomes=dict(self._outcomes))
+
+    # -- live state, as the watch shows it ---------------------------------------------------------
+
+    def seen(self, ref: str, health: Health | None) -> None:
+        """The watch showed a managed object (None: it was deleted): the page's health is this, not a plan's copy."""
+        with self._lock:
+            if ref in self._live or len(self._live) < MAX_OBJECTS:
+                self._live[ref] = health
+
+    def live(self) -> dict[str, Health | None]:
+        """object -> its health now; None when the watch saw it deleted; absent when it never showed it."""
+        with self._lock:
+            return dict(self._live)

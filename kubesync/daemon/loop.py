@@ -4,12 +4,13 @@ It wires the sync to its triggers (file, git: triggers.py) and to the work queue
 to the shared watch cache for the objects the sync manages (their health; a change by someone else
 queues a run), and on a queue worker's thread calls `run_sync` (reactor.py, which decides) and hands
 its events to the sync's `Reporter` (reporter.py, which logs, counts, alerts and keeps the history).
-The sync's state is one frozen record (state.py), replaced after each run; /readyz and the
-dashboard read it from the HTTP thread.
+The sync's state is one frozen record (state.py), replaced after each run; the dashboard and
+/api/v1 read it from the HTTP thread.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -28,10 +29,12 @@ from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.state import SyncStatus, retry_wait
 from kubesync.daemon.triggers import GitPoller, Triggers
 from kubesync.health import assess
-from kubesync.model import DesiredState, KubeObject, ObjectRef, RunResult
+from kubesync.model import CommitInfo, DesiredState, KubeObject, ObjectRef, RunResult
 from kubesync.sync import Pipeline, load_for
 
 __all__ = ["OnFirstUse", "SyncWorker"]
+
+log = logging.getLogger(__name__)
 
 
 class OnFirstUse:
@@ -97,6 +100,7 @@ class SyncWorker:
         self._counting = None  # (cluster, this sync's scoped view of it): one per connection
         self._view: SyncView | None = None  # this sync's reads of the shared watch cache
         self.poller: GitPoller | None = None
+        self._commit: CommitInfo | None = None  # the last revision described (a git source's subject, author)
 
     # -- triggers ----------------------------------------------------------------------------------------
 
@@ -156,14 +160,14 @@ class SyncWorker:
             self.sync, pipeline, self.status, time,
             reasons=reasons, load=lambda: self._load(pipeline), revision=self._revision_now, abort=self.abort, settings=self.settings,
             owned=self.settings.shards is None or self.leader.owns(name),  # a follower of one leader still plans
-            may_write=lambda: self.leader.owns(name), stop=self.stop, emit=self.reporter.report)
+            may_write=lambda: self.leader.owns(name), stop=self.stop, emit=self.reporter.report, describe=self._describe)
         self._publish(status, events)
         return result is not RunResult.ERROR
 
     def _publish(self, status: SyncStatus, events: tuple[Event, ...]) -> None:
         """The outcome first, then its announcements (alerts, metrics, the run in the history), then
         the run count: whoever sees a run's metric finds its state, and whoever sees the count
-        (/readyz: every sync has run) finds its metrics and history."""
+        (the dashboard: every sync has run) finds its metrics and history."""
         self.status = replace(status, runs=self.status.runs)
         self.reporter.closing(events)
         self.status = status
@@ -195,6 +199,18 @@ class SyncWorker:
             return self._cluster().get(SECRETS, namespace, name)
 
         return decryption_keys(self.sync, read_secret if self.sync.decryption.secret_ref else None)
+
+    def _describe(self, revision: str) -> CommitInfo | None:
+        """The commit behind the revision a run tries (the last one remembered: a retry asks again)."""
+        from kubesync import sources
+
+        if self._commit is None or self._commit.sha != revision:
+            try:
+                self._commit = sources.describe_revision(self.sync.source, revision)
+            except Exception as e:  # gitpython's own errors too: the subject is for people, never a failure
+                log.debug("[%s] cannot describe %s: %s", self.sync.name, revision[:12], errors.cut(str(e)))
+                return None
+        return self._commit
 
     def _revision_now(self) -> str:
         from kubesync.sources import current_revision

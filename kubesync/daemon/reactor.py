@@ -27,13 +27,14 @@ from typing import Callable, Iterable, Protocol
 
 from kubesync import errors
 from kubesync.apply import ApplyReport
-from kubesync.daemon.events import (Applying, Closing, ConflictSeen, DriftCleared, DriftSeen, Event, Failed, Interrupted,
-                                    ObjectApplied, PlanMade, RunFinished, RunStarted, StandingBy, StillSynced, Synced,
-                                    one_line)
-from kubesync.daemon.history import DriftEvent, Run, last_manager
+from kubesync.daemon.events import (Applying, Attempting, Closing, ConflictSeen, DriftCleared, DriftSeen, Event, Failed,
+                                    Interrupted, ObjectApplied, PlanMade, RunFinished, RunStarted, StandingBy, StillSynced,
+                                    Synced, one_line)
+from kubesync.daemon.history import DriftEvent, Run
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.state import SyncStatus, retry_wait
-from kubesync.model import DesiredState, Plan, RunResult, SyncState
+from kubesync.diff.managers import owner_of_paths
+from kubesync.model import CommitInfo, DesiredState, Plan, RunResult, SyncState
 from kubesync.secrets import redact
 from kubesync.settings import SyncConfig
 from kubesync.sync import Planned, raise_for_failures
@@ -77,7 +78,10 @@ class _Run:
     settings: DaemonSettings
     state: SyncStatus
     emit: Callable[[Event], None] | None
+    describe: Callable[[str], CommitInfo | None]
     actions: tuple[tuple[str, int], ...] = ()
+    tried: str = ""
+    """The source revision this run read, or tried to ('' until known)."""
     events: list[Event] = field(default_factory=list)
 
     def update(self, **changes) -> None:
@@ -93,8 +97,9 @@ class _Run:
 def run_sync(sync: SyncConfig, pipeline: Facade, state: SyncStatus, clock: Clock = time, *, reasons: Iterable[str],
              load: Callable[[], DesiredState], revision: Callable[[], str], abort: threading.Event,
              settings: DaemonSettings, owned: bool = True, may_write: Callable[[], bool] = lambda: True,
-             stop: threading.Event | None = None,
-             emit: Callable[[Event], None] | None = None) -> tuple[RunResult, SyncStatus, tuple[Event, ...]]:
+             stop: threading.Event | None = None, emit: Callable[[Event], None] | None = None,
+             describe: Callable[[str], CommitInfo | None] = lambda revision: None,
+             ) -> tuple[RunResult, SyncStatus, tuple[Event, ...]]:
     """One read-plan-apply of `sync` from `state`; never raises (a failure is a result and an event).
 
     `load()` reads the source (DesiredState); `revision()` is the source's revision now, without
@@ -103,9 +108,10 @@ def run_sync(sync: SyncConfig, pipeline: Facade, state: SyncStatus, clock: Clock
     `stop`: the daemon is shutting down; `abort`: cleared before the apply, which stops after its
     current wave once it is set; `settings`: the apply's settings and the retry backoff. `emit`
     hears every event but the `Closing` ones as it happens (the log of a long apply is live); the
-    returned events are all of them, in order."""
+    returned events are all of them, in order. `describe(revision)`: the commit behind a revision
+    (subject, author), for the dashboard's current attempt; None for a folder."""
     run = _Run(sync, pipeline, clock, frozenset(reasons), load, revision, may_write, stop, abort,
-               settings, state, emit)
+               settings, state, emit, describe)
     started, ticks = clock.time(), clock.monotonic()
     triggers = tuple(sorted(run.reasons))
     run.tell(RunStarted(triggers))
@@ -120,7 +126,7 @@ def run_sync(sync: SyncConfig, pipeline: Facade, state: SyncStatus, clock: Clock
         result, error = RunResult.ERROR, type(e).__name__
         _fail(run, f"unexpected {type(e).__name__}: {errors.cut(str(e))}", unexpected=e)
     done = run.state
-    run.tell(RunFinished(Run(started, clock.monotonic() - ticks, triggers, result, run.actions, done.revision,
+    run.tell(RunFinished(Run(started, clock.monotonic() - ticks, triggers, result, run.actions, run.tried,
                              done.error if error else "", error)))
     run.update(runs=done.runs + 1, failures=done.failures if error else 0)
     return result, run.state, tuple(run.events)
@@ -168,17 +174,43 @@ def _nothing_moved(run: _Run) -> bool:
         now = run.revision()
     except errors.KubesyncError:
         return False  # the full run reports it
-    return now == state.converged
+    if now != state.converged:
+        return False
+    run.tried = now
+    return True
 
 
 def _load(run: _Run) -> DesiredState:
-    desired = run.load()
+    """The source, announced as the current attempt (a failed read too: the revision it tried, if known)."""
+    try:
+        desired = run.load()
+    except errors.KubesyncError:
+        _attempting(run, _revision_tried(run), read=False)
+        raise
+    _attempting(run, desired.revision, read=True)
     if not desired.manifests and not run.sync.allow_empty:
         raise errors.SourceError(
             f"{desired.source} holds no objects; treated as an error so nothing is applied or pruned "
             "(allow it with --allow-empty)"
         )
     return desired
+
+
+def _revision_tried(run: _Run) -> str:
+    """The revision a failed read was after: a git source's polled commit, a folder's content hash."""
+    try:
+        return run.revision() or ""
+    except (errors.KubesyncError, OSError):
+        return ""
+
+
+def _attempting(run: _Run, revision: str, read: bool) -> None:
+    run.tried = revision
+    try:
+        commit = run.describe(revision) if revision else None
+    except errors.KubesyncError:
+        commit = None  # the subject and author are for people; never a reason to fail
+    run.tell(Attempting(revision, commit, read, run.clock.time()))
 
 
 def _conflicts(run: _Run, plan: Plan) -> None:
@@ -192,13 +224,18 @@ def _conflicts(run: _Run, plan: Plan) -> None:
 def _drift(run: _Run, drift: list, revision: str) -> None:
     """Each drifted object is told once (who changed it, which fields), until it is reverted or the source moves."""
     before = run.state.drifted
-    new = tuple(
-        DriftEvent(run.clock.time(), str(a.ref), last_manager(a.live), tuple(dict.fromkeys(op["path"] for op in a.patch))[:10])
-        for a in drift if str(a.ref) not in before
-    )
+    new = tuple(_drift_event(run, a) for a in drift if str(a.ref) not in before)
     now = frozenset(str(a.ref) for a in drift)
     run.tell(DriftSeen(revision, new, len(now), run.sync.self_heal))
     run.update(drifted=now)
+
+
+def _drift_event(run: _Run, action) -> DriftEvent:
+    """Who changed it: the manager owning the drifted fields (a write through /scale included), not the newest entry."""
+    paths = tuple(dict.fromkeys(op["path"] for op in action.patch))
+    who = owner_of_paths(action.live, paths)
+    return DriftEvent(run.clock.time(), str(action.ref), who.manager if who else "", paths[:10],
+                      who.subresource if who else "")
 
 
 def _synced(run: _Run, revision: str) -> RunResult:

@@ -13,13 +13,14 @@ import logging
 from functools import singledispatchmethod
 
 from kubesync import errors
-from kubesync.daemon.events import (ApiError, Applying, Closing, ClusterChanged, ConflictSeen, DriftCleared, DriftSeen, Event,
-                                    Failed, HealthSeen, Interrupted, ObjectApplied, PlanMade, RunFinished, RunStarted,
-                                    StandingBy, StillSynced, Synced, one_line, short)
-from kubesync.daemon.history import History
+from kubesync.daemon.events import (ApiError, Applying, Attempting, Closing, ClusterChanged, ConflictSeen, DriftCleared,
+                                    DriftSeen, Event, Failed, HealthSeen, Interrupted, ObjectApplied, PlanMade, RunFinished,
+                                    RunStarted, StandingBy, StillSynced, Synced, one_line, short)
+from kubesync.daemon.history import APPLYING, DONE, History
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.model import Result
+from kubesync.secrets import redact
 
 # The logger every sync's lines have carried since the daemon had one module (`logger` in JSON logs).
 log = logging.getLogger("kubesync.daemon.loop")
@@ -63,8 +64,13 @@ class Reporter:
         self.log.debug("run (%s)", ", ".join(event.reasons))
 
     @report.register
+    def _(self, event: Attempting) -> None:
+        self.history.attempting(event.at, event.revision, event.commit, event.read)
+
+    @report.register
     def _(self, event: PlanMade) -> None:
         self.history.planned = event.planned
+        self.history.update(planned=event.planned)
 
     @report.register
     def _(self, event: ConflictSeen) -> None:
@@ -86,12 +92,14 @@ class Reporter:
     @report.register
     def _(self, event: Applying) -> None:
         what = "reverting drift" if event.reverting else f"applying {short(event.revision)}"
+        self.history.update(stage=APPLYING)
         self.log.info("%s: %s", what, ", ".join(f"{n} {k}" for k, n in event.counts))
 
     @report.register
     def _(self, event: ObjectApplied) -> None:
         outcome = event.outcome
         self.metrics.objects.labels(self.sync, outcome.result).inc()
+        self.history.applied(str(outcome.action.ref), outcome.result.value, errors.cut(redact(one_line(outcome.message)), 500))
         if outcome.failed:
             self.log.warning("%s", one_line(outcome.message))
         elif outcome.result is not Result.UNCHANGED:
@@ -125,6 +133,7 @@ class Reporter:
         if event.unexpected is not None:
             self.log.error("unexpected error", exc_info=event.unexpected)
         self.log.error("sync failed; nothing more applied, retrying in %gs: %s", event.retry_in, event.message)
+        self.history.update(error=errors.cut(redact(event.message)))
         self.notifier.sync_result(self.sync, False, errors.cut(event.message, 1000), event.revision)
 
     @report.register
@@ -132,6 +141,8 @@ class Reporter:
         run = event.run
         self.metrics.run(self.sync, run.result, run.duration, run.error_type)
         self.history.record(run)
+        if not run.error_type:
+            self.history.update(stage=DONE)
 
     # -- between runs --------------------------------------------------------------------------------
 
@@ -141,6 +152,7 @@ class Reporter:
 
     @report.register
     def _(self, event: HealthSeen) -> None:
+        self.history.seen(event.ref, event.health)
         if event.health is None:
             self.notifier.object_gone(self.sync, event.ref)
         else:

@@ -162,19 +162,16 @@ class Daemon:
         return ok, {"ok": ok, "dead_workers": dead}
 
     def ready(self) -> tuple[bool, dict]:
-        """Not ready while stopping, before every sync has run, or while any sync's last run failed.
-        Unauthenticated callers read this: it names failed syncs but never quotes an error (which may
-        carry a value from a Secret or a URL's token); the log and the alert say why."""
-        syncs = {
-            name: {"state": w.status.state, "revision": w.status.revision, "runs": w.status.runs,
-                   **({"cannot_decrypt": list(w.status.cannot_decrypt)} if w.status.cannot_decrypt else {})}
-            for name, w in self.workers.items()
-        }
-        failed = sorted(name for name, w in self.workers.items() if w.status.state == "failed")
-        undecrypted = sorted(name for name, w in self.workers.items() if w.status.cannot_decrypt)
-        ok = not self.stop.is_set() and not failed and all(w.status.runs > 0 for w in self.workers.values())
-        return ok, {"ready": ok, "failed": failed, "cannot_decrypt": undecrypted, "leader": self.leader.is_leader(),
-                    "identity": self.leader.identity, "syncs": syncs}
+        """About the process, never about a sync: ready while it serves and is not stopping, once its
+        election has settled (it holds its Lease or shards, or knows it follows) and every watch cache
+        has done its first LIST. A failing sync never makes a replica unready: one bad commit would take
+        every replica out of its Service, and the webhook carrying the fix would never arrive. Sync
+        failures are in GET /api/v1/syncs, /metrics (kubesync_sync_failing), the alerts and the log.
+        Unauthenticated callers read this: it holds no sync's name or error."""
+        checks = {"running": not self.stop.is_set(), "election": self.leader.settled(),
+                  "watches": all(c.synced() for c in self.connections.caches())}
+        ok = all(checks.values())
+        return ok, {"ready": ok, "checks": checks, "leader": self.leader.is_leader(), "identity": self.leader.identity}
 
     # -- run and stop ------------------------------------------------------------------------------------
 

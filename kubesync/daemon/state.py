@@ -1,7 +1,7 @@
 """What the daemon remembers about one sync between runs, as one frozen record.
 
 A run (daemon/reactor.py) takes the record and returns a new one; nothing changes it in place, so
-the HTTP thread that reads it (/readyz, the dashboard) always sees one whole state, never a run's
+the HTTP thread that reads it (the dashboard, /api/v1) always sees one whole state, never a run's
 half-written one, and a unit test can start a run from any state it builds.
 """
 
@@ -14,7 +14,7 @@ from kubesync.model import SyncState
 
 @dataclass(frozen=True)
 class SyncStatus:
-    """One sync's state: what /readyz and the dashboard show, and what the next run decides from."""
+    """One sync's state: what the dashboard and /api/v1 show, and what the next run decides from."""
 
     state: SyncState = SyncState.STARTING
     revision: str = ""
@@ -35,7 +35,7 @@ class SyncStatus:
     api_down: bool = False
     """The last run failed because the API server could not be reached: retried as soon as it answers again."""
     cannot_decrypt: tuple[str, ...] = ()
-    """SOPS-encrypted files the last run could not decrypt (no key, a wrong key, a tampered file): /readyz lists them."""
+    """SOPS-encrypted files the last run could not decrypt (no key, a wrong key, a tampered file): GET /api/v1/syncs lists them."""
 
     @property
     def converged(self) -> str | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import json
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
+from kubesync.diff.managers import managed_paths
 from kubesync.quantity import parse_quantity
 from kubesync.model import split_api_version
 from kubesync.vocab import SERVER_METADATA, escape, is_secret, parse_pointer, pointer, unescape
@@ -326,66 +326,6 @@ class IgnoreRule(Protocol):
 
     paths: Sequence[str]  # JSON pointers; a `*` segment matches any map key or list index
     managers: Sequence[str]  # field managers (fnmatch patterns) whose fields in live are left alone
-
-
-def managed_paths(live: dict, managers: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-    """The live paths (map keys, list indices) that the named managers own, per `metadata.managedFields`.
-
-    `fieldsV1` keys: `f:<field>`, `k:<json of the item's keys>`, `v:<json of a set member>`,
-    `i:<index>`, and `.` for the node itself. Owned leaves are yielded; list items that no longer exist in
-    live are skipped.
-    """
-    entries = (live.get("metadata") or {}).get("managedFields") or []
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        name = str(entry.get("manager") or "")
-        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in managers):
-            continue
-        fields = entry.get("fieldsV1")
-        if isinstance(fields, dict):
-            yield from _owned(fields, live, ())
-
-
-def _owned(node: dict, value: Any, path: tuple) -> Iterator[tuple]:
-    for key, child in node.items():
-        if key == "." or not isinstance(key, str) or len(key) < 2 or key[1] != ":":
-            continue
-        kind, arg = key[0], key[2:]
-        step: Any = None
-        if kind == "f":
-            step = arg
-            sub = value.get(arg, _NOTHING) if isinstance(value, dict) else _NOTHING
-        elif kind in ("k", "v", "i") and isinstance(value, list):
-            step = _find_item(kind, arg, value)
-            sub = value[step] if step is not None else _NOTHING
-        else:
-            continue
-        if step is None:
-            continue
-        here = path + (step,)
-        grand = {k: v for k, v in (child or {}).items() if k != "."} if isinstance(child, dict) else {}
-        if not grand:
-            yield here
-        else:
-            yield from _owned(grand, sub, here)  # f: paths resolve without live; k:/v:/i: need the live list
-
-
-def _find_item(kind: str, arg: str, items: list) -> int | None:
-    try:
-        if kind == "i":
-            index = int(arg)
-            return index if 0 <= index < len(items) else None
-        wanted = json.loads(arg)
-    except ValueError:
-        return None
-    for i, item in enumerate(items):
-        if kind == "v" and item == wanted:
-            return i
-        if kind == "k" and isinstance(wanted, dict) and isinstance(item, dict):
-            if all(item.get(k) == v for k, v in wanted.items()):
-                return i
-    return None
 
 
 _END = "\x00end"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kubesync.model import DesiredState
+from kubesync.model import CommitInfo, DesiredState
 from kubesync.sources.spec import (  # the spec and its rules: sources/spec.py (importable from here too)
     CREDENTIAL_PARAMS,
     DEFAULT_MAX_SOURCE_BYTES,
@@ -35,7 +35,7 @@ from kubesync.sources.spec import (  # the spec and its rules: sources/spec.py (
 
 __all__ = ["CREDENTIAL_PARAMS", "DEFAULT_MAX_SOURCE_BYTES", "FALLBACK_NAME", "SUPPORTED_SCHEMES", "SourceSpec",
            "Credentials", "HelmOptions", "JsonnetOptions", "Target", "target_for",
-           "clean_subpath", "current_revision", "dns_label", "has_query_credential", "is_url", "load", "redact"]
+           "clean_subpath", "current_revision", "describe_revision", "dns_label", "has_query_credential", "is_url", "load", "redact"]
 
 
 def target_for(spec: SourceSpec, target: Target | None) -> Target:
@@ -94,3 +94,13 @@ def current_revision(spec: SourceSpec, *, fetch: bool = True) -> str:
     from kubesync.sources import directory
 
     return directory.source_revision(spec)
+
+
+def describe_revision(spec: SourceSpec, revision: str) -> CommitInfo | None:
+    """The commit behind a git source's revision (subject, author), read from the clone already there;
+    None for a folder, whose revision is a content hash."""
+    if not spec.repo or not revision:
+        return None
+    from kubesync.sources import git
+
+    return git.describe_commit(spec, revision)

@@ -35,7 +35,7 @@ from gitdb.exc import BadName, BadObject
 
 from kubesync.errors import SourceError, cut, printable
 from kubesync.charts import desired_state
-from kubesync.model import DesiredState
+from kubesync.model import CommitInfo, DesiredState
 from kubesync.sources.spec import SUPPORTED_SCHEMES, SourceSpec, Target, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import checkout, helm, kustomize
 from kubesync.sources.checkout import SYMLINK_MODE
@@ -354,6 +354,28 @@ def current_revision(spec: "SourceSpec", *, fetch: bool = True) -> str:
     opened = open_repo(spec.repo, fetch=fetch)
     try:
         return resolve(opened, spec.ref).hexsha
+    finally:
+        opened.repo.close()
+
+
+MAX_COMMIT_BYTES = 1 << 20  # a commit object larger than this is not read for its message
+
+
+def describe_commit(spec: "SourceSpec", sha: str) -> CommitInfo:
+    """The subject and author of a commit the source already fetched (nothing is fetched here); its
+    message is read only from a commit object of sane size, and only its first line is kept."""
+    assert spec.repo, "git.describe_commit needs spec.repo"
+    opened = open_repo(spec.repo, fetch=False)
+    try:
+        commit = _existing_commit(opened.repo, sha)
+        if commit is None:
+            raise SourceError(f"commit {sha[:12]} is not in {opened.display}")
+        if opened.repo.odb.info(commit.binsha).size > MAX_COMMIT_BYTES:
+            subject = "(a commit object over 1 MiB: its message is not shown)"
+        else:
+            subject = cut(printable(str(commit.message).strip().split("\n", 1)[0]), 200)
+        author = cut(printable(f"{commit.author.name} <{commit.author.email}>"), 200)
+        return CommitInfo(commit.hexsha, subject, author, float(commit.authored_date))
     finally:
         opened.repo.close()
 

@@ -117,3 +117,71 @@ def test_the_dashboard_follows_the_daemon_live_and_guards_its_buttons(kubeconfig
         page.screenshot(path=str(ARTIFACTS / "dashboard-overview-after.png"))
         assert os.path.getsize(ARTIFACTS / "dashboard-overview.png") < 200_000
         assert d.terminate() == 0
+
+
+def shop(ns: str, bad_key: str) -> dict[str, str]:
+    """A Namespace and a ConfigMap in it whose key the server refuses: nothing in the namespace can be
+    dry-run before it exists, so the first apply creates the namespace, then fails on the ConfigMap."""
+    return {"namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+            "settings.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\n"
+                             f"data: {{'{bad_key}': '1'}}\n"}
+
+
+def test_a_failing_syncs_page_shows_the_revision_it_tries_and_the_real_state_of_its_namespace(
+        kubeconfig, cluster, namespace, tmp_path, browser):
+    import git
+
+    from tests.support.git import init_repo
+
+    app_ns, name = f"{namespace[:40]}-app", f"shop-{secrets.token_hex(3)}"
+    ann, bob = git.Actor("Ann Example", "ann@example.com"), git.Actor("Bob Builder", "bob@example.com")
+    repo = init_repo(tmp_path / "repo")
+
+    def push(files: dict[str, str], message: str, who) -> str:
+        for f, text in files.items():
+            (tmp_path / "repo" / f).write_text(text)
+        repo.index.add(list(files))
+        return repo.index.commit(message, author=who, committer=who).hexsha
+
+    first = push(shop(app_ns, "bad key"), "Add the shop namespace and its settings", ann)
+    args = ["--repo", str(tmp_path / "repo"), "--ref", "main", "--name", name, "--interval", "1s"]
+    try:
+        with DaemonProcess(args, kubeconfig, tmp_path) as d:
+            # The first apply created the namespace and failed; the retries fail at the plan (now that the
+            # namespace exists, the ConfigMap is dry-run): the first attempt's plan is stale.
+            wait_until(lambda: (s := d.sync(name)) and s["failing"] and s["trying"]["stage"] == "planning", 60,
+                       what=f"the retry's plan failing; log:\n{d.log()}")
+            assert cluster.get(f"/api/v1/namespaces/{app_ns}")["status"]["phase"] == "Active"
+            assert d.http("/readyz")[0] == 200 and d.metric("kubesync_sync_failing", sync=name) == 1
+            base = f"http://127.0.0.1:{d.port}"
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.goto(f"{base}/syncs/{name}")
+            page.wait_for_selector(f"#attempt [data-revision]:has-text('{first[:12]}')", timeout=10_000)
+            assert page.inner_text("[data-commit-subject]") == "Add the shop namespace and its settings"
+            assert page.inner_text("[data-commit-author]") == "Ann Example <ann@example.com>"
+            assert "Failed while planning" in page.inner_text("#attempt") and "settings" in page.inner_text("[data-error]")
+            ns_row = f'tr[data-object="v1 Namespace {app_ns}"]'
+            assert page.get_attribute(f"{ns_row} [data-health]", "data-health") == "Healthy"  # it exists: not "Missing"
+            assert page.get_attribute(f"{ns_row} [data-sync-state]", "data-sync-state") != "Missing"
+            assert "No plan of revision " + first[:12] in page.inner_text("body")  # not the first attempt's plan
+            page.screenshot(path=str(ARTIFACTS / "dashboard-failing.png"), full_page=True)
+
+            # A new commit, still broken: the open page follows the attempt to it, without a reload.
+            page.evaluate("window.__noReload = true")
+            second = push(shop(app_ns, "still bad"), "Rename the setting", bob)
+            page.wait_for_selector(f"#attempt [data-revision]:has-text('{second[:12]}')", timeout=20_000)
+            page.wait_for_selector("[data-commit-author]:has-text('Bob Builder')", timeout=10_000)
+            assert page.evaluate("window.__noReload === true")
+
+            # The overview says why in one line, where the sync applies, and the totals.
+            page.goto(base + "/")
+            reason = page.wait_for_selector(f'tr[data-sync-reason="{name}"] [data-reason]', timeout=10_000)
+            text = reason.inner_text()
+            assert "settings" in text and "\n" not in text
+            line = page.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)", reason)
+            assert reason.bounding_box()["height"] < 1.5 * line  # one line on the screen, however long the error
+            assert page.inner_text("[data-totals]").split() == "1 sync: 1 failed 0 paused 0 out of sync 0 synced".split()
+            page.screenshot(path=str(ARTIFACTS / "dashboard-overview-failing.png"))
+            assert d.terminate() == 0
+    finally:
+        cluster.request("DELETE", f"/api/v1/namespaces/{app_ns}") if cluster.get_or_none(f"/api/v1/namespaces/{app_ns}") else None

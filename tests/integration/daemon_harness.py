@@ -83,23 +83,37 @@ class DaemonProcess:
     def metric(self, name: str, **labels: str) -> float | None:
         return self.metrics().get((name, frozenset(labels.items())))
 
+    def syncs(self) -> dict | None:
+        """GET /api/v1/syncs: every sync's state, one-line reason and revision tried, the totals and the
+        failing syncs' names (None while nothing listens)."""
+        got = self.http("/api/v1/syncs")
+        return None if got is None or got[0] != 200 else json.loads(got[1])
+
+    def sync(self, name: str) -> dict | None:
+        """One sync's row of GET /api/v1/syncs (None while there is none)."""
+        return next((s for s in (self.syncs() or {}).get("syncs", ()) if s["name"] == name), None)
+
     def wait_ready(self, timeout: float = 30.0) -> dict:
+        """/readyz's document once the process is ready and every sync has run without failing (where most
+        tests start from; /readyz alone says nothing about the syncs)."""
         def ready():
             self.check_alive()
             got = self.http("/readyz")
-            return got is not None and got[0] == 200 and json.loads(got[1])
+            if got is None or got[0] != 200:
+                return None
+            listed = self.syncs()
+            if not listed or listed["failed"] or any(s["last_run"] is None for s in listed["syncs"]):
+                return None
+            return json.loads(got[1])
 
         return wait_until(ready, timeout, what=f"daemon ready; log:\n{self.log()}")
 
-    def wait_every_sync_ran(self, timeout: float = 30.0) -> tuple[int, dict]:
-        """(status, document) of /readyz once every sync has run, ready (200) or not (503)."""
+    def wait_every_sync_ran(self, timeout: float = 30.0) -> dict:
+        """GET /api/v1/syncs once every sync has run, whether it failed or not."""
         def ran():
             self.check_alive()
-            got = self.http("/readyz")
-            if got is None:
-                return None
-            doc = json.loads(got[1])
-            return (got[0], doc) if doc["syncs"] and all(s["runs"] > 0 for s in doc["syncs"].values()) else None
+            listed = self.syncs()
+            return listed if listed and listed["syncs"] and all(s["last_run"] for s in listed["syncs"]) else None
 
         return wait_until(ran, timeout, what=f"every sync ran; log:\n{self.log()}")
 

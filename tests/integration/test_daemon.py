@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
+import subprocess
 
 import pytest
 
 from tests.integration.daemon_harness import DaemonProcess, cm_data, configmap_yaml, data_is, wait_until
 from tests.support.git import init_repo
-from tests.support.manifests import write
+from tests.support.manifests import deployment, write
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +45,8 @@ def test_file_edit_is_applied_within_seconds(kubeconfig, cluster, namespace, tmp
         assert d.metric("kubesync_objects_total", sync=name, action="patched") == 1
         assert d.metric("kubesync_sync_duration_seconds_count", sync=name, result="success") >= 2
         assert d.metric("kubesync_last_success_timestamp_seconds", sync=name) > 0
-        ready = d.json("/readyz")["syncs"][name]
-        assert d.metric("kubesync_last_success_revision_info", sync=name, revision=ready["revision"]) == 1
+        applied = d.sync(name)["applied_revision"]
+        assert d.metric("kubesync_last_success_revision_info", sync=name, revision=applied) == 1
         assert d.terminate() == 0
 
 
@@ -99,6 +101,29 @@ def test_drift_is_only_reported_without_self_heal(kubeconfig, cluster, namespace
         assert d.terminate() == 0
 
 
+def test_kubectl_scale_drift_is_attributed_to_the_manager_that_scaled(kubeconfig, cluster, namespace, tmp_path, server_version):
+    src = write(tmp_path / "src", {"web.yaml": deployment("web", namespace=namespace)})
+    name = sync_name()
+    with DaemonProcess([str(src), "--name", name, "--interval", "5m"], kubeconfig, tmp_path) as d:
+        d.wait_ready(60)
+        # kubectl writes through /scale; kubesync's own entry (and the controller's) are newer afterwards.
+        subprocess.run(["/usr/bin/kubectl", "--kubeconfig", kubeconfig, "-n", namespace, "scale", "deployment/web",
+                        "--replicas=3"], check=True, capture_output=True, timeout=30)
+        drift = wait_until(lambda: (d.json(f"/api/v1/syncs/{name}") or {}).get("drift"), 20, what=f"drift seen; log:\n{d.log()}")
+        live = cluster.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+        (owner,) = [e for e in live["metadata"]["managedFields"] if "f:replicas" in (e.get("fieldsV1") or {}).get("f:spec", {})]
+        assert drift[0]["object"] == f"apps/v1 Deployment {namespace}/web" and drift[0]["paths"] == ["/spec/replicas"]
+        page = d.http(f"/partials/syncs/{name}")[1].decode()
+        if server_version >= (1, 22):  # the server moves the field to the scaler, and says through which subresource
+            assert (drift[0]["manager"], drift[0]["subresource"]) == (owner["manager"], owner["subresource"]) == ("kubectl", "scale")
+            assert "kubectl" in page and "through /scale" in page
+        else:  # 1.20 records no entry for a write through /scale: kubesync still owns replicas, so nobody is named
+            assert owner["manager"] == "kubesync" and "subresource" not in owner
+            assert (drift[0]["manager"], drift[0]["subresource"]) == ("", "")
+            assert re.search(r"<td data-manager>unknown", page) and "kubesync</td>" not in page
+        assert d.terminate() == 0
+
+
 def test_broken_yaml_leaves_the_cluster_untouched_until_fixed(kubeconfig, cluster, namespace, tmp_path):
     src = write(tmp_path / "src", {"cm.yaml": configmap_yaml("steady", namespace, a="1"), "other.yaml": configmap_yaml("other", namespace, o="1")})
     name = sync_name()
@@ -114,8 +139,15 @@ def test_broken_yaml_leaves_the_cluster_untouched_until_fixed(kubeconfig, cluste
         assert (d.metric("kubesync_sync_errors_total", sync=name, error="ManifestError") or 0) >= 1
         assert cm_data(cluster, namespace, "steady") == {"a": "1"}
         assert cm_data(cluster, namespace, "other") == {"o": "1"}
-        assert d.json("/readyz")["syncs"][name]["state"] == "failed"
-        assert d.http("/healthz")[0] == 200
+        # The failure is the sync's, not the process's: /readyz stays 200 (the webhook carrying the fix
+        # must still reach this replica); the sync endpoint says which sync, why, and what it tries.
+        assert d.http("/readyz")[0] == 200 and d.http("/healthz")[0] == 200
+        broken = d.sync(name)
+        assert broken["failing"] and broken["state"] == "Paused"  # a broken source keeps the last good revision
+        assert d.syncs()["failed"] == [name] and d.syncs()["totals"]["Paused"] == 1
+        assert "other.yaml" in broken["reason"] and "\n" not in broken["reason"]
+        assert broken["trying"]["stage"] == "reading the source" and broken["trying"]["revision"].startswith("sha256:")
+        assert broken["trying"]["revision"] != broken["applied_revision"]
         # Fixed: syncing resumes at once (a file change retries without waiting for the backoff).
         (src / "other.yaml").write_text(configmap_yaml("other", namespace, o="1"))
         wait_until(data_is(cluster, namespace, "steady", a="2"), 10, what="syncing resumed")
@@ -147,7 +179,10 @@ def test_unreachable_git_remote_keeps_the_last_good_state(kubeconfig, cluster, n
         assert (d.metric("kubesync_sync_errors_total", sync=name, error="SourceError") or 0) >= 1
         assert cm_data(cluster, namespace, "remote") == {"v": "one"}  # nothing pruned
         assert "cannot poll" in d.log()
-        assert d.http("/readyz")[0] == 503 and d.json("/readyz")["failed"] == [name]  # named, not quoted
+        assert d.http("/readyz")[0] == 200  # the process is fine: only the sync fails
+        gone = d.sync(name)
+        assert d.syncs()["failed"] == [name] and gone["state"] == "Paused" and "cannot poll" in gone["reason"]
+        assert gone["trying"]["revision"] == ""  # the remote cannot say which commit it would be
         moved.rename(repo_dir)
         (repo_dir / "cm.yaml").write_text(configmap_yaml("remote", namespace, v="two"))
         repo.index.add(["cm.yaml"])

@@ -125,7 +125,7 @@ def test_the_daemon_needs_no_more_than_the_namespaced_install(kubeconfig, cluste
             "--leader-elect", "--lease-namespace", "kubesync-system", "--lease-name", f"lease-{name}", "--lease-duration", "5s"]
     try:
         with DaemonProcess(args, sa_config, tmp_path) as d:
-            wait_until(lambda: d.json("/readyz") and d.json("/readyz")["syncs"][name]["state"] == "synced", 60,
+            wait_until(lambda: (d.sync(name) or {}).get("state") == "Synced", 60,
                        what=f"demo synced as the service account; log:\n{d.log()}")
             for path in (f"/apis/apps/v1/namespaces/{ns}/deployments/web", f"/api/v1/namespaces/{ns}/secrets/web-credentials",
                          f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/web-config-reader"):

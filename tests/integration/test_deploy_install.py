@@ -111,7 +111,7 @@ def test_the_daemon_as_the_shipped_service_account_is_refused_nothing(kubeconfig
     try:
         started = time.monotonic()
         with DaemonProcess(args, kubeconfig, tmp_path) as d:
-            wait_until(lambda: d.check_alive() or (d.json("/readyz") or {}).get("syncs", {}).get(sync, {}).get("state") == "synced",
+            wait_until(lambda: d.check_alive() or (d.sync(sync) or {}).get("state") == "Synced",
                        RUN_FOR, what=f"the demo synced as the ServiceAccount; log:\n{d.log()}")
             assert cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")["metadata"]["labels"]["kubesync.io/sync"] == sync
             path = f"/api/v1/namespaces/{ns}/configmaps/web-config"

@@ -80,10 +80,10 @@ def test_a_decrypted_value_never_leaves_the_process(kubeconfig, namespace, tmp_p
                 "--decryption-key-file", str(key.file), "--debug"]
         with DaemonProcess(args, kubeconfig, tmp_path, name="canary") as daemon:
             daemon.wait_ready(60)
-            (src / "db.yaml").write_text(tamper((src / "db.yaml").read_text()))  # a failure: an alert, /readyz says so
-            ready = wait_until(lambda: (daemon.json("/readyz") or {}).get("cannot_decrypt") == ["canary"] and daemon.json("/readyz"),
-                               60, what=f"the daemon reports the file it cannot decrypt; log:\n{daemon.log()}")
-            assert ready["syncs"]["canary"]["cannot_decrypt"] == ["db.yaml"]
+            (src / "db.yaml").write_text(tamper((src / "db.yaml").read_text()))  # a failure: an alert, the sync endpoint says so
+            listed = wait_until(lambda: (daemon.syncs() or {}).get("cannot_decrypt") == ["canary"] and daemon.syncs(),
+                                60, what=f"the daemon reports the file it cannot decrypt; log:\n{daemon.log()}")
+            assert listed["syncs"][0]["cannot_decrypt"] == ["db.yaml"] and daemon.http("/readyz")[0] == 200
             wait_until(lambda: any(b.get("event") == "sync_failed" for b in hook.bodies), 30, what=f"an alert: {hook.bodies}")
             for path in ("/", "/syncs/canary", "/api/v1/syncs", "/api/v1/syncs/canary", "/api/v1/syncs/canary/runs",
                          "/readyz", "/metrics"):

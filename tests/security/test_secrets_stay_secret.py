@@ -136,7 +136,7 @@ def test_the_error_line_scrubs_a_value_the_server_quoted(tmp_path, monkeypatch, 
     assert_clean(err, [password], "stderr")
 
 
-def test_redact_is_the_one_function_for_readyz_and_alerts():
+def test_redact_is_the_one_function_for_the_dashboard_and_alerts():
     token = canary("alert")
     REDACTOR.remember([secret(token=token)])
     assert redact(f"last run failed: {token} / {b64(token)}") == "last run failed: *** / ***"

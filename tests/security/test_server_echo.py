@@ -138,7 +138,7 @@ def test_the_api_server_quoting_a_value_it_cannot_decode_is_scrubbed(kubeconfig,
         assert value not in captured, f"{value!r} leaked:\n{captured[-2000:]}"
 
 
-def test_the_daemon_keeps_an_echoed_value_out_of_its_log_readyz_and_alerts(kubeconfig, namespace, denying_webhook, tmp_path):
+def test_the_daemon_keeps_an_echoed_value_out_of_its_log_probes_dashboard_and_alerts(kubeconfig, namespace, denying_webhook, tmp_path):
     from tests.integration.daemon_harness import DaemonProcess, wait_until
     from tests.support.webhooks import AlertReceiver
 
@@ -153,8 +153,15 @@ def test_the_daemon_keeps_an_echoed_value_out_of_its_log_readyz_and_alerts(kubec
         with DaemonProcess(args, kubeconfig, tmp_path) as d:
             wait_until(lambda: "sync_failed" in hook.events(), 60, what=f"a sync_failed alert; log:\n{d.log()}")
             readyz = d.http("/readyz")
-            assert readyz is not None and readyz[0] == 503
-            seen = {"log": d.log(), "readyz": readyz[1].decode(), "alerts": json.dumps(hook.bodies)}
+            assert readyz is not None and readyz[0] == 200  # about the process; the failure is the sync's
+            listed = wait_until(lambda: (got := d.syncs()) and got["failed"] == ["echo-daemon"] and got, 30,
+                                what="the failing sync listed")
+            page = d.http("/syncs/echo-daemon")
+            assert page is not None and page[0] == 200
+            seen = {"log": d.log(), "readyz": readyz[1].decode(), "alerts": json.dumps(hook.bodies),
+                    "syncs": json.dumps(listed), "sync": json.dumps(d.json("/api/v1/syncs/echo-daemon")),
+                    "page": page[1].decode()}
+            assert "breach-list" in seen["sync"]  # the denial is shown on the dashboard, its quotes scrubbed
             assert "breach-list" in seen["log"]  # the webhook's denial is logged, its quotes scrubbed
             for where, text in seen.items():
                 for value in (password, b64(password), b64(password).rstrip("=")):

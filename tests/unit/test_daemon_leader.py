@@ -209,3 +209,26 @@ def test_owns_is_leadership_for_every_sync(world):
     b.step()
     assert a.owns("shop") and a.owns("web") and not b.owns("shop")
     assert AlwaysLeader().owns("anything")
+
+
+def test_readiness_needs_a_settled_election_a_leader_or_a_follower_that_read_the_lease(world):
+    from kubesync.daemon.election.leader import AlwaysLeader
+
+    api, clock = world
+    a, b = elector(world, "a"), elector(world, "b")
+    assert not a.settled() and not b.settled()  # no round yet: who leads is not known
+    a.step()
+    b.step()
+    assert a.settled() and b.settled() and not b.is_leader()  # the leader, and a follower that knows it follows
+    api.down = True
+    b.step()
+    assert not b.settled()  # cannot read the Lease: neither leader nor known follower
+    clock.now += 2.0
+    a.step()
+    assert a.settled()  # still holding within its renew deadline
+    clock.now += 1.0
+    assert not a.settled()
+    api.down = False
+    b.step()
+    assert b.settled()
+    assert AlwaysLeader().settled()

@@ -171,7 +171,7 @@ def test_a_broken_source_fails_alerts_once_and_recovers(tmp_path, pipeline):
 
 def test_a_failed_git_poll_is_a_source_error(tmp_path, pipeline):
     w = worker(tmp_path, pipeline)
-    w.poller = type("Poller", (), {"error": "cannot poll repo@main: connection refused"})()
+    w.poller = type("Poller", (), {"error": "cannot poll repo@main: connection refused", "seen": None})()
     assert w.run_once({"git"}) is False
     assert "connection refused" in w.status.error and pipeline.planned == 0
 
@@ -234,8 +234,9 @@ def test_every_run_is_recorded_for_the_dashboard(tmp_path, pipeline):
     pipeline.changes = [Action(ActionType.UPDATE, REF, patch=({"op": "replace", "path": "/data/a", "value": "x"},),
                                live={"metadata": {"managedFields": [
         {"manager": "kube-controller-manager", "time": "2026-01-01T00:00:00Z"},
-        {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z", "fieldsV1": {"f:spec": {}}},
-        {"manager": "kube-controller-manager", "time": "2026-01-03T00:00:00Z", "fieldsV1": {"f:status": {}}}]}})]
+        {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z", "fieldsV1": {"f:data": {"f:a": {}}}},
+        {"manager": "kube-controller-manager", "time": "2026-01-03T00:00:00Z", "fieldsV1": {"f:status": {}}}]},
+                                     "data": {"a": "y"}})]
     w.run_once({"watch"})
     pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
     w.run_once({"file", "retry"})
@@ -266,8 +267,8 @@ def test_a_timer_run_after_convergence_skips_the_plan_unless_something_moved(tmp
 
 
 def test_a_runs_outcome_is_announced_after_its_state_and_before_its_count(tmp_path, pipeline):
-    """Whoever sees a failing metric or an alert and then asks /readyz finds the run's state; whoever
-    sees the run counted (/readyz: every sync has run) finds its metrics and history."""
+    """Whoever sees a failing metric or an alert and then asks GET /api/v1/syncs finds the run's state;
+    whoever sees the run counted (every sync has run) finds its metrics and history."""
     w = worker(tmp_path, pipeline)
     pipeline.source_error = errors.ManifestError(["cm.yaml:1: invalid YAML"])
     seen = []

@@ -17,7 +17,7 @@ from kubesync.daemon.history import DriftEvent
 from kubesync.daemon.reactor import FULL_EVERY, run_sync
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.state import SyncStatus
-from kubesync.model import Action, ActionType, DesiredState, Manifest, ObjectRef, Plan, RunResult, SyncState
+from kubesync.model import Action, ActionType, CommitInfo, DesiredState, Manifest, ObjectRef, Plan, RunResult, SyncState
 from kubesync.sources import SourceSpec
 from kubesync.sync import Planned
 
@@ -106,9 +106,10 @@ def test_a_first_run_applies_and_says_so_in_order(facade, clock):
     state = SyncStatus()
     result, after, events = run(facade, state)
     assert result is RunResult.SUCCESS and len(facade.applied) == 1
-    assert kinds(events) == ["RunStarted", "PlanMade", "DriftSeen", "Applying", "ObjectApplied", "DriftCleared", "Synced",
-                             "RunFinished"]
-    assert events[3] == ev.Applying("rev-1", False, (("update", 1),))
+    assert kinds(events) == ["RunStarted", "Attempting", "PlanMade", "DriftSeen", "Applying", "ObjectApplied", "DriftCleared",
+                             "Synced", "RunFinished"]
+    assert events[1] == ev.Attempting("rev-1", None, True, 1_700_000_000.0)
+    assert events[4] == ev.Applying("rev-1", False, (("update", 1),))
     assert (after.state, after.revision, after.runs, after.failures, after.error) == (SyncState.SYNCED, "rev-1", 1, 0, "")
     assert state == SyncStatus()  # the record handed in is never changed: a new one comes back
     finished = events[-1].run
@@ -133,8 +134,10 @@ def test_emit_hears_each_event_as_it_happens_but_not_the_outcome(facade):
 
 
 def test_drift_is_told_once_with_who_and_what_until_the_source_moves(facade, clock):
+    owners = [{"manager": "kubectl-edit", "operation": "Update", "time": "2026-01-01T00:00:00Z", "fieldsV1": {"f:data": {"f:a": {}}}},
+              {"manager": "kubesync", "operation": "Update", "time": "2026-01-02T00:00:00Z", "fieldsV1": {"f:data": {"f:b": {}}}}]
     facade.changes = [Action(ActionType.UPDATE, REF, patch=({"op": "replace", "path": "/data/a", "value": "x"},),
-                             live={"metadata": {"managedFields": [{"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z"}]}})]
+                             live={"metadata": {"managedFields": owners}, "data": {"a": "y", "b": "z"}})]
     result, drifted, events = run(facade, SYNCED, reasons=("watch",))
     assert result is RunResult.SUCCESS and facade.applied == []
     assert drifted.state is SyncState.DRIFTED and drifted.drifted == {str(REF)}
@@ -306,3 +309,52 @@ def test_a_failure_to_reach_the_api_server_is_marked_for_the_recovery_probe(faca
     facade.plan = plan
     result, after, _ = run(facade)
     assert result is RunResult.ERROR and after.state is SyncState.FAILED and after.api_down is down
+
+
+# -- the current attempt: what a failing sync's page shows ---------------------------------------------
+
+def test_each_run_that_reads_the_source_announces_the_revision_it_tries_with_its_commit(facade):
+    described = []
+
+    def describe(revision):
+        described.append(revision)
+        return CommitInfo(revision, "Bump web to 2 replicas", "Ann <ann@example.com>", 1.0)
+
+    facade.revision = "rev-2"
+    facade.result = "failed"
+    result, failed, events = run(facade, SYNCED, reasons=("git",), describe=describe)
+    assert result is RunResult.ERROR and described == ["rev-2"]
+    (attempt,) = [e for e in events if isinstance(e, ev.Attempting)]
+    assert attempt == ev.Attempting("rev-2", describe("rev-2"), True, facade.clock.wall - 2.5)
+    assert kinds(events).index("Attempting") < kinds(events).index("PlanMade")
+    # The run's record names the revision it tried, while the state keeps the one the cluster matched.
+    assert events[-1].run.revision == "rev-2" and failed.revision == "rev-1"
+
+
+def test_a_source_that_cannot_be_read_is_an_attempt_at_the_revision_it_was_after(facade):
+    facade.revision = "rev-3"
+    facade.source_error = errors.ManifestError("cm.yaml:1: invalid YAML")
+    _, failed, events = run(facade, SYNCED, reasons=("git",))
+    (attempt,) = [e for e in events if isinstance(e, ev.Attempting)]
+    assert (attempt.revision, attempt.read) == ("rev-3", False) and events[-1].run.revision == "rev-3"
+
+    def unknown():
+        raise errors.SourceError("cannot poll: connection refused")
+
+    sync = SyncConfig(name="shop", source=SourceSpec(path="/src"))
+    _, _, events = run_sync(sync, facade, failed, facade.clock, reasons={"retry"}, load=facade.load, revision=unknown,
+                            abort=threading.Event(), settings=SETTINGS)
+    assert [(e.revision, e.read) for e in events if isinstance(e, ev.Attempting)] == [("", False)]
+
+
+def test_a_commit_that_cannot_be_described_fails_nothing(facade):
+    def describe(revision):
+        raise errors.SourceError("commit rev-1 is not in the clone")
+
+    result, _, events = run(facade, describe=describe)
+    assert result is RunResult.SUCCESS and ev.Attempting("rev-1", None, True, 1_700_000_000.0) in events
+
+
+def test_a_quiet_resync_tells_no_attempt_and_records_the_revision_it_checked(facade):
+    _, _, events = run(facade, SYNCED, reasons=("resync",))
+    assert not [e for e in events if isinstance(e, ev.Attempting)] and events[-1].run.revision == "rev-1"

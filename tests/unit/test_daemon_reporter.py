@@ -144,3 +144,37 @@ def test_the_watch_reports_health_and_errors(reporter):
 def test_an_event_without_a_handler_is_a_bug_said_at_once(reporter):
     with pytest.raises(TypeError, match="no handler for Event"):
         reporter.report(ev.Event())
+
+
+def test_the_current_attempt_follows_a_run_from_its_revision_to_its_outcome(reporter):
+    from kubesync.model import CommitInfo, Plan
+    from kubesync.secrets import remember_values
+    from kubesync.sync import Planned
+
+    commit = CommitInfo("c" * 40, "Bump web", "Ann <ann@example.com>", 1.0)
+    reporter.report(ev.Attempting("c" * 40, commit, True, 100.0))
+    attempt = reporter.history.attempt()
+    assert (attempt.revision, attempt.commit, attempt.stage, attempt.planned) == ("c" * 40, commit, "planning", None)
+    planned = Planned(Plan("shop", "src", "c" * 40, (Action(ActionType.UPDATE, REF),)), [], None, [])
+    reporter.report(ev.PlanMade(planned))
+    reporter.report(ev.Applying("c" * 40, False, (("update", 1),)))
+    remember_values(["hunter2-value"])
+    reporter.report(ev.ObjectApplied(Outcome(Action(ActionType.UPDATE, REF), "failed", "denied:\n  hunter2-value")))
+    reporter.report(ev.Failed("1 object failed: hunter2-value", 1.0, REV))
+    attempt = reporter.history.attempt()
+    assert attempt.planned is planned and reporter.history.planned is planned and attempt.stage == "applying"
+    result, message = attempt.outcomes[str(REF)]
+    assert result == "failed" and "hunter2-value" not in message and "\n" not in message
+    assert attempt.error.startswith("1 object failed") and "hunter2-value" not in attempt.error
+    # The next attempt starts clean; a run that succeeds is done.
+    reporter.report(ev.Attempting("d" * 40, None, False, 200.0))
+    assert reporter.history.attempt().outcomes == {} and reporter.history.attempt().stage == "reading the source"
+    reporter.report(ev.RunFinished(Run(200.0, 0.1, ("git",), "success", (), "d" * 40)))
+    assert reporter.history.attempt().stage == "done"
+
+
+def test_the_watch_keeps_each_objects_live_health_for_the_page(reporter):
+    reporter.report(ev.HealthSeen(str(REF), Health(HealthStatus.HEALTHY, "")))
+    assert reporter.history.live() == {str(REF): Health(HealthStatus.HEALTHY, "")}
+    reporter.report(ev.HealthSeen(str(REF), None))
+    assert reporter.history.live() == {str(REF): None}

@@ -175,3 +175,18 @@ def test_a_drain_that_outlasts_the_lease_keeps_the_shard_held_and_is_reported(wo
     a._finish_drains(wait=5)
     b.step()
     assert b.owned() == given_up
+
+
+def test_readiness_needs_a_round_that_read_the_groups_leases_even_holding_nothing(world):
+    api, clock = world
+    a, b = elector(world, "a"), elector(world, "b")
+    assert not a.settled()
+    a.step()
+    b.step()
+    assert a.settled() and b.settled() and not b.owned()  # a follower holding no shard is ready too
+    api.down = True
+    b.step()
+    assert not b.settled()
+    api.down = False
+    b.step()
+    assert b.settled()

@@ -306,3 +306,32 @@ def test_a_crafted_tree_entry_is_one_clear_source_error(tmp_path):
     git("update-ref", "refs/heads/main", commit)
     with pytest.raises(SourceError, match=r"a tree entry of this commit is a path git refuses .*'tree/\.\.'.*nothing was read"):
         load(SourceSpec(repo=str(repo), ref="main"))
+
+
+# --- the commit behind a revision (the daemon's dashboard shows it beside a revision being tried) ---------
+
+
+def test_a_revision_is_described_by_its_commits_subject_and_author_from_the_clone_already_there(origin, tmp_path):
+    from kubesync.sources import describe_revision
+
+    ann = git.Actor("Ann \x1b[31mExample", "ann@example.com")
+    message = "Bump the quota\u202e to 8\n\nA body that is not shown.\n" + "x" * 500
+    sha = origin.repo.index.commit(message, author=ann, committer=ACTOR).hexsha
+    info = describe_revision(SourceSpec(repo=str(origin.path), ref="main"), sha)
+    assert info.sha == sha and info.subject == "Bump the quota\\u202e to 8"  # one line, what could forge output escaped
+    assert info.author == "Ann \\x1b[31mExample <ann@example.com>" and info.time > 0
+    # A URL source is read from its clone in the cache, never fetched for this.
+    url = f"file://{origin.path}"
+    load(SourceSpec(repo=url, ref="main"))
+    assert describe_revision(SourceSpec(repo=url, ref="main"), sha).subject == info.subject
+    assert describe_revision(SourceSpec(path=str(tmp_path)), "sha256:" + "0" * 64) is None  # a folder has no commit
+    with pytest.raises(SourceError, match="is not in"):
+        describe_revision(SourceSpec(repo=str(origin.path)), "f" * 40)
+
+
+def test_a_huge_commit_message_is_not_read(origin, monkeypatch):
+    from kubesync.sources import describe_revision
+
+    sha = origin.repo.index.commit("y" * 200 + "\n" + "z" * 3000, author=ACTOR, committer=ACTOR).hexsha
+    monkeypatch.setattr(gitsource, "MAX_COMMIT_BYTES", 1000)
+    assert "message is not shown" in describe_revision(SourceSpec(repo=str(origin.path)), sha).subject

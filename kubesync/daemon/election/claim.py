@@ -90,6 +90,10 @@ class LeaseClaim:
         with self._lock:
             return self._held and self.clock() - self._renewed_at < self.timing.renew_deadline
 
+    def answered(self) -> bool:
+        """The last round reached the API server: whoever holds the Lease (us or another), we know it."""
+        return self.observed is not None and not self._error
+
     @property
     def holding(self) -> bool:
         """What the last round concluded (held() also checks the deadline against the clock now)."""

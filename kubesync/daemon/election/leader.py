@@ -44,6 +44,10 @@ class AlwaysLeader:
         """Every sync is ours (the interface of ShardElector.owns, so the daemon asks one question)."""
         return True
 
+    def settled(self) -> bool:
+        """/readyz: nothing to elect."""
+        return True
+
     def start(self, stop: threading.Event) -> None:
         pass
 
@@ -70,6 +74,10 @@ class LeaderElector:
     def owns(self, sync: str) -> bool:
         """The leader applies every sync (the interface of ShardElector.owns)."""
         return self.claim.held()
+
+    def settled(self) -> bool:
+        """/readyz: we hold the Lease, or the last round read it and we know we follow."""
+        return self.claim.held() or self.claim.answered()
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt: True when we hold the Lease afterwards."""

@@ -114,6 +114,7 @@ class ShardElector:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error = ""
+        self._listed = False  # a round has read the group's Leases
 
     # -- what the daemon asks ----------------------------------------------------------------------
 
@@ -133,6 +134,10 @@ class ShardElector:
     def is_leader(self) -> bool:
         """Holds at least one shard: may write at all."""
         return bool(self.owned())
+
+    def settled(self) -> bool:
+        """/readyz: the last round read the group's Leases, so what we hold (maybe nothing: a follower) is known."""
+        return self._listed and not self._error
 
     # -- one round ---------------------------------------------------------------------------------
 
@@ -154,6 +159,7 @@ class ShardElector:
         """List the group's Leases, renew what we hold, count the members, move towards the fair share."""
         listed = self._list()
         if listed is not None:
+            self._listed = True
             self.member.step(listed.get(self.member.name, FETCH))
             self.members = self._count_members(listed)
             self._renew(listed)

@@ -1,7 +1,9 @@
 """/api/v1: the data the dashboard renders, as JSON, described by the OpenAPI document it serves.
 
     GET  /api/v1/openapi.json
-    GET  /api/v1/syncs                      every sync (the overview's rows), trouble first
+    GET  /api/v1/syncs                      every sync (the overview's rows: state, one-line reason, revision
+                                            tried), trouble first, the totals and the failing syncs' names:
+                                            the sync endpoint for people and monitors (/readyz is about the process)
     GET  /api/v1/syncs/<name>               the status document of `kubesync status -o json` + daemon fields
     GET  /api/v1/syncs/<name>/runs          the last 50 runs, newest first
     POST /api/v1/syncs/<name>/sync|refresh  as the buttons (bearer token, or session cookie + X-CSRF-Token)
@@ -41,7 +43,7 @@ def api_routes(hooks, access: Access) -> list[Route]:
                     headers={"WWW-Authenticate": 'Bearer realm="kubesync"'})
 
     async def syncs(request: Request) -> Response:
-        return denied(request) or JSON({"syncs": views.overview(hooks.workers())})
+        return denied(request) or JSON(views.sync_list(hooks.workers()))
 
     async def one(request: Request) -> Response:
         if (no := denied(request)) is not None:
@@ -93,11 +95,35 @@ _RUN = {
         "revision": {"type": "string"}, "error": {"type": "string"}, "error_type": {"type": "string"},
     },
 }
+_ATTEMPT = {
+    "type": "object", "required": ["revision", "started", "stage", "error", "planned", "commit"],
+    "description": "The current attempt: the run in progress, or the last one that read the source.",
+    "properties": {
+        "revision": {"type": "string", "description": "the source revision tried ('' when not even that could be said)"},
+        "started": {"type": "number"},
+        "stage": {"enum": ["reading the source", "planning", "applying", "done"],
+                  "description": "how far it got (where it failed, when it did)"},
+        "error": {"type": "string"}, "planned": {"type": "boolean", "description": "its plan was made"},
+        "commit": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["sha", "subject", "author", "time"],
+                                                "properties": {"sha": {"type": "string"}, "subject": {"type": "string"},
+                                                               "author": {"type": "string"}, "time": {"type": "number"}}}]},
+    },
+}
 _SUMMARY = {
     "type": "object",
-    "required": ["name", "source", "applied_revision", "state", "health", "object_count", "last_run", "next_run", "error"],
+    "required": ["name", "destination", "source", "applied_revision", "state", "failing", "reason", "trying", "health",
+                 "object_count", "last_run", "next_run", "error", "cannot_decrypt"],
     "properties": {
         "name": {"type": "string"},
+        "destination": {"type": "object", "required": ["context", "namespace"],
+                        "properties": {"context": {"type": "string", "description": "'' for the daemon's current context"},
+                                       "namespace": {"type": "string", "description": "'' for the context's default"}}},
+        "failing": {"type": "boolean", "description": "its last run failed (state Failed or Paused)"},
+        "cannot_decrypt": {"type": "array", "items": {"type": "string"},
+                           "description": "SOPS-encrypted files its last run could not decrypt"},
+        "reason": {"type": "string", "description": "one line: why it is not Synced ('' when it is)"},
+        "trying": {"oneOf": [{"$ref": "#/components/schemas/Attempt"}, {"type": "null"}],
+                   "description": "while failing: the revision it is trying to apply"},
         "source": {"type": "object", "required": ["kind", "description", "ref", "path"],
                    "properties": {"kind": {"enum": ["git", "folder"]}, "description": {"type": "string"},
                                   "ref": {"type": "string"}, "path": {"type": "string"}}},
@@ -111,8 +137,10 @@ _SUMMARY = {
         "error": {"type": "string"},
     },
 }
-_DRIFT = {"type": "object", "required": ["time", "object", "manager", "paths"],
-          "properties": {"time": {"type": "number"}, "object": {"type": "string"}, "manager": {"type": "string"},
+_DRIFT = {"type": "object", "required": ["time", "object", "manager", "paths", "subresource"],
+          "properties": {"time": {"type": "number"}, "object": {"type": "string"},
+                         "manager": {"type": "string", "description": "the field manager owning the drifted fields"},
+                         "subresource": {"type": "string", "description": "where it wrote them: scale, ... ('' the object)"},
                          "paths": {"type": "array", "items": {"type": "string"}}}}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
@@ -138,7 +166,7 @@ def document() -> dict:
         "info": {"title": "kubesync daemon API", "version": "1"},
         "paths": {
             "/api/v1/syncs": {"get": {"operationId": "listSyncs", "responses": {
-                "200": _json("SyncList", "every sync, trouble first"), "401": denied}}},
+                "200": _json("SyncList", "every sync, trouble first; the totals; the failing syncs"), "401": denied}}},
             "/api/v1/syncs/{name}": {"get": {"operationId": "getSync", "parameters": name, "responses": {
                 "200": _json("SyncDetail", "the status document plus the daemon's fields"), "401": denied, "404": not_found}}},
             "/api/v1/syncs/{name}/runs": {"get": {"operationId": "listRuns", "parameters": name, "responses": {
@@ -148,13 +176,21 @@ def document() -> dict:
         },
         "components": {"schemas": {
             "Run": _RUN, "Drift": _DRIFT, "Error": _ERROR, "SyncSummary": _SUMMARY, "Status": _status_schema(),
-            "SyncList": {"type": "object", "required": ["syncs"],
-                         "properties": {"syncs": {"type": "array", "items": {"$ref": "#/components/schemas/SyncSummary"}}}},
+            "Attempt": _ATTEMPT,
+            "SyncList": {"type": "object", "required": ["syncs", "totals", "failed", "cannot_decrypt"], "properties": {
+                "syncs": {"type": "array", "items": {"$ref": "#/components/schemas/SyncSummary"}},
+                "totals": {"type": "object", "required": ["syncs", *views.STATES],
+                           "properties": {k: {"type": "integer", "minimum": 0} for k in ("syncs", *views.STATES)}},
+                "failed": {"type": "array", "items": {"type": "string"}, "description": "syncs whose last run failed"},
+                "cannot_decrypt": {"type": "array", "items": {"type": "string"},
+                                   "description": "syncs whose last run could not decrypt a SOPS file"}}},
             "SyncDetail": {"allOf": [
                 {"$ref": "#/components/schemas/Status"},
                 {"$ref": "#/components/schemas/SyncSummary"},
-                {"type": "object", "required": ["diff", "runs", "drift", "generated"], "properties": {
-                    "diff": {"type": "string"}, "generated": {"type": "number"},
+                {"type": "object", "required": ["attempt", "diff", "runs", "drift", "generated"], "properties": {
+                    "attempt": {"oneOf": [{"$ref": "#/components/schemas/Attempt"}, {"type": "null"}]},
+                    "diff": {"type": "string", "description": "the current attempt's plan, Secret values masked"},
+                    "generated": {"type": "number"},
                     "runs": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
                     "drift": {"type": "array", "items": {"$ref": "#/components/schemas/Drift"}}}},
             ]},

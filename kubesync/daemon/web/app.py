@@ -2,8 +2,9 @@
 (api.py), over callables the daemon supplies.
 
     GET  /healthz          200 while every sync worker is alive (liveness: restart me otherwise)
-    GET  /readyz           200 once every sync has run and none's last run failed; 503 otherwise,
-                           naming the failed syncs (never their error text: this is unauthenticated)
+    GET  /readyz           200 while the process can take traffic: not stopping, its election settled
+                           (leader, shard holder or follower), its watch caches listed; 503 otherwise.
+                           About the process only: a failing sync stays 200 (read GET /api/v1/syncs)
     GET  /metrics          Prometheus text format
     POST /webhook/<sync>   authenticated trigger (receiver.py): 202, coalesced per sync
 """

@@ -1,9 +1,12 @@
 """The dashboard's pages: server-rendered Jinja2, readable without JavaScript; live.js re-fetches
 the `/partials/...` fragments every 2 s so an open page follows the daemon without a reload.
 
-    GET  /                      every sync, trouble first; ?q=name&state=Failed filter
-    GET  /syncs/<name>          its objects by wave and kind (a workload's Pods folded under it), the last
-                                plan's masked diff, drift, the last 50 runs
+    GET  /                      every sync, trouble first, with the totals, a failure's reason in one line
+                                and where each sync applies (context, namespace); ?q=name&state=Failed filter
+    GET  /syncs/<name>          the current attempt (the revision tried, its commit, how far it got), its
+                                objects by wave and kind with their live health (a workload's Pods folded
+                                under it), that attempt's masked diff, drift (who changed what), the last 50
+                                runs with identical consecutive failures folded
     POST /syncs/<name>/sync     run now, reverting drift even without self-heal (signed in + CSRF)
     POST /syncs/<name>/refresh  re-read the source (a git fetch) and compare (signed in + CSRF)
     GET|POST /login, POST /logout
@@ -34,6 +37,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 STATIC = {"live.js": "text/javascript", "style.css": "text/css"}
+NOTICES = {"sync": "A run was started.", "refresh": "The source is being read again."}
 
 
 def _when(epoch: float) -> str:
@@ -76,6 +80,14 @@ async def form(request: Request, http) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=20).items()}
 
 
+def overview_context(workers, request: Request) -> dict:
+    """The overview's rows, filtered by ?q= (name) and ?state=; the totals count every sync."""
+    q, state = request.query_params.get("q", "")[:100], request.query_params.get("state", "")
+    listed = views.sync_list(workers)
+    syncs = [s for s in listed["syncs"] if q.lower() in s["name"].lower() and state in ("", s["state"])]
+    return {"syncs": syncs, "totals": listed["totals"], "q": q, "state": state, "states": views.STATES}
+
+
 def ui_routes(hooks, access: Access, http) -> list[Route]:
     env = environment()
     pod_cache = PodCache()
@@ -93,16 +105,11 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
             return None
         return RedirectResponse(f"/login?next={quote(request.url.path)}", 303, headers=SECURITY_HEADERS)
 
-    def overview_ctx(request: Request) -> dict:
-        q, state = request.query_params.get("q", "")[:100], request.query_params.get("state", "")
-        syncs = [s for s in views.overview(hooks.workers()) if q.lower() in s["name"].lower() and state in ("", s["state"])]
-        return {"syncs": syncs, "q": q, "state": state, "states": views.STATES}
-
     async def overview(request: Request) -> Response:
-        return guard(request) or render(request, "overview.html", **overview_ctx(request))
+        return guard(request) or render(request, "overview.html", **overview_context(hooks.workers(), request))
 
     async def overview_part(request: Request) -> Response:
-        return guard(request) or render(request, "_overview.html", **overview_ctx(request))
+        return guard(request) or render(request, "_overview.html", **overview_context(hooks.workers(), request))
 
     async def sync_ctx(request: Request) -> dict | None:
         w = worker(request.path_params["name"])
@@ -111,9 +118,8 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
         doc = views.detail(w)
         pods = await run_in_threadpool(pod_cache.for_worker, w)  # LISTs the API: off the event loop
         doc["objects"] = [{**r, "pods": pods.get(r["object"])} for r in object_rows(doc["objects"], views.waves(w))]
-        done = request.query_params.get("done", "")
-        notice = {"sync": "A run was started.", "refresh": "The source is being read again."}.get(done, "")
-        return {"s": doc, "notice": notice}
+        doc["run_rows"] = views.fold_runs(doc["runs"])
+        return {"s": doc, "notice": NOTICES.get(request.query_params.get("done", ""), "")}
 
     async def sync_page(request: Request) -> Response:
         if (denied := guard(request)) is not None:

@@ -239,7 +239,7 @@ def _command_daemon(sub, fmt) -> None:
 
 
 def _command_cluster(sub, fmt) -> None:
-    p = sub.add_parser("cluster", help="the embedded local control plane (etcd + kube-apiserver + controller-manager)", formatter_class=fmt)
+    p = sub.add_parser("cluster", help="the embedded local control plane (etcd, kube-apiserver, controller-manager, scheduler; kwok nodes)", formatter_class=fmt)
     p.add_argument(
         "action", choices=("up", "down", "env", "build"),
         help="up: start it (in the background); down: stop it; env: print export KUBECONFIG=...; "
@@ -253,6 +253,10 @@ def _command_cluster(sub, fmt) -> None:
     )
     p.add_argument("--tools", metavar="LIST", help="with build: tools to build, comma-separated: kwok, helm, registry, kustomize, sops, age-keygen")
     p.add_argument("--all", dest="all_tools", action="store_true", help="with build: every tool")
+    p.add_argument("--nodes", type=int, default=3, metavar="N", help="with up: simulated nodes (kwok) to create and wait for (default 3; 0: none, pods stay Pending)")
+    p.add_argument("--node-cpu", default="4", metavar="Q", help="with up: allocatable CPU of each node (default 4)")
+    p.add_argument("--node-memory", default="16Gi", metavar="Q", help="with up: allocatable memory of each node (default 16Gi)")
+    p.add_argument("--node-pods", type=int, default=110, metavar="N", help="with up: pods each node accepts (default 110)")
     _add_common(p)
 
 

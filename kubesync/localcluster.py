@@ -1,26 +1,25 @@
-"""The embedded local control plane: etcd + kube-apiserver + kube-controller-manager on loopback.
+"""The embedded local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+and kwok on loopback, with a few simulated Nodes.
 
 Used by the integration tests (one per test session), by `make demo` and by `kubesync cluster up`
 (whose background supervisor process is kubesync/localsupervisor.py).
 Two Kubernetes versions are supported side by side (see `VERSIONS`): 1.37.2, built from the Go
 module proxy by the `build-k8s-1.37` recipe (with etcd 3.6 built the same way), and 1.20.2, the oldest
 version kubesync supports, built from Debian's `kubernetes` source package by `build-k8s-1.20`
-(recipes shipped in kubesync/recipes/, run by `kubesync cluster build`)
-(with Debian's etcd-server). Binaries are cached in ~/.cache/kubesync/k8s-<version>/bin. No kubelet
-and no scheduler run: pods are never started, but the controllers that make deletion real (garbage
-collector, namespace, deployment, replicaset, service accounts) do.
+(with Debian's etcd-server; recipes shipped in kubesync/recipes/, run by `kubesync cluster build`).
+Binaries are cached in ~/.cache/kubesync/k8s-<version>/bin.
+No kubelet runs: kwok (built by kubesync/recipes/build-kwok) plays it for the Nodes created here
+(kubesync/localnodes.py), so pods are scheduled, run, become Ready, complete, crash on demand.
+With nodes=0 neither kwok nor any Node is started, and pods stay Pending (unschedulable).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -30,11 +29,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubesync.errors import KubesyncError
+from kubesync import localnodes, tools
+from kubesync.errors import ToolMissing
+from kubesync.localnodes import NodeShape
+from kubesync.localprocess import (  # noqa: F401  (tests, bench and the demo import these from here)
+    Component,
+    ControlPlaneError,
+    die_with_parent as _die_with_parent,
+    free_port,
+)
 
 log = logging.getLogger(__name__)
-
-LOG_TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,6 @@ VERSIONS: dict[str, KubernetesVersion] = {
     "1.20": KubernetesVersion("1.20", "1.20.2", "kubesync cluster build --kubernetes-version 1.20", bundled_etcd=False, insecure_port_flags=True),
 }
 NEWEST = next(iter(VERSIONS))
-
-
-class ControlPlaneError(KubesyncError):
-    """The local control plane could not start; carries the failing component's log tail."""
 
 
 def cache_dir() -> Path:
@@ -99,6 +100,7 @@ def _binary_paths(version: KubernetesVersion) -> dict[str, str]:
     return {
         "kube-apiserver": str(bins / "kube-apiserver"),
         "kube-controller-manager": str(bins / "kube-controller-manager"),
+        "kube-scheduler": str(bins / "kube-scheduler"),
         "etcd": etcd,
     }
 
@@ -108,7 +110,7 @@ def _missing(version: KubernetesVersion) -> list[str]:
 
 
 def find_binaries(version: KubernetesVersion | None = None) -> dict[str, str]:
-    """Paths of the three components, or a ControlPlaneError saying how to build them."""
+    """Paths of the control plane's programs, or a ControlPlaneError saying how to build them."""
     version = version or get_version(None)
     missing = _missing(version)
     if missing:
@@ -123,72 +125,6 @@ def built_versions() -> list[KubernetesVersion]:
     return [v for v in VERSIONS.values() if not _missing(v)]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Run in the child before exec: the kernel kills it when the parent dies, so nothing is left behind."""
-    os.setsid()
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@dataclass
-class Component:
-    name: str
-    argv: list[str]
-    log_path: Path
-    process: subprocess.Popen | None = None
-
-    def start(self, env: dict[str, str] | None = None, tie_to_parent: bool = True) -> None:
-        log.debug("starting %s: %s", self.name, " ".join(self.argv))
-        out = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            preexec_fn=_die_with_parent if tie_to_parent else os.setsid,
-        )
-        out.close()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def failure(self, what: str) -> ControlPlaneError:
-        code = self.process.poll() if self.process else None
-        state = f"exited with {code}" if code is not None else "still running"
-        return ControlPlaneError(f"{self.name} {what} ({state}); last lines of {self.log_path}:\n{_tail(self.log_path)}")
-
-    def stop(self, grace: float = 10.0) -> None:
-        p = self.process
-        if p is None or p.poll() is not None:
-            return
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(5)
-
-
 @dataclass
 class LocalCluster:
     """A running control plane. Use as a context manager, or start()/stop()."""
@@ -200,6 +136,7 @@ class LocalCluster:
     owns_workdir: bool = False
     tie_to_parent: bool = True
     version: KubernetesVersion = field(default_factory=lambda: get_version(None))
+    nodes: NodeShape = field(default_factory=NodeShape)
 
     @property
     def kubeconfig(self) -> Path:
@@ -211,16 +148,18 @@ class LocalCluster:
 
     @classmethod
     def create(
-        cls, workdir: str | os.PathLike | None = None, tie_to_parent: bool = True, version: str | None = None
+        cls, workdir: str | os.PathLike | None = None, tie_to_parent: bool = True, version: str | None = None,
+        nodes: NodeShape | None = None,
     ) -> "LocalCluster":
-        """A cluster of `version` ("1.37", "1.20"; default: the newest built one) in `workdir`."""
+        """A cluster of `version` ("1.37", "1.20"; default: the newest built one) in `workdir`, with
+        `nodes` simulated Nodes (default: 3 of 4 CPUs and 16Gi each)."""
         chosen = get_version(version)
         if workdir is None:
             path, owns = Path(tempfile.mkdtemp(prefix="kubesync-cluster-")), True
         else:
             path, owns = Path(workdir), False
             path.mkdir(parents=True, exist_ok=True)
-        return cls(path, owns_workdir=owns, tie_to_parent=tie_to_parent, version=chosen)
+        return cls(path, owns_workdir=owns, tie_to_parent=tie_to_parent, version=chosen, nodes=nodes or NodeShape())
 
     def __enter__(self) -> "LocalCluster":
         self.start()
@@ -233,13 +172,18 @@ class LocalCluster:
 
     def start(self, timeout: float = 120.0) -> None:
         bins = find_binaries(self.version)
+        kwok = kwok_binary() if self.nodes.count else None
         try:
             self._write_credentials()
             self._start_etcd(bins["etcd"], timeout)
             self._start_apiserver(bins["kube-apiserver"], timeout)
             self._write_kubeconfig()
             self._start_controller_manager(bins["kube-controller-manager"])
+            self._start_scheduler(bins["kube-scheduler"])
             self._wait_default_serviceaccount(timeout)
+            if kwok:
+                self._start_kwok(kwok)
+                self._create_nodes(timeout)
         except BaseException:
             self.stop()
             raise
@@ -337,7 +281,9 @@ class LocalCluster:
                 binary,
                 f"--kubeconfig={self.kubeconfig}",
                 "--leader-elect=false",
-                "--controllers=*,-nodeipam,-nodelifecycle,-ttl",
+                # The node lifecycle controller stays on: it removes the not-ready taint the API
+                # server puts on every new Node once kwok reports it Ready, and taints silent ones.
+                "--controllers=*,-nodeipam,-ttl",
                 f"--service-account-private-key-file={w / 'sa.key'}",
                 f"--root-ca-file={w / 'certs' / 'apiserver.crt'}",
                 "--use-service-account-credentials=false",
@@ -348,9 +294,48 @@ class LocalCluster:
             ],
         )
 
+    def _start_scheduler(self, binary: str) -> None:
+        self._launch(
+            "kube-scheduler",
+            [
+                binary,
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                "--v=1",
+                *(["--port=0"] if self.version.insecure_port_flags else []),
+            ],
+        )
+
+    def _start_kwok(self, binary: str) -> None:
+        config = self.workdir / "kwok.yaml"
+        config.write_text(localnodes.kwok_config())
+        home = self.workdir / "kwok-home"  # kwok also reads ~/.kwok/kwok.yaml: never the user's
+        home.mkdir(exist_ok=True)
+        env = {**os.environ, "HOME": str(home)}
+        self._launch("kwok", localnodes.kwok_argv(binary, self.kubeconfig, config), env=env)
+
+    def _create_nodes(self, timeout: float) -> None:
+        """Register the Nodes as kubelets would, then wait until the scheduler may use every one."""
+        names = localnodes.node_names(self.nodes.count)
+        for index in range(len(names)):
+            body = localnodes.node_manifest(index, self.nodes, f"v{self.version.full}")
+            _http_json(self.server + "/api/v1/nodes", self.token, "POST", body)
+        pending = names
+
+        def all_ready() -> bool:
+            nonlocal pending
+            pending = localnodes.not_ready((_http_json(self.server + "/api/v1/nodes", self.token) or {}).get("items") or [], names)
+            return not pending
+
+        try:
+            self._wait(self.component("kwok"), all_ready, timeout, "did not make the nodes Ready")
+        except ControlPlaneError as e:
+            raise ControlPlaneError(f"{e}\nnodes not Ready: {', '.join(pending)}") from None
+
     def _wait_default_serviceaccount(self, timeout: float) -> None:
         """Workloads need the `default` ServiceAccount, which the controller-manager creates."""
-        cm = self.components[-1]
+        cm = self.component("kube-controller-manager")
         url = self.server + "/api/v1/namespaces/default/serviceaccounts/default"
         self._wait(cm, lambda: _http_ok(url, self.token), timeout, "did not create the default service account")
 
@@ -375,6 +360,30 @@ class LocalCluster:
 
     def component(self, name: str) -> Component:
         return next(c for c in self.components if c.name == name)
+
+
+def kwok_binary() -> str:
+    """kwok from the tools cache (kubesync/recipes/build-kwok), or one ControlPlaneError saying how to build it."""
+    try:
+        return str(tools.find("kwok"))
+    except ToolMissing as e:
+        raise ControlPlaneError(f"the simulated nodes need kwok: {e}") from None
+
+
+def _http_json(url: str, token: str, method: str = "GET", body: dict | None = None) -> dict | None:
+    """One request to the control plane being started; the decoded answer, or ControlPlaneError."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ssl._create_unverified_context()) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raise ControlPlaneError(f"{method} {url}: {e.code} {e.read(400).decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise ControlPlaneError(f"{method} {url}: {e}") from None
 
 
 def _http_ok(url: str, token: str | None = None) -> bool:

@@ -6,6 +6,7 @@ file; `down` sends it SIGTERM. State (pid, version, error, kubeconfig, logs) liv
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import shutil
@@ -15,16 +16,17 @@ import sys
 import time
 from pathlib import Path
 
-from kubesync.localcluster import ControlPlaneError, LocalCluster, cache_dir, find_binaries, get_version
+from kubesync.localcluster import ControlPlaneError, LocalCluster, cache_dir, find_binaries, get_version, kwok_binary
+from kubesync.localnodes import NodeShape
 
 
 def default_state_dir() -> Path:
     return cache_dir() / "cluster"
 
 
-def serve(workdir: Path, version: str | None = None) -> int:
+def serve(workdir: Path, version: str | None = None, nodes: NodeShape | None = None) -> int:
     """Foreground supervisor: start, write a pid file, run until SIGTERM/SIGINT, tear down."""
-    cluster = LocalCluster.create(workdir, version=version)
+    cluster = LocalCluster.create(workdir, version=version, nodes=nodes)
     stop = False
 
     def on_signal(signum, frame):
@@ -53,7 +55,7 @@ def serve(workdir: Path, version: str | None = None) -> int:
     return 0
 
 
-def up(workdir: Path, version: str | None = None, timeout: float = 180.0) -> Path:
+def up(workdir: Path, version: str | None = None, nodes: NodeShape | None = None, timeout: float = 180.0) -> Path:
     """Start the supervisor in the background and wait until its kubeconfig works.
 
     A control plane already running in `workdir` is kept, unless it runs another version than the
@@ -61,6 +63,9 @@ def up(workdir: Path, version: str | None = None, timeout: float = 180.0) -> Pat
     """
     chosen = get_version(version)
     find_binaries(chosen)
+    nodes = nodes or NodeShape()
+    if nodes.count:
+        kwok_binary()  # a missing kwok is said here, not after a background start
     if supervisor_pid(workdir):
         running = running_version(workdir)
         if version is not None and running and running != chosen.full:
@@ -75,7 +80,8 @@ def up(workdir: Path, version: str | None = None, timeout: float = 180.0) -> Pat
     shutil.rmtree(workdir / "etcd", ignore_errors=True)
     logf = open(workdir / "supervisor.log", "ab")
     subprocess.Popen(
-        [sys.executable, "-m", "kubesync.localsupervisor", "serve", str(workdir), chosen.minor],
+        [sys.executable, "-m", "kubesync.localsupervisor", "serve", str(workdir), "--kubernetes-version", chosen.minor,
+         "--nodes", str(nodes.count), "--node-cpu", nodes.cpu, "--node-memory", nodes.memory, "--node-pods", str(nodes.pods)],
         stdout=logf,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -120,9 +126,21 @@ def down(workdir: Path, timeout: float = 30.0) -> bool:
     return True
 
 
-if __name__ == "__main__":  # python -m kubesync.localsupervisor serve DIR [VERSION]
-    if len(sys.argv) in (3, 4) and sys.argv[1] == "serve":
-        logging.basicConfig(level=logging.INFO)
-        raise SystemExit(serve(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) == 4 else None))
-    print("usage: python -m kubesync.localsupervisor serve DIR [VERSION]", file=sys.stderr)
-    raise SystemExit(2)
+def main(argv: list[str]) -> int:
+    """python -m kubesync.localsupervisor serve DIR [--kubernetes-version V] [--nodes N ...]: what `up` starts."""
+    parser = argparse.ArgumentParser(prog="python -m kubesync.localsupervisor")
+    parser.add_argument("action", choices=("serve",))
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--kubernetes-version")
+    parser.add_argument("--nodes", type=int, default=NodeShape.count)
+    parser.add_argument("--node-cpu", default=NodeShape.cpu)
+    parser.add_argument("--node-memory", default=NodeShape.memory)
+    parser.add_argument("--node-pods", type=int, default=NodeShape.pods)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    shape = NodeShape(args.nodes, args.node_cpu, args.node_memory, args.node_pods)
+    return serve(args.dir, args.kubernetes_version, shape)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

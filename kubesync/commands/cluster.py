@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kubesync import localcluster, localsupervisor, tools
 from kubesync.errors import ToolMissing, UsageError
+from kubesync.localnodes import NodeShape
 
 # What `cluster up` runs beside the control plane (kwok plays the nodes' kubelet): built with it.
 CLUSTER_UP_TOOLS = ("kwok",)
@@ -23,9 +24,11 @@ def run(args) -> int:
         raise UsageError("`cluster up` starts one control plane: give --kubernetes-version once")
     workdir = Path(args.dir) if args.dir else localsupervisor.default_state_dir()
     if args.action == "up":
-        kubeconfig = localsupervisor.up(workdir, versions[0] if versions else None)
+        shape = NodeShape(args.nodes, args.node_cpu, args.node_memory, args.node_pods)
+        kubeconfig = localsupervisor.up(workdir, versions[0] if versions else None, shape)
         version = localsupervisor.running_version(workdir) or "?"
-        print(f"local control plane running (Kubernetes {version}); logs in {workdir / 'logs'}")
+        nodes = f"{shape.count} node(s) Ready, {shape.cpu} CPU and {shape.memory} each" if shape.count else "no nodes"
+        print(f"local control plane running (Kubernetes {version}, {nodes}); logs in {workdir / 'logs'}")
         print(f"export KUBECONFIG={kubeconfig}")
         return 0
     if args.action == "down":

@@ -1,4 +1,5 @@
-"""`kubesync cluster up|env|down`: the embedded control plane in the background, and nothing left behind."""
+"""`kubesync cluster up|env|down`: the embedded control plane in the background, its simulated nodes
+Ready when `up` returns, and nothing left behind."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def test_cluster_up_env_down(tmp_path):
         pytest.fail("this test starts the embedded control plane; run it without KUBESYNC_TEST_KUBECONFIG")
     version = control_plane_version()
     workdir = tmp_path / "cp"
-    up = kubesync("cluster", "up", "--dir", str(workdir), "--kubernetes-version", version.minor)
+    up = kubesync("cluster", "up", "--dir", str(workdir), "--kubernetes-version", version.minor,
+                  "--nodes", "2", "--node-cpu", "2", "--node-memory", "8Gi")
     try:
         assert up.returncode == 0, up.stderr
-        assert f"(Kubernetes {version.full})" in up.stdout
+        assert f"(Kubernetes {version.full}, 2 node(s) Ready, 2 CPU and 8Gi each)" in up.stdout
         assert up.stdout.splitlines()[-1] == f"export KUBECONFIG={workdir / 'kubeconfig'}"
         other = next(v for v in localcluster.VERSIONS if v != version.minor)
         clash = kubesync("cluster", "up", "--dir", str(workdir), "--kubernetes-version", other)
@@ -46,6 +48,10 @@ def test_cluster_up_env_down(tmp_path):
         assert api.get("/version")["gitVersion"] == f"v{version.full}"
         names = {ns["metadata"]["name"] for ns in api.get("/api/v1/namespaces")["items"]}
         assert {"default", "kube-system"} <= names
+        nodes = api.get("/api/v1/nodes")["items"]  # Ready when `up` returns: no waiting here
+        assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0", "kwok-node-1"]
+        assert all({c["type"]: c["status"] for c in n["status"]["conditions"]}["Ready"] == "True" for n in nodes)
+        assert {n["status"]["allocatable"]["cpu"] for n in nodes} == {"2"}
         assert component_pids(workdir)
     finally:
         down = kubesync("cluster", "down", "--dir", str(workdir))

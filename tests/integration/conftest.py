@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from kubesync import localcluster
+from kubesync.localnodes import NodeShape
 from tests.support.fixtures import fresh_namespace, requested_k8s_version
 
 EMBEDDED_ONLY = (
@@ -34,8 +35,10 @@ def fault_plane(tmp_path_factory):
     """
     if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
         pytest.fail(EMBEDDED_ONLY)
+    # No nodes: the fault tests stop the apiserver and etcd under a sync; running pods add nothing
+    # there but load, so kwok is not started and pods stay Pending as before.
     plane = localcluster.LocalCluster.create(
-        tmp_path_factory.mktemp("fault-plane"), version=requested_k8s_version()
+        tmp_path_factory.mktemp("fault-plane"), version=requested_k8s_version(), nodes=NodeShape(count=0)
     )
     try:
         plane.start()

@@ -21,6 +21,16 @@ def control_plane_version() -> localcluster.KubernetesVersion:
     return localcluster.get_version(requested_k8s_version())
 
 
+def require_simulated_nodes() -> None:
+    """Tests of kwok's simulated failures (kubesync.io/simulate) need the embedded control plane: a
+    real kubelet pulls real images and runs real probes. Never a skip: against another cluster they fail."""
+    if os.environ.get("KUBESYNC_TEST_KUBECONFIG"):
+        import pytest
+
+        pytest.fail("this test needs the embedded control plane's kwok nodes (kubesync.io/simulate); "
+                    "it cannot run against the cluster named by KUBESYNC_TEST_KUBECONFIG")
+
+
 def namespace_name(test_name: str) -> str:
     """`ks-<test name>-<random>`, a valid namespace name: the test is readable in `kubectl get ns`."""
     base = "ks-" + test_name.lower().replace("_", "-")[:40].strip("-")

@@ -12,7 +12,7 @@ from kubesync import localcluster, tools
 def fake_build(root, version: localcluster.KubernetesVersion, with_etcd: bool = True) -> None:
     bins = root / f"k8s-{version.full}" / "bin"
     bins.mkdir(parents=True)
-    names = ["kube-apiserver", "kube-controller-manager"] + (["etcd"] if with_etcd else [])
+    names = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] + (["etcd"] if with_etcd else [])
     for name in names:
         path = bins / name
         path.write_text("#!/bin/sh\n")
@@ -50,7 +50,7 @@ def test_nothing_built_defaults_to_the_newest_and_says_how_to_build(root):
     with pytest.raises(localcluster.ControlPlaneError) as info:
         localcluster.find_binaries(version)
     message = str(info.value)
-    assert "Kubernetes 1.37.2: missing kube-apiserver, kube-controller-manager, etcd" in message
+    assert "Kubernetes 1.37.2: missing kube-apiserver, kube-controller-manager, kube-scheduler, etcd" in message
     assert message.endswith("run `kubesync cluster build --kubernetes-version 1.37` (or `make control-plane`) first")
 
 

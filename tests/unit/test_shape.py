@@ -158,7 +158,7 @@ LAYERS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("apply", ("apply",), ("ground", "pure", "cluster")),
     ("sync", ("sync", "planfile"), ("ground", "loading", "settings", "resolve", "pure", "cluster", "apply")),
     ("daemon", ("daemon",), ("ground", "loading", "settings", "resolve", "pure", "cluster", "apply", "sync")),
-    ("local", ("localcluster", "localsupervisor"), ("ground",)),
+    ("local", ("localcluster", "localprocess", "localnodes", "localsupervisor"), ("ground",)),
     ("commands", ("commands", "cli", "completion", "__main__"),
      ("ground", "loading", "settings", "resolve", "pure", "cluster", "apply", "sync", "daemon", "local")),
 ]

@@ -2,7 +2,9 @@
 
 One labelled LIST per resource type per poll (the objects a sync applies all carry its labels), not a
 GET per object: a 1,000-object wait costs as many requests a second as it has kinds. An object the
-LIST does not show (not ours, or not there) is read with a GET, so it is reported truly.
+LIST does not show (not ours, or not there) is read with a GET, so it is reported truly. A workload
+that is not Healthy is explained by its pods (health/pods.py): one LIST by its selector, so
+`--wait` names the crash-looping container or the scheduler's reason.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Callable, Iterable
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.cluster.live import list_managed
+from kubesync.cluster.live import list_managed, list_objects
 from kubesync.health import Health, HealthStatus, assess
-from kubesync.model import ObjectRef, ResourceType
+from kubesync.health.pods import EXPLAINED, explain, pod_selector
+from kubesync.model import PODS, KubeObject, ObjectRef, ResourceType
 from kubesync.sync.plan import selector
 
 
@@ -36,8 +39,15 @@ def health(cluster: API, discovery, refs: Iterable[ObjectRef], sync: str) -> dic
             live = found.get(ref.key)
             if live is None:
                 live = cluster.get(rtype, ref.namespace, ref.name)
-            out[ref] = assess(live)
+            out[ref] = explained(cluster, ref, live)
     return {ref: out[ref] for ref in refs}
+
+
+def explained(cluster: API, ref: ObjectRef, live: KubeObject | None) -> Health:
+    """assess(live), and for a workload that is not Healthy, its worst pod's reason too."""
+    own = assess(live)
+    pods = pod_selector(live) if own.status in EXPLAINED else None
+    return explain(own, list_objects(cluster, PODS, ref.namespace, pods)) if pods else own
 
 
 def wait(cluster: API, discovery, refs: list[ObjectRef], sync: str, timeout: float, *, label: str = "",

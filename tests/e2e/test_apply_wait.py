@@ -1,79 +1,56 @@
-"""`kubesync apply --wait` against the real controllers: Healthy once pods report Ready (there is no
-kubelet, so the test plays the kubelet through the pods' status subresource), Degraded when the
-deployment controller itself declares ProgressDeadlineExceeded."""
+"""`kubesync apply --wait` against the real controllers: Healthy once the pods run (kwok plays the
+kubelet of the embedded control plane's nodes), and a failure when they do not: a crash-looping
+container is named, and a deadline the deployment controller declares exceeded is reported."""
 
 from __future__ import annotations
 
-import threading
-import time
-from datetime import datetime, timezone
+import json
 
 from tests.support import cli as support_cli
-from tests.support.manifests import deployment, write, yaml_text
-
-def rollout(deadline: int) -> str:
-    return yaml_text(deployment(replicas=2, spec={"progressDeadlineSeconds": deadline}))
+from tests.support.fixtures import require_simulated_nodes
+from tests.support.manifests import deployment, simulated, write, yaml_text
 
 
-def start_apply(folder, namespace, kubeconfig, timeout):
-    return support_cli.popen("apply", folder, "-n", namespace, "--name", f"w-{namespace[-6:]}", "--yes", "--wait",
-                             "--timeout", timeout, kubeconfig=kubeconfig)
+def rollout(deadline: int, failure: str | None = None) -> str:
+    obj = deployment(replicas=2, spec={"progressDeadlineSeconds": deadline})
+    return yaml_text(simulated(obj, failure) if failure else obj)
 
 
-def mark_pods_ready(cluster, namespace, want: int, deadline: float) -> None:
-    """Do what a kubelet would: report each pod Running and Ready."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    done: set[str] = set()
-    while len(done) < want and time.monotonic() < deadline:
-        for pod in cluster.get(f"/api/v1/namespaces/{namespace}/pods")["items"]:
-            name = pod["metadata"]["name"]
-            if name in done:
-                continue
-            status = {
-                "phase": "Running",
-                "startTime": now,
-                "conditions": [{"type": t, "status": "True", "lastTransitionTime": now}
-                               for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
-                "containerStatuses": [{"name": "web", "ready": True, "restartCount": 0, "image": "nginx:1.25",
-                                       "imageID": "", "started": True, "state": {"running": {"startedAt": now}}}],
-            }
-            cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/{name}/status", body={"status": status},
-                            content_type="application/merge-patch+json")
-            done.add(name)
-        time.sleep(0.3)
+def run_apply(folder, namespace, kubeconfig, timeout):
+    proc = support_cli.run("apply", str(folder), "-n", namespace, "--name", f"w-{namespace[-6:]}", "--yes", "--wait",
+                           "--timeout", timeout, kubeconfig=kubeconfig, timeout=120)
+    return proc, proc.stdout, proc.stderr
 
 
-def test_wait_returns_when_the_rollout_is_available(kubeconfig, cluster, namespace, tmp_path):
+def test_wait_returns_when_the_rollout_is_available(kubeconfig, namespace, tmp_path):
     folder = write(tmp_path / "w", {"deploy.yaml": rollout(600)})
-    proc = start_apply(folder, namespace, kubeconfig, "90s")
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    try:
-        # Only once kubesync says it is waiting do the pods become ready.
-        deadline = time.monotonic() + 60
-        while not any("Waiting for 1 object(s):" in line for line in lines) and time.monotonic() < deadline:
-            assert proc.poll() is None, f"apply ended early: {''.join(lines)}{proc.stderr.read()}"
-            time.sleep(0.1)
-        mark_pods_ready(cluster, namespace, 2, time.monotonic() + 60)
-        proc.wait(timeout=90)
-        reader.join(10)
-    finally:
-        proc.kill()
-    out, err = "".join(lines), proc.stderr.read()
+    proc, out, err = run_apply(folder, namespace, kubeconfig, "90s")
     assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
-    assert "Waiting for 1 object(s):" in out
-    assert f"apps/v1 Deployment {namespace}/web: Progressing:" in out
     assert out.rstrip().endswith("All 1 object(s) are Healthy.")
 
 
+def test_wait_fails_naming_the_crash_looping_container(kubeconfig, namespace, tmp_path):
+    require_simulated_nodes()
+    folder = write(tmp_path / "w", {"deploy.yaml": rollout(600, "crash-loop")})
+    proc, out, err = run_apply(folder, namespace, kubeconfig, "15s")
+    assert proc.returncode == 1, f"stdout:\n{out}\nstderr:\n{err}"
+    assert "Waiting for 1 object(s):" in out
+    assert "timed out after 15s waiting for 1 object(s) to become Healthy:" in err
+    line = next(line for line in err.splitlines() if f"apps/v1 Deployment {namespace}/web: " in line)
+    assert f"apps/v1 Deployment {namespace}/web: Degraded: Waiting for rollout to finish: 0 of 2 updated replicas are available; pod web-" in line
+    assert ": container web: CrashLoopBackOff after exit code 1 (Error): back-off " in line
+    # `status` explains it the same way, read fresh.
+    status = support_cli.run("status", str(folder), "-n", namespace, "--name", f"w-{namespace[-6:]}", "-o", "json",
+                             kubeconfig=kubeconfig)
+    row = next(r for r in json.loads(status.stdout)["objects"] if r["object"] == f"apps/v1 Deployment {namespace}/web")
+    assert row["health"] == "Degraded" and ": container web: CrashLoopBackOff after exit code 1 (Error)" in row["reason"], row
+
+
 def test_wait_fails_with_the_reason_when_the_deadline_is_exceeded(kubeconfig, namespace, tmp_path):
-    folder = write(tmp_path / "w", {"deploy.yaml": rollout(2)})
-    proc = start_apply(folder, namespace, kubeconfig, "20s")
-    try:
-        out, err = proc.communicate(timeout=90)
-    finally:
-        proc.kill()
+    require_simulated_nodes()
+    folder = write(tmp_path / "w", {"deploy.yaml": rollout(2, "readiness-failure")})
+    proc, out, err = run_apply(folder, namespace, kubeconfig, "20s")
     assert proc.returncode == 1, f"stdout:\n{out}\nstderr:\n{err}"
     assert f"apps/v1 Deployment {namespace}/web: Degraded:" in err
     assert "progress deadline exceeded: ReplicaSet" in err and "has timed out progressing" in err
+    assert "ContainersNotReady: containers with unready status: [web]" in err

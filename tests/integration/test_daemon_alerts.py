@@ -10,15 +10,18 @@ import pytest
 from tests.integration.daemon_harness import DaemonProcess, configmap_yaml, wait_until
 from tests.support.manifests import deployment, write
 from tests.support.webhooks import AlertReceiver
+from tests.support.fixtures import require_simulated_nodes
+from tests.support.manifests import simulated
 
 pytestmark = pytest.mark.integration
 
 
-def stuck(namespace: str, replicas: int) -> dict:
-    # No kubelet or scheduler runs: pods never become ready, so with a 2s progress deadline the
-    # deployment controller marks it ProgressDeadlineExceeded (Degraded); at 0 replicas it completes.
-    return deployment("stuck", replicas=replicas, namespace=namespace, spec={"progressDeadlineSeconds": 2},
-                      container={"name": "web"})
+def stuck(namespace: str, crash: bool) -> dict:
+    # kwok runs the pods; kubesync.io/simulate makes them crash-loop, so with a 2s progress deadline
+    # the deployment controller marks it ProgressDeadlineExceeded (Degraded). Without it, the new
+    # version's pods run and the rollout completes (Healthy).
+    obj = deployment("stuck", replicas=1, namespace=namespace, spec={"progressDeadlineSeconds": 2}, container={"name": "web"})
+    return simulated(obj, "crash-loop") if crash else obj
 
 
 def alerts_logged(d) -> int:
@@ -32,8 +35,9 @@ def alerts_handled(d) -> float:
 
 
 def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespace, tmp_path):
+    require_simulated_nodes()
     hook = AlertReceiver()
-    src = write(tmp_path / "src", {"deploy.yaml": stuck(namespace, 1), "cm.yaml": configmap_yaml("conf", namespace, a="1")})
+    src = write(tmp_path / "src", {"deploy.yaml": stuck(namespace, crash=True), "cm.yaml": configmap_yaml("conf", namespace, a="1")})
     name = f"alerts-{secrets.token_hex(3)}"
     token = secrets.token_hex(16)
     (tmp_path / "receiver-secret").write_text(token + "\n")
@@ -53,8 +57,8 @@ def test_webhook_receives_one_alert_per_transition(kubeconfig, cluster, namespac
             wait_until(lambda: (d.metric("kubesync_sync_runs_total", sync=name, result="error") or 0) >= 3, 20, what="three failed runs")
             assert hook.events() == ["object_degraded", "sync_failed"]
 
-            # Fixed, and scaled to 0 so the deployment completes: each recovery is told once.
-            write(src, {"deploy.yaml": stuck(namespace, 0)})
+            # Fixed, and the crash fixed too, so the new version rolls out: each recovery is told once.
+            write(src, {"deploy.yaml": stuck(namespace, crash=False)})
             (src / "cm.yaml").write_text(configmap_yaml("conf", namespace, a="1"))
             wait_until(lambda: "object_recovered" in hook.events(), 30, what=f"recovery alerts; got {hook.events()}")
             wait_until(lambda: "sync_recovered" in hook.events(), 5, what="sync recovery alert")

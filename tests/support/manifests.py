@@ -151,3 +151,15 @@ def write(folder: str | Path, files: dict[str, str | dict | Iterable[dict]]) -> 
             content = yaml_text(*content)
         path.write_text(content)
     return root
+
+
+def simulated(obj: dict, failure: str, container: str | None = None) -> dict:
+    """`obj` (a workload) whose pods ask the embedded control plane's kwok for a failure on demand:
+    the pod template's `kubesync.io/simulate` annotation (crash-loop, oom-killed, image-pull-failure,
+    readiness-failure; see kubesync/stages/simulate.yaml), limited to one `container` if given."""
+    template = obj["spec"]["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else obj["spec"]["template"]
+    annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations["kubesync.io/simulate"] = failure
+    if container:
+        annotations["kubesync.io/simulate-container"] = container
+    return obj

@@ -127,7 +127,7 @@ def _add_sync(p: argparse.ArgumentParser, command: str) -> None:
 def _add_plan_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=("text", "json", "yaml", "markdown"), default="text", help="output format (default: text)")
     p.add_argument("--exit-code", "--detailed-exitcode", dest="exit_code", action="store_true", help="exit 2 when there are changes, 0 when none")
-    p.add_argument("--fail-on", metavar="RISKS", help="comma-separated risk flags that make the run exit 1: delete,namespace-delete,scale-to-zero,immutable,rbac,image")
+    p.add_argument("--fail-on", metavar="RISKS", help="comma-separated risk flags that make the run exit 1: delete,namespace-delete,scale-to-zero,immutable,rbac,image,unschedulable")
 
 
 def _add_validate(p: argparse.ArgumentParser) -> None:

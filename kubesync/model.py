@@ -295,6 +295,8 @@ class Risk(str, enum.Enum):
     IMMUTABLE = "immutable"
     RBAC = "rbac"
     IMAGE = "image"
+    UNSCHEDULABLE = "unschedulable"
+    """A workload whose pods fit no node, or that grows past what the nodes offer (kubesync/capacity.py)."""
 
 
 @dataclass(frozen=True)

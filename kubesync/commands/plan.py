@@ -13,7 +13,8 @@ def run(args) -> int:
 
     pipe, config, planned = prepare(args, deltas=True)
     where = review(pipe, apply_command(args, config, saved=args.out))
-    write_out(render(planned.plan, args.output, color=use_color(args), deltas=planned.deltas, review=where))
+    write_out(render(planned.plan, args.output, color=use_color(args), deltas=planned.deltas, review=where,
+                     capacity=planned.capacity))
     if args.out:
         key = planfile.read_key(args.sign_key) if getattr(args, "sign_key", None) else None
         capabilities = pipe.discovery.capabilities() if planned.plan.charts else None  # for compare --capabilities-from

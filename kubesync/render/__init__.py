@@ -6,6 +6,7 @@ Every format routes Secrets through `mask` (values shown as ``*** (changed)``, n
 
 from __future__ import annotations
 
+from kubesync.capacity import Capacity
 from kubesync.deltas import Deltas, compute_deltas
 from kubesync.model import Plan, Review
 from kubesync.render.json import plan_from_dict, plan_to_dict, render_json
@@ -17,23 +18,24 @@ FORMATS = ("text", "json", "yaml", "markdown")
 
 
 def render(plan: Plan, output: str = "text", *, color: bool = False, deltas: Deltas | None = None, generated_at: str | None = None,
-           review: Review | None = None) -> str:
+           review: Review | None = None, capacity: Capacity | None = None) -> str:
     """`-o text|json|yaml|markdown` in one call (the JSON printed here is masked). Deltas are computed when
-    not given; `review` says where the plan applies and how (shown in every format)."""
+    not given; `review` says where the plan applies and how (shown in every format); capacity (the
+    nodes' side) only when the caller listed the nodes."""
     deltas = deltas if deltas is not None else compute_deltas(plan)
     if output == "text":
-        return render_plan(plan, color, deltas=deltas, review=review)
+        return render_plan(plan, color, deltas=deltas, review=review, capacity=capacity)
     if output == "json":
-        return render_json(plan, deltas, generated_at=generated_at, review=review)
+        return render_json(plan, deltas, generated_at=generated_at, review=review, capacity=capacity)
     if output == "yaml":  # the JSON document, for people who read YAML (same schema, same masking)
         import json
 
         import yaml
 
-        doc = json.loads(render_json(plan, deltas, generated_at=generated_at, review=review))
+        doc = json.loads(render_json(plan, deltas, generated_at=generated_at, review=review, capacity=capacity))
         return yaml.safe_dump(doc, sort_keys=True, allow_unicode=True)
     if output == "markdown":
-        return render_markdown(plan, deltas, review=review)
+        return render_markdown(plan, deltas, review=review, capacity=capacity)
     raise ValueError(f"unknown output format {output!r}; expected one of {', '.join(FORMATS)}")
 
 

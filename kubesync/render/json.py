@@ -19,6 +19,7 @@ import json
 from fractions import Fraction
 from typing import Any
 
+from kubesync.capacity import Capacity, capacity_to_dict
 from kubesync.deltas import Deltas, deltas_to_dict
 from kubesync.errors import UsageError
 from kubesync.model import Action, ActionType, ChartChange, Hook, KubeObject, ObjectRef, Origin, Plan, Review, Risk
@@ -72,6 +73,7 @@ def plan_to_dict(
     generated_at: str | None = None,
     deltas: Deltas | None = None,
     review: Review | None = None,
+    capacity: Capacity | None = None,
 ) -> dict:
     """The plan as plain data. ``mask=False`` only for the saved plan file (written 0600)."""
     secrets = plan_secret_values(plan.actions) if mask else set()
@@ -94,6 +96,7 @@ def plan_to_dict(
         "deltas": deltas_to_dict(deltas) if deltas is not None else None,
         "charts": [{"name": c.name, "before": c.before, "after": c.after} for c in plan.charts],
         "hooks": [hook_to_dict(h, mask=mask) for h in plan.hooks],
+        "capacity": capacity_to_dict(capacity) if capacity is not None else None,
     }
 
 
@@ -136,8 +139,9 @@ def render_json(
     mask: bool = True,
     generated_at: str | None = None,
     review: Review | None = None,
+    capacity: Capacity | None = None,
 ) -> str:
-    return dumps(plan_to_dict(plan, mask=mask, generated_at=generated_at, deltas=deltas, review=review))
+    return dumps(plan_to_dict(plan, mask=mask, generated_at=generated_at, deltas=deltas, review=review, capacity=capacity))
 
 
 # ---------------------------------------------------------------- reading a saved plan

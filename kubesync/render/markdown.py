@@ -12,6 +12,7 @@ import re
 from typing import Iterable
 
 from kubesync.charts import hook_line
+from kubesync.capacity import Capacity, capacity_summary, share_cell, verdict
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
 from kubesync.model import Action, ActionType, Plan, Review
 from kubesync.render.mask import plan_secret_values
@@ -82,6 +83,20 @@ def deltas_table(deltas: Deltas) -> list[str]:
     return out + [""]
 
 
+def capacity_table(capacity: Capacity) -> list[str]:
+    """The plan's requests against the nodes, and whether it fits (headroom) or what does not."""
+    cpu, mem = ("requests.cpu", "requests.memory")
+    out = ["#### Capacity", "", f"<sub>{len(capacity.nodes)} nodes: {escape(capacity_summary(capacity))}</sub>", "",
+           "| Namespace | CPU requests | Memory requests |", "|---|---:|---:|"]
+    cell = lambda n, r: escape(share_cell(capacity, n, r, "→"))  # noqa: E731
+    rows = [f"| {escape(n.namespace or '-')} | {cell(n, cpu)} | {cell(n, mem)} |" for n in capacity.namespaces]
+    out += rows[:MAX_LIST] + ([f"| …and {len(rows) - MAX_LIST} more | | |"] if len(rows) > MAX_LIST else [])
+    out += [f"| **Total** | **{cell(capacity.total, cpu)}** | **{cell(capacity.total, mem)}** |", ""]
+    if capacity.fits:
+        return out + [f"Fits: {escape(line)}" for line in verdict(capacity)] + [""]
+    return out + _more([f"- **unschedulable**: {escape(line)}" for line in verdict(capacity)]) + [""]
+
+
 def _section_head(a: Action) -> str:
     summary = f"<b>{a.type.value}</b> <code>{html.escape(str(a.ref))}</code>"
     if a.origin:
@@ -125,13 +140,14 @@ def _footer(plan: Plan, review: Review | None) -> str:
 
 
 def render_markdown(plan: Plan, deltas: Deltas | None = None, *, max_chars: int = GITHUB_LIMIT,
-                    review: Review | None = None) -> str:
+                    review: Review | None = None, capacity: Capacity | None = None) -> str:
     """A pull-request comment of at most `max_chars` characters: a hidden marker, where it applies and how."""
     secrets = plan_secret_values(plan.actions)
     ordered = order_for_review(plan.actions)
     footer = _footer(plan, review)
     max_chars -= len(footer)
-    head = [marker(plan.sync)] + _head(plan, deltas, secrets, review) + (["#### Changes", ""] if ordered else [])
+    head = [marker(plan.sync)] + _head(plan, deltas, secrets, review) + (capacity_table(capacity) if capacity is not None else [])
+    head += ["#### Changes", ""] if ordered else []
     text = "\n".join(head) + "\n"
     if len(text) > max_chars - NOTE_RESERVE:  # pathological: cut the head at a line boundary
         text = text[: max(0, max_chars - NOTE_RESERVE)].rsplit("\n", 1)[0] + "\n"

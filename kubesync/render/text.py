@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from kubesync.charts import hook_line
+from kubesync.capacity import Capacity, capacity_summary, share_cell, verdict
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
 from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, Review, json_copy
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
@@ -290,9 +291,24 @@ def chart_lines(plan: Plan, color: bool = False) -> list[str]:
     return out
 
 
-def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None, review: Review | None = None) -> str:
+def capacity_lines(capacity: Capacity, color: bool = False) -> list[str]:
+    """The plan's requests against the nodes, then whether it fits and the headroom left."""
+    cpu, mem = ("requests.cpu", "requests.memory")
+    out = [paint(f"Capacity ({len(capacity.nodes)} nodes: {capacity_summary(capacity)}):", BOLD, color)]
+    rows = [["NAMESPACE", "CPU REQUESTS", "MEMORY REQUESTS"]]
+    rows += [[n.namespace or "-", share_cell(capacity, n, cpu), share_cell(capacity, n, mem)] for n in capacity.namespaces]
+    if len(capacity.namespaces) > 1:
+        rows.append(["(total)", share_cell(capacity, capacity.total, cpu), share_cell(capacity, capacity.total, mem)])
+    out += ["  " + line for line in _table(rows, [[BOLD] * 3] + [[""] * 3] * (len(rows) - 1), color)]
+    if capacity.fits:
+        return out + [f"  fits: {line}" for line in verdict(capacity)]
+    return out + [paint(f"  unschedulable: {line}", RED, color) for line in verdict(capacity)]
+
+
+def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None, review: Review | None = None,
+                capacity: Capacity | None = None) -> str:
     """Summary counts first, then the actions in execution order, notes, resource deltas (when
-    given), conflicts, warnings, diffs."""
+    given), capacity (when the nodes were listed), conflicts, warnings, diffs."""
     secrets = plan_secret_values(plan.actions)
     out = [paint(summary_line(plan), BOLD, color)]
     changes = plan.changes
@@ -310,6 +326,8 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
         out += ["", paint(f"{WOULD_PRUNE_TITLE}:", RED, color)] + [f"  {line}" for line in would_prune_lines(plan)]
     if deltas is not None and not deltas.empty:
         out += [""] + deltas_lines(deltas, color)
+    if capacity is not None:
+        out += [""] + capacity_lines(capacity, color)
     if plan.conflicts:
         out += ["", paint("Conflicts (left alone, owned by another tool):", YELLOW, color)]
         out += [f"  {redact(c, secrets)}" for c in plan.conflicts]

@@ -14,10 +14,13 @@ from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.dryrun import check_create, check_update
 from kubesync.cluster.live import list_by_ref, list_managed, list_objects
+from kubesync.capacity import Capacity, flag_unschedulable
+from kubesync.capacity import assess as assess_capacity
 from kubesync.deltas import Deltas, compute_deltas, quota_warnings
 from kubesync.model import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    NODES,
     RESOURCE_QUOTAS,
     SYNC_LABEL,
     Action,
@@ -54,6 +57,8 @@ class Planned:
     managed: Mapping[tuple, KubeObject] = field(default_factory=dict)
     deltas: Deltas | None = None
     """CPU/memory before and after, when the caller asked for them (`plan`)."""
+    capacity: Capacity | None = None
+    """Those requests against the nodes (with deltas, when the nodes can be listed)."""
     inventory_source: str = ""
     """The source the inventory was written from ("" on a first run)."""
 
@@ -100,7 +105,8 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
 
 
 def with_deltas(cluster: API, planned: Planned) -> Planned:
-    """The plan's CPU/memory deltas, and a warning when they would push a namespace past its ResourceQuota."""
+    """The plan's CPU/memory deltas, a warning when they would push a namespace past its ResourceQuota, and
+    whether they fit the nodes."""
     deltas = compute_deltas(planned.plan)
     if deltas.empty:
         return replace(planned, deltas=deltas)
@@ -109,7 +115,19 @@ def with_deltas(cluster: API, planned: Planned) -> Planned:
         quotas.extend(list_objects(cluster, RESOURCE_QUOTAS, ns))
     warnings = quota_warnings(deltas, quotas) if quotas else []
     plan = replace(planned.plan, warnings=planned.plan.warnings + tuple(warnings)) if warnings else planned.plan
-    return replace(planned, plan=plan, deltas=deltas)
+    fit, plan = with_capacity(cluster, plan, deltas)
+    return replace(planned, plan=plan, deltas=deltas, capacity=fit)
+
+
+def with_capacity(cluster: API, plan: Plan, deltas: Deltas) -> tuple[Capacity | None, Plan]:
+    """The plan's requests against the nodes (one LIST of Nodes; none for credentials that may not list
+    them), and the plan with the unschedulable risk where they do not fit (kubesync/capacity.py)."""
+    try:
+        nodes = list_objects(cluster, NODES)
+    except errors.ClusterUnauthorized:
+        return None, plan
+    fit = assess_capacity(plan, deltas, nodes)
+    return fit, flag_unschedulable(plan, fit)
 
 
 def verify_plan(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:

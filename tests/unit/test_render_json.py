@@ -59,7 +59,7 @@ def test_top_level_shape():
     data = json.loads(golden_json())
     assert data["schema"] == SCHEMA == "kubesync.io/plan/v1"
     assert set(data) == {"schema", "sync", "source", "revision", "generated_at", "masked", "summary", "actions", "would_prune", "conflicts", "warnings", "deltas",
-                         "charts", "hooks"}
+                         "capacity", "charts", "hooks"}
     assert data["summary"] == {"create": 3, "update": 4, "scale": 1, "replace": 0, "delete": 2, "noop": 2, "changes": 10, "would_prune": 0}
     assert data["charts"][0] == {"name": "redis", "before": "17.3.0", "after": "17.4.1"}
     assert data["hooks"][0]["phases"] == ["pre-install", "pre-upgrade"] and data["hooks"][0]["weight"] == -5

@@ -152,7 +152,7 @@ LAYERS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("loading", ("documents", "manifests", "sources"), ("ground",)),
     ("settings", ("settings", "config", "configsource", "yamlnodes"), ("ground", "loading")),
     ("resolve", ("resolve", "selector"), ("ground", "pure")),
-    ("pure", ("diff", "plan", "prune", "deltas", "compare", "validate", "health", "inventory", "render"),
+    ("pure", ("diff", "plan", "prune", "deltas", "capacity", "compare", "validate", "health", "inventory", "render"),
      ("ground", "settings", "resolve")),
     ("cluster", ("cluster",), ("ground", "pure")),
     ("apply", ("apply",), ("ground", "pure", "cluster")),

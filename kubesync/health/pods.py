@@ -8,7 +8,8 @@ crash loop, an image pull failure, an OOM kill) makes the workload Degraded at o
 for progressDeadlineSeconds (ten minutes by default). A Healthy workload is never touched: old or
 surplus pods do not make a finished rollout look broken.
 
-Pure: the workload and the pods its selector matches (the facade LISTs them) in, a Health out.
+Pure: the workload and its namespace's pods (the facade LISTs them, once per namespace per poll) in,
+a Health out.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kubesync.health.status import (
 )
 from kubesync.health.workloads import _pod
 from kubesync.model import KubeObject, split_api_version
+from kubesync.selector import Requirement, matches
 
 # Kinds whose pods carry the reason, by (group, kind). CronJobs are left out: their pods belong to
 # Jobs, which are judged (and explained) on their own.
@@ -40,11 +42,12 @@ POD_OWNERS = frozenset({
 # Only these are explained: a Healthy, Suspended or Missing workload has nothing a pod could add.
 EXPLAINED = frozenset({PROGRESSING, DEGRADED, UNKNOWN})
 _RANK = {status: rank for rank, status in enumerate(SEVERITY)}
+_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
 
 
-def pod_selector(obj: Mapping[str, Any] | None) -> str | None:
-    """The workload's spec.selector as a label selector string (`-l` syntax), or None: not a kind
-    with pods, or no selector to ask with (listing every pod of the namespace would say nothing)."""
+def pod_selector(obj: Mapping[str, Any] | None) -> tuple[Requirement, ...] | None:
+    """The workload's spec.selector as label requirements, or None: not a kind with pods, or no
+    selector to match with (every pod of the namespace would say nothing about this workload)."""
     if not isinstance(obj, Mapping):
         return None
     group, _ = split_api_version(str(obj.get("apiVersion") or ""))
@@ -53,18 +56,18 @@ def pod_selector(obj: Mapping[str, Any] | None) -> str | None:
     selector = (obj.get("spec") or {}).get("selector")
     if not isinstance(selector, Mapping):
         return None
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    out = [Requirement(str(k), "=", frozenset({str(v)})) for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), sorted(expr.get("values") or [])
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) or None
+        op = _OPERATORS.get(expr.get("operator"))
+        if op is None:
+            return None  # an operator this code does not know: better no explanation than a wrong one
+        out.append(Requirement(str(expr.get("key")), op, frozenset(str(v) for v in expr.get("values") or ())))
+    return tuple(out) or None
+
+
+def needs_pods(obj: Mapping[str, Any] | None, own: Health) -> bool:
+    """Whether `explain` could add anything: a workload with a selector that is not Healthy."""
+    return own.status in EXPLAINED and pod_selector(obj) is not None
 
 
 def _live(pod: Mapping[str, Any]) -> bool:
@@ -86,11 +89,13 @@ def worst_pod(pods: Iterable[KubeObject]) -> tuple[str, Health] | None:
     return judged[0]
 
 
-def explain(own: Health, pods: Iterable[KubeObject]) -> Health:
-    """`own`, with the worst live pod's reason appended; Degraded when that pod is Degraded."""
-    if own.status not in EXPLAINED:
+def explain(own: Health, obj: Mapping[str, Any] | None, pods: Iterable[KubeObject]) -> Health:
+    """`own`, with the reason of the worst live pod the workload `obj` selects among `pods` (any pods of
+    its namespace) appended; Degraded when that pod is Degraded."""
+    selector = pod_selector(obj) if own.status in EXPLAINED else None
+    if selector is None:
         return own
-    worst = worst_pod(pods)
+    worst = worst_pod(p for p in pods if isinstance(p, Mapping) and matches(selector, p))
     if worst is None:
         return own
     name, pod = worst

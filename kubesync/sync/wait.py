@@ -3,8 +3,8 @@
 One labelled LIST per resource type per poll (the objects a sync applies all carry its labels), not a
 GET per object: a 1,000-object wait costs as many requests a second as it has kinds. An object the
 LIST does not show (not ours, or not there) is read with a GET, so it is reported truly. A workload
-that is not Healthy is explained by its pods (health/pods.py): one LIST by its selector, so
-`--wait` names the crash-looping container or the scheduler's reason.
+that is not Healthy is explained by its pods (health/pods.py): one LIST of pods per namespace that
+has one, so `--wait` names the crash-looping container or the scheduler's reason.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster.live import list_managed, list_objects
 from kubesync.health import Health, HealthStatus, assess
-from kubesync.health.pods import EXPLAINED, explain, pod_selector
+from kubesync.health.pods import explain, needs_pods
 from kubesync.model import PODS, KubeObject, ObjectRef, ResourceType
 from kubesync.sync.plan import selector
 
@@ -32,6 +32,7 @@ def health(cluster: API, discovery, refs: Iterable[ObjectRef], sync: str) -> dic
             out[ref] = assess(None)
         else:
             by_type.setdefault((rtype.api_version, rtype.kind), (rtype, []))[1].append(ref)
+    unhealthy: dict[str, list[tuple[ObjectRef, KubeObject]]] = {}
     for rtype, wanted in by_type.values():
         namespaces = {r.namespace for r in wanted if r.namespace}
         found = list_managed(cluster, rtype, namespaces, selector(sync))
@@ -39,15 +40,14 @@ def health(cluster: API, discovery, refs: Iterable[ObjectRef], sync: str) -> dic
             live = found.get(ref.key)
             if live is None:
                 live = cluster.get(rtype, ref.namespace, ref.name)
-            out[ref] = explained(cluster, ref, live)
+            out[ref] = assess(live)
+            if needs_pods(live, out[ref]):
+                unhealthy.setdefault(ref.namespace, []).append((ref, live))
+    for namespace, workloads in unhealthy.items():  # one LIST of pods per namespace explains them all
+        pods = list_objects(cluster, PODS, namespace)
+        for ref, live in workloads:
+            out[ref] = explain(out[ref], live, pods)
     return {ref: out[ref] for ref in refs}
-
-
-def explained(cluster: API, ref: ObjectRef, live: KubeObject | None) -> Health:
-    """assess(live), and for a workload that is not Healthy, its worst pod's reason too."""
-    own = assess(live)
-    pods = pod_selector(live) if own.status in EXPLAINED else None
-    return explain(own, list_objects(cluster, PODS, ref.namespace, pods)) if pods else own
 
 
 def wait(cluster: API, discovery, refs: list[ObjectRef], sync: str, timeout: float, *, label: str = "",

@@ -6,16 +6,24 @@ from __future__ import annotations
 import pytest
 
 from kubesync.health import DEGRADED, HEALTHY, PROGRESSING, SUSPENDED, Health, assess
-from kubesync.health.pods import explain, pod_selector, worst_pod
+from kubesync.health.pods import explain as explain_with, needs_pods, pod_selector, worst_pod
+from kubesync.selector import parse
 
 T0 = "2026-12-08T02:56:00Z"
 WAITING = Health(PROGRESSING, "Waiting for rollout to finish: 0 of 1 updated replicas are available")
+WEB = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+       "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+
+
+def explain(own, pods, workload=WEB):
+    return explain_with(own, workload, pods)
 
 
 def pod(name="web-5d9c8b7f6d-x2x7q", phase="Running", ready=True, containers=None, conditions=None, **meta):
     status = {"phase": phase, "conditions": conditions or [{"type": "Ready", "status": "True" if ready else "False"}]}
     if containers is not None:
         status["containerStatuses"] = containers
+    meta.setdefault("labels", {"app": "web"})
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "shop", **meta},
             "spec": {"restartPolicy": "Always", "containers": [{"name": "web", "image": "nginx:1.25"}]}, "status": status}
 
@@ -85,15 +93,25 @@ def test_the_worst_pod_wins_then_the_first_by_name():
     assert worst_pod([crash_looping("b"), crash_looping("a")])[0] == "a"
 
 
-def test_selectors_in_label_selector_syntax():
+def test_only_the_pods_the_workload_selects_explain_it():
+    other = crash_looping("api-crash")
+    other["metadata"]["labels"] = {"app": "api"}
+    assert explain(WAITING, [other, pod()]) is WAITING
+    assert explain(WAITING, [other, crash_looping()]).reason.endswith(
+        "; pod web-5d9c8b7f6d-crash: container web: CrashLoopBackOff after exit code 1 (Error): back-off 20s restarting "
+        "failed container=web pod=web-5d9c8b7f6d-crash_shop(uid)")
+
+
+def test_selectors_match_as_the_api_server_matches_them():
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"selector": {
         "matchLabels": {"app": "web", "tier": "front"},
         "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable", "canary"]},
                              {"key": "env", "operator": "NotIn", "values": ["dev"]},
                              {"key": "team", "operator": "Exists"}, {"key": "legacy", "operator": "DoesNotExist"}]}}}
-    assert pod_selector(deployment) == "app=web,tier=front,track in (canary,stable),env notin (dev),team,!legacy"
+    assert pod_selector(deployment) == parse("app=web,tier=front,track in (canary,stable),env notin (dev),team,!legacy")
     job = {"apiVersion": "batch/v1", "kind": "Job", "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}}}}
-    assert pod_selector(job) == "batch.kubernetes.io/controller-uid=u1"
+    assert pod_selector(job) == parse("batch.kubernetes.io/controller-uid=u1")
+    assert needs_pods(job, WAITING) and not needs_pods(job, Health(HEALTHY, "job completed"))
 
 
 @pytest.mark.parametrize("obj", [
@@ -102,9 +120,11 @@ def test_selectors_in_label_selector_syntax():
     {"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"selector": {"matchLabels": {"a": "b"}}}},
     {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {}},
     {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"selector": {}}},
+    {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}},
 ])
 def test_no_selector_no_pods_asked_for(obj):
-    assert pod_selector(obj) is None
+    assert pod_selector(obj) is None and not needs_pods(obj, WAITING)
+    assert explain(WAITING, [crash_looping()], workload=obj) is WAITING
 
 
 def test_the_pod_rule_is_the_one_assess_uses():

@@ -40,7 +40,9 @@ def run(args) -> int:
                    "objects": rows_from_inventory(pipe.owned_health(config.name, config.inventory_namespace))}
             note = "The source cannot be planned (error above); health of what the sync owns, read from the cluster."
         else:
-            doc = {"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows_from_plan(planned)}
+            present = [a.ref for a in planned.plan.actions if a.live is not None]
+            health = pipe.health(present, planned.plan.sync)  # fresh, and a workload explained by its pods
+            doc = {"sync": planned.plan.sync, "revision": planned.plan.revision, "objects": rows_from_plan(planned, health)}
             note = ""
     elif not args.name:  # which syncs exist here: as `kubesync list`
         from kubesync.commands import list as listing

@@ -19,14 +19,18 @@ SYNC_STATE = {
 }
 
 
-def rows_from_plan(planned) -> list[dict]:
-    """One row per object: desired ones from the plan, plus owned objects no longer desired (Extra)."""
+def rows_from_plan(planned, health: dict | None = None) -> list[dict]:
+    """One row per object: desired ones from the plan, plus owned objects no longer desired (Extra).
+
+    `health` (ObjectRef -> Health, read fresh by the facade, workloads explained by their pods) wins
+    over the plan's live copy where it has the object."""
     rows = []
     desired_keys = set()
+    health = health or {}
     for a in planned.plan.actions:
         desired_keys.add(a.ref.key)
         live = a.live if a.type is not ActionType.CREATE else None
-        h = assess(live)
+        h = health.get(a.ref) if live is not None and a.ref in health else assess(live)
         rows.append({"object": str(a.ref), "sync": SYNC_STATE[a.type], "health": h.status.value, "reason": h.reason,
                      "origin": str(a.origin) if a.origin else ""})
     for conflict in planned.plan.conflicts:

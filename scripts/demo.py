@@ -1,16 +1,18 @@
 """`make demo`: kubesync's main job, one screen per step, on the local control plane or your own cluster.
 
-    make demo                                          # builds Kubernetes 1.37 once (cached), then < 1 minute
+    make demo                                          # builds Kubernetes 1.37 once (cached), then about 1 minute
     KUBESYNC_DEMO_KUBECONFIG=~/.kube/config make demo  # kind, k3d or a real cluster: no build at all
 
-Plan, apply, an empty second plan, drift made by hand and reverted (the only diffs shown), a prune, the
-status, then the daemon with its dashboard, which keeps running until Ctrl-C in a terminal (a
-non-interactive run, such as CI, stops at once). Each step is a small function in STEPS: an episode is
-one more function there.
+Plan, apply and wait until Healthy, an empty second plan, drift made by hand and reverted (the only
+diffs shown), a prune, the status, then the daemon: a scale reverted as it happens, a bad image rolled
+out and reported Degraded (an alert to a webhook receiver the demo runs), rolled back by the next
+sync, and the dashboard, which keeps running until Ctrl-C in a terminal (a non-interactive run, such as
+CI, stops at once). Each step is a small function in STEPS: an episode is one more function there.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -18,10 +20,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +54,9 @@ class Demo:
     api: Cluster
     namespace: str = "kubesync-demo"
     sync: str = "demo"
-    local: bool = True  # the local control plane (no kubelet), not a cluster of the user's
+    local: bool = True  # the local control plane (kwok plays the kubelet), not a cluster of the user's
+    alerts: list[dict] = field(default_factory=list)  # what the demo's webhook receiver was sent
+    shown: int = 0  # how many of them are printed
 
 
 def step(title: str) -> None:
@@ -107,8 +113,9 @@ def first_plan(demo: Demo) -> None:
 
 
 def first_apply(demo: Demo) -> None:
-    step("Apply it: waves in order (namespace, RBAC, config, service, workload), every object labelled as ours")
-    kubesync(demo, "apply", "manifests-example", "--name", demo.sync, "--yes", results=True)
+    step("Apply it: waves in order (namespace, RBAC, config, service, workload), then wait until all is Healthy")
+    out = kubesync(demo, "apply", "manifests-example", "--name", demo.sync, "--yes", "--wait", "--timeout", "3m", results=True)
+    print(next(line for line in out.splitlines() if "are Healthy" in line))
 
 
 def converged(demo: Demo) -> None:
@@ -145,8 +152,6 @@ def prune(demo: Demo) -> None:
 def status(demo: Demo) -> None:
     step("Status: the sync and the health of every object it owns")
     kubesync(demo, "status", "manifests-example", "--name", demo.sync)
-    if demo.local:
-        print(f"{DIM}(the local control plane runs no kubelet: pods never start, so web stays Progressing){RESET}")
 
 
 def daemon_and_dashboard(demo: Demo) -> None:
@@ -155,14 +160,18 @@ def daemon_and_dashboard(demo: Demo) -> None:
     token = demo.work / "ui-token"
     token.write_text(secrets.token_hex(16))
     address = f"127.0.0.1:{localcluster.free_port()}"
+    receiver = webhook_receiver(demo)
+    hook = f"http://127.0.0.1:{receiver.server_address[1]}/alerts"
     args = ["daemon", "manifests-example", "--name", demo.sync, "--prune", "--self-heal", "--listen", address,
-            "--ui-token-file", str(token)]
+            "--ui-token-file", str(token), "--alert-webhook", hook]
     print(f"$ kubesync {' '.join(args)} &", flush=True)
     log = open(demo.work / "daemon.log", "wb")
     daemon = subprocess.Popen([sys.executable, "-m", "kubesync", *args], env=demo.env, cwd=demo.work, stdout=log, stderr=log)
     try:
         wait(lambda: _get(f"http://{address}/readyz") is not None, 60, "the daemon to be ready", demo)
         self_heal(demo)
+        bad_rollout(demo)
+        rolled_back(demo)
         print(f"\n{BOLD}Dashboard: http://{address}/{RESET}   (UI token for \"Sync now\": {token.read_text()})")
         if TTY and sys.stdin.isatty():
             print(f"The daemon and the cluster keep running. Try, in another terminal:\n"
@@ -179,6 +188,7 @@ def daemon_and_dashboard(demo: Demo) -> None:
         daemon.terminate()
         daemon.wait(40)
         log.close()
+        receiver.shutdown()
 
 
 def self_heal(demo: Demo) -> None:
@@ -188,6 +198,66 @@ def self_heal(demo: Demo) -> None:
     print("kubectl scale deployment/web --replicas=5")
     wait(lambda: demo.api.get(path)["spec"]["replicas"] == 2, 30, "the daemon to revert the scale", demo)
     print(f"the daemon saw it on its watch and put web back to 2 replicas in {time.monotonic() - started:.1f} s")
+
+
+BAD_IMAGE = "nginx:1.99-does-not-exist"
+
+
+def bad_rollout(demo: Demo) -> None:
+    """A tag that does not exist is pushed; the daemon rolls it out; the new pod cannot pull its image."""
+    step(f"A bad image is pushed ({BAD_IMAGE}): the rollout stalls, kubesync says why and alerts once")
+    app = demo.source / "app.yaml"
+    good = app.read_text()
+    (demo.work / "app.yaml.good").write_text(good)
+    # On the local control plane kwok plays the kubelet and pulls nothing: the annotation asks its stage
+    # for the container status a kubelet reports when a pull fails. On a real cluster the tag does it.
+    bad = good.replace("image: nginx:1.25", f"image: {BAD_IMAGE}").replace(
+        "      labels:\n        app.kubernetes.io/name: web\n        app.kubernetes.io/part-of: kubesync-demo\n    spec:",
+        "      labels:\n        app.kubernetes.io/name: web\n        app.kubernetes.io/part-of: kubesync-demo\n"
+        "      annotations:\n        kubesync.io/simulate: image-pull-failure\n    spec:")
+    app.write_text(bad)
+    print(f"sed -i 's/nginx:1.25/{BAD_IMAGE}/' manifests-example/app.yaml   # the daemon applies it on its own")
+    pods = f"/api/v1/namespaces/{demo.namespace}/pods"
+    wait(lambda: any(c.get("state", {}).get("waiting", {}).get("reason") in ("ErrImagePull", "ImagePullBackOff")
+                     for p in demo.api.get(pods)["items"] for c in p.get("status", {}).get("containerStatuses") or []),
+         120, "the new pod to fail its image pull", demo)
+    kubesync(demo, "status", "manifests-example", "--name", demo.sync, expect=(0, 1))
+    wait(lambda: any(a.get("event") == "object_degraded" for a in demo.alerts), 90,
+         "the progress deadline (20 s) and the daemon's alert", demo)
+    show_alerts(demo)
+
+
+def rolled_back(demo: Demo) -> None:
+    step("The fix is pushed (the previous app.yaml): the next sync rolls back, and the recovery is alerted too")
+    (demo.source / "app.yaml").write_text((demo.work / "app.yaml.good").read_text())
+    print("git revert HEAD   # here: the previous manifests-example/app.yaml")
+    wait(lambda: any(a.get("event") == "object_recovered" for a in demo.alerts), 120, "the rollback to complete", demo)
+    show_alerts(demo)
+    kubesync(demo, "status", "manifests-example", "--name", demo.sync)
+
+
+def show_alerts(demo: Demo) -> None:
+    for alert in demo.alerts[demo.shown:]:
+        print(f"alert received by the webhook: {alert.get('event')}: {alert.get('object') or alert.get('sync')}: {alert.get('message')}")
+    demo.shown = len(demo.alerts)
+
+
+def webhook_receiver(demo: Demo) -> ThreadingHTTPServer:
+    """A webhook endpoint on loopback, as Slack or Alertmanager would be: it records what the daemon posts."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            demo.alerts.append(json.loads(body or b"{}"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 STEPS: list[Callable[[Demo], None]] = [first_plan, first_apply, converged, drift, revert, prune, status, daemon_and_dashboard]
@@ -270,7 +340,8 @@ def main() -> int:
         else:
             ensure_control_plane()
             with localcluster.LocalCluster.create(work / "cluster", version=K8S) as local:
-                step(f"A local control plane: etcd, kube-apiserver, kube-controller-manager {local.version.full} on {local.server}")
+                step(f"A local control plane: Kubernetes {local.version.full} (etcd, apiserver, controller-manager, scheduler) "
+                     f"on {local.server}, and {local.nodes.count} nodes whose kubelet kwok plays")
                 kubeconfig = str(local.kubeconfig)
                 run_steps(Demo(work, work / "manifests-example", {**os.environ, "KUBECONFIG": kubeconfig}, Cluster.connect(kubeconfig)))
                 step("Stopping the control plane")

@@ -438,8 +438,9 @@ def workspace_cluster(kubeconfig: str | None, prefix: str) -> Iterator[tuple[str
     try:
         if not kubeconfig:
             from kubesync.localcluster import LocalCluster
+            from kubesync.localnodes import NodeShape
 
-            local = LocalCluster.create(workdir / "cluster")
+            local = LocalCluster.create(workdir / "cluster", nodes=NodeShape(count=0))  # as main(): no pods run
             local.start()
             kubeconfig = str(local.kubeconfig)
         yield kubeconfig, workdir
@@ -488,8 +489,11 @@ def main(argv: list[str] | None = None) -> int:
             kubeconfig = args.kubeconfig
         else:
             from kubesync.localcluster import LocalCluster
+            from kubesync.localnodes import NodeShape
 
-            local = LocalCluster.create(workdir / "cluster", version=args.kubernetes_version)
+            # No nodes, as when these numbers were first taken: pods stay Pending, so neither tool's runs
+            # share the machine with kwok and the scheduler (bench/rollout.py is the one where pods run).
+            local = LocalCluster.create(workdir / "cluster", version=args.kubernetes_version, nodes=NodeShape(count=0))
             print(f"starting the embedded control plane (Kubernetes {local.version.full}) ...", flush=True)
             local.start()
             kubeconfig = str(local.kubeconfig)

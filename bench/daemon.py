@@ -269,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     local = None
     try:
         from kubesync.localcluster import LocalCluster
+        from kubesync.localnodes import NodeShape
 
-        local = LocalCluster.create(workdir / "cluster", version=args.kubernetes_version)
+        # No nodes: the daemon's requests are measured on a control plane that only its syncs and the
+        # controllers write to (kwok's pod status patches would be noise in the steady-state counts).
+        local = LocalCluster.create(workdir / "cluster", version=args.kubernetes_version, nodes=NodeShape(count=0))
         print(f"starting the embedded control plane (Kubernetes {local.version.full}) ...", flush=True)
         local.start()
         bench = DaemonBench(args, str(local.kubeconfig), workdir)

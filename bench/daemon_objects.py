@@ -1,8 +1,8 @@
 """What bench/daemon.py syncs: N folders of 5 objects, one git repository holding them, a kubesync.yaml.
 
 Every sync `<prefix>-<i>` owns a Namespace of the same name with three ConfigMaps and a Deployment (one
-replica of the pause image; the embedded control plane has no nodes, so its pod stays Pending and
-nothing pulls it). Each run gets its own prefix (bd<N> folders, bg<N> git, bk<N> kubectl, bf<N>
+replica of the pause image; the benchmark's control plane has no nodes (bench/daemon.py), so its pod
+stays Pending and nothing pulls it). Each run gets its own prefix (bd<N> folders, bg<N> git, bk<N> kubectl, bf<N>
 failover) so no two runs share a namespace or an inventory.
 """
 

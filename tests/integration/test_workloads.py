@@ -13,7 +13,7 @@ from kubesync.health import DEGRADED, HEALTHY, PROGRESSING
 from kubesync.model import ObjectRef
 from tests.support.fixtures import require_simulated_nodes
 from tests.support.harness import SyncHarness
-from tests.support.manifests import deployment, simulated, yaml_text
+from tests.support.manifests import deployment, service, simulated, yaml_text
 
 pytestmark = pytest.mark.integration
 
@@ -30,46 +30,17 @@ def app(name: str, replicas: int = 1, *, simulate: dict | None = None, cpu: str 
     return yaml_text(obj)
 
 
-WORKLOADS = textwrap.dedent("""\
-    apiVersion: v1
-    kind: Service
-    metadata: {name: db}
-    spec:
-      clusterIP: None
-      selector: {app: db}
-      ports: [{port: 5432}]
-    ---
-    apiVersion: apps/v1
-    kind: StatefulSet
-    metadata: {name: db}
-    spec:
-      serviceName: db
-      replicas: 2
-      selector: {matchLabels: {app: db}}
-      template:
-        metadata: {labels: {app: db}}
-        spec:
-          containers: [{name: db, image: postgres:16}]
-    ---
-    apiVersion: apps/v1
-    kind: DaemonSet
-    metadata: {name: agent}
-    spec:
-      selector: {matchLabels: {app: agent}}
-      template:
-        metadata: {labels: {app: agent}}
-        spec:
-          containers: [{name: agent, image: busybox:1.36}]
-    ---
-    apiVersion: batch/v1
-    kind: Job
-    metadata: {name: migrate}
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers: [{name: migrate, image: busybox:1.36, command: [sh, -c, "echo migrated"]}]
-    """)
+def workloads() -> str:
+    """A StatefulSet behind its headless Service, a DaemonSet and a Job: the builders' Deployment reshaped."""
+    headless = service("db", port=5432, target_port=5432)
+    headless["spec"]["clusterIP"] = "None"
+    db = {**deployment("db", replicas=2, image="postgres:16"), "kind": "StatefulSet"}
+    db["spec"]["serviceName"] = "db"
+    agent = {**deployment("agent", replicas=None, image="busybox:1.36"), "kind": "DaemonSet"}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+               {"name": "migrate", "image": "busybox:1.36", "command": ["sh", "-c", "echo migrated"]}]}}}}
+    return yaml_text(headless, db, agent, job)
 
 
 def sync(cluster, tmp_path, namespace, text: str) -> SyncHarness:
@@ -109,7 +80,7 @@ def test_a_deployment_of_three_replicas_becomes_available(cluster, namespace, tm
 
 
 def test_statefulset_daemonset_and_job_become_healthy(cluster, namespace, tmp_path):
-    harness = sync(cluster, tmp_path, namespace, WORKLOADS)
+    harness = sync(cluster, tmp_path, namespace, workloads())
     assert harness.pipeline.wait(harness.plan(), 90) == 4
     nodes = len(cluster.get("/api/v1/nodes")["items"])
     ds = cluster.get(f"/apis/apps/v1/namespaces/{namespace}/daemonsets/agent")["status"]

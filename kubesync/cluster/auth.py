@@ -22,7 +22,7 @@ import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 
-from kubesync.cluster.kubeconfig import ExecPlugin, Target, _temp_file
+from kubesync.cluster.kubeconfig import ExecPlugin, Target, private_temp_file
 from kubesync.errors import CredentialError, cut
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Credentials:
         expiry = status.get("expirationTimestamp")
         self._exec_expiry = _parse_time(expiry) if expiry else None
         if status.get("clientCertificateData"):
-            self._exec_pair = (_temp_file(status["clientCertificateData"].encode()), _temp_file(status["clientKeyData"].encode()))
+            self._exec_pair = (private_temp_file(status["clientCertificateData"].encode()), private_temp_file(status["clientKeyData"].encode()))
         self._exec_status = status
         return status
 

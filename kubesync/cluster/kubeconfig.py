@@ -183,7 +183,7 @@ def merge(files: list[str]) -> Merged:
 _temp_dir: str | None = None
 
 
-def _temp_file(content: bytes) -> str:
+def private_temp_file(content: bytes) -> str:
     """Certificate data as an owner-only file (TLS libraries load keys from files); removed at exit."""
     global _temp_dir
     if _temp_dir is None:
@@ -284,8 +284,8 @@ def _credentials(user: dict, base: str, where: str) -> dict[str, Any]:
     if bool(cert_file or cert_data) != bool(key_file or key_data):
         raise KubeconfigError(f"{where}: client-certificate and client-key go together; only one is set")
     out: dict[str, Any] = {
-        "cert_file": cert_file or (_temp_file(cert_data) if cert_data else None),
-        "key_file": key_file or (_temp_file(key_data) if key_data else None),
+        "cert_file": cert_file or (private_temp_file(cert_data) if cert_data else None),
+        "key_file": key_file or (private_temp_file(key_data) if key_data else None),
         "token": user.get("token") or None,
         "token_file": _path(base, user.get("tokenFile")),
     }

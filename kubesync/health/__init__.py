@@ -18,17 +18,18 @@ from collections.abc import Mapping
 
 from kubesync.model import KubeObject, split_api_version
 from kubesync.health.resources import (  # noqa: F401
-    _apiservice,
-    _crd,
-    _cronjob,
-    _custom_resource,
-    _hpa,
-    _ingress,
-    _job,
-    _namespace,
-    _pvc,
-    _service,
+    apiservice_health,
+    crd_health,
+    cronjob_health,
+    custom_resource_health,
+    hpa_health,
+    ingress_health,
+    job_health,
+    namespace_health,
+    pvc_health,
+    service_health,
 )
+from kubesync.health.conditions import being_deleted, verdict  # noqa: F401
 from kubesync.health.status import (  # noqa: F401  (the public names, importable from kubesync.health)
     DEGRADED,
     HEALTHY,
@@ -41,16 +42,14 @@ from kubesync.health.status import (  # noqa: F401  (the public names, importabl
     SEVERITY,
     SUSPENDED,
     UNKNOWN,
-    _being_deleted,
-    _health,
     worst,
 )
 from kubesync.health.workloads import (  # noqa: F401
-    _daemonset,
-    _deployment,
-    _pod,
-    _replicaset,
-    _statefulset,
+    daemonset_health,
+    deployment_health,
+    pod_health,
+    replicaset_health,
+    statefulset_health,
 )
 
 
@@ -63,33 +62,33 @@ def assess(obj: KubeObject | None) -> Health:
     kind = str(obj.get("kind") or "")
     group, _ = split_api_version(str(obj.get("apiVersion") or ""))
     try:
-        deleting = _being_deleted(obj)
+        deleting = being_deleted(obj)
         if deleting is not None:
             return deleting
-        rule = RULES.get((group, kind), _custom_resource)
+        rule = RULES.get((group, kind), custom_resource_health)
         return rule(obj)
     except (TypeError, ValueError, AttributeError) as e:  # a status in a shape no controller writes
-        return _health(UNKNOWN, f"cannot assess {kind or 'object'} health: {e}")
+        return verdict(UNKNOWN, f"cannot assess {kind or 'object'} health: {e}")
 
 
 # (group, kind) -> rule. The version is left out on purpose: a kind keeps its semantics across versions.
 RULES: dict[tuple[str, str], Rule] = {
-    ("apps", "Deployment"): _deployment,
-    ("extensions", "Deployment"): _deployment,
-    ("apps", "StatefulSet"): _statefulset,
-    ("apps", "DaemonSet"): _daemonset,
-    ("extensions", "DaemonSet"): _daemonset,
-    ("apps", "ReplicaSet"): _replicaset,
-    ("extensions", "ReplicaSet"): _replicaset,
-    ("", "Pod"): _pod,
-    ("batch", "Job"): _job,
-    ("batch", "CronJob"): _cronjob,
-    ("", "PersistentVolumeClaim"): _pvc,
-    ("", "Service"): _service,
-    ("networking.k8s.io", "Ingress"): _ingress,
-    ("extensions", "Ingress"): _ingress,
-    ("", "Namespace"): _namespace,
-    ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
-    ("apiregistration.k8s.io", "APIService"): _apiservice,
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    ("apps", "Deployment"): deployment_health,
+    ("extensions", "Deployment"): deployment_health,
+    ("apps", "StatefulSet"): statefulset_health,
+    ("apps", "DaemonSet"): daemonset_health,
+    ("extensions", "DaemonSet"): daemonset_health,
+    ("apps", "ReplicaSet"): replicaset_health,
+    ("extensions", "ReplicaSet"): replicaset_health,
+    ("", "Pod"): pod_health,
+    ("batch", "Job"): job_health,
+    ("batch", "CronJob"): cronjob_health,
+    ("", "PersistentVolumeClaim"): pvc_health,
+    ("", "Service"): service_health,
+    ("networking.k8s.io", "Ingress"): ingress_health,
+    ("extensions", "Ingress"): ingress_health,
+    ("", "Namespace"): namespace_health,
+    ("autoscaling", "HorizontalPodAutoscaler"): hpa_health,
+    ("apiregistration.k8s.io", "APIService"): apiservice_health,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): crd_health,
 }

@@ -17,16 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubesync.health.status import (
+from kubesync.health.status import (  # noqa: F401
     DEGRADED,
     HEALTHY,
     Health,
     PROGRESSING,
     SEVERITY,
     UNKNOWN,
-    _health,
 )
-from kubesync.health.workloads import _pod
+from kubesync.health.conditions import verdict  # noqa: F401
+from kubesync.health.workloads import pod_health
 from kubesync.model import KubeObject, split_api_version
 from kubesync.selector import Requirement, matches
 
@@ -81,7 +81,7 @@ def worst_pod(pods: Iterable[KubeObject]) -> tuple[str, Health] | None:
     """(name, health) of the live pod that explains most: the most severe, then the first by name;
     None when every live pod is Healthy (there is nothing to explain) or there is none."""
     judged = sorted(
-        ((str((p.get("metadata") or {}).get("name") or "?"), _pod(p)) for p in pods if isinstance(p, Mapping) and _live(p)),
+        ((str((p.get("metadata") or {}).get("name") or "?"), pod_health(p)) for p in pods if isinstance(p, Mapping) and _live(p)),
         key=lambda item: (-_RANK[item[1].status], item[0]),
     )
     if not judged or judged[0][1].status is HEALTHY:
@@ -101,4 +101,4 @@ def explain(own: Health, obj: Mapping[str, Any] | None, pods: Iterable[KubeObjec
     name, pod = worst
     status = DEGRADED if pod.status is DEGRADED else own.status
     text = f"pod {name}: {pod.reason}"
-    return _health(status, f"{own.reason}; {text}" if own.reason else text)
+    return verdict(status, f"{own.reason}; {text}" if own.reason else text)

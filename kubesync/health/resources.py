@@ -15,36 +15,27 @@ from kubesync.health.status import (  # noqa: F401
     PROGRESSING,
     SUSPENDED,
     UNKNOWN,
-    _conditions,
-    _explain,
-    _health,
-    _index_conditions,
-    _int,
-    _is,
-    _section,
-    _unobserved,
 )
-
-
+from kubesync.health.conditions import as_int, by_type, conditions_of, explain, has_status, section, unobserved, verdict  # noqa: F401
 # -- batch ----------------------------------------------------------------------------------------------
 
 
-def _job(obj: KubeObject) -> Health:
-    spec, status = _section(obj, "spec"), _section(obj, "status")
-    conditions = _conditions(status)
+def job_health(obj: KubeObject) -> Health:
+    spec, status = section(obj, "spec"), section(obj, "status")
+    conditions = conditions_of(status)
     failed = conditions.get("Failed")
-    if _is(failed, "True"):
-        return _health(DEGRADED, f"job failed: {_explain(failed, 'Failed')}")
-    if _is(conditions.get("Complete"), "True"):
-        return Health(HEALTHY, f"job completed: {_int(status.get('succeeded'))} succeeded")
+    if has_status(failed, "True"):
+        return verdict(DEGRADED, f"job failed: {explain(failed, 'Failed')}")
+    if has_status(conditions.get("Complete"), "True"):
+        return Health(HEALTHY, f"job completed: {as_int(status.get('succeeded'))} succeeded")
     if spec.get("suspend"):
         return Health(SUSPENDED, "job is suspended")
-    counts = ", ".join(f"{_int(status.get(k))} {k}" for k in ("active", "succeeded", "failed"))
+    counts = ", ".join(f"{as_int(status.get(k))} {k}" for k in ("active", "succeeded", "failed"))
     return Health(PROGRESSING, f"waiting for job to complete: {counts}")
 
 
-def _cronjob(obj: KubeObject) -> Health:
-    spec, status = _section(obj, "spec"), _section(obj, "status")
+def cronjob_health(obj: KubeObject) -> Health:
+    spec, status = section(obj, "spec"), section(obj, "status")
     if spec.get("suspend"):
         return Health(SUSPENDED, "cronjob is suspended")
     last = status.get("lastScheduleTime")
@@ -52,14 +43,14 @@ def _cronjob(obj: KubeObject) -> Health:
     running = f", {active} active" if active else ""
     if last:
         return Health(HEALTHY, f"last scheduled at {last}{running}")
-    return _health(HEALTHY, f"not scheduled yet (schedule {spec.get('schedule')!r}){running}")
+    return verdict(HEALTHY, f"not scheduled yet (schedule {spec.get('schedule')!r}){running}")
 
 
 # -- core -----------------------------------------------------------------------------------------------
 
 
-def _pvc(obj: KubeObject) -> Health:
-    spec, status = _section(obj, "spec"), _section(obj, "status")
+def pvc_health(obj: KubeObject) -> Health:
+    spec, status = section(obj, "spec"), section(obj, "status")
     phase = status.get("phase") or "Pending"
     volume = spec.get("volumeName")
     if phase == "Bound":
@@ -68,42 +59,42 @@ def _pvc(obj: KubeObject) -> Health:
         return Health(DEGRADED, f"claim lost its volume {volume}" if volume else "claim lost its volume")
     if phase == "Pending":
         return Health(PROGRESSING, "waiting for a volume to be bound")
-    return _health(UNKNOWN, f"claim phase {phase}")
+    return verdict(UNKNOWN, f"claim phase {phase}")
 
 
 def _lb_addresses(status: Mapping[str, Any]) -> list[str]:
-    ingress = _section(status, "loadBalancer").get("ingress") or []
+    ingress = section(status, "loadBalancer").get("ingress") or []
     return [str(i.get("ip") or i.get("hostname") or "?") for i in ingress]
 
 
-def _service(obj: KubeObject) -> Health:
-    kind = _section(obj, "spec").get("type") or "ClusterIP"
+def service_health(obj: KubeObject) -> Health:
+    kind = section(obj, "spec").get("type") or "ClusterIP"
     if kind != "LoadBalancer":
         return Health(HEALTHY, f"{kind} service")
-    addresses = _lb_addresses(_section(obj, "status"))
+    addresses = _lb_addresses(section(obj, "status"))
     if not addresses:
         return Health(PROGRESSING, "waiting for the load balancer to be provisioned (status.loadBalancer.ingress is empty)")
-    return _health(HEALTHY, f"load balancer at {', '.join(addresses)}")
+    return verdict(HEALTHY, f"load balancer at {', '.join(addresses)}")
 
 
-def _ingress(obj: KubeObject) -> Health:
-    addresses = _lb_addresses(_section(obj, "status"))
+def ingress_health(obj: KubeObject) -> Health:
+    addresses = _lb_addresses(section(obj, "status"))
     if not addresses:
         return Health(
             PROGRESSING,
             "waiting for an address in status.loadBalancer.ingress (Argo CD's convention: an ingress "
             "controller that never publishes one leaves the Ingress Progressing)",
         )
-    return _health(HEALTHY, f"address {', '.join(addresses)}")
+    return verdict(HEALTHY, f"address {', '.join(addresses)}")
 
 
-def _namespace(obj: KubeObject) -> Health:
-    phase = _section(obj, "status").get("phase") or "Active"
+def namespace_health(obj: KubeObject) -> Health:
+    phase = section(obj, "status").get("phase") or "Active"
     if phase == "Terminating":
         return Health(PROGRESSING, "namespace is being deleted")
     if phase == "Active":
         return Health(HEALTHY, "active")
-    return _health(UNKNOWN, f"namespace phase {phase}")
+    return verdict(UNKNOWN, f"namespace phase {phase}")
 
 
 # -- autoscaling, API registration, CRDs ---------------------------------------------------------------
@@ -111,51 +102,51 @@ def _namespace(obj: KubeObject) -> Health:
 HPA_V1_CONDITIONS_ANNOTATION = "autoscaling.alpha.kubernetes.io/conditions"  # autoscaling/v1 has no status.conditions
 
 
-def _hpa(obj: KubeObject) -> Health:
-    status = _section(obj, "status")
+def hpa_health(obj: KubeObject) -> Health:
+    status = section(obj, "status")
     raw = status.get("conditions")
     if raw is None:
-        annotation = (_section(obj, "metadata").get("annotations") or {}).get(HPA_V1_CONDITIONS_ANNOTATION)
+        annotation = (section(obj, "metadata").get("annotations") or {}).get(HPA_V1_CONDITIONS_ANNOTATION)
         raw = json.loads(annotation) if annotation else None
-    conditions = _index_conditions(raw)
+    conditions = by_type(raw)
     if not conditions:
         return Health(PROGRESSING, "waiting for the autoscaler to report its conditions")
     for kind in ("AbleToScale", "ScalingActive"):
         condition = conditions.get(kind)
-        if not _is(condition, "False"):
+        if not has_status(condition, "False"):
             continue
         reason = str(condition.get("reason") or "")
         if reason.startswith("Backoff"):  # older controllers: a recent scale, working as intended
             continue
         if reason == "ScalingDisabled":  # the target is scaled to 0 on purpose
-            return _health(SUSPENDED, _explain(condition))
-        return _health(DEGRADED, f"{kind} is False: {_explain(condition)}")
-    replicas = f"{_int(status.get('currentReplicas'))} current / {_int(status.get('desiredReplicas'))} desired replicas"
+            return verdict(SUSPENDED, explain(condition))
+        return verdict(DEGRADED, f"{kind} is False: {explain(condition)}")
+    replicas = f"{as_int(status.get('currentReplicas'))} current / {as_int(status.get('desiredReplicas'))} desired replicas"
     limited = conditions.get("ScalingLimited")
-    if _is(limited, "True"):  # at minReplicas or maxReplicas: a limit doing its job, not a failure
-        replicas += f" ({_explain(limited)})"
-    return _health(HEALTHY, replicas)
+    if has_status(limited, "True"):  # at minReplicas or maxReplicas: a limit doing its job, not a failure
+        replicas += f" ({explain(limited)})"
+    return verdict(HEALTHY, replicas)
 
 
-def _apiservice(obj: KubeObject) -> Health:
-    available = _conditions(_section(obj, "status")).get("Available")
-    if _is(available, "True"):
-        return _health(HEALTHY, f"available ({available.get('reason')})" if available.get("reason") else "available")
-    if _is(available, "False"):
-        return _health(DEGRADED, _explain(available, "not available"))
-    return _health(PROGRESSING, _explain(available, "waiting for the Available condition"))
+def apiservice_health(obj: KubeObject) -> Health:
+    available = conditions_of(section(obj, "status")).get("Available")
+    if has_status(available, "True"):
+        return verdict(HEALTHY, f"available ({available.get('reason')})" if available.get("reason") else "available")
+    if has_status(available, "False"):
+        return verdict(DEGRADED, explain(available, "not available"))
+    return verdict(PROGRESSING, explain(available, "waiting for the Available condition"))
 
 
-def _crd(obj: KubeObject) -> Health:
-    conditions = _conditions(_section(obj, "status"))
+def crd_health(obj: KubeObject) -> Health:
+    conditions = conditions_of(section(obj, "status"))
     names = conditions.get("NamesAccepted")
-    if _is(names, "False"):
-        return _health(DEGRADED, f"names not accepted: {_explain(names)}")
+    if has_status(names, "False"):
+        return verdict(DEGRADED, f"names not accepted: {explain(names)}")
     established = conditions.get("Established")
-    if _is(established, "True"):
+    if has_status(established, "True"):
         return Health(HEALTHY, "established")
-    detail = f" ({_explain(established)})" if established else ""
-    return _health(PROGRESSING, f"waiting for the CRD to be established{detail}")
+    detail = f" ({explain(established)})" if established else ""
+    return verdict(PROGRESSING, f"waiting for the CRD to be established{detail}")
 
 
 # -- everything else -------------------------------------------------------------------------------------
@@ -165,26 +156,26 @@ def _crd(obj: KubeObject) -> Health:
 _UNDER_WAY = re.compile(r"progress|reconcil|pending|creating|initializ|waiting|provisioning|installing|upgrading", re.I)
 
 
-def _custom_resource(obj: KubeObject) -> Health:
+def custom_resource_health(obj: KubeObject) -> Health:
     """Kinds without a rule: the common status conventions (observedGeneration, kstatus, Ready), else exists."""
     status = obj.get("status")
     if not status or not isinstance(status, Mapping):
         return Health(HEALTHY, "no health rules; exists")
-    pending = _unobserved(obj, required=False)
+    pending = unobserved(obj, required=False)
     if pending:
         return pending
-    conditions = _conditions(status)
+    conditions = conditions_of(status)
     stalled, reconciling, ready = conditions.get("Stalled"), conditions.get("Reconciling"), conditions.get("Ready")
-    if _is(stalled, "True"):  # kstatus (Flux, kpt): the controller gave up
-        return _health(DEGRADED, f"stalled: {_explain(stalled)}")
+    if has_status(stalled, "True"):  # kstatus (Flux, kpt): the controller gave up
+        return verdict(DEGRADED, f"stalled: {explain(stalled)}")
     if ready is None:
-        if _is(reconciling, "True"):
-            return _health(PROGRESSING, _explain(reconciling, "reconciling"))
+        if has_status(reconciling, "True"):
+            return verdict(PROGRESSING, explain(reconciling, "reconciling"))
         return Health(HEALTHY, "no Ready condition; exists")
-    if _is(ready, "True"):
-        return _health(HEALTHY, _explain(ready, "ready"))
-    if _is(ready, "False"):
+    if has_status(ready, "True"):
+        return verdict(HEALTHY, explain(ready, "ready"))
+    if has_status(ready, "False"):
         if _UNDER_WAY.search(str(ready.get("reason") or "")):
-            return _health(PROGRESSING, _explain(ready))
-        return _health(DEGRADED, _explain(ready, "not ready"))
-    return _health(PROGRESSING, _explain(ready, "readiness unknown"))
+            return verdict(PROGRESSING, explain(ready))
+        return verdict(DEGRADED, explain(ready, "not ready"))
+    return verdict(PROGRESSING, explain(ready, "readiness unknown"))

@@ -13,34 +13,25 @@ from kubesync.health.status import (  # noqa: F401
     PROGRESSING,
     SUSPENDED,
     UNKNOWN,
-    _conditions,
-    _explain,
-    _health,
-    _int,
-    _is,
-    _plural,
-    _section,
-    _unobserved,
 )
-
-
+from kubesync.health.conditions import as_int, conditions_of, explain, has_status, plural, section, unobserved, verdict  # noqa: F401
 # -- workloads: the checks of `kubectl rollout status`, in its order ----------------------------------
 
 
-def _deployment(obj: KubeObject) -> Health:
-    spec, status = _section(obj, "spec"), _section(obj, "status")
+def deployment_health(obj: KubeObject) -> Health:
+    spec, status = section(obj, "spec"), section(obj, "status")
     if spec.get("paused"):
         return Health(SUSPENDED, "deployment is paused")
-    pending = _unobserved(obj)
+    pending = unobserved(obj)
     if pending:
         return pending
-    progressing = _conditions(status).get("Progressing")
+    progressing = conditions_of(status).get("Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return _health(DEGRADED, f"progress deadline exceeded: {progressing.get('message') or 'ProgressDeadlineExceeded'}")
-    want = _int(spec.get("replicas"), 1)
-    replicas = _int(status.get("replicas"))
-    updated = _int(status.get("updatedReplicas"))
-    available = _int(status.get("availableReplicas"))
+        return verdict(DEGRADED, f"progress deadline exceeded: {progressing.get('message') or 'ProgressDeadlineExceeded'}")
+    want = as_int(spec.get("replicas"), 1)
+    replicas = as_int(status.get("replicas"))
+    updated = as_int(status.get("updatedReplicas"))
+    available = as_int(status.get("availableReplicas"))
     if updated < want:
         return Health(PROGRESSING, f"Waiting for rollout to finish: {updated} out of {want} new replicas have been updated")
     if replicas > updated:
@@ -52,23 +43,23 @@ def _deployment(obj: KubeObject) -> Health:
     return Health(HEALTHY, f"successfully rolled out: {available} of {want} replicas available")
 
 
-def _statefulset(obj: KubeObject) -> Health:
+def statefulset_health(obj: KubeObject) -> Health:
     """kubectl's checks, except that OnDelete is judged too: ready pods matter, the update does not wait."""
-    spec, status = _section(obj, "spec"), _section(obj, "status")
-    if _int(status.get("observedGeneration")) == 0 or _unobserved(obj):
-        generation = _int(_section(obj, "metadata").get("generation"))
+    spec, status = section(obj, "spec"), section(obj, "status")
+    if as_int(status.get("observedGeneration")) == 0 or unobserved(obj):
+        generation = as_int(section(obj, "metadata").get("generation"))
         return Health(PROGRESSING, f"waiting for the controller to observe generation {generation}")
-    want = _int(spec.get("replicas"), 1)
-    ready = _int(status.get("readyReplicas"))
-    updated = _int(status.get("updatedReplicas"))
+    want = as_int(spec.get("replicas"), 1)
+    ready = as_int(status.get("readyReplicas"))
+    updated = as_int(status.get("updatedReplicas"))
     if ready < want:
-        return Health(PROGRESSING, f"Waiting for {_plural(want - ready, 'pod')} to be ready ({ready} of {want} ready)")
-    strategy = _section(spec, "updateStrategy")
+        return Health(PROGRESSING, f"Waiting for {plural(want - ready, 'pod')} to be ready ({ready} of {want} ready)")
+    strategy = section(spec, "updateStrategy")
     if strategy.get("type") == "OnDelete":
         return Health(HEALTHY, f"{ready} of {want} pods ready (OnDelete: pods take the new template when deleted)")
     rolling = strategy.get("rollingUpdate")
     if isinstance(rolling, Mapping):  # the API server defaults partition to 0 on apps/v1
-        partition = _int(rolling.get("partition"))
+        partition = as_int(rolling.get("partition"))
         target = max(want - partition, 0)
         if partition > 0:
             if updated < target:
@@ -83,19 +74,19 @@ def _statefulset(obj: KubeObject) -> Health:
     current, update = status.get("currentRevision"), status.get("updateRevision")
     if current != update:
         return Health(PROGRESSING, f"waiting for statefulset rolling update to complete {updated} pods at revision {update}")
-    return Health(HEALTHY, f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at revision {current}")
+    return Health(HEALTHY, f"statefulset rolling update complete {as_int(status.get('currentReplicas'))} pods at revision {current}")
 
 
-def _daemonset(obj: KubeObject) -> Health:
+def daemonset_health(obj: KubeObject) -> Health:
     """kubectl's checks; OnDelete skips the update count (pods change only when deleted) but not availability."""
-    spec, status = _section(obj, "spec"), _section(obj, "status")
-    pending = _unobserved(obj)
+    spec, status = section(obj, "spec"), section(obj, "status")
+    pending = unobserved(obj)
     if pending:
         return pending
-    desired = _int(status.get("desiredNumberScheduled"))
-    updated = _int(status.get("updatedNumberScheduled"))
-    available = _int(status.get("numberAvailable"))
-    on_delete = _section(spec, "updateStrategy").get("type") == "OnDelete"
+    desired = as_int(status.get("desiredNumberScheduled"))
+    updated = as_int(status.get("updatedNumberScheduled"))
+    available = as_int(status.get("numberAvailable"))
+    on_delete = section(spec, "updateStrategy").get("type") == "OnDelete"
     if not on_delete and updated < desired:
         return Health(PROGRESSING, f"Waiting for daemon set rollout to finish: {updated} out of {desired} new pods have been updated")
     if available < desired:
@@ -105,16 +96,16 @@ def _daemonset(obj: KubeObject) -> Health:
     return Health(HEALTHY, f"successfully rolled out: {available} of {desired} pods available")
 
 
-def _replicaset(obj: KubeObject) -> Health:
-    spec, status = _section(obj, "spec"), _section(obj, "status")
-    pending = _unobserved(obj)
+def replicaset_health(obj: KubeObject) -> Health:
+    spec, status = section(obj, "spec"), section(obj, "status")
+    pending = unobserved(obj)
     if pending:
         return pending
-    failure = _conditions(status).get("ReplicaFailure")
-    if _is(failure, "True"):
-        return _health(DEGRADED, _explain(failure, "replica failure"))
-    want = _int(spec.get("replicas"), 1)
-    available = _int(status.get("availableReplicas"))
+    failure = conditions_of(status).get("ReplicaFailure")
+    if has_status(failure, "True"):
+        return verdict(DEGRADED, explain(failure, "replica failure"))
+    want = as_int(spec.get("replicas"), 1)
+    available = as_int(status.get("availableReplicas"))
     if available < want:
         return Health(PROGRESSING, f"Waiting for rollout to finish: {available} of {want} replicas are available")
     return Health(HEALTHY, f"{available} of {want} replicas available")
@@ -148,7 +139,7 @@ def _stuck_reason(waiting: Mapping[str, Any], last: Mapping[str, Any] | None) ->
     """'CrashLoopBackOff after exit code 137 (OOMKilled): back-off ...': the root cause before the symptom."""
     text = str(waiting.get("reason"))
     if last:
-        text += f" after exit code {_int(last.get('exitCode'))} ({last.get('reason') or 'Error'})"
+        text += f" after exit code {as_int(last.get('exitCode'))} ({last.get('reason') or 'Error'})"
     return f"{text}: {waiting['message']}" if waiting.get("message") else text
 
 
@@ -163,18 +154,18 @@ def _container_statuses(status: Mapping[str, Any]) -> list[tuple[str, Mapping[st
 
 def _state(cs: Mapping[str, Any], which: str, phase: str) -> Mapping[str, Any] | None:
     """cs[which][phase], e.g. state.waiting or lastState.terminated; the API writes `lastState: {}` when unset."""
-    value = _section(cs, which).get(phase)
+    value = section(cs, which).get(phase)
     return value if isinstance(value, Mapping) else None
 
 
 def _failed_pod(status: Mapping[str, Any], containers: list[tuple[str, Mapping[str, Any]]]) -> Health:
     if status.get("reason") or status.get("message"):  # Evicted, DeadlineExceeded, NodeLost ...
-        return _health(DEGRADED, _explain(status))
+        return verdict(DEGRADED, explain(status))
     for label, cs in containers:
         term = _state(cs, "state", "terminated")
-        if term and (term.get("reason") == "OOMKilled" or _int(term.get("exitCode")) != 0):
+        if term and (term.get("reason") == "OOMKilled" or as_int(term.get("exitCode")) != 0):
             detail = f": {term['message']}" if term.get("message") else ""
-            return _health(DEGRADED, f"{label} exited with code {_int(term.get('exitCode'))} ({term.get('reason') or 'Error'}){detail}")
+            return verdict(DEGRADED, f"{label} exited with code {as_int(term.get('exitCode'))} ({term.get('reason') or 'Error'}){detail}")
     return Health(DEGRADED, "pod failed")
 
 
@@ -186,20 +177,20 @@ def _crash_looping(containers: list[tuple[str, Mapping[str, Any]]]) -> str | Non
             continue
         now = _state(cs, "state", "terminated")
         last = now or _state(cs, "lastState", "terminated")
-        if not last or (_int(last.get("exitCode")) == 0 and last.get("reason") in (None, "Completed")):
+        if not last or (as_int(last.get("exitCode")) == 0 and last.get("reason") in (None, "Completed")):
             continue
-        if now is None and _int(cs.get("restartCount")) < 1:
+        if now is None and as_int(cs.get("restartCount")) < 1:
             continue
         detail = f": {last['message']}" if last.get("message") else ""
         return (
-            f"{label} is crash-looping: exited with code {_int(last.get('exitCode'))} ({last.get('reason') or 'Error'})"
-            f", restarted {_plural(_int(cs.get('restartCount')), 'time')}{detail}"
+            f"{label} is crash-looping: exited with code {as_int(last.get('exitCode'))} ({last.get('reason') or 'Error'})"
+            f", restarted {plural(as_int(cs.get('restartCount')), 'time')}{detail}"
         )
     return None
 
 
-def _pod(obj: KubeObject) -> Health:
-    spec, status = _section(obj, "spec"), _section(obj, "status")
+def pod_health(obj: KubeObject) -> Health:
+    spec, status = section(obj, "spec"), section(obj, "status")
     phase = status.get("phase") or "Pending"
     policy = spec.get("restartPolicy") or "Always"
     containers = _container_statuses(status)
@@ -214,18 +205,18 @@ def _pod(obj: KubeObject) -> Health:
     for label, cs in containers:
         waiting = _state(cs, "state", "waiting")
         if waiting and _is_stuck(str(waiting.get("reason") or "")):
-            return _health(DEGRADED, f"{label}: {_stuck_reason(waiting, _state(cs, 'lastState', 'terminated'))}")
+            return verdict(DEGRADED, f"{label}: {_stuck_reason(waiting, _state(cs, 'lastState', 'terminated'))}")
 
-    conditions = _conditions(status)
+    conditions = conditions_of(status)
     if phase == "Pending":
         scheduled = conditions.get("PodScheduled")
-        if _is(scheduled, "False"):
-            return _health(PROGRESSING, _explain(scheduled, "waiting to be scheduled"))
+        if has_status(scheduled, "False"):
+            return verdict(PROGRESSING, explain(scheduled, "waiting to be scheduled"))
         for label, cs in containers:
             waiting = _state(cs, "state", "waiting")
             if waiting and waiting.get("reason"):
-                return _health(PROGRESSING, f"{label}: {_explain(waiting)}")
-        return _health(PROGRESSING, status.get("message") or "pod is pending")
+                return verdict(PROGRESSING, f"{label}: {explain(waiting)}")
+        return verdict(PROGRESSING, status.get("message") or "pod is pending")
 
     if phase == "Running":
         # An OOMKilled container that is not ready again is being starved, not starting up. Once it is
@@ -234,16 +225,16 @@ def _pod(obj: KubeObject) -> Health:
         for label, cs in containers:
             last = _state(cs, "lastState", "terminated")
             if last and last.get("reason") == "OOMKilled" and not cs.get("ready"):
-                return Health(DEGRADED, f"{label} was OOMKilled (restarted {_plural(_int(cs.get('restartCount')), 'time')})")
+                return Health(DEGRADED, f"{label} was OOMKilled (restarted {plural(as_int(cs.get('restartCount')), 'time')})")
         if policy != "Always":  # run-to-completion pods are healthy when they succeed, not when they run
             return Health(PROGRESSING, f"running to completion (restartPolicy {policy})")
         ready = conditions.get("Ready")
-        if _is(ready, "True"):
+        if has_status(ready, "True"):
             return Health(HEALTHY, "running and ready")
         crashing = _crash_looping(containers)
         if crashing is not None:
-            return _health(DEGRADED, crashing)
-        return _health(PROGRESSING, _explain(ready, "waiting for containers to be ready"))
+            return verdict(DEGRADED, crashing)
+        return verdict(PROGRESSING, explain(ready, "waiting for containers to be ready"))
 
     # phase Unknown: the node stopped reporting
-    return _health(UNKNOWN, f"pod phase {phase}" + (f": {status['message']}" if status.get("message") else ""))
+    return verdict(UNKNOWN, f"pod phase {phase}" + (f": {status['message']}" if status.get("message") else ""))

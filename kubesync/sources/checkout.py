@@ -71,11 +71,12 @@ def render_kustomization(repo: str, commit: git.Commit, sub: str, kfile: str, ma
         materialize(commit.tree, checkout, max_total)
         folder = checkout / sub if sub else checkout
         display = f"{where}:{sub}" if sub else where
-        data, remote = kustomize.render_inside(
+        rendering = kustomize.render_inside(
             folder, checkout, display, allow_remote=allow_remote, max_bytes=max_total,
             rename=[(str(checkout), where)], boundary_display=where,
         )
-    return FileSet((SourceFile(posixpath.join(sub, kfile), data, rendered=True),), warnings=unpinned(remote))
+    return FileSet((SourceFile(posixpath.join(sub, kfile), rendering.data, rendered=True),),
+                   warnings=unpinned(rendering.remote), encrypted_inputs=rendering.encrypted)
 
 
 def rendered(repo: str, commit: git.Commit, sub: str, spec: SourceSpec, target: Target, *, chart: bool,

@@ -79,6 +79,8 @@ class FileSet:
     """The Helm charts rendered (model.Chart)."""
     revision: str = ""
     """The source's revision when it is not the content hash of `files` (a chart: its files and values)."""
+    encrypted_inputs: tuple[SourceFile, ...] = ()
+    """SOPS-encrypted files a kustomization read (ciphertext): they open the ciphertext in its rendering."""
 
 
 def unpinned(remote: Iterable[str]) -> tuple[str, ...]:
@@ -328,11 +330,12 @@ def read_source(spec: "SourceSpec", target: "Target | None" = None) -> FileSet:
                              target or Target())
     if kfile:
         base = kustomize_boundary(Path(spec.path or "."))
-        data, remote = kustomize.render_inside(
+        rendering = kustomize.render_inside(
             root, base, printable(root), allow_remote=spec.allow_remote, max_bytes=spec.max_bytes,
             boundary_display=printable(base),
         )
-        return FileSet((SourceFile(posixpath.join(prefix, kfile), data, rendered=True),), warnings=unpinned(remote))
+        return FileSet((SourceFile(posixpath.join(prefix, kfile), rendering.data, rendered=True),),
+                       warnings=unpinned(rendering.remote), encrypted_inputs=rendering.encrypted)
     fileset = read_directory(root, prefix=printable(prefix), max_total=spec.max_bytes)
     return with_jsonnet(fileset, root, kustomize_boundary(Path(spec.path or ".")), spec, printable(prefix))
 
@@ -388,7 +391,8 @@ def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = Fa
     from kubesync.sources import encrypted
 
     fileset = read_source(spec, target)
-    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes)
+    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes,
+                                     inputs=fileset.encrypted_inputs)
     revision = fileset.revision or content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
     return desired_state(manifests, spec.describe(), revision, fileset.warnings, fileset.charts)

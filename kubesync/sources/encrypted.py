@@ -18,24 +18,19 @@ short secret would be guessed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
 
-from kubesync.documents import Budget, Document, json_documents, yaml_documents
+from kubesync.documents import Document, ParseLimits
 from kubesync.errors import DecryptionError, ManifestError
-from kubesync.documents import ParseLimits
-from kubesync.manifests import JSON_SUFFIXES, SourceFile, load_files as parse_files
+from kubesync.manifests import SourceFile, load_files as parse_files
 from kubesync.model import SOPS_DIGEST_ANNOTATION, Manifest
 from kubesync.secrets import remember_names, remember_values, value_forms
-from kubesync.sources import sops
+from kubesync.sources import ciphertext, sops
 from kubesync.sources.keys import Keys
 
-ENCRYPTED_VALUE = "ENC["
 FLUX_HINT = "encrypt only data and stringData: sops --encrypt --encrypted-regex '^(data|stringData)$'"
 
 
@@ -50,21 +45,31 @@ def is_encrypted_manifest(file: SourceFile) -> bool:
 
 
 def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: Keys | None = None,
-               *, sealed_ok: bool = False, max_nodes: int | None = None) -> tuple[Manifest, ...]:
-    """Every file -> Manifests (manifests.load_files), encrypted files opened with `keys` first; all-or-nothing."""
+               *, sealed_ok: bool = False, max_nodes: int | None = None,
+               inputs: Sequence[SourceFile] = ()) -> tuple[Manifest, ...]:
+    """Every file -> Manifests (manifests.load_files), encrypted files opened with `keys` first; all-or-nothing.
+
+    A rendered file (kustomize's output) holding ciphertext is opened with `inputs`, the encrypted files the
+    kustomization read (sources/ciphertext.py)."""
     keys = keys or Keys()
     files = list(files)
     found = list(problems)
     opened: list[SourceFile] = []
     marks: dict[str, tuple[str, bool]] = {}  # path -> (digest, sealed)
+    sealed_objects: set[tuple[str, str, str]] = set()  # (path, namespace, name) sealed in a rendering
     failures: list[DecryptionError] = []
     for f in files:
         if f.rendered:
-            found += _still_encrypted(f)
+            rendering = ciphertext.open_rendering(f, inputs, keys, sealed_ok=sealed_ok)
+            found += rendering.problems
+            failures += rendering.failures
+            sealed_objects |= {(f.path, *ref) for ref in rendering.sealed}
+            opened.append(replace(f, data=rendering.data))
+            continue
         if not is_encrypted_manifest(f):
             opened.append(f)
             continue
-        docs = _documents(f, found)
+        docs = ciphertext.documents(f.path, f.data, found)
         found += _check_kinds(f.path, docs)
         if keys or not sealed_ok:
             try:
@@ -81,37 +86,7 @@ def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: 
     if failures:
         raise DecryptionError("\n".join(str(e) for e in failures), tuple(p for e in failures for p in e.files))
     manifests = parse_files(opened, found, ParseLimits.for_process(max_nodes))
-    return tuple(_marked(m, marks) for m in manifests)
-
-
-def _still_encrypted(f: SourceFile) -> list[str]:
-    """Rendered output (kustomize) holding SOPS ciphertext: refused, never applied as a value. kustomize would copy
-    an encrypted resource or secretGenerator file into the Secret as it is; decrypting files before kustomize reads
-    them needs plaintext on disk, so it is not done (yet): decrypted Secrets belong in the folder itself."""
-    wrong = []
-    for doc in _documents(f, []):
-        obj = doc.value if isinstance(doc.value, dict) else {}
-        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-        hidden = "sops" in obj or "sops_mac" in data or any(_encrypted(v) for _, v in _leaves(obj))
-        for value in data.values():
-            try:
-                raw = base64.b64decode("".join(str(value).split()), validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            hidden = hidden or raw.startswith(ENCRYPTED_VALUE.encode()) or any(
-                sops.is_encrypted(raw, fmt) for fmt in ("yaml", "json", "dotenv", "ini"))
-        if hidden:
-            name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), dict) else None
-            wrong.append(f"{f.path}: {obj.get('kind') or 'a document'} {name or ''}: holds SOPS ciphertext from a file the "
-                         "kustomization reads; kubesync decrypts SOPS files only outside kustomizations (their plaintext "
-                         "would have to be written to disk for kustomize): keep encrypted Secrets in a plain folder or "
-                         "repository path of their own")
-    return wrong
-
-
-def _documents(f: SourceFile, problems: list[str]) -> list[Document]:
-    parse = json_documents if f.path.lower().endswith(JSON_SUFFIXES) else yaml_documents
-    return list(parse(f.path, f.data.decode("utf-8", "replace"), problems, Budget()))
+    return tuple(_marked(m, marks, sealed_objects) for m in manifests)
 
 
 def _check_kinds(path: str, docs: Sequence[Document]) -> list[str]:
@@ -120,7 +95,7 @@ def _check_kinds(path: str, docs: Sequence[Document]) -> list[str]:
     for doc in docs:
         obj = doc.value if isinstance(doc.value, dict) else {}
         kind, api = obj.get("kind"), obj.get("apiVersion")
-        if _encrypted(kind) or _encrypted(api):
+        if ciphertext.is_ciphertext(kind) or ciphertext.is_ciphertext(api):
             continue  # kind itself encrypted: checked once decrypted (sealed: refused below)
         if (api, kind) != ("v1", "Secret"):
             wrong.append(f"{path}:{doc.line}: {kind or 'a document'} is SOPS-encrypted, but only Secrets may be "
@@ -128,18 +103,15 @@ def _check_kinds(path: str, docs: Sequence[Document]) -> list[str]:
     return wrong
 
 
-def _encrypted(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(ENCRYPTED_VALUE)
-
-
 def _decrypt(f: SourceFile, docs: Sequence[Document], keys: Keys) -> bytes:
     """The file's plaintext; every value that was encrypted is registered with the redactor at once."""
     fmt = sops.file_format(f.path)
     plain = sops.decrypt(f.data, fmt, keys, f.path)
     remember_names([f.path])
-    opened = _documents(SourceFile(f.path, plain), [])
+    opened = ciphertext.documents(SourceFile(f.path, plain), [])
     for before, after in zip(docs, opened):
-        remember_values(_secret_forms(before.value, after.value, ""))
+        remember_values((form for cipher, plain, section in ciphertext.pairs(before.value, after.value)
+                         for form in value_forms(plain if isinstance(plain, str) else json.dumps(plain), section)))
     for after in opened:  # a Secret's values are secret whether or not they were encrypted
         if isinstance(after.value, dict):
             for field in ("data", "stringData"):
@@ -149,25 +121,12 @@ def _decrypt(f: SourceFile, docs: Sequence[Document], keys: Keys) -> bytes:
     return plain
 
 
-def _secret_forms(encrypted: Any, plain: Any, field: str) -> Iterable[str]:
-    """Every form of each value that was encrypted (walking both trees side by side)."""
-    if _encrypted(encrypted):
-        yield from value_forms(plain if isinstance(plain, str) else json.dumps(plain), field or "stringData")
-    elif isinstance(encrypted, dict) and isinstance(plain, dict):
-        for key, value in encrypted.items():
-            if key in plain:
-                yield from _secret_forms(value, plain[key], field or (key if key in ("data", "stringData") else ""))
-    elif isinstance(encrypted, list) and isinstance(plain, list):
-        for a, b in zip(encrypted, plain):
-            yield from _secret_forms(a, b, field)
-
-
 def _sealed(path: str, docs: Sequence[Document]) -> tuple[bytes, list[str]]:
     """Without the key: each Secret's identity and type, no values (as JSON documents, which YAML reads)."""
     out, wrong = [], []
     for doc in docs:
         obj = {k: v for k, v in doc.value.items() if k not in ("sops", "data", "stringData")} if isinstance(doc.value, dict) else {}
-        hidden = [k for k, v in _leaves(obj) if _encrypted(v)]
+        hidden = [k for k, v in ciphertext.leaves(obj) if ciphertext.is_ciphertext(v)]
         if hidden:
             wrong.append(f"{path}:{doc.line}: {', '.join(hidden[:3])} encrypted: without the key this Secret cannot even be "
                          f"named; {FLUX_HINT}")
@@ -176,18 +135,10 @@ def _sealed(path: str, docs: Sequence[Document]) -> tuple[bytes, list[str]]:
     return "\n---\n".join(out).encode(), wrong
 
 
-def _leaves(value: Any, at: str = "") -> Iterable[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, f"{at}.{k}" if at else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(v, f"{at}[{i}]")
-    else:
-        yield at, value
-
-
-def _marked(m: Manifest, marks: dict[str, tuple[str, bool]]) -> Manifest:
+def _marked(m: Manifest, marks: dict[str, tuple[str, bool]], sealed_objects: set[tuple[str, str, str]]) -> Manifest:
+    meta = m.obj.get("metadata") if isinstance(m.obj.get("metadata"), dict) else {}
+    if (m.origin.path, str(meta.get("namespace") or ""), str(meta.get("name") or "")) in sealed_objects:
+        return replace(m, sealed=True)  # opened from a rendering: marked there
     mark = marks.get(m.origin.path)
     if mark is None:
         return m

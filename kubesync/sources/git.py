@@ -393,6 +393,7 @@ def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, 
         fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote, spec, target)
     finally:
         opened.repo.close()
-    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes)
+    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes,
+                                     inputs=fileset.encrypted_inputs)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
     return desired_state(manifests, spec.describe(), commit.hexsha, fileset.warnings, fileset.charts)

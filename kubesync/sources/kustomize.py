@@ -18,11 +18,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kubesync import tools
 from kubesync.errors import ManifestError, SourceError, ToolMissing, cut
-from kubesync.sources import bounded, kustomize_refs
+from kubesync.manifests import SourceFile
+from kubesync.sources import bounded, ciphertext, kustomize_refs, sops
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,24 @@ def _fallback_said(missing: str) -> None:
     log.warning("%s; rendering kustomizations with kubectl's embedded kustomize meanwhile", missing)
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """A kustomization's rendering and what it read besides its own folder's text."""
+
+    data: bytes
+    """The rendered multi-document YAML (SOPS ciphertext of encrypted inputs still in it)."""
+    remote: tuple[str, ...] = ()
+    """Remote resources used (allowRemoteResources: true), for the plan's warnings."""
+    encrypted: tuple[SourceFile, ...] = ()
+    """The SOPS-encrypted files the graph reads (their ciphertext), which open the rendering's ciphertext
+    (sources/ciphertext.py); kustomize itself never sees a plaintext."""
+
+
 def render_inside(
     folder: Path, boundary: Path, display: str, *, allow_remote: bool = False, max_bytes: int | None = None,
     rename: Iterable[tuple[str, str]] = (), boundary_display: str | None = None,
-) -> tuple[bytes, list[str]]:
-    """(rendered YAML, remote resources used) of the kustomization in `folder`, kept inside `boundary`.
+) -> Rendering:
+    """The rendering of the kustomization in `folder`, kept inside `boundary`.
 
     Every problem of the graph is raised at once (a ManifestError); `display` names `folder`,
     `boundary_display` the boundary in messages.
@@ -72,7 +87,9 @@ def render_inside(
     walk = kustomize_refs.check(folder, boundary, boundary_display or display, allow_remote=allow_remote)
     if walk.problems:
         raise ManifestError(walk.problems)
-    return render(folder, display, rename=rename, max_bytes=max_bytes, helm=walk.helm, network=allow_remote), walk.remote
+    data = render(folder, display, rename=rename, max_bytes=max_bytes, helm=walk.helm, network=allow_remote)
+    encrypted = ciphertext.encrypted_inputs(walk.files.items(), sops.MAX_OUTPUT)
+    return Rendering(data, tuple(walk.remote), encrypted)
 
 
 def render(

@@ -66,6 +66,8 @@ class Walk:
     seen: set[str] = field(default_factory=set)
     helm: bool = False
     """The graph has `helmCharts`: kustomize renders them with our helm (--enable-helm)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Every file the graph names (real path -> its name in messages): resources, generator and values files."""
 
     def where(self, path: str) -> str:
         rel = os.path.relpath(path, self.boundary)
@@ -196,3 +198,5 @@ def _reference(walk: Walk, kfile: str, folder: str, name: str, ref: str) -> None
         return
     if name in _BASE_FIELDS and os.path.isdir(target):
         _folder(walk, target)
+    elif os.path.isfile(target):
+        walk.files.setdefault(target, walk.where(target))

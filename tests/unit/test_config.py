@@ -193,15 +193,15 @@ def test_unknown_keys_are_refused_with_a_suggestion():
     text = "syncs:\n  - source: {path: m}\n    self_heal: true\n    intervall: 5m\nwebhooks: {url: http://x}\n"
     assert error(text) == (
         "3 problems in k.yaml:\n"
-        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption\n"
-        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption\n"
+        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption, validate\n"
+        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption, validate\n"
         "  k.yaml:5: (top level): unknown key 'webhooks'; did you mean 'webhook'? known keys: syncs, webhook, receiver"
     )
 
 
 def test_unknown_key_without_a_close_match():
     assert error("syncs:\n  - source: {path: m}\n    zzz: 1\n") == (
-        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption"
+        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption, validate"
     )
 
 

@@ -348,3 +348,15 @@ def test_a_bad_source_size_is_named(value, tmp_path):
     with pytest.raises(ConfigError) as info:
         parse_config(f"syncs:\n- source: {{path: .}}\n  maxSourceSize: {value}\n", "k.yaml", tmp_path)
     assert str(info.value).startswith("k.yaml:3: syncs[0].maxSourceSize: ")
+
+
+def test_validate_sets_how_unknown_fields_are_treated():
+    from kubesync.settings import Validation
+
+    text = "syncs:\n  - {name: a, source: {path: m}}\n  - {name: b, source: {path: m}, validate: warn}\n  - {name: c, source: {path: m}, validate: server}\n"
+    config = parse_config(text, "k.yaml", "/base")
+    assert [s.validation for s in config.syncs] == [Validation.STRICT, Validation.WARN, Validation.STRICT]
+    assert error("syncs:\n  - source: {path: m}\n    validate: lenient\n") == (
+        "k.yaml:3: syncs[0].validate: 'lenient' is not one of strict, warn, none")
+    assert error("syncs:\n  - source: {path: m}\n    validate: true\n") == (
+        "k.yaml:3: syncs[0].validate: must be one of strict, warn, none, not a boolean")

@@ -96,7 +96,9 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
     plan = build_plan(resolved, live, managed, inv, config.planning, source=desired.source, revision=desired.revision,
                       inventory_source=inv_source)
     if config.validation is not Validation.NONE:
-        plan = verify_plan(cluster, discovery, plan, validation=config.validation, fields=_fields(discovery, resolved, desired))
+        writes = any(a.type in (ActionType.CREATE, ActionType.UPDATE) for a in plan.actions)  # else nothing to check
+        plan = verify_plan(cluster, discovery, plan, validation=config.validation,
+                           fields=_fields(discovery, resolved, desired) if writes else None)
     if config.unattended:
         plan, _ = unattended(plan)  # nobody confirms: only opted-in replacements run; the rest are warnings
     if desired.warnings:

@@ -104,7 +104,8 @@ class _Builder:
         target = self.definitions.get(name)
         if not isinstance(target, Mapping):
             return None, None, False
-        extra = {k: v for k, v in node.items() if k.startswith("x-kubernetes-") or k in ("properties", "additionalProperties", "items")}
+        extra = {k: v for k, v in node.items()
+                 if k.startswith("x-kubernetes-") or k in ("properties", "additionalProperties", "items")}
         if extra:
             return {**target, **extra}, None, or_array
         return target, name, or_array

@@ -237,7 +237,8 @@ def from_crd(crd: Mapping[str, Any]) -> dict[tuple[str, str], KindSchema]:
     if not (isinstance(group, str) and isinstance(kind, str)):
         return {}
     shared = (spec.get("validation") or {}).get("openAPIV3Schema")  # v1beta1's one schema for all versions
-    pruned = spec.get("preserveUnknownFields") is not True  # v1beta1's default keeps every field
+    keep = spec.get("preserveUnknownFields")  # v1beta1's default keeps every field
+    pruned = keep is not True and (keep is not None or not str(crd.get("apiVersion") or "").endswith("/v1beta1"))
     out: dict[tuple[str, str], KindSchema] = {}
     for version in spec.get("versions") or ():
         if not isinstance(version, Mapping) or version.get("served") is False or not version.get("name"):

@@ -159,8 +159,12 @@ def test_custom_resources_follow_their_structural_schema():
 
 
 def test_a_crd_that_keeps_unknown_fields_checks_nothing():
-    old = crd(WIDGET_SCHEMA, preserveUnknownFields=True)  # v1beta1's default: nothing is pruned
-    assert from_crd(old)[("example.com/v1", "Widget")].fields is None
+    kept = crd(WIDGET_SCHEMA, preserveUnknownFields=True)  # as 1.20 serves a v1beta1 CRD through v1
+    assert from_crd(kept)[("example.com/v1", "Widget")].fields is None
+    v1beta1 = {**crd(WIDGET_SCHEMA), "apiVersion": "apiextensions.k8s.io/v1beta1"}  # its default keeps every field
+    assert from_crd(v1beta1)[("example.com/v1", "Widget")].fields is None
+    pruned = {**v1beta1, "spec": {**v1beta1["spec"], "preserveUnknownFields": False}}
+    assert from_crd(pruned)[("example.com/v1", "Widget")].fields is not None
 
 
 # 1.20's JSONSchemaProps: recursive, with the custom-marshalled "or" types published as empty schemas.

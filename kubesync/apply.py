@@ -23,7 +23,7 @@ from typing import Callable
 
 from kubesync import errors
 from kubesync.cluster import API
-from kubesync.cluster.requests import Preconditions
+from kubesync.cluster.requests import FieldValidation, Preconditions
 from kubesync.logs import ObjectLogger
 from kubesync.model import Action, ActionType, Cascade, KubeObject, ObjectRef, PatchType, Plan, ResourceType, Result
 from kubesync.plan import waves
@@ -60,6 +60,9 @@ class ApplySettings:
 
     crd_timeout: float = 60.0
     """Seconds to wait for a CRD to be Established before creating its custom resources."""
+
+    field_validation: FieldValidation | None = None
+    """How every create and update treats unknown fields (fieldValidation; the facade sets it from --validate)."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,8 @@ class Applier:
             self.discovery.invalidate(ref.api_version)
         rtype = self._wait_for_type(ref)
         try:
-            created = self.cluster.create(rtype, action.desired, dry_run=self.settings.dry_run)
+            created = self.cluster.create(rtype, action.desired, dry_run=self.settings.dry_run,
+                                          field_validation=self.settings.field_validation)
         except errors.ClusterConflict:
             # Someone created it since we planned: treat it like any other changed object.
             live = self.cluster.get(rtype, ref.namespace, ref.name)
@@ -353,7 +357,8 @@ class Applier:
     def _patch(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
         body = [{"op": "test", "path": "/metadata/resourceVersion", "value": action.resource_version}, *action.patch]
-        live = self.cluster.patch(rtype, action.ref.namespace, action.ref.name, body, PatchType.JSON, dry_run=self.settings.dry_run)
+        live = self.cluster.patch(rtype, action.ref.namespace, action.ref.name, body, PatchType.JSON, dry_run=self.settings.dry_run,
+                                  field_validation=self.settings.field_validation)
         return Outcome(action, Result.PATCHED, live=_written(live))
 
     def _scale(self, action: Action) -> Outcome:

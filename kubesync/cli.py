@@ -131,8 +131,11 @@ def _add_plan_output(p: argparse.ArgumentParser) -> None:
 
 
 def _add_validate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--validate", choices=("server", "none"), default="server",
-                   help="server (default): a server-side dry run of every create and update; none: skip it")
+    p.add_argument("--validate", choices=("strict", "warn", "none", "server"), default=None, metavar="strict|warn|none",
+                   help="as kubectl's: strict (default; `server` is the same): a server-side dry run of every create and "
+                   "update, and every write, with strict field validation: an unknown or duplicate field fails the plan "
+                   "(servers before 1.25: checked against their schema); warn: the same, unknown fields are warnings and "
+                   "are dropped; none: no dry run, no field check")
 
 
 def _command_plan(sub, fmt) -> None:

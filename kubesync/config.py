@@ -10,6 +10,7 @@
         interval: 30s
         maxPrune: 0.5
         maxSourceSize: 256Mi                 # all files of the source together (Ki, Mi, Gi or bytes)
+        validate: strict                     # strict (default), warn or none: unknown fields (as --validate)
         allowRemoteResources: false          # kustomize remote bases (https://, git@...): unpinned
         decryption:                          # SOPS-encrypted Secrets (Flux's shape); keyFiles is kubesync's own
           provider: sops
@@ -51,6 +52,7 @@ from kubesync.settings import (  # the model lives in settings.py; these names s
     IgnoreRule,
     ReceiverConfig,
     SyncConfig,
+    Validation,
     WebhookConfig,
     parse_duration,
     parse_size,
@@ -69,7 +71,7 @@ __all__ = ["DEFAULT_INTERVAL", "DEFAULT_MAX_PRUNE", "WEBHOOK_FORMATS", "parse_du
 # --- reading YAML nodes with file:line for every problem --------------------------------------
 
 _SYNC_KEYS = ("name", "source", "namespace", "context", "prune", "selfHeal", "interval", "maxPrune", "ignore", "allowEmpty",
-              "maxSourceSize", "maxSourceNodes", "allowRemoteResources", "decryption")
+              "maxSourceSize", "maxSourceNodes", "allowRemoteResources", "decryption", "validate")
 _DECRYPTION_KEYS = ("provider", "secretRef", "keyFiles")
 
 _SOURCE_KEYS = ("path", "repo", "ref", "helm", "jsonnet")
@@ -110,6 +112,17 @@ def _positive(value: int) -> int:
     if value < 1:
         raise ValueError(f"{value} is not above 0")
     return value
+
+
+def _validation(text: str) -> Validation:
+    try:
+        return Validation(text)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not one of strict, warn, none") from None
+
+
+def _validate(r: NodeReader, node: Node, where: str) -> Validation | None:
+    return _checked(r, node, where, (str,), "one of strict, warn, none", _validation)
 
 
 def _source(r: NodeReader, node: Node, where: str, base: Path) -> SourceSpec | None:
@@ -253,6 +266,7 @@ def _sync(r: NodeReader, node: Node, where: str, base: Path) -> SyncConfig | Non
         ignore=tuple(rule for rule in ignore if rule is not None),
         allow_empty=_optional(r, fields, "allowEmpty", where, NodeReader.boolean, False),
         decryption=_decryption(r, fields["decryption"], f"{where}.decryption", base) if "decryption" in fields else Decryption(),
+        validation=_optional(r, fields, "validate", where, _validate, Validation.STRICT),
     )
 
 

@@ -20,7 +20,7 @@
      ├── OwnershipConflict     an object exists that another tool owns
      ├── InventoryCorrupt      a sync's inventory ConfigMap cannot be decoded (pruning is impossible)
      ├── PlanRefused           prune safety: empty source, too many deletions
-     ├── PlanInvalid           the server's dry run rejects objects of the plan (each listed)
+     ├── PlanInvalid           the server's dry run (or the schema) rejects objects of the plan (each listed)
      ├── StalePlan             a saved plan no longer matches the cluster or source
      ├── Timeout               something did not happen in time (a CRD Established, a deletion finished)
      │    └── WaitTimeout      `apply --wait`: objects not Healthy in time (each listed with its reason)
@@ -161,10 +161,10 @@ class PlanRefused(KubesyncError):
 class PlanInvalid(KubesyncError):
     """The server would reject objects of the plan: nothing is applied. Each problem names file:line and object."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], head: str = ""):
         self.problems = list(problems)
-        super().__init__(f"the server rejects {len(self.problems)} object(s) of the plan (server-side dry run); "
-                         "nothing was applied:\n" + "\n".join("  " + p for p in self.problems))
+        head = head or f"the server rejects {len(self.problems)} object(s) of the plan (server-side dry run)"
+        super().__init__(f"{head}; nothing was applied:\n" + "\n".join("  " + p for p in self.problems))
 
 
 class StalePlan(KubesyncError):

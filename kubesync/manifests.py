@@ -350,6 +350,19 @@ def decode(file: SourceFile, problems: list[str]) -> str | None:
         return None
 
 
+def texts_of(files: Iterable[SourceFile]) -> dict[str, str]:
+    """Path -> text of the files whose lines mean something (not rendered output), for DesiredState.texts:
+    an error found later (an unknown field) names the line of the field."""
+    out = {}
+    for f in files:
+        if not f.rendered and b"\0" not in f.data:
+            try:
+                out[f.path] = f.data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                continue
+    return out
+
+
 def _duplicates(manifests: Iterable[Manifest], problems: list[str]) -> None:
     """The same object (version excluded) defined twice is refused, naming both places."""
     first: dict[tuple[str, str, str, str], Manifest] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 KubeObject = dict[str, Any]  # a raw Kubernetes object as the API (or YAML) gives it
 
@@ -153,6 +153,9 @@ class DesiredState:
     """Which source this is on any machine (sources/identity.py): recorded in the inventory, compared before a prune."""
     identity_aliases: tuple[str, ...] = ()
     """Older recorded forms of the same identity."""
+    texts: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Origin path -> the text read, for files whose lines mean something (not rendered output): an error
+    found later (an unknown field) names the line of the field in it."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,10 @@ class Check:
     verdict: Verdict
     reason: str = ""
     """The server's message (cut), for INVALID, IMMUTABLE, FORBIDDEN and FAILED."""
+    fields: tuple[str, ...] = ()
+    """INVALID by strict field validation: the unknown or duplicate fields, as the server names them (`spec.replica`)."""
+    warnings: tuple[str, ...] = ()
+    """The server's Warning headers (unknown fields under fieldValidation=Warn, deprecations)."""
 
 
 class Risk(str, enum.Enum):

@@ -92,12 +92,22 @@ def webhook_url(url: str) -> str:
 
 
 class Validation(enum.StrEnum):
-    """How a plan is checked by the server before anything is applied (--validate)."""
+    """How a plan is checked before anything is applied, and how writes treat unknown fields (--validate,
+    kubectl's values). `server`, the name of `strict` before there was `warn`, is read as `strict`."""
 
-    SERVER = "server"
-    """A server-side dry run of every create and update (the default)."""
+    STRICT = "strict"
+    """Server dry runs of every create and update, they and the writes with fieldValidation=Strict: an
+    unknown or duplicate field is an error of the plan (the default). A server without strict field
+    validation (before 1.25) has the fields checked against its schema instead."""
+    WARN = "warn"
+    """The same dry runs with fieldValidation=Warn: unknown fields are plan warnings, applied without them."""
     NONE = "none"
-    """No dry run: fields the server ignores show as changes."""
+    """No dry run, no field check, writes with fieldValidation=Ignore: fields the server ignores show as changes."""
+    SERVER = "strict"  # the old name, an alias
+
+    @classmethod
+    def _missing_(cls, value):
+        return cls.STRICT if value == "server" else None
 
 
 @dataclass(frozen=True)
@@ -194,8 +204,8 @@ class SyncConfig:
     selector: tuple = ()
     """Label selector (kubesync.selector.Requirement, all must hold; -l): only matching desired objects are
     planned, only matching owned objects may be pruned."""
-    validation: Validation = Validation.SERVER
-    """How the server checks the plan before anything is applied (--validate)."""
+    validation: Validation = Validation.STRICT
+    """How the plan is checked before anything is applied, and unknown fields in writes (--validate, `validate:`)."""
     strict_namespace: bool = False
     """`namespace` was given on the command line (-n): a namespaced object naming another is an error, as in kubectl."""
     unattended: bool = False

@@ -3,6 +3,8 @@
     update the server would store unchanged     -> no-op, with a warning (no drift forever)
     update refused for an immutable field       -> replace (delete, wait until gone, create), risk `immutable`
     create or update the server rejects         -> an error of the plan: file:line, object, the server's reason
+    an unknown field (strict field validation,  -> an error of the plan: file:line of the field, object, its
+      or the schema where the server has none)     path and the closest known name; a warning with --validate=warn
     dry run forbidden, failed or not possible   -> kept, and the plan says "not validated by the server"
 
 Objects in a namespace the plan itself creates cannot be dry-run (the server answers 404 for the
@@ -12,10 +14,13 @@ says so once per namespace. The same holds for custom resources whose CRD the pl
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
-from typing import Mapping
+from typing import Callable, Mapping
 
+from kubesync.diff import fields as known
 from kubesync.model import Action, ActionType, Check, Plan, Risk, Verdict
+from kubesync.yamlnodes import FieldLines
 
 
 CHECKED = (ActionType.CREATE, ActionType.UPDATE)
@@ -71,13 +76,79 @@ def _where(a: Action) -> str:
     return f"{a.origin}: {a.ref}" if a.origin else str(a.ref)
 
 
-def judge(plan: Plan, checks: Mapping[tuple, Check], later: Mapping[str, int] | None = None) -> tuple[Plan, list[str]]:
+def unknown_fields(plan: Plan, fields_of: Callable[[Action], "known.Fields | None"], skip=frozenset()) -> tuple[dict, int]:
+    """For a server without strict field validation: the unknown fields of every create and update (but
+    those in `skip`, which the server validated), read against the kind's schema. Returns
+    ({object key: [field path, ...]}, how many objects had a schema to be checked against)."""
+    found: dict[tuple, list] = {}
+    checked = 0
+    for a in plan.actions:
+        if a.type not in CHECKED or a.desired is None or a.ref.key in skip:
+            continue
+        schema = fields_of(a)
+        if schema:
+            checked += 1
+            paths = known.unknown(a.desired, schema)
+            if paths:
+                found[a.ref.key] = paths
+    return found, checked
+
+
+_UNKNOWN = re.compile(r'unknown field "(.*)"')
+
+
+class FieldReport:
+    """How unknown fields are told (--validate): the line of the field in its file, its path as the server
+    writes it, the closest known name; errors of the plan, or warnings with `warn`."""
+
+    def __init__(self, texts: Mapping[str, str] | None = None, fields_of: Callable[[Action], object] | None = None,
+                 found: Mapping[tuple, list] | None = None, warn: bool = False):
+        self.lines = FieldLines(texts or {})
+        self.fields_of = fields_of or (lambda a: None)
+        self.found = found or {}
+        self.warn = warn
+
+    def describe(self, a: Action, field) -> str:
+        """`web.yaml:7: apps/v1 Deployment shop/web: unknown field "spec.replica" (did you mean "replicas"?)`;
+        `field` is a path (from the schema) or the server's name of it."""
+        path = field if isinstance(field, tuple) else known.parse_path(a.desired, field)
+        where = str(a.origin or "")
+        if a.origin and a.origin.line and path:
+            line = self.lines.line(a.origin.path, a.origin.line, path)
+            where = f"{a.origin.path}:{line}" if line else where
+        hint = known.suggest(self.fields_of(a), path) if path else ""
+        name = known.format_path(path) if path else field
+        return f'{where + ": " if where else ""}{a.ref}: unknown field "{name}"' + (f' (did you mean "{hint}"?)' if hint else "")
+
+    def of(self, a: Action, check: Check | None) -> tuple[list[str], list[str]]:
+        """(the unknown fields of one object, described; the server's other warnings about it)."""
+        named = list(check.fields) if check else []
+        others = []
+        for w in check.warnings if check else ():
+            m = _UNKNOWN.fullmatch(w)
+            if m:
+                named.append(m.group(1))
+            else:
+                others.append(f"{_where(a)}: the server warns: {w}")
+        return [self.describe(a, f) for f in named] + [self.describe(a, p) for p in self.found.get(a.ref.key, ())], others
+
+
+def judge(plan: Plan, checks: Mapping[tuple, Check], later: Mapping[str, int] | None = None,
+          fields: FieldReport | None = None) -> tuple[Plan, list[str]]:
     """The plan the checks leave, and the problems that make it an error (all of them, in plan order)."""
     actions, warnings, problems = [], list(plan.warnings), []
     unvalidated: dict[str, list[Action]] = {}  # reason -> actions: one webhook or quota says the same for every object
+    fields = fields or FieldReport()
     for a in plan.actions:
         check = checks.get(a.ref.key) if a.type in CHECKED else None
         verdict = check.verdict if check else None
+        unknown, told = fields.of(a, check) if a.type in CHECKED else ([], [])
+        if fields.warn:
+            warnings += [f"{u}: the server drops it (--validate=warn)" for u in unknown] + told
+        elif unknown:
+            problems += unknown
+            actions.append(a)
+            continue
         if verdict is Verdict.NO_EFFECT and a.type is ActionType.UPDATE:
             paths = ", ".join(op["path"] for op in a.patch)
             warnings.append(f"{_where(a)}: the server ignores {paths} (unknown field, disabled feature or "

@@ -98,3 +98,51 @@ def _unknown_key(key: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [k for k in known if k.lower() == key.lower().replace("_", "")]
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown key {key!r}; {hint}known keys: {', '.join(known)}"
+
+
+class FieldLines:
+    """Lines of fields in source files, found only when an error needs one (unknown fields of the plan).
+
+    `texts`: file path -> the text the source read (kubesync.model.DesiredState.texts). Each file is
+    composed into nodes once, on the first question about it; a file that no longer composes answers None.
+    """
+
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def __init__(self, texts):
+        self.texts = texts or {}
+        self._roots: dict[str, list[Node]] = {}
+
+    def line(self, path: str, doc_line: int, field: Sequence[str | int]) -> int | None:
+        """The 1-based line of `field` (keys and list indices) in the object starting at `doc_line` of `path`
+        (a document, or an item of a `kind: List`): of its deepest part found; None when none is."""
+        node = self._object(path, doc_line)
+        found = None
+        for part in field if node is not None else ():
+            if isinstance(node, MappingNode) and isinstance(part, str):
+                pair = next(((k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == part), None)
+                if pair is None:
+                    break
+                found, node = pair[0].start_mark.line + 1, pair[1]
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                found = node.start_mark.line + 1
+            else:
+                break
+        return found
+
+    def _object(self, path: str, doc_line: int) -> Node | None:
+        if path not in self._roots:
+            try:
+                self._roots[path] = list(yaml.compose_all(self.texts[path], Loader=self._Loader)) if path in self.texts else []
+            except (yaml.YAMLError, RecursionError):
+                self._roots[path] = []
+        for root in self._roots[path]:
+            if root.start_mark.line + 1 == doc_line:
+                return root
+            items = next((v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "items"), None) \
+                if isinstance(root, MappingNode) else None
+            for item in items.value if isinstance(items, SequenceNode) else ():
+                if item.start_mark.line + 1 == doc_line:
+                    return item
+        return None

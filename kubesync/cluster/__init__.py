@@ -61,7 +61,8 @@ class API(Protocol):
                field_validation: "FieldValidation | None" = None) -> "KubeObject":
         """POST an object."""
 
-    def put(self, rtype: "ResourceType", obj: "KubeObject", *, dry_run: bool = False, retry: bool = True) -> "KubeObject":
+    def put(self, rtype: "ResourceType", obj: "KubeObject", *, dry_run: bool = False, retry: bool = True,
+            field_validation: "FieldValidation | None" = None) -> "KubeObject":
         """Replace an object (its resourceVersion is the precondition)."""
 
     def patch(self, rtype: "ResourceType", namespace: str, name: str, body: Any, patch_type: "PatchType", *,

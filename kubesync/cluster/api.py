@@ -30,6 +30,9 @@ class Observer:
     def on_write(self, request: Request, answer: dict) -> None:
         """A write (not a dry run) succeeded; `answer` is the stored object."""
 
+    def on_warnings(self, request: Request, warnings: list[str]) -> None:
+        """The server answered with Warning headers (deprecations; unknown fields under fieldValidation=Warn)."""
+
 
 class ObjectList(NamedTuple):
     items: list[KubeObject]
@@ -86,14 +89,18 @@ class Client:
     def send(self, request: Request, *, retry: bool = True, timeout: float | None = None) -> dict:
         for o in self.observers:
             o.on_request(request)
+        warnings: list[str] = []
         try:
             answer = self.connection.request(request.method, request.path, query=dict(request.query), body=request.body,
-                                             content_type=request.content_type, timeout=timeout, retry=retry)
+                                             content_type=request.content_type, timeout=timeout, retry=retry, warnings=warnings)
         except errors.ClusterNotFound:
             raise  # an answer about the object, not a fault of the connection
         except errors.ClusterError as e:
             self._failed(request, e)
             raise
+        if warnings:
+            for o in self.observers:
+                o.on_warnings(request, warnings)
         if request.is_write:
             for o in self.observers:
                 o.on_write(request, answer)
@@ -169,8 +176,9 @@ class Client:
                field_validation: FieldValidation | None = None) -> KubeObject:
         return self.send(build.create(rtype, obj, dry_run=dry_run, field_validation=field_validation))
 
-    def put(self, rtype: ResourceType, obj: KubeObject, *, dry_run: bool = False, retry: bool = True) -> KubeObject:
-        return self.send(build.put(rtype, obj, dry_run=dry_run), retry=retry)
+    def put(self, rtype: ResourceType, obj: KubeObject, *, dry_run: bool = False, retry: bool = True,
+            field_validation: FieldValidation | None = None) -> KubeObject:
+        return self.send(build.put(rtype, obj, dry_run=dry_run, field_validation=field_validation), retry=retry)
 
     def patch(self, rtype: ResourceType, namespace: str, name: str, body: Any, patch_type: PatchType, *,
               subresource: str = "", dry_run: bool = False, field_validation: FieldValidation | None = None) -> KubeObject:

@@ -95,8 +95,32 @@ STATUS_ERRORS: dict[int, type[errors.ClusterError]] = {
 _BODY_QUOTES = re.compile(r"(error found in #\d+ byte of|bigger context) \.\.\.\|.*?\|\.\.\.", re.S)
 
 
+# A JSON patch refused by strict field validation quotes the whole patched object (Secret values
+# included) before the reason: `patch: Invalid value: "{...}": strict decoding error: unknown field "x"`.
+_OBJECT_DUMP = re.compile(r'Invalid value: "\{.*\}": (strict decoding error:)', re.S)
+
+
 def strip_body_quotes(message: str) -> str:
+    message = _OBJECT_DUMP.sub(r"\1", message)
     return _BODY_QUOTES.sub(lambda m: m.group(1) + " (request excerpt withheld: it may hold Secret values)", message)
+
+
+_WARNING = re.compile(r'\s*(\d{3})\s+\S+\s+"((?:[^"\\]|\\.)*)"(?:\s+"[^"]*")?\s*,?')
+MAX_WARNINGS = 50  # per answer: a hostile aggregated API could send thousands
+
+
+def parse_warnings(values) -> list[str]:
+    """The texts of RFC 7234 Warning headers (`299 - "unknown field \\"spec.replica\\""`), each cut short."""
+    out: list[str] = []
+    for value in values or ():
+        pos = 0
+        while pos < len(value) and len(out) < MAX_WARNINGS:
+            m = _WARNING.match(value, pos)
+            if not m:
+                break
+            out.append(errors.cut(re.sub(r"\\(.)", r"\1", m.group(2)), 300))
+            pos = m.end()
+    return out
 
 
 # 5xx answers that retrying will not change: the same answer comes back for every object.
@@ -113,6 +137,11 @@ def error_for(status: int, body: dict, method: str, path: str, who: str = "") ->
     if cls is errors.ClusterTransient and status != 429 and PERSISTENT_5XX.search(message):
         cls = errors.ClusterError
     body = {**body, "message": message} if "message" in body else body
+    details = body.get("details")
+    if isinstance(details, dict) and isinstance(details.get("causes"), list):
+        causes = [{**c, "message": strip_body_quotes(str(c.get("message") or ""))} if isinstance(c, dict) else c
+                  for c in details["causes"]]
+        body = {**body, "details": {**details, "causes": causes}}
     return cls(f"{method} {path}: {message}", status=status, reason=str(body.get("reason") or ""), body=body)
 
 
@@ -249,8 +278,11 @@ class Cluster:
         content_type: str = JSON,
         timeout: float | None = None,
         retry: bool = True,
+        warnings: list[str] | None = None,
     ) -> dict:
-        """Send one API request; retry transient failures within the budget; return the decoded JSON body."""
+        """Send one API request; retry transient failures within the budget; return the decoded JSON body.
+        `warnings`, when given, receives the server's Warning headers of the answer (deprecations,
+        unknown fields under fieldValidation=Warn)."""
         backoff = self.settings.retry_backoff if retry else ()
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         refreshed = False
@@ -260,7 +292,7 @@ class Cluster:
             try:
                 _announce(method, path, attempt)
                 attempt += 1
-                return self._send(method, path, query, data, content_type, timeout)
+                return self._send(method, path, query, data, content_type, timeout, warnings)
             except errors.ClusterUnauthorized as e:
                 if e.status != 401 or refreshed or not self.credentials.refresh():
                     raise
@@ -326,7 +358,7 @@ class Cluster:
                 self.stats.rate_limited += 1
                 self.stats.rate_limited_seconds += waited
 
-    def _send(self, method, path, query, data, content_type, timeout) -> dict:
+    def _send(self, method, path, query, data, content_type, timeout, warnings=None) -> dict:
         self._throttle()
         headers = self._headers(method, content_type)  # before counting: a failing exec plugin sends nothing
         self.stats.add(method)
@@ -345,6 +377,8 @@ class Cluster:
             err = error_for(resp.status, decoded if isinstance(decoded, dict) else {}, method, path, kubeconfig.who(self.target))
             err.retry_after = retry_after(resp.headers)  # type: ignore[attr-defined]
             raise err
+        if warnings is not None:
+            warnings.extend(parse_warnings(resp.headers.getlist("Warning")))
         return decoded
 
     def stream(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict]:

@@ -35,6 +35,12 @@ class Discovery:
             self._schemas = SchemaCache(self.cluster)
         return self._schemas.schemas(rtypes)
 
+    def server_version(self) -> tuple[int, int] | None:
+        """The API server's (major, minor), kept with the schemas' index (None when it cannot be read)."""
+        if self._schemas is None:
+            self._schemas = SchemaCache(self.cluster)
+        return self._schemas.server_version()
+
     def _load(self, api_version: str) -> dict[str, ResourceType] | None:
         with self._lock:
             if api_version in self._by_gv:

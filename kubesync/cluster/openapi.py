@@ -38,7 +38,7 @@ from kubesync.model import CRDS, ResourceType
 log = logging.getLogger(__name__)
 
 INDEX_TTL = 300.0  # seconds an index or server version is trusted without asking again
-FORMAT = 1  # of the cache files: bump when KindSchema or the walk changes
+FORMAT = 2  # of the cache files: bump when KindSchema or the walk changes (2: the known fields)
 Key = tuple[str, str]  # (apiVersion, kind)
 
 
@@ -106,6 +106,27 @@ class SchemaCache:
             found = self._from_crds(api_version, kinds)
         self._by_gv[api_version] = found
         return found
+
+    def server_version(self) -> tuple[int, int] | None:
+        """(major, minor) of the server, kept in the index's state for its TTL (read once per TTL on servers
+        with OpenAPI v3, whose state is the index); None when /version cannot be read."""
+        with self._lock:
+            try:
+                state = self._current_state()
+            except (errors.ClusterError, OSError, ValueError):
+                state = {}
+            text = str(state.get("version") or "")
+            if not text:
+                try:
+                    text = str(self.cluster.version().get("gitVersion") or "")
+                except errors.ClusterError as e:
+                    log.warning("the server's version is unknown (%s)", str(e)[:200])
+                    return None
+                if self._state is not None:
+                    self._state["version"] = text
+                    self._write("index.json", self._state)
+        m = re.match(r"v?(\d+)\.(\d+)", text)
+        return (int(m[1]), int(m[2])) if m else None
 
     # -- the index / server version ------------------------------------------------------------------------
 

@@ -78,6 +78,17 @@ def settings_from(args):
                          concurrency=concurrency)
 
 
+def saved_settings_from(args):
+    """A saved plan's writes: --validate, strict when not given (a plan saved with --validate=warn is
+    applied with --validate=warn too; its unknown fields were reviewed)."""
+    from dataclasses import replace
+
+    from kubesync.settings import Validation
+    from kubesync.sync.plan import FIELD_VALIDATION
+
+    return replace(settings_from(args), field_validation=FIELD_VALIDATION[Validation(args.validate or "strict")])
+
+
 def run(args) -> int:
     from kubesync.planfile import is_saved_plan
 
@@ -159,7 +170,7 @@ def apply_saved(args) -> int:
     confirm_deletions(saved.plan, args)
     progress = (lambda outcome: None) if as_json(args) else progress_printer(use_color(args), len(saved.plan.changes))
     try:
-        report = pipe.apply_saved(saved, settings_from(args), progress=progress)
+        report = pipe.apply_saved(saved, saved_settings_from(args), progress=progress)
     finally:
         getattr(progress, "finish", lambda: None)()
     if as_json(args):

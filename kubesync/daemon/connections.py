@@ -87,6 +87,9 @@ class DiscoveryView:
         self._shared.expire("", "")
         return self._discovery.capabilities()
 
+    def server_version(self):
+        return self._discovery.server_version()
+
     def invalidate(self, api_version: str | None = None) -> None:
         self._discovery.invalidate(api_version)
 

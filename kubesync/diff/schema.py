@@ -4,7 +4,9 @@
                            list merges (`x-kubernetes-list-type` map/set/atomic, its
                            `x-kubernetes-list-map-keys`, `x-kubernetes-patch-merge-key`, the keys'
                            defaults) and which maps have free-form keys (`additionalProperties`,
-                           with `x-kubernetes-map-type` granular or atomic)
+                           with `x-kubernetes-map-type` granular or atomic), and the fields the
+                           kind knows (`fields`, diff/fields.py: the unknown-field check of servers
+                           without strict field validation)
     from_openapi(doc)      an OpenAPI v2 (`definitions`) or v3 (`components.schemas`) document
     from_crd(crd)          a CustomResourceDefinition's `openAPIV3Schema` per served version
     to_json / from_json    plain data for the on-disk cache
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
+from kubesync.diff import fields as known
 from kubesync.diff.mergekeys import MergeRule, merge_rule as table_rule
 
 __all__ = ["KindSchema", "from_openapi", "from_crd", "to_json", "from_json"]
@@ -41,6 +44,9 @@ class KindSchema:
     open: frozenset[tuple[str, ...]] = frozenset()
     """roots of `x-kubernetes-preserve-unknown-fields` subtrees: below them the schema says nothing."""
 
+    fields: known.Fields | None = None
+    """The fields the kind knows (None: the schema cannot tell; nothing is reported unknown)."""
+
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def merge_rule(self, fields: tuple[str, ...], kind: str) -> MergeRule | None:
@@ -59,7 +65,7 @@ class KindSchema:
         return self.maps.get(fields) == "atomic"
 
     def __bool__(self) -> bool:
-        return bool(self.lists or self.maps or self.open)
+        return bool(self.lists or self.maps or self.open or self.fields)
 
 
 def _decide(info: Mapping[str, Any] | None, fields: tuple[str, ...], kind: str) -> MergeRule | None:
@@ -187,8 +193,8 @@ class _Walker:
                 out[key] = default
         return out
 
-    def result(self) -> KindSchema:
-        return KindSchema(dict(self.lists), dict(self.maps), frozenset(self.open))
+    def result(self, fields: known.Fields | None = None) -> KindSchema:
+        return KindSchema(dict(self.lists), dict(self.maps), frozenset(self.open), fields)
 
 
 def _gvks(node: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -218,7 +224,7 @@ def from_openapi(doc: Mapping[str, Any], wanted: Iterable[tuple[str, str]] | Non
                 continue  # WatchEvent, DeleteOptions...: listed for every group, not objects we sync
             walker = _Walker(definitions)
             walker.walk(node, (), (name,))
-            out[gvk] = walker.result()
+            out[gvk] = walker.result(known.build(node, definitions))
     return out
 
 
@@ -231,6 +237,8 @@ def from_crd(crd: Mapping[str, Any]) -> dict[tuple[str, str], KindSchema]:
     if not (isinstance(group, str) and isinstance(kind, str)):
         return {}
     shared = (spec.get("validation") or {}).get("openAPIV3Schema")  # v1beta1's one schema for all versions
+    keep = spec.get("preserveUnknownFields")  # v1beta1's default keeps every field
+    pruned = keep is not True and (keep is not None or not str(crd.get("apiVersion") or "").endswith("/v1beta1"))
     out: dict[tuple[str, str], KindSchema] = {}
     for version in spec.get("versions") or ():
         if not isinstance(version, Mapping) or version.get("served") is False or not version.get("name"):
@@ -239,7 +247,8 @@ def from_crd(crd: Mapping[str, Any]) -> dict[tuple[str, str], KindSchema]:
         if isinstance(schema, Mapping):
             walker = _Walker({})
             walker.walk(schema, ())
-            out[(f"{group}/{version['name']}", kind)] = walker.result()
+            fields = known.build(schema, structural=True, resource_root=True) if pruned else None
+            out[(f"{group}/{version['name']}", kind)] = walker.result(fields)
     return out
 
 
@@ -251,6 +260,7 @@ def to_json(schema: KindSchema) -> dict:
         "lists": [[list(p), info] for p, info in sorted(schema.lists.items())],
         "maps": [[list(p), t] for p, t in sorted(schema.maps.items())],
         "open": sorted(list(p) for p in schema.open),
+        "fields": known.to_json(schema.fields),
     }
 
 
@@ -260,6 +270,7 @@ def from_json(data: Any) -> KindSchema | None:
         lists = {tuple(str(s) for s in p): dict(info) for p, info in data["lists"]}
         maps = {tuple(str(s) for s in p): str(t) for p, t in data["maps"]}
         open_ = frozenset(tuple(str(s) for s in p) for p in data["open"])
-    except (KeyError, TypeError, ValueError):
+        fields = known.from_json(data["fields"])  # a file of an older format lacks it: read again
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    return KindSchema(lists, maps, open_)
+    return KindSchema(lists, maps, open_, fields)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubesync.errors import SourceError, printable
-from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile
+from kubesync.manifests import MANIFEST_SUFFIXES, SourceFile, texts_of
 from kubesync.model import DesiredState
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, clean_subpath
 from kubesync.charts import desired_state
@@ -395,4 +395,5 @@ def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = Fa
                                      inputs=fileset.encrypted_inputs)
     revision = fileset.revision or content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
-    return desired_state(manifests, spec.describe(), revision, fileset.warnings, fileset.charts)
+    state = desired_state(manifests, spec.describe(), revision, fileset.warnings, fileset.charts)
+    return replace(state, texts=texts_of(fileset.files))

@@ -35,6 +35,7 @@ from gitdb.exc import BadName, BadObject
 
 from kubesync.errors import SourceError, cut, printable
 from kubesync.charts import desired_state
+from kubesync.manifests import texts_of
 from kubesync.model import CommitInfo, DesiredState
 from kubesync.sources.spec import SUPPORTED_SCHEMES, SourceSpec, Target, clean_subpath, has_query_credential, is_url, redact
 from kubesync.sources import checkout, helm, kustomize
@@ -396,4 +397,5 @@ def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, 
     manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes,
                                      inputs=fileset.encrypted_inputs)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
-    return desired_state(manifests, spec.describe(), commit.hexsha, fileset.warnings, fileset.charts)
+    state = desired_state(manifests, spec.describe(), commit.hexsha, fileset.warnings, fileset.charts)
+    return replace(state, texts=texts_of(fileset.files))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Protocol, Sequence
 
 from kubesync import errors
@@ -17,7 +17,7 @@ from kubesync.inventory import DEFAULT_NAMESPACE
 from kubesync.model import Action, ActionType, Chart, InventoryEntry, KubeObject, ObjectRef, Plan, Result
 from kubesync.plan import plan_object
 from kubesync.prune import PENDING, owned_uid, source_after
-from kubesync.sync.plan import Planned
+from kubesync.sync.plan import FIELD_VALIDATION, Planned
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,12 @@ def apply_planned(cluster: API, discovery, planned: Planned, settings: ApplySett
                   stop: threading.Event | None = None) -> ApplyReport:
     """Execute the plan and record the new inventory, also when some actions failed. Objects about to be
     created are recorded as pending first: an apply cut short (kill -9, an outage) leaves nothing the
-    next prune cannot see."""
-    applier = Applier(cluster, discovery, settings, replan=replanner(planned), progress=progress, stop=stop)
+    next prune cannot see. Writes treat unknown fields as the plan's --validate said (unless the settings
+    say otherwise)."""
     config = planned.config
+    if settings.field_validation is None and config is not None:
+        settings = replace(settings, field_validation=FIELD_VALIDATION[config.validation])
+    applier = Applier(cluster, discovery, settings, replan=replanner(planned), progress=progress, stop=stop)
     report = ApplyReport()
     wrote = not settings.dry_run and config is not None and record_pending(cluster, planned)
     try:

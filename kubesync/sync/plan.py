@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from kubesync import errors
 from kubesync.charts import chart_changes
 from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.dryrun import check_create, check_update
+from kubesync.cluster.requests import FieldValidation
 from kubesync.cluster.live import list_by_ref, list_managed, list_objects
 from kubesync.capacity import Capacity, flag_unschedulable
 from kubesync.capacity import assess as assess_capacity
@@ -31,12 +32,13 @@ from kubesync.model import (
     KubeObject,
     Plan,
     ResourceType,
+    Verdict,
 )
 from kubesync.plan import build_plan, selected
 from kubesync.resolve import Resolved, check_namespaces, resolve, with_schemas
 from kubesync.secrets import remember
 from kubesync.settings import SyncConfig, Validation
-from kubesync.validate import judge, to_check, unattended
+from kubesync.validate import FieldReport, judge, to_check, unattended, unknown_fields
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,9 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
     plan = build_plan(resolved, live, managed, inv, config.planning, source=desired.source, revision=desired.revision,
                       inventory_source=inv_source)
     if config.validation is not Validation.NONE:
-        plan = verify_plan(cluster, discovery, plan)
+        writes = any(a.type in (ActionType.CREATE, ActionType.UPDATE) for a in plan.actions)  # else nothing to check
+        plan = verify_plan(cluster, discovery, plan, validation=config.validation,
+                           fields=_fields(discovery, resolved, desired) if writes else None)
     if config.unattended:
         plan, _ = unattended(plan)  # nobody confirms: only opted-in replacements run; the rest are warnings
     if desired.warnings:
@@ -130,31 +134,81 @@ def with_capacity(cluster: API, plan: Plan, deltas: Deltas) -> tuple[Capacity | 
     return fit, flag_unschedulable(plan, fit)
 
 
-def verify_plan(cluster: API, discovery, plan: Plan, concurrency: int = 8) -> Plan:
+# What --validate asks of the server in dry runs and writes (kubectl's mapping of its flag).
+FIELD_VALIDATION = {Validation.STRICT: FieldValidation.STRICT, Validation.WARN: FieldValidation.WARN,
+                    Validation.NONE: FieldValidation.IGNORE}
+STRICT_SINCE = (1, 25)  # fieldValidation: beta and on by default in 1.25, GA in 1.27; older servers ignore it
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """What checking the plan's fields needs: the kinds' known fields, whether the server checks them
+    itself (strict field validation), and the source's texts for the lines of the fields."""
+
+    fields_of: Callable[[Action], object]
+    server_checks: bool = True
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+
+def _fields(discovery, resolved: Sequence[Resolved], desired: DesiredState) -> FieldCheck:
+    """Each object's known fields from its schema (a CRD of the desired state speaks for its resources);
+    whether the server checks them itself is told by its version, read once with the schemas."""
+    by_key = {r.ref.key: r.schema for r in resolved}
+
+    def fields_of(action: Action):
+        schema = by_key.get(action.ref.key)
+        return schema.fields if schema is not None else None
+
+    version = discovery.server_version()
+    return FieldCheck(fields_of, version is not None and version >= STRICT_SINCE, desired.texts)
+
+
+def verify_plan(cluster: API, discovery, plan: Plan, concurrency: int = 8, *, validation: Validation = Validation.STRICT,
+                fields: FieldCheck | None = None) -> Plan:
     """The server's dry run of every create and update, in wave order, `concurrency` at a time; no-ops
-    are never sent. What the answers mean is decided in kubesync.validate: rejected objects raise
-    PlanInvalid (all of them at once), immutable-field updates become replacements, updates the server
-    would not store become no-ops, and what could not be dry-run says so on the plan."""
+    are never sent. What the answers mean is decided in kubesync.validate: rejected objects and unknown
+    fields raise PlanInvalid (all of them at once), immutable-field updates become replacements, updates
+    the server would not store become no-ops, and what could not be dry-run says so on the plan.
+
+    Unknown fields are the server's to find (fieldValidation=Strict or Warn) where it can; the schema
+    finds them in what it could not validate (objects not dry-run yet, dry runs refused) and, on a
+    server without strict field validation, in every create and update."""
 
     def served(action: Action) -> bool:
         return discovery.resource_for(action.ref.api_version, action.ref.kind) is not None
 
     actions, later = to_check(plan, served)
-    if not actions and not later:
-        return plan
+    mode = FIELD_VALIDATION[validation]
 
     def check(action: Action) -> Check:
         rtype = discovery.resource_for(action.ref.api_version, action.ref.kind)
         if action.type is ActionType.CREATE:
-            return check_create(cluster, rtype, action)
-        return check_update(cluster, rtype, action)
+            return check_create(cluster, rtype, action, mode)
+        return check_update(cluster, rtype, action, mode)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
         checks = {a.ref.key: c for a, c in zip(actions, pool.map(check, actions))}
-    checked, problems = judge(plan, checks, later)
+    report, found = _schema_check(plan, checks, validation, fields)
+    checked, problems = judge(plan, checks, later, report)
     if problems:
-        raise errors.PlanInvalid(problems)
+        bad = len({key for key, c in checks.items() if c.verdict is Verdict.INVALID} | set(found))
+        why = ("objects the server could not dry-run" if fields and fields.server_checks else
+               f"Kubernetes before {STRICT_SINCE[0]}.{STRICT_SINCE[1]} has no strict field validation")
+        head = (f"the server rejects {bad} object(s) of the plan (server-side dry run)" if not found else
+                f"{bad} object(s) of the plan are invalid (unknown fields checked against the server's schema: {why})")
+        raise errors.PlanInvalid(problems, head)
     return checked
+
+
+def _schema_check(plan: Plan, checks: Mapping[tuple, Check], validation: Validation, fields: FieldCheck | None):
+    """The FieldReport of the plan, and the unknown fields the schema found (those the server will not)."""
+    if fields is None:
+        return FieldReport(warn=validation is Validation.WARN), {}
+    trusted = {key for key, c in checks.items() if c.verdict not in (Verdict.FORBIDDEN, Verdict.FAILED)}
+    skip = trusted if fields.server_checks else frozenset()
+    found, n = unknown_fields(plan, fields.fields_of, skip)
+    log.debug("unknown fields: %d object(s) checked against their schema, %d with unknown fields", n, len(found))
+    return FieldReport(fields.texts, fields.fields_of, found, validation is Validation.WARN), found
 
 
 def fetch_live(cluster: API, discovery, resolved: Sequence[Resolved], inv: Sequence[InventoryEntry], sync: str,

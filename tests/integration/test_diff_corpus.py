@@ -26,10 +26,12 @@ from kubesync.cluster.requests import path as api_path
 from kubesync.cluster.client import MERGE_PATCH
 from kubesync.cluster.discovery import Discovery
 from kubesync.diff import decode
-from kubesync.errors import ResolveError
+from kubesync.errors import PlanInvalid, ResolveError
 from kubesync.model import LAST_APPLIED_ANNOTATION, ActionType, ObjectRef
 from kubesync.plan import owned_object, plan_object
+from kubesync.settings import Validation
 from kubesync.sync import Planned
+from kubesync.validate import unknown_fields
 from tests.support.harness import SyncHarness
 from tests.support.manifests import crd, crd_path, write, yaml_text
 from tests.support.waits import settle
@@ -86,6 +88,40 @@ def served_by(path: Path, version: tuple[int, int]) -> bool:
     return True
 
 
+# Fields newer than Kubernetes 1.20, by file. A server without strict field validation (before 1.25)
+# would drop them without a word; kubesync refuses them there, found in the server's schema, as kubectl
+# does (its client-side validation). Each file is then planned alone and refused, naming these fields.
+NEWER_FIELDS_THAN_1_20 = {
+    "101-job-pod-failure-policy.yaml": ["spec.podFailurePolicy"],
+    "102-job-indexed.yaml": ["spec.completionMode", "spec.backoffLimitPerIndex", "spec.maxFailedIndexes",
+                             "spec.podReplacementPolicy", "spec.completionMode", "spec.successPolicy"],
+    "106-service-traffic-policies.yaml": ["spec.internalTrafficPolicy", "spec.loadBalancerClass"],
+    "107-statefulset-pvc-retention.yaml": ["spec.minReadySeconds", "spec.persistentVolumeClaimRetentionPolicy", "spec.ordinals"],
+    "108-deployment-modern.yaml": ["spec.template.spec.topologySpreadConstraints[0].minDomains",
+                                   "spec.template.spec.topologySpreadConstraints[0].matchLabelKeys",
+                                   "spec.template.spec.initContainers[0].restartPolicy"],
+    "110-networkpolicy-port-range.yaml": ["spec.egress[0].ports[0].endPort"],
+    "111-crd-cel-listmap.yaml": ["spec.versions[0].schema.openAPIV3Schema.properties.spec.x-kubernetes-validations"],
+    "119-webhook-configuration.yaml": ["webhooks[0].matchConditions"],
+}
+
+
+def refused_for_fields(path: Path, version: tuple[int, int]) -> bool:
+    """Files with fields newer than this server, which has no strict field validation (the table is 1.20's)."""
+    return version < (1, 25) and path.name in NEWER_FIELDS_THAN_1_20
+
+
+# Files whose kinds another file's CRD defines: refused with it (planned alone, their kind is not served).
+NEEDS = {"112-crd-cel-resources.yaml": "111-crd-cel-listmap.yaml"}
+
+
+def applies(path: Path, version: tuple[int, int]) -> bool:
+    """Whether the file is part of the corpus applied on this server (else it is planned alone and refused)."""
+    needed = NEEDS.get(path.name)
+    return (served_by(path, version) and not refused_for_fields(path, version)
+            and (needed is None or applies(CORPUS / needed, version)))
+
+
 def server_version(cluster) -> tuple[int, int]:
     info = cluster.get("/version")
     return int(info["major"]), int(re.sub(r"\D.*", "", info["minor"]))
@@ -122,7 +158,7 @@ def render_corpus(dest: Path, suffix: str, namespace: str, version: tuple[int, i
     objects = {}
     for folder, files in (("", corpus_files()), ("example/", example_files())):
         for path in files:
-            if not served_by(path, version):
+            if not applies(path, version):
                 continue
             text = path.read_text().replace("__SUFFIX__", suffix).replace("__NAMESPACE__", namespace)
             if folder:
@@ -233,48 +269,74 @@ def corpus_file_of(object_id: str) -> Path:
 
 @pytest.fixture(scope="module")
 def refused_files(cluster, tmp_path_factory) -> dict[str, str]:
-    """Each corpus file this server does not serve (by its marker), planned alone: file -> the error."""
+    """Each corpus file this server does not serve (by its marker), or whose fields it does not know,
+    planned alone: file -> the error."""
     version = server_version(cluster)
     out = {}
     for path in corpus_files():
-        if served_by(path, version):
+        if applies(path, version):
             continue
         folder = tmp_path_factory.mktemp("refused")
         (folder / path.name).write_text(path.read_text().replace("__SUFFIX__", "refused").replace("__NAMESPACE__", "default"))
-        with pytest.raises(ResolveError) as e:
+        with pytest.raises(PlanInvalid if refused_for_fields(path, version) else ResolveError) as e:
             Sync(cluster, folder, "default").plan()
         out[path.name] = str(e.value)
     return out
 
 
 def assert_refused_if_not_served(cluster, refused_files: dict[str, str], object_id: str) -> bool:
-    """For an object whose file this server version does not serve: its plan is refused, naming the
-    kind and "the cluster does not serve" (never a silent skip). True when that was the case."""
+    """For an object whose file this server version does not serve (or whose newer fields it would drop):
+    its plan is refused, naming the kind and "the cluster does not serve" (or the unknown fields), never a
+    silent skip. True when that was the case."""
     path = corpus_file_of(object_id)
-    if served_by(path, server_version(cluster)):
+    version = server_version(cluster)
+    if applies(path, version):
         return False
     message = refused_files[path.name]
     # the whole file is refused (nothing half-applied), naming what is not served
-    assert f"{path.name}:" in message and "the cluster does not serve kind" in message, message
+    what = "unknown field" if refused_for_fields(path, version) else "the cluster does not serve kind"
+    assert f"{path.name}:" in message and what in message, message
     assert "nothing was applied" in message, message
     return True
 
 
 def test_files_for_other_versions_are_refused_with_a_clear_error(cluster, refused_files):
     version = server_version(cluster)
-    expected = sorted(p.name for p in corpus_files() if not served_by(p, version))
+    expected = sorted(p.name for p in corpus_files() if not applies(p, version))
     assert sorted(refused_files) == expected
     for name, message in refused_files.items():
+        if refused_for_fields(CORPUS / name, version):
+            continue  # the next test
         assert f"{name}:" in message and "the cluster does not serve kind" in message, message
-        assert "is a built-in Kubernetes API that this server's version does not serve" in message, message
+        why = "is its CustomResourceDefinition installed" if name in NEEDS else "is a built-in Kubernetes API that this server's version does not serve"
+        assert why in message, message
 
 
-# Files with fields newer than Kubernetes 1.20 that its API server drops (warned about, no change planned).
-NEWER_FIELDS_THAN_1_20 = {
-    "101-job-pod-failure-policy.yaml", "102-job-indexed.yaml", "106-service-traffic-policies.yaml",
-    "107-statefulset-pvc-retention.yaml", "108-deployment-modern.yaml", "110-networkpolicy-port-range.yaml",
-    "111-crd-cel-listmap.yaml", "119-webhook-configuration.yaml",
-}
+def test_fields_newer_than_a_server_without_strict_validation_are_refused_at_their_line(cluster, refused_files):
+    """On 1.20 each file with newer fields is refused naming exactly those fields, each at the line of its
+    last key in the file; on servers with strict field validation none is refused for its fields."""
+    version = server_version(cluster)
+    refused = sorted(name for name in refused_files if refused_for_fields(CORPUS / name, version))
+    assert refused == (sorted(NEWER_FIELDS_THAN_1_20) if version < (1, 25) else [])
+    for name in refused:
+        lines = (CORPUS / name).read_text().splitlines()
+        found = re.findall(rf'^  {re.escape(name)}:(\d+): .*: unknown field "([^"]+)"', refused_files[name], re.M)
+        assert sorted(field for _, field in found) == sorted(NEWER_FIELDS_THAN_1_20[name]), refused_files[name]
+        for line, field in found:
+            key = re.split(r"[.\[]", field.rsplit(".", 1)[-1])[0]
+            assert re.search(rf"(^|[\s{{,])(- )?{re.escape(key)}:", lines[int(line) - 1]), (name, line, field, lines[int(line) - 1])
+        assert "checked against the server's schema" in refused_files[name]
+
+
+def test_the_schema_check_finds_no_unknown_field_in_the_applied_corpus(applied_corpus):
+    """Zero false positives: every object of the applied corpus has a schema from this server (OpenAPI v2
+    on 1.20, v3 on 1.37; the corpus's own CRDs for their resources) and none has a field it calls unknown.
+    On 1.20 this is the check every plan runs; on 1.37 the server checks, this shows the schema agrees."""
+    planned = applied_corpus.first
+    schemas = {r.ref.key: r.schema for r in planned.resolved}
+    found, checked = unknown_fields(planned.plan, lambda a: getattr(schemas.get(a.ref.key), "fields", None))
+    assert found == {}
+    assert checked == len(planned.plan.actions) == len(applied_corpus.objects)
 
 
 def ignored_paths(planned: Planned, ref) -> list[str]:
@@ -285,14 +347,11 @@ def ignored_paths(planned: Planned, ref) -> list[str]:
     return []
 
 
-def test_only_fields_newer_than_the_server_are_ignored(applied_corpus):
-    """On current servers every corpus field is kept; on 1.20 only the files with newer fields warn."""
+def test_no_field_of_the_applied_corpus_is_ignored(applied_corpus):
+    """Every field applied is kept: on current servers all of them, on 1.20 the files with newer fields
+    are refused (above) rather than applied without them."""
     warned = {w.split(":", 1)[0] for w in applied_corpus.second.plan.warnings if "the server ignores" in w}
-    if applied_corpus.version >= (1, 34):
-        assert warned == set(), applied_corpus.second.plan.warnings
-    else:
-        assert warned <= NEWER_FIELDS_THAN_1_20, applied_corpus.second.plan.warnings
-        assert warned, "1.20 drops fields of the newer files: a warning names them"
+    assert warned == set(), applied_corpus.second.plan.warnings
 
 
 @pytest.mark.parametrize("object_id", CORPUS_IDS)
@@ -749,12 +808,15 @@ spec:
     spec:
       restartPolicy: Never
       containers: [{name: once, image: busybox:1.36}]
----
-apiVersion: v1
+"""
+
+# A typo is refused by default (strict field validation, or the schema on 1.20: test_field_validation.py);
+# applied anyway with --validate=warn, the server drops it.
+TYPO = """apiVersion: v1
 kind: ConfigMap
 metadata: {name: typo}
 data: {k: v}
-immutible: true                 # a typo: 1.20 has no strict field validation and drops unknown fields
+immutible: true
 """
 
 
@@ -764,8 +826,27 @@ def test_fields_the_server_drops_are_not_a_perpetual_change(cluster, namespace, 
     sync.apply()
     again = sync.plan()
     assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
-    # ...and the user is told which fields the server ignores (a typo like `immutible` is visible)
-    assert any("/immutible" in w and "the server ignores" in w for w in again.plan.warnings), again.plan.warnings
+    # ...and the user is told which fields the server ignores (only 1.20 drops them: features off)
+    ignored = [w for w in again.plan.warnings if "the server ignores" in w]
+    if server_version(cluster) >= (1, 23):
+        assert not ignored, again.plan.warnings
+    else:
+        assert any("/spec/ipFamilyPolicy" in w for w in ignored) and any("/spec/ttlSecondsAfterFinished" in w for w in ignored), ignored
+
+
+def test_a_typo_applied_with_validate_warn_is_warned_and_not_a_perpetual_change(cluster, namespace, tmp_path):
+    folder = tmp_path / "typo"
+    folder.mkdir()
+    (folder / "objects.yaml").write_text(TYPO)
+    sync = Sync(cluster, folder, namespace)
+    sync.apply(sync.plan(validation=Validation.WARN))
+    again = sync.plan(validation=Validation.WARN)
+    assert not again.plan.has_changes, "\n".join(describe(a) for a in again.plan.changes)
+    ref = f"v1 ConfigMap {namespace}/typo"
+    assert again.plan.warnings == (
+        f'objects.yaml:5: {ref}: unknown field "immutible" (did you mean "immutable"?): the server drops it (--validate=warn)',
+        f"objects.yaml:1: {ref}: the server ignores /immutible (unknown field, disabled feature or omitted default); nothing to change",
+    )
 
 
 # Every schema field here is at its zero value, which the server does not store.

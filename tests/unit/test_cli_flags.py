@@ -151,3 +151,19 @@ def test_bad_kube_api_limits_are_usage_errors_naming_the_flag(tmp_path, capsys, 
     code = main(["plan", str(tmp_path), f"{flag}={value}", "--kubeconfig", str(tmp_path / "none.yaml")])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith(f"error: {flag}: ") and "not a" in err and len(err) < 200, err
+
+
+@pytest.mark.parametrize("command", ["plan", "diff", "apply"])
+def test_validate_takes_kubectls_values_and_server_as_strict(command):
+    from kubesync.commands.common import flags
+    from kubesync.settings import Validation
+
+    parse = build_parser().parse_args
+    assert flags(parse([command, "dir"])).validation is None  # not given: kubesync.yaml's, else strict
+    for value, want in (("strict", Validation.STRICT), ("server", Validation.STRICT), ("warn", Validation.WARN),
+                        ("none", Validation.NONE)):
+        assert flags(parse([command, "dir", f"--validate={value}"])).validation is want
+    with pytest.raises(SystemExit):
+        parse([command, "dir", "--validate=lenient"])
+    help_text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
+    assert "strict|warn|none" in help_text and "`server` is the same" in help_text

@@ -181,3 +181,40 @@ def test_a_server_that_never_answers_fails_after_the_request_timeout():
         assert time.monotonic() - start < 3
     finally:
         silent.close()
+
+
+def test_warning_headers_reach_the_views_observers(scripted):
+    from kubesync.cluster.api import Client, Observer
+    from kubesync.cluster.requests import read_path
+
+    class Heard(Observer):
+        def __init__(self):
+            self.warnings = []
+
+        def on_warnings(self, request, warnings):
+            self.warnings.append((request.method, dict(request.query), warnings))
+
+    warning = '299 - "unknown field \\"spec.replica\\"", 299 - "unknown field \\"data.x\\"" "Mon, 01 Jan 2024 00:00:00 GMT"'
+    s = scripted((200, {"Warning": warning}, {}), (200, {}, {}))
+    heard = Heard()
+    client = Client(Cluster(Target(host=s.url))).scoped(heard)
+    client.send(read_path("/x"), retry=False)
+    client.send(read_path("/y"), retry=False)
+    assert heard.warnings == [("GET", {}, ['unknown field "spec.replica"', 'unknown field "data.x"'])]  # the second had none
+
+
+def test_warning_headers_are_parsed_bounded_and_unescaped():
+    from kubesync.cluster.client import MAX_WARNINGS, parse_warnings
+
+    assert parse_warnings(['299 - "a \\\\ b \\"c\\""', "not a warning", '199 agent "x"']) == ['a \\ b "c"', "x"]
+    assert len(parse_warnings([", ".join(['299 - "w"'] * 500)])) == MAX_WARNINGS
+    assert len(parse_warnings([f'299 - "{"x" * 5000}"'])[0]) <= 300
+
+
+def test_a_strict_decoding_error_never_quotes_the_patched_object():
+    dump = '{\\"kind\\":\\"Secret\\",\\"data\\":{\\"password\\":\\"czNjcmV0\\"}}'
+    message = f'Secret "db" is invalid: patch: Invalid value: "{dump}": strict decoding error: unknown field "dta"'
+    err = error_for(422, {"message": message, "details": {"causes": [{"field": "patch", "message": f'Invalid value: "{dump}": '
+                                                                       'strict decoding error: unknown field "dta"'}]}}, "PATCH", "/x")
+    assert str(err) == 'PATCH /x: Secret "db" is invalid: patch: strict decoding error: unknown field "dta"'
+    assert err.causes == [{"field": "patch", "message": 'strict decoding error: unknown field "dta"'}]

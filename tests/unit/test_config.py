@@ -193,15 +193,15 @@ def test_unknown_keys_are_refused_with_a_suggestion():
     text = "syncs:\n  - source: {path: m}\n    self_heal: true\n    intervall: 5m\nwebhooks: {url: http://x}\n"
     assert error(text) == (
         "3 problems in k.yaml:\n"
-        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption\n"
-        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption\n"
+        "  k.yaml:3: syncs[0]: unknown key 'self_heal'; did you mean 'selfHeal'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption, validate\n"
+        "  k.yaml:4: syncs[0]: unknown key 'intervall'; did you mean 'interval'? known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption, validate\n"
         "  k.yaml:5: (top level): unknown key 'webhooks'; did you mean 'webhook'? known keys: syncs, webhook, receiver"
     )
 
 
 def test_unknown_key_without_a_close_match():
     assert error("syncs:\n  - source: {path: m}\n    zzz: 1\n") == (
-        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption"
+        "k.yaml:3: syncs[0]: unknown key 'zzz'; known keys: name, source, namespace, context, prune, selfHeal, interval, maxPrune, ignore, allowEmpty, maxSourceSize, maxSourceNodes, allowRemoteResources, decryption, validate"
     )
 
 
@@ -348,3 +348,15 @@ def test_a_bad_source_size_is_named(value, tmp_path):
     with pytest.raises(ConfigError) as info:
         parse_config(f"syncs:\n- source: {{path: .}}\n  maxSourceSize: {value}\n", "k.yaml", tmp_path)
     assert str(info.value).startswith("k.yaml:3: syncs[0].maxSourceSize: ")
+
+
+def test_validate_sets_how_unknown_fields_are_treated():
+    from kubesync.settings import Validation
+
+    text = "syncs:\n  - {name: a, source: {path: m}}\n  - {name: b, source: {path: m}, validate: warn}\n  - {name: c, source: {path: m}, validate: server}\n"
+    config = parse_config(text, "k.yaml", "/base")
+    assert [s.validation for s in config.syncs] == [Validation.STRICT, Validation.WARN, Validation.STRICT]
+    assert error("syncs:\n  - source: {path: m}\n    validate: lenient\n") == (
+        "k.yaml:3: syncs[0].validate: 'lenient' is not one of strict, warn, none")
+    assert error("syncs:\n  - source: {path: m}\n    validate: true\n") == (
+        "k.yaml:3: syncs[0].validate: must be one of strict, warn, none, not a boolean")

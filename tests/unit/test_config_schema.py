@@ -14,7 +14,8 @@ import yaml
 
 from kubesync import config, configsource
 from kubesync.errors import ConfigError
-from kubesync.settings import DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, parse_duration, parse_size
+from kubesync.settings import (DEFAULT_INTERVAL, DEFAULT_MAX_PRUNE, WEBHOOK_FORMATS, SyncConfig, Validation, parse_duration,
+                               parse_size)
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def test_every_key_the_schema_names_is_accepted_by_the_parser(tmp_path):
     text = """
 syncs:
   - {name: a, source: {path: ./m}, namespace: ns, context: c, prune: true, selfHeal: true, interval: 1m, maxPrune: 0.2,
-     allowEmpty: true, maxSourceSize: 1Mi, maxSourceNodes: 100000, allowRemoteResources: true,
+     allowEmpty: true, maxSourceSize: 1Mi, maxSourceNodes: 100000, allowRemoteResources: true, validate: warn,
      decryption: {provider: sops, secretRef: {name: sops-age, namespace: ns}, keyFiles: [./age.agekey]},
      ignore: [{group: apps, kind: Deployment, name: web, namespace: ns, paths: [/spec/replicas], managers: [hpa]}]}
   - {name: b, source: {repo: https://example.com/r.git, ref: main, path: sub}}
@@ -76,6 +77,8 @@ def test_defaults_and_enumerations_match_the_settings():
     assert props["maxPrune"]["default"] == DEFAULT_MAX_PRUNE
     assert parse_size(props["maxSourceSize"]["default"]) == DEFAULT_MAX_SOURCE_BYTES
     assert tuple(SCHEMA["properties"]["webhook"]["properties"]["format"]["enum"]) == WEBHOOK_FORMATS
+    assert Validation(props["validate"]["default"]) is SyncConfig.validation
+    assert {Validation(v) for v in props["validate"]["enum"]} == set(Validation)
 
 
 def readme_example() -> str:

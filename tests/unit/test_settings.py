@@ -61,3 +61,15 @@ def test_each_value_check_names_the_problem(check, value, message):
 
 def test_good_values_pass_the_checks():
     assert (share(0), share(1), positive_duration("1m30s"), webhook_url("https://h/x?token=t")) == (0.0, 1.0, 90.0, "https://h/x?token=t")
+
+
+def test_validation_is_strict_by_default_server_is_its_old_name_and_the_flag_beats_the_file():
+    from kubesync.settings import Validation
+
+    assert merge(Flags(source=SRC)).validation is Validation.STRICT
+    assert Validation("server") is Validation.STRICT and Validation.SERVER is Validation.STRICT
+    with pytest.raises(ValueError):
+        Validation("lenient")
+    entry = SyncConfig(name="shop", source=SRC, validation=Validation.WARN)
+    assert merge(Flags(source=SRC), entry).validation is Validation.WARN  # not given: the file's
+    assert merge(Flags(source=SRC, validation=Validation.NONE), entry).validation is Validation.NONE

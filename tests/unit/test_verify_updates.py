@@ -4,6 +4,7 @@ a refused check reported, never silent; the decisions themselves (kubesync.valid
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from kubesync import errors
 import pytest
@@ -12,7 +13,13 @@ from kubesync.cluster.api import Client
 from kubesync.sync.plan import verify_plan
 from kubesync.model import Action, ActionType, ObjectRef, Origin, Plan, ResourceType, Risk
 from kubesync.model import Check, Verdict
-from kubesync.validate import judge, to_check, unattended
+from kubesync.validate import judge, to_check, unattended, unknown_fields
+from kubesync.cluster.client import error_for
+from kubesync.cluster.dryrun import strict_fields
+from kubesync.diff import fields as known
+from kubesync.settings import Validation
+from kubesync.sync.plan import FieldCheck
+from kubesync.yamlnodes import FieldLines
 
 CM = ResourceType(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 LIVE = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": "shop", "resourceVersion": "7"},
@@ -32,15 +39,18 @@ class Answers:
     """The server's answer to each dry-run PATCH, by object name (an exception is raised): a connection
     under a real Client, as cluster.client.Cluster is."""
 
-    def __init__(self, **answers):
+    def __init__(self, warned=None, **answers):
         self.answers = answers
+        self.warned = warned or {}  # name -> the Warning headers of its answer
         self.sent = []
 
     def request(self, method, path, **kwargs):
         self.sent.append((method, path, kwargs.get("query")))
-        answer = self.answers[path.rsplit("/", 1)[1]]
+        name = path.rsplit("/", 1)[1]
+        answer = self.answers[name]
         if isinstance(answer, Exception):
             raise answer
+        kwargs["warnings"].extend(self.warned.get(name, ()))
         return answer
 
 
@@ -149,3 +159,113 @@ def test_the_same_reason_for_many_objects_is_one_warning():
     assert [a.type for a in plan.actions] == [ActionType.UPDATE] * 3
     assert plan.warnings == ('cm.yaml:3: v1 ConfigMap shop/a (and 2 more object(s) for the same reason): not validated by the '
                              'server: PATCH /x: failed calling webhook "deny.example.com": connection refused',)
+
+
+# ------------------------------------------------------------------ unknown fields (--validate)
+
+CM_TEXT = """\
+# the config
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: conf, namespace: shop}
+dta:
+  b: "2"
+"""
+CM_DESIRED = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": "shop"}, "dta": {"b": "2"}}
+
+
+def typo_update() -> Action:
+    return replace(update("conf"), origin=Origin("cm.yaml", 2), desired=CM_DESIRED,
+                   patch=({"op": "add", "path": "/dta", "value": {"b": "2"}},))
+
+
+CM_FIELDS = known.build({"type": "object", "properties": {k: {"type": "string"} for k in ("apiVersion", "kind", "data")} | {
+    "metadata": {"type": "object", "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}}}}},
+    structural=True)
+
+
+def test_a_strict_refusal_names_each_unknown_field_at_its_line_with_the_closest_name():
+    dump = '{\\"apiVersion\\":\\"v1\\",\\"data\\":{\\"password\\":\\"s3cret\\"}}'
+    message = f' "" is invalid: patch: Invalid value: "{dump}": strict decoding error: unknown field "dta"'
+    refusal = error_for(422, {"message": message, "details": {"causes": [{"message": message, "field": "patch"}]}}, "PATCH", "/x")
+    assert "s3cret" not in str(refusal) and "s3cret" not in str(refusal.causes)  # the patched object is never quoted
+    cluster = Answers(conf=refusal)
+    fields = FieldCheck(lambda a: CM_FIELDS, server_checks=True, texts={"cm.yaml": CM_TEXT})
+    with pytest.raises(errors.PlanInvalid) as e:
+        verify_plan(Client(cluster), Discovery(), Plan("s", "src", "r", (typo_update(),)), fields=fields)
+    assert e.value.problems == ['cm.yaml:5: v1 ConfigMap shop/conf: unknown field "dta" (did you mean "data"?)']
+    assert str(e.value).startswith("the server rejects 1 object(s) of the plan (server-side dry run); nothing was applied")
+    assert [q["fieldValidation"] for _, _, q in cluster.sent] == ["Strict"]
+
+
+def test_with_validate_warn_the_servers_warnings_are_the_plans():
+    answer = {**LIVE, "metadata": {**LIVE["metadata"], "name": "conf"}}
+    cluster = Answers(warned={"conf": ['unknown field "dta"', "v1 ConfigMap is deprecated"]}, conf=answer)
+    fields = FieldCheck(lambda a: CM_FIELDS, server_checks=True, texts={"cm.yaml": CM_TEXT})
+    plan = verify_plan(Client(cluster), Discovery(), Plan("s", "src", "r", (typo_update(),)), validation=Validation.WARN, fields=fields)
+    assert plan.warnings[:2] == ('cm.yaml:5: v1 ConfigMap shop/conf: unknown field "dta" (did you mean "data"?): the server drops '
+                                 "it (--validate=warn)", "cm.yaml:2: v1 ConfigMap shop/conf: the server warns: v1 ConfigMap is deprecated")
+    assert [q["fieldValidation"] for _, _, q in cluster.sent] == ["Warn"]
+
+
+def test_a_server_without_strict_validation_has_unknown_fields_found_in_its_schema():
+    answer = {**LIVE, "metadata": {**LIVE["metadata"], "name": "conf"}}  # 1.20 accepts the patch and drops the field
+    fields = FieldCheck(lambda a: CM_FIELDS, server_checks=False, texts={"cm.yaml": CM_TEXT})
+    with pytest.raises(errors.PlanInvalid) as e:
+        verify_plan(Client(Answers(conf=answer)), Discovery(), Plan("s", "src", "r", (typo_update(),)), fields=fields)
+    assert e.value.problems == ['cm.yaml:5: v1 ConfigMap shop/conf: unknown field "dta" (did you mean "data"?)']
+    assert "(unknown fields checked against the server's schema: Kubernetes before 1.25 has no strict field validation)" in str(e.value)
+    plan = verify_plan(Client(Answers(conf=answer)), Discovery(), Plan("s", "src", "r", (typo_update(),)),
+                       validation=Validation.WARN, fields=fields)
+    assert 'cm.yaml:5: v1 ConfigMap shop/conf: unknown field "dta" (did you mean "data"?): the server drops it (--validate=warn)' \
+        in plan.warnings
+
+
+def test_what_a_strict_server_could_not_dry_run_is_checked_against_the_schema():
+    ns, inside = _create("Namespace", "new"), replace(_create("ConfigMap", "c", "new"), desired={**CM_DESIRED, "metadata": {"name": "c"}})
+    checked = replace(_create("ConfigMap", "d", "x"), desired={**CM_DESIRED, "metadata": {"name": "d"}})
+    found, n = unknown_fields(Plan("s", "src", "r", (ns, inside, checked)), lambda a: CM_FIELDS, skip={ns.ref.key, checked.ref.key})
+    assert (found, n) == ({inside.ref.key: [("dta",)]}, 1)
+
+
+def test_strict_errors_are_read_from_the_servers_message():
+    create = ('Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica", '
+              'unknown field "spec.template.spec.containers[0].imagePullPolice"')
+    assert strict_fields(create) == ("spec.replica", "spec.template.spec.containers[0].imagePullPolice")
+    assert strict_fields('json: cannot unmarshal string into Go struct field "spec.replicas"') == ()
+
+
+FILE = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: a}
+  dta: {}
+- apiVersion: apps/v1
+  kind: Deployment
+  spec:
+    template:
+      spec:
+        containers:
+        - name: a
+        - {name: b, imagePullPolice: Always}
+---
+{"apiVersion": "v1", "kind": "Service",
+ "spec": {"ports": [{"port": 80,
+   "protocl": "TCP"}]}}
+"""
+
+
+@pytest.mark.parametrize("doc_line, path, line", [
+    (4, ("dta",), 7),
+    (8, ("spec", "template", "spec", "containers", 1, "imagePullPolice"), 15),
+    (8, ("spec", "template", "spec", "containers", 1), 15),
+    (17, ("spec", "ports", 0, "protocl"), 19),
+    (8, ("spec", "nothing", "here"), 10),  # the deepest part found
+    (9, ("spec",), None),  # no object starts there
+])
+def test_the_line_of_a_field_is_found_in_the_files_text(doc_line, path, line):
+    assert FieldLines({"f.yaml": FILE}).line("f.yaml", doc_line, path) == line
+    assert FieldLines({}).line("f.yaml", doc_line, path) is None

@@ -112,6 +112,17 @@ def with_schemas(resolved: list[Resolved], schemas: Mapping[tuple[str, str], Any
     return out
 
 
+# Kinds added, after Kubernetes 1.20 (the oldest server kubesync supports), to a group-version 1.20 already
+# served: on an older server they are missing kinds of a served API, not typos.
+LATER_BUILTIN_KINDS = {
+    "batch/v1": frozenset({"CronJob"}),  # 1.21
+    "storage.k8s.io/v1": frozenset({"CSIStorageCapacity", "VolumeAttributesClass"}),  # 1.24, 1.34
+    "admissionregistration.k8s.io/v1": frozenset({"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                                                  "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"}),  # 1.30, 1.36
+    "networking.k8s.io/v1": frozenset({"IPAddress", "ServiceCIDR"}),  # 1.33
+}
+
+
 def not_served(api_version: str, kind: str, served: list[str] | None = None) -> str:
     """Why a kind is unknown, worded for its kind of API: a misspelled kind of a group-version the
     cluster serves (`served`: its kinds; with the closest one suggested), a CRD not installed, or a
@@ -121,12 +132,16 @@ def not_served(api_version: str, kind: str, served: list[str] | None = None) -> 
     from kubesync.diff.normalize import is_builtin
 
     head = f"the cluster does not serve kind {kind!r} in {api_version!r}"
+    builtin = is_builtin(api_version) or api_version.split("/")[0].endswith(".k8s.io")
+    if served and kind in LATER_BUILTIN_KINDS.get(api_version, ()):
+        return (f"{head}: {kind} was added to {api_version} by a later Kubernetes version than this server's; "
+                f"use an apiVersion the server lists in `kubectl api-resources`, or upgrade the cluster")
     if served:
         close = difflib.get_close_matches(kind, served, n=1, cutoff=0.6) or [
             k for k in served if k.lower() == kind.lower()]
         hint = f"did you mean {close[0]!r}?" if close else f"it serves {', '.join(served[:12])}" + (", ..." if len(served) > 12 else "")
         return f"{api_version} has no kind {kind!r} (a typo of the kind?); {hint}"
-    if is_builtin(api_version) or api_version.split("/")[0].endswith(".k8s.io"):
+    if builtin:
         return (f"{head}: {api_version} is a built-in Kubernetes API that this server's version does not serve "
                 "(removed, not yet added, or turned off); use an apiVersion the server lists in `kubectl api-versions`")
     return f"{head}; is its CustomResourceDefinition installed (or misspelled apiVersion/kind)?"

@@ -71,6 +71,19 @@ def test_built_in_api_the_server_does_not_serve_says_so_without_blaming_a_crd():
     assert "CustomResourceDefinition" not in str(e.value)
 
 
+def test_a_kind_newer_than_a_served_built_in_api_is_not_called_a_typo():
+    """batch/v1 is served by 1.20, CronJob joined it in 1.21: "did you mean 'Job'?" would mislead."""
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}}
+    with pytest.raises(ResolveError) as e:
+        resolve([m(cron, "cron.yaml", 4)], lookup, "default", kinds=lambda gv: ["Job"] if gv == "batch/v1" else None)
+    assert ("cron.yaml:4: batch/v1 CronJob c: the cluster does not serve kind 'CronJob' in 'batch/v1': CronJob was added "
+            "to batch/v1 by a later Kubernetes version than this server's") in str(e.value)
+    assert "typo" not in str(e.value) and "did you mean" not in str(e.value)
+    typo = {"apiVersion": "batch/v1", "kind": "Jbo", "metadata": {"name": "j"}}
+    with pytest.raises(ResolveError, match="batch/v1 has no kind 'Jbo' \\(a typo of the kind\\?\\); did you mean 'Job'\\?"):
+        resolve([m(typo, "job.yaml", 1)], lookup, "default", kinds=lambda gv: ["Job"] if gv == "batch/v1" else None)
+
+
 def test_custom_resource_resolves_through_a_crd_in_the_same_source():
     widgets = crd("example.com", "Widget", {}, version_fields={"subresources": {"scale": {}}})
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}

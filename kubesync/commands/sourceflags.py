@@ -17,6 +17,7 @@ from dataclasses import replace
 import yaml
 
 from kubesync.errors import UsageError
+from kubesync.sources import sops
 
 MAX_VALUES_BYTES = 4 * 2**20
 
@@ -58,6 +59,9 @@ def _values(files) -> str:
             raise UsageError(f"--values {path}: cannot read: {e.strerror or e}") from None
         if len(data) > MAX_VALUES_BYTES:
             raise UsageError(f"--values {path}: over {MAX_VALUES_BYTES // 2**20} MiB")
+        if sops.is_encrypted(data, sops.file_format(str(path))):
+            raise UsageError(f"--values {path}: SOPS-encrypted; name it in kubesync.yaml's helm.valuesFiles (a file of the "
+                             "source), which kubesync decrypts in memory at render time")
         try:
             value = yaml.safe_load(data) or {}
         except yaml.YAMLError as e:

@@ -7,7 +7,8 @@ loops to a gigabyte, an evaluation that never ends. Each run here therefore has
 - a memory bound: the group's resident memory is sampled every few milliseconds and the group is
   killed past it (Go programs reserve far more address space than they use, so RLIMIT_AS cannot do
   it), and the output cannot grow a file past the size limit (RLIMIT_FSIZE);
-- the output written to a temp file and read only if it fits;
+- the output read through a pipe, kept only up to the limit (past it the group is killed); every input
+  (stdin, and `Piped` files such as decrypted values) fed through pipes: nothing passes through a file;
 - a private, clean environment: no inherited credentials or kubeconfig, a private HOME, and
   unless the caller allows the network, proxies that refuse every connection.
 
@@ -20,7 +21,7 @@ import os
 import resource
 import signal
 import subprocess
-import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,10 +105,7 @@ def _group_rss(pid: int) -> int:
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _kill_group(proc)
     proc.wait()
 
 
@@ -126,28 +124,113 @@ def _watch(proc: subprocess.Popen, what: str, limits: Limits) -> None:
         time.sleep(POLL)
 
 
-def run(argv: list[str], what: str, limits: Limits, *, env: dict[str, str], cwd: str | None = None,
-        stdin: bytes | None = None) -> Result:
-    """Run `argv` under `limits`; Bounded when it passes one. A non-zero exit is returned, not raised."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
-        if stdin is not None:
-            inp.write(stdin)
-            inp.seek(0)
+@dataclass(frozen=True)
+class Piped:
+    """An argument of `run` naming one of its `piped` inputs: the program reads it as a file (/dev/fd/N) fed
+    through a pipe, so what it holds (a decrypted values file) is never written to a file."""
+
+    index: int
+
+
+class _Streams:
+    """The program's stdin, stdout, stderr and piped inputs, each a pipe served by a thread: stdout is kept up
+    to the output limit (past it the group is killed), stderr's last STDERR_LIMIT bytes, nothing on disk."""
+
+    def __init__(self, stdin: bytes | None, piped: list[bytes]):
+        self.feeds = [(os.pipe(), data) for data in piped]
+        self.stdin = stdin
+        self.out: list[bytes] = []
+        self.err = bytearray()
+        self.overflow = False
+        self.threads: list[threading.Thread] = []
+
+    def argv(self, argv: list) -> list[str]:
+        return [f"/dev/fd/{self.feeds[a.index][0][0]}" if isinstance(a, Piped) else a for a in argv]
+
+    def readers(self) -> tuple[int, ...]:
+        return tuple(read for (read, _), _ in self.feeds)
+
+    def serve(self, proc: subprocess.Popen, max_output: int) -> None:
+        for (read, write), data in self.feeds:
+            os.close(read)  # the program holds its copy; ours would keep the pipe open after it exits
+            self._thread(_feed, os.fdopen(write, "wb"), data)
+        self._thread(_feed, proc.stdin, self.stdin or b"")
+        self._thread(self._read_out, proc, max_output)
+        self._thread(self._read_err, proc.stderr)
+
+    def _thread(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _read_out(self, proc: subprocess.Popen, max_output: int) -> None:
+        size = 0
+        while chunk := proc.stdout.read(65536):
+            size += len(chunk)
+            if size > max_output:
+                self.overflow = True
+                _kill_group(proc)
+                break
+            self.out.append(chunk)
+        proc.stdout.close()
+
+    def _read_err(self, stream) -> None:
+        while chunk := stream.read(65536):
+            self.err += chunk
+            del self.err[:-STDERR_LIMIT]
+        stream.close()
+
+    def close(self) -> None:
+        for thread in self.threads:
+            thread.join(5)
+        for (read, write), _ in self.feeds:
+            for fd in (read, write):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # closed by its thread (or above)
+
+
+def _feed(stream, data: bytes) -> None:
+    try:
+        stream.write(data)
+    except OSError:
+        pass  # the program did not read it all (it exited, or was killed): its exit code says why
+    finally:
         try:
-            proc = subprocess.Popen(argv, stdin=inp, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True,
-                                    preexec_fn=_limit_files(limits.max_output), close_fds=True)
+            stream.close()
+        except OSError:
+            pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run(argv: list, what: str, limits: Limits, *, env: dict[str, str], cwd: str | None = None,
+        stdin: bytes | None = None, piped: list[bytes] | None = None) -> Result:
+    """Run `argv` under `limits`; Bounded when it passes one. A non-zero exit is returned, not raised.
+    `piped`: inputs the program reads as files, named in `argv` by `Piped(i)`."""
+    streams = _Streams(stdin, list(piped or ()))
+    try:
+        try:
+            proc = subprocess.Popen(streams.argv(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    cwd=cwd, env=env, start_new_session=True, preexec_fn=_limit_files(limits.max_output),
+                                    close_fds=True, pass_fds=streams.readers())
         except OSError as e:
             raise Bounded("start", f"cannot run {argv[0]}: {e.strerror or e}") from e
+        streams.serve(proc, limits.max_output)
         try:
             _watch(proc, what, limits)
         except BaseException:
             _kill(proc)
             raise
-        size = out.seek(0, os.SEEK_END)
-        if size > limits.max_output or proc.returncode == -signal.SIGXFSZ:
-            raise Bounded("output", f"{what} wrote more than {limits.max_output // MiB} MiB (the output limit)")
-        out.seek(0)
-        stdout = out.read()
-        err.seek(max(0, err.seek(0, os.SEEK_END) - STDERR_LIMIT))
-        stderr = err.read().decode("utf-8", "replace")
-    return Result(proc.returncode, stdout, stderr)
+        _kill_group(proc)  # what it started and left behind would hold its stdout open
+    finally:
+        streams.close()
+    if streams.overflow or proc.returncode == -signal.SIGXFSZ:
+        raise Bounded("output", f"{what} wrote more than {limits.max_output // MiB} MiB (the output limit)")
+    return Result(proc.returncode, b"".join(streams.out), bytes(streams.err).decode("utf-8", "replace"))

@@ -21,6 +21,7 @@ from kubesync.errors import SourceError, printable
 from kubesync.manifests import SourceFile
 from kubesync.sources import directory, helm, kustomize
 from kubesync.sources.directory import FileSet, unpinned
+from kubesync.sources.keys import Keys
 from kubesync.sources.rendercache import CACHE, digest
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, HelmOptions, SourceSpec, Target
 
@@ -80,14 +81,14 @@ def render_kustomization(repo: str, commit: git.Commit, sub: str, kfile: str, ma
 
 
 def rendered(repo: str, commit: git.Commit, sub: str, spec: SourceSpec, target: Target, *, chart: bool,
-              walked: FileSet | None = None) -> FileSet:
+              walked: FileSet | None = None, keys: Keys | None = None) -> FileSet:
     """A chart or the Jsonnet programs of a commit, rendered on a temporary checkout; cached by the commit
     (its content never changes), the options and the target, so a steady resync checks nothing out."""
     where = f"{repo}@{commit.hexsha[:12]}"
     display = f"{where}:{sub}" if sub else where
     target = target.resolved() if chart else Target()  # a Jsonnet program does not depend on the cluster
     key = digest("git", repo, commit.hexsha, sub, chart, helm.options_key(spec.helm or HelmOptions()),
-                 repr(spec.jsonnet), target.key())
+                 repr(spec.jsonnet), target.key(), keys.fingerprint() if keys and chart else "")
     cached = CACHE.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
@@ -97,7 +98,7 @@ def rendered(repo: str, commit: git.Commit, sub: str, spec: SourceSpec, target: 
         materialize(commit.tree, checkout, spec.max_bytes)
         folder = checkout / sub if sub else checkout
         if chart:
-            fileset = replace(directory.chart_fileset(folder, checkout, display, spec, target), revision="")
+            fileset = replace(directory.chart_fileset(folder, checkout, display, spec, target, keys), revision="")
         else:
             assert walked is not None
             fileset = directory.with_jsonnet(walked, folder, checkout, spec, printable(sub), cacheable=False)

@@ -34,8 +34,8 @@ from typing import Any
 from kubesync.documents import Budget, Document, json_documents, yaml_documents
 from kubesync.errors import DecryptionError, printable
 from kubesync.manifests import JSON_SUFFIXES, SourceFile
-from kubesync.model import SOPS_DIGEST_ANNOTATION
-from kubesync.secrets import remember_names, remember_values, value_forms
+from kubesync.model import SOPS_DIGEST_ANNOTATION, Manifest
+from kubesync.secrets import MIN_REDACT, remember_names, remember_values, value_forms
 from kubesync.sources import sops
 from kubesync.sources.keys import Keys
 
@@ -309,6 +309,51 @@ def _remember(obj: dict) -> None:
         values = obj.get(section)
         if isinstance(values, dict):
             remember_values(form for v in values.values() if isinstance(v, str) for form in value_forms(v, section))
+
+
+@dataclass(frozen=True)
+class DecryptedValues:
+    """SOPS-encrypted values files a renderer (helm) was given decrypted: its Secrets carry `digest` (so a saved
+    plan keeps only markers for them and a plan without the key says which file it needs); no other kind may hold
+    one of `values` (a decrypted value in a Deployment's env is readable by whoever reads Deployments: reference a
+    Secret instead). Held in memory only."""
+
+    digest: str
+    """Of the encrypted files' ciphertext (public)."""
+    values: frozenset[str]
+    """The plaintext of each value that was encrypted, at least MIN_REDACT characters (shorter ones would be found
+    by chance in unrelated text, as the redactor knows)."""
+    files: tuple[str, ...]
+
+
+def decrypted_values(files: Sequence[tuple[str, bytes, bytes]]) -> DecryptedValues | None:
+    """What (name, ciphertext, plaintext) of the values files a renderer was given decrypted say (None: none were)."""
+    if not files:
+        return None
+    values: set[str] = set()
+    for name, data, plain in files:
+        for a, b in zip(documents(name, data, []), documents(name, plain, [])):
+            values |= {v if isinstance(v, str) else json.dumps(v) for _, v, _ in pairs(a.value, b.value)}
+    mark = "sha256:" + hashlib.sha256(b"".join(hashlib.sha256(data).digest() for _, data, _ in files)).hexdigest()[:32]
+    return DecryptedValues(mark, frozenset(v for v in values if len(v) >= MIN_REDACT), tuple(n for n, _, _ in files))
+
+
+def mark_rendered(manifests: Sequence[Manifest], opened: DecryptedValues) -> tuple[list[Manifest], list[str]]:
+    """The rendering's Secrets marked with the values files' digest, and problems: another kind holding a value."""
+    out, problems = [], []
+    for m in manifests:
+        if m.ref.group == "" and m.ref.kind == "Secret":
+            meta = m.obj.setdefault("metadata", {})
+            annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+            meta["annotations"] = {**annotations, SOPS_DIGEST_ANNOTATION: opened.digest}
+        else:
+            strings = [v for _, v in leaves(m.obj) if isinstance(v, str)]
+            if any(value in text for text in strings for value in opened.values):
+                problems.append(f"{m}: holds a value decrypted from {', '.join(opened.files)}; only Secrets may (whoever can "
+                                f"read a {m.ref.kind} could read it): put it in a Secret and reference that "
+                                "(env valueFrom.secretKeyRef, a secret volume)")
+        out.append(m)
+    return out, problems
 
 
 def encrypted_inputs(paths: Iterable[tuple[str, str]], max_bytes: int) -> tuple[SourceFile, ...]:

@@ -81,6 +81,8 @@ class FileSet:
     """The source's revision when it is not the content hash of `files` (a chart: its files and values)."""
     encrypted_inputs: tuple[SourceFile, ...] = ()
     """SOPS-encrypted files a kustomization read (ciphertext): they open the ciphertext in its rendering."""
+    decrypted: object = None
+    """The values files a chart was rendered with decrypted (sources.ciphertext.DecryptedValues), or None."""
 
 
 def unpinned(remote: Iterable[str]) -> tuple[str, ...]:
@@ -317,9 +319,9 @@ def _root(spec: "SourceSpec") -> tuple[Path, str]:
     return root, sub
 
 
-def read_source(spec: "SourceSpec", target: "Target | None" = None) -> FileSet:
-    """The files of a folder source: a kustomize rendering, a Helm chart's rendering, a single file, or the
-    folder's files (with its Jsonnet programs evaluated)."""
+def read_source(spec: "SourceSpec", target: "Target | None" = None, keys: "Keys | None" = None) -> FileSet:
+    """The files of a folder source: a kustomize rendering, a Helm chart's rendering (`keys` open its
+    SOPS-encrypted values files), a single file, or the folder's files (with its Jsonnet programs evaluated)."""
     root, prefix = _root(spec)
     if root.is_file():
         return _single_file(root, printable(prefix or root.name))
@@ -327,7 +329,7 @@ def read_source(spec: "SourceSpec", target: "Target | None" = None) -> FileSet:
     kfile = kustomize.find_kustomization(names)
     if not kfile and helm.is_chart(names):
         return chart_fileset(root, kustomize_boundary(Path(spec.path or ".")), printable(prefix or root.name), spec,
-                             target or Target())
+                             target or Target(), keys)
     if kfile:
         base = kustomize_boundary(Path(spec.path or "."))
         rendering = kustomize.render_inside(
@@ -350,10 +352,12 @@ def with_jsonnet(fileset: FileSet, folder: Path, boundary: Path, spec: "SourceSp
     return replace(fileset, files=tuple(sorted(fileset.files + tuple(rendered), key=_sort_key)))
 
 
-def chart_fileset(chart_dir: Path, boundary: Path, display: str, spec: "SourceSpec", target: "Target") -> FileSet:
+def chart_fileset(chart_dir: Path, boundary: Path, display: str, spec: "SourceSpec", target: "Target",
+                  keys: "Keys | None" = None) -> FileSet:
     """A chart folder's rendering as a FileSet, with its chart, warnings and revision."""
-    rendered, revision = helm.render_folder(chart_dir, boundary, display, spec, target)
-    return FileSet(rendered.files, warnings=rendered.warnings, charts=(rendered.chart,), revision=revision)
+    rendered, revision = helm.render_folder(chart_dir, boundary, display, spec, target, keys)
+    return FileSet(rendered.files, warnings=rendered.warnings, charts=(rendered.chart,), revision=revision,
+                   decrypted=rendered.decrypted)
 
 
 def source_revision(spec: "SourceSpec") -> str:
@@ -390,9 +394,8 @@ def load(spec: "SourceSpec", keys: "Keys | None" = None, *, sealed_ok: bool = Fa
     a chart's: its files and values)."""
     from kubesync.sources import encrypted
 
-    fileset = read_source(spec, target)
-    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes,
-                                     inputs=fileset.encrypted_inputs)
+    fileset = read_source(spec, target, keys)
+    manifests = encrypted.load_fileset(fileset, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes)
     revision = fileset.revision or content_revision(fileset.files)
     log.debug("read %d objects from %d files in %s (%s)", len(manifests), len(fileset.files), spec.describe(), revision)
     state = desired_state(manifests, spec.describe(), revision, fileset.warnings, fileset.charts)

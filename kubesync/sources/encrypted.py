@@ -89,6 +89,20 @@ def load_files(files: Iterable[SourceFile], problems: Iterable[str] = (), keys: 
     return tuple(_marked(m, marks, sealed_objects) for m in manifests)
 
 
+def load_fileset(fileset, keys: Keys | None = None, *, sealed_ok: bool = False,
+                 max_nodes: int | None = None) -> tuple[Manifest, ...]:
+    """A source's FileSet (sources.directory) -> Manifests: `load_files`, then a chart rendered with decrypted values
+    files has its Secrets marked and any other object holding one of those values refused (sources/ciphertext.py)."""
+    manifests = load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=max_nodes,
+                           inputs=fileset.encrypted_inputs)
+    if fileset.decrypted is None:
+        return manifests
+    marked, problems = ciphertext.mark_rendered(manifests, fileset.decrypted)
+    if problems:
+        raise ManifestError(problems)
+    return tuple(marked)
+
+
 def _check_kinds(path: str, docs: Sequence[Document]) -> list[str]:
     """Only Secrets may be encrypted (as in Flux): their values are masked everywhere, other kinds' are not."""
     wrong = []
@@ -108,7 +122,7 @@ def _decrypt(f: SourceFile, docs: Sequence[Document], keys: Keys) -> bytes:
     fmt = sops.file_format(f.path)
     plain = sops.decrypt(f.data, fmt, keys, f.path)
     remember_names([f.path])
-    opened = ciphertext.documents(SourceFile(f.path, plain), [])
+    opened = ciphertext.documents(f.path, plain, [])
     for before, after in zip(docs, opened):
         remember_values((form for cipher, plain, section in ciphertext.pairs(before.value, after.value)
                          for form in value_forms(plain if isinstance(plain, str) else json.dumps(plain), section)))
@@ -155,4 +169,4 @@ def refuse_sealed(manifests: Sequence[Manifest]) -> None:
         raise DecryptionError("\n".join(f"{p}: SOPS-encrypted, and no age key was given to decrypt it" for p in paths), paths)
 
 
-__all__ = ["ManifestError", "digest", "is_encrypted_manifest", "load_files", "refuse_sealed"]
+__all__ = ["ManifestError", "digest", "is_encrypted_manifest", "load_files", "load_fileset", "refuse_sealed"]

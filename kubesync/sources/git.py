@@ -323,10 +323,10 @@ def read_tree(tree: git.Tree, prefix: str, max_total: int | None = None) -> File
 
 def read_commit(
     opened: OpenRepo, commit: git.Commit, subpath: str | None, max_total: int | None = None, allow_remote: bool = False,
-    spec: "SourceSpec | None" = None, target: Target | None = None,
+    spec: "SourceSpec | None" = None, target: Target | None = None, keys: "Keys | None" = None,
 ) -> FileSet:
-    """The files of one commit (or its sub-folder): a kustomize or Helm rendering, or the tree's files
-    (with its Jsonnet programs evaluated)."""
+    """The files of one commit (or its sub-folder): a kustomize or Helm rendering (`keys` open its SOPS-encrypted
+    values files), or the tree's files (with its Jsonnet programs evaluated)."""
     sub = clean_subpath(subpath)
     try:
         tree = _subtree(commit, sub, opened.display)
@@ -336,7 +336,7 @@ def read_commit(
             return checkout.render_kustomization(opened.display, commit, sub, kfile, max_total, allow_remote)
         spec = spec or SourceSpec(repo=opened.display, subpath=sub or None, max_bytes=max_total)
         if helm.is_chart(names):
-            return checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=True)
+            return checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=True, keys=keys)
         fileset = read_tree(tree, printable(sub), max_total)
         if fileset.jsonnet and not fileset.problems:
             rendered = checkout.rendered(opened.display, commit, sub, spec, target or Target(), chart=False, walked=fileset)
@@ -391,11 +391,10 @@ def load(spec: "SourceSpec", *, fetch: bool = True, keys: "Keys | None" = None, 
     opened = open_repo(spec.repo, fetch=fetch)
     try:
         commit = resolve(opened, spec.ref)
-        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote, spec, target)
+        fileset = read_commit(opened, commit, spec.subpath, spec.max_bytes, spec.allow_remote, spec, target, keys)
     finally:
         opened.repo.close()
-    manifests = encrypted.load_files(fileset.files, fileset.problems, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes,
-                                     inputs=fileset.encrypted_inputs)
+    manifests = encrypted.load_fileset(fileset, keys, sealed_ok=sealed_ok, max_nodes=spec.max_nodes)
     log.debug("read %d objects from %s at %s", len(manifests), spec.describe(), commit.hexsha[:12])
     state = desired_state(manifests, spec.describe(), commit.hexsha, fileset.warnings, fileset.charts)
     return replace(state, texts=texts_of(fileset.files))

@@ -23,14 +23,16 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kubesync.documents import Budget, yaml_documents
 from kubesync.errors import ManifestError, SourceError, cut, printable
 from kubesync.manifests import SourceFile
 from kubesync.model import Chart
-from kubesync.sources import bounded, snapshot
+from kubesync.secrets import remember_names, remember_values, value_forms
+from kubesync.sources import bounded, ciphertext, snapshot, sops
+from kubesync.sources.keys import Keys
 from kubesync.sources.rendercache import CACHE, digest
 from kubesync.sources.spec import DEFAULT_MAX_SOURCE_BYTES, HelmOptions, SourceSpec, Target
 
@@ -67,6 +69,8 @@ class Rendered:
     files: tuple[SourceFile, ...]
     chart: Chart
     warnings: tuple[str, ...] = ()
+    decrypted: ciphertext.DecryptedValues | None = None
+    """SOPS-encrypted values files it was rendered with, decrypted (sources/ciphertext.py marks its Secrets)."""
 
 
 def chart_meta(folder: Path, display: str) -> Chart:
@@ -120,8 +124,38 @@ def _values_files(chart_dir: Path, boundary: Path, helm: HelmOptions, display: s
     return out
 
 
-def argv(helm: str, chart_dir: Path, options: HelmOptions, target: Target, values: list[Path]) -> list[str]:
-    """The `helm template` command line (values travel in files: no value is ever on a command line but --set's)."""
+@dataclass(frozen=True)
+class ValuesFile:
+    """A values file of the source, as helm is given it."""
+
+    name: str
+    data: bytes
+    decrypted: bool = False
+    """The plaintext of a SOPS-encrypted file: handed to helm through a pipe, never written to a file."""
+
+
+def open_values(values: list[tuple[str, bytes]], keys: Keys | None, chart: str) -> list[ValuesFile]:
+    """The values files with each SOPS-encrypted one decrypted in memory (helm-secrets' `secrets.yaml`), every
+    value that was encrypted registered with the redactor first; a DecryptionError names the file and recipients."""
+    out = []
+    for name, data in values:
+        fmt = sops.file_format(name)
+        if fmt not in ("yaml", "json") or not sops.is_encrypted(data, fmt):
+            out.append(ValuesFile(name, data))
+            continue
+        display = f"chart {chart}: values file {printable(name)}"
+        plain = sops.decrypt(data, fmt, keys or Keys(), display)
+        remember_names([name])
+        encrypted, opened = ciphertext.documents(name, data, []), ciphertext.documents(name, plain, [])
+        remember_values(form for a, b in zip(encrypted, opened) for _, value, _ in ciphertext.pairs(a.value, b.value)
+                        for form in value_forms(value if isinstance(value, str) else json.dumps(value), "stringData"))
+        out.append(ValuesFile(name, plain, decrypted=True))
+    return out
+
+
+def argv(helm: str, chart_dir: Path, options: HelmOptions, target: Target, values: list) -> list:
+    """The `helm template` command line (values travel in files, or pipes (bounded.Piped): no value is ever on a
+    command line but --set's)."""
     kube_version = target.kube_version or options.kube_version or ""
     api_versions = target.api_versions or options.api_versions
     args = [helm, "template", target.release or "release", str(chart_dir), "--namespace", target.namespace or "default",
@@ -131,20 +165,26 @@ def argv(helm: str, chart_dir: Path, options: HelmOptions, target: Target, value
     for api_version in api_versions:
         args += ["--api-versions", api_version]
     for path in values:
-        args += ["--values", str(path)]
+        args += ["--values", path if isinstance(path, bounded.Piped) else str(path)]
     for item in options.set_values:
         args += ["--set", item]
     return args
 
 
 def render_copy(chart_dir: Path, work: Path, chart: Chart, options: HelmOptions, target: Target,
-                values: list[tuple[str, bytes]], display: str, max_bytes: int) -> Rendered:
-    """Render a private copy of a chart (already checked) in the private folder `work`."""
+                values: list[ValuesFile], display: str, max_bytes: int) -> Rendered:
+    """Render a private copy of a chart (already checked) in the private folder `work`; decrypted values go
+    to helm through pipes."""
     warnings = check_templates(chart_dir, chart)
-    files = []
-    for i, (_, data) in enumerate(values):
+    files: list = []
+    piped: list[bytes] = []
+    for i, item in enumerate(values):
+        if item.decrypted:
+            files.append(bounded.Piped(len(piped)))
+            piped.append(item.data)
+            continue
         files.append(work / f"values-{i}.yaml")
-        files[-1].write_bytes(data)
+        files[-1].write_bytes(item.data)
     if options.values:
         files.append(work / "values-inline.json")
         files[-1].write_text(options.values)
@@ -154,7 +194,7 @@ def render_copy(chart_dir: Path, work: Path, chart: Chart, options: HelmOptions,
     what = f"chart {chart.name} ({display}): helm template"
     try:
         result = bounded.run(argv(helm_command(), chart_dir, options, target, files), what, limits,
-                             env=bounded.clean_env(work, extra=homes), cwd=str(work))
+                             env=bounded.clean_env(work, extra=homes), cwd=str(work), piped=piped)
     except bounded.Bounded as e:
         raise SourceError(f"{e}; nothing was applied") from None
     if result.returncode != 0:
@@ -185,11 +225,14 @@ def split_output(text: str, chart: Chart) -> list[SourceFile]:
     return [SourceFile(origin, "\n---\n".join(docs).encode(), rendered=True) for origin, docs in groups.items()]
 
 
-def render_folder(chart_dir: Path, boundary: Path, display: str, spec: SourceSpec, target: Target) -> tuple[Rendered, str]:
+def render_folder(chart_dir: Path, boundary: Path, display: str, spec: SourceSpec, target: Target,
+                  keys: Keys | None = None) -> tuple[Rendered, str]:
     """(rendering, revision) of a chart folder of the source: copied, digested, rendered once per digest.
 
     The revision is the digest of the chart's files and the options (not of the rendering: a timer
-    poll, which has no cluster to ask for versions, must compute the same value without helm)."""
+    poll, which has no cluster to ask for versions, must compute the same value without helm), and of
+    the values files as read: an encrypted one's ciphertext. `keys` open SOPS-encrypted values files; a
+    rendering that needed them is cached under them too (another sync without them renders nothing)."""
     options = spec.helm or HelmOptions()
     max_bytes = spec.max_bytes or DEFAULT_MAX_SOURCE_BYTES
     target = target.resolved()
@@ -197,7 +240,8 @@ def render_folder(chart_dir: Path, boundary: Path, display: str, spec: SourceSpe
     values = _values_files(chart_dir, boundary, options, chart.name)
     revision = "sha256:" + digest(snapshot.copy_tree(chart_dir, None, boundary, display, max_bytes).digest, values,
                                   options_key(options))[:16]
-    key = digest("helm", revision, target.key())
+    opened = open_values(values, keys, chart.name)
+    key = digest("helm", revision, target.key(), keys.fingerprint() if keys and any(v.decrypted for v in opened) else "")
     cached = CACHE.get(key)
     if cached is not None:
         return cached, revision  # type: ignore[return-value]
@@ -206,7 +250,9 @@ def render_folder(chart_dir: Path, boundary: Path, display: str, spec: SourceSpe
         copy = snapshot.copy_tree(chart_dir, work / "chart" / chart_dir.name, boundary, display, max_bytes)
         if "sha256:" + digest(copy.digest, values, options_key(options))[:16] != revision:
             raise SourceError(f"chart {chart.name} ({display}): its files changed while it was read; try again")
-        rendered = render_copy(work / "chart" / chart_dir.name, work, chart, options, target, values, display, max_bytes)
+        rendered = render_copy(work / "chart" / chart_dir.name, work, chart, options, target, opened, display, max_bytes)
+    secret = [(v.name, data, v.data) for (_, data), v in zip(values, opened) if v.decrypted]
+    rendered = replace(rendered, decrypted=ciphertext.decrypted_values(secret))
     CACHE.put(key, rendered, sum(len(f.data) for f in rendered.files))
     return rendered, revision
 

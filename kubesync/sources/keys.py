@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import threading
 from dataclasses import dataclass
@@ -51,6 +52,10 @@ class Keys:
     def __add__(self, other: "Keys") -> "Keys":
         ids = tuple(dict.fromkeys(self.identities + other.identities))
         return Keys(ids, tuple(dict.fromkeys(self.origins + other.origins)))
+
+    def fingerprint(self) -> str:
+        """A digest of the identities, to key what was opened with them (in memory; never shown)."""
+        return hashlib.sha256("\n".join(sorted(self.identities)).encode()).hexdigest()[:32] if self.identities else ""
 
     def describe(self) -> str:
         """For messages: how many identities, from where."""

@@ -11,7 +11,7 @@ import pytest
 from kubesync.model import SECRETS, CONFIGMAPS
 from tests.support import cli
 from tests.support.git import commit, init_repo
-from tests.support.sops import age_key, b64, encrypt, secret, tamper
+from tests.support.sops import age_key, b64, encrypt, secret, tamper, write_chart_with_secrets, write_kustomization
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\ndata:\n  greeting: hello\n"
 
@@ -146,22 +146,104 @@ def test_compare_without_the_key_reports_exactly_one_changed_encrypted_secret(tm
     assert "compare-c" not in with_key.stdout + with_key.stderr
 
 
-@pytest.mark.parametrize("how", ["secretGenerator env file", "resource"])
-def test_a_kustomization_reading_an_encrypted_file_is_refused_and_nothing_is_applied(kubeconfig, client, namespace,
-                                                                                     tmp_path, keys, how):
-    """kustomize would copy the ciphertext into the Secret as its value; decrypting before kustomize reads the
-    file would need the plaintext on disk, so kubesync refuses it with one clear error."""
+def generated(client, ns, prefix):
+    """The one Secret whose name starts with `prefix` (a generated Secret's name ends in kustomize's hash)."""
+    found = [s for s in client.list(SECRETS, ns).items if s["metadata"]["name"].startswith(prefix)]
+    assert len(found) == 1, [s["metadata"]["name"] for s in found]
+    return {k: base64.b64decode(v).decode() for k, v in found[0]["data"].items()}
+
+
+@pytest.mark.parametrize("where", ["folder", "git"])
+def test_a_kustomization_reading_encrypted_files_syncs_their_decrypted_values(kubeconfig, client, namespace, tmp_path,
+                                                                              keys, where):
     team, _ = keys
-    src = tmp_path / "kust"
-    src.mkdir()
-    (src / "settings.yaml").write_text(CONFIGMAP.format(ns=namespace))
-    if how == "resource":
-        (src / "db.yaml").write_text(encrypt(secret("db", namespace, password="kust-resource"), team.recipient))
-        kustomization = "resources: [settings.yaml, db.yaml]\n"
+    src = write_kustomization(tmp_path / "kust", namespace, team.recipient)
+    if where == "git":
+        init_repo(tmp_path / "repo", {f"app/{p.name}": p.read_text() for p in src.iterdir()})
+        source = ("--repo", str(tmp_path / "repo"), "--path", "app")
     else:
-        (src / "db.env").write_text(encrypt("password=kust-env-value\n", team.recipient, fmt="dotenv", encrypted_regex=None))
-        kustomization = f"resources: [settings.yaml]\nsecretGenerator:\n- name: db\n  namespace: {namespace}\n  envs: [db.env]\n"
-    (src / "kustomization.yaml").write_text(kustomization)
-    done = kubesync(kubeconfig, "apply", str(src), "--name", "sops-kust", "--yes", key=team, code=1)
-    assert "holds SOPS ciphertext from a file the kustomization reads" in done.stderr
-    assert client.get(CONFIGMAPS, namespace, "settings") is None
+        source = (str(src),)
+    kubesync(kubeconfig, "apply", *source, "--name", "sops-kust", "--yes", key=team, code=0)
+    assert value(client, namespace, "k-db", "password") == "kust-resource-pw"
+    assert client.get(SECRETS, namespace, "k-db")["metadata"]["labels"]["team"] == "shop"
+    assert generated(client, namespace, "k-app-") == {"password": "kust-env-pw", "user": "app", "api.key": "kust-file-key\n"}
+    assert client.get(CONFIGMAPS, namespace, "k-settings") is not None
+
+    again = kubesync(kubeconfig, "plan", *source, "--name", "sops-kust", "--exit-code", key=team, code=0)
+    assert "kust-resource-pw" not in again.stdout + again.stderr
+    keyless = kubesync(kubeconfig, "plan", *source, "--name", "sops-kust", "--exit-code", code=0)  # sealed: unchanged
+    assert "changed (encrypted)" not in keyless.stdout
+
+
+def test_a_kustomization_resource_re_encrypted_plans_one_masked_update_and_without_the_key_one_encrypted_change(
+        kubeconfig, client, namespace, tmp_path, keys):
+    team, _ = keys
+    src = write_kustomization(tmp_path / "kust", namespace, team.recipient)
+    kubesync(kubeconfig, "apply", str(src), "--name", "sops-kust2", "--yes", key=team, code=0)
+    (src / "db.yaml").write_text(encrypt(secret("db", namespace, password="kust-resource-two"), team.recipient))
+    plan = json.loads(kubesync(kubeconfig, "plan", str(src), "--name", "sops-kust2", "-o", "json", key=team, code=0).stdout)
+    changes = [a for a in plan["actions"] if a["type"] != "noop"]
+    assert [(a["type"], a["object"]) for a in changes] == [("update", f"v1 Secret {namespace}/k-db")]
+    assert [op["value"] for op in changes[0]["patch"] if op["path"].startswith("/stringData/") or
+            op["path"].startswith("/data/")] == ["*** (changed)"]
+    keyless = json.loads(kubesync(kubeconfig, "plan", str(src), "--name", "sops-kust2", "-o", "json", code=0).stdout)
+    assert [a["type"] for a in keyless["actions"] if a["type"] != "noop"] == []
+    assert [w for w in keyless["warnings"] if "changed (encrypted)" in w and "k-db" in w], keyless["warnings"]
+
+
+@pytest.mark.parametrize("case", ["tampered", "wrong key", "missing key"])
+def test_a_kustomization_whose_encrypted_file_cannot_be_decrypted_applies_nothing(kubeconfig, client, namespace,
+                                                                                  tmp_path, keys, case):
+    team, other = keys
+    src = write_kustomization(tmp_path / "kust", namespace, team.recipient)
+    if case == "tampered":
+        (src / "app.env").write_text(tamper((src / "app.env").read_text()))
+    key = {"tampered": team, "wrong key": other, "missing key": None}[case]
+    done = kubesync(kubeconfig, "apply", str(src), "--name", "sops-kust-bad", "--yes", key=key, code=1)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    named = "app.env" if case == "tampered" else "db.yaml"
+    assert named in done.stderr and team.recipient in done.stderr, done.stderr
+    assert client.get(CONFIGMAPS, namespace, "k-settings") is None  # nothing applied, not even the plain objects
+    assert [s["metadata"]["name"] for s in client.list(SECRETS, namespace).items if s["metadata"]["name"].startswith("k-")] == []
+
+
+def test_a_chart_with_an_encrypted_values_file_syncs_and_without_the_key_is_one_clear_error(kubeconfig, client, namespace,
+                                                                                           tmp_path, keys):
+    team, other = keys
+    root = write_chart_with_secrets(tmp_path, namespace, team.recipient, "chart-secret-pw")
+    config = ("--config", str(root / "kubesync.yaml"), "--name", "sops-chart")
+    kubesync(kubeconfig, "apply", str(root / "web"), *config, "--yes", key=team, code=0)
+    assert value(client, namespace, "db", "password") == "chart-secret-pw"
+    assert value(client, namespace, "db", "user") == "chart-user"
+    again = kubesync(kubeconfig, "plan", str(root / "web"), *config, "--exit-code", key=team, code=0)
+    assert "chart-secret-pw" not in again.stdout + again.stderr
+
+    (root / "web" / "secrets.yaml").write_text(
+        encrypt("db:\n  password: chart-secret-two\n  user: chart-user\n", team.recipient, encrypted_regex=None))
+    plan = json.loads(kubesync(kubeconfig, "plan", str(root / "web"), *config, "-o", "json", key=team, code=0).stdout)
+    changes = [a for a in plan["actions"] if a["type"] != "noop"]
+    assert [(a["type"], a["object"]) for a in changes] == [("update", f"v1 Secret {namespace}/db")]
+    ops = {op["path"]: op["value"] for op in changes[0]["patch"]}
+    assert ops.pop("/data/password") == "*** (changed)"
+    assert list(ops) == ["/metadata/annotations/kubesync.io~1sops-digest"]  # the values file's ciphertext changed
+    for key, why in ((None, "no age key was given"), (other, "wrong key")):
+        done = kubesync(kubeconfig, "apply", str(root / "web"), *config, "--yes", key=key, code=1)
+        assert "chart web: values file secrets.yaml" in done.stderr and why in done.stderr, done.stderr
+        assert "chart-secret-two" not in done.stdout + done.stderr
+    assert value(client, namespace, "db", "password") == "chart-secret-pw"
+
+
+def test_a_chart_putting_a_decrypted_value_in_a_configmap_is_refused_naming_the_template(kubeconfig, client, namespace,
+                                                                                        tmp_path, keys):
+    """Whoever can read ConfigMaps (or Deployments) could read it there: only Secrets may hold a decrypted value."""
+    team, _ = keys
+    root = write_chart_with_secrets(tmp_path, namespace, team.recipient, "chart-leaky-pw")
+    (root / "web" / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leaky}\ndata:\n  url: postgres://app:{{ .Values.db.password }}@db\n")
+    done = kubesync(kubeconfig, "apply", str(root / "web"), "--config", str(root / "kubesync.yaml"), "--name", "sops-chart",
+                    "--yes", key=team, code=1)
+    assert ("web templates/cm.yaml: v1 ConfigMap " in done.stderr and "holds a value decrypted from secrets.yaml; only "
+            "Secrets may" in done.stderr), done.stderr
+    assert "chart-leaky-pw" not in done.stdout + done.stderr
+    assert client.get(SECRETS, namespace, "db") is None and client.get(CONFIGMAPS, namespace, "leaky") is None

@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.integration.daemon_harness import DaemonProcess, wait_until
 from tests.support.webhooks import AlertReceiver as Receiver
 from tests.support import cli
-from tests.support.sops import age_key, encrypt, secret, tamper
+from tests.support.sops import age_key, encrypt, secret, tamper, write_chart_with_secrets, write_kustomization
 
 
 def forms(value: str) -> list[str]:
@@ -99,6 +99,37 @@ def test_a_decrypted_value_never_leaves_the_process(kubeconfig, namespace, tmp_p
     written = files_written_since(start, tmp_path, Path(os.environ["HOME"]), Path(tempfile.gettempdir()),
                                   besides=Path(kubeconfig).resolve().parent)
     assert plan_file in written
+    for value in canaries:
+        for form in forms(value):
+            leaked = [o[max(0, o.find(form) - 80):o.find(form) + 80] for o in outputs if form in o]
+            assert not leaked, f"{form!r} leaked: {leaked}"
+            on_disk = [str(p) for p in written if form.encode() in read(p)]
+            assert not on_disk, f"{form!r} written to {on_disk}"
+
+
+def test_a_value_decrypted_for_kustomize_or_helm_never_leaves_the_process(kubeconfig, namespace, tmp_path):
+    """kustomize renders the ciphertext and kubesync opens it after; helm reads decrypted values from a pipe: no
+    plaintext reaches a file, an output or a saved plan on either way."""
+    start = time.time() - 1
+    canaries = [f"sops-canary-{secrets.token_hex(8)}" for _ in range(5)]
+    key = age_key(tmp_path, "team")
+    kust = write_kustomization(tmp_path / "kust", namespace, key.recipient, password=canaries[0], env_password=canaries[1],
+                               api_key=canaries[2])
+    charts = write_chart_with_secrets(tmp_path / "charts", namespace, key.recipient, canaries[3], user=canaries[4])
+    keyed = ("--decryption-key-file", str(key.file), "--kubeconfig", kubeconfig, "--debug")
+    outputs: list[str] = []
+    plans: list[Path] = []
+    for source, extra in ((str(kust), ("--name", "canary-kust")),
+                          (str(charts / "web"), ("--config", str(charts / "kubesync.yaml"), "--name", "sops-chart"))):
+        plans.append(tmp_path / f"plan-{len(plans)}.json")
+        for args in (("plan", "-o", "json", "--log-format", "json"), ("plan", "-o", "markdown"),
+                     ("plan", "--out", str(plans[-1])), ("apply", "--yes", "--log-format", "json"), ("diff",),
+                     ("plan", "--exit-code")):
+            done = cli.run(args[0], source, *extra, *args[1:], *keyed, check_code=0)
+            outputs += [done.stdout, done.stderr]
+    written = files_written_since(start, tmp_path, Path(os.environ["HOME"]), Path(tempfile.gettempdir()),
+                                  besides=Path(kubeconfig).resolve().parent)
+    assert set(plans) <= set(written)
     for value in canaries:
         for form in forms(value):
             leaked = [o[max(0, o.find(form) - 80):o.find(form) + 80] for o in outputs if form in o]

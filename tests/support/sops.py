@@ -58,3 +58,34 @@ def tamper(encrypted: str) -> str:
     at = encrypted.index("ENC[AES256_GCM,data:") + len("ENC[AES256_GCM,data:")
     flipped = "A" if encrypted[at] != "A" else "B"
     return encrypted[:at] + flipped + encrypted[at + 1:]
+
+
+def write_kustomization(folder, ns, recipient, *, password="kust-resource-pw", env_password="kust-env-pw",
+                        api_key="kust-file-key"):
+    """A kustomization reading three encrypted files: a Secret resource (renamed and relabelled by the kustomization),
+    a dotenv file (`envs:`) and a binary file (`files:`), plus a plain ConfigMap."""
+    folder.mkdir(exist_ok=True)
+    (folder / "settings.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hello}\n")
+    (folder / "db.yaml").write_text(encrypt(secret("db", ns, password=password), recipient))
+    (folder / "app.env").write_text(encrypt(f"password={env_password}\nuser=app\n", recipient, fmt="dotenv",
+                                            encrypted_regex=None))
+    (folder / "api.key").write_text(encrypt(f"{api_key}\n", recipient, fmt="binary", encrypted_regex=None))
+    (folder / "kustomization.yaml").write_text(
+        f"namespace: {ns}\nnamePrefix: k-\nlabels:\n- pairs: {{team: shop}}\nresources: [settings.yaml, db.yaml]\n"
+        "secretGenerator:\n- name: app\n  envs: [app.env]\n  files: [api.key]\n")
+    return folder
+
+
+def write_chart_with_secrets(folder, ns, recipient, password, user="chart-user"):
+    """A chart whose password comes from an encrypted values file (helm-secrets' secrets.yaml), and a kubesync.yaml."""
+    (folder / "web" / "templates").mkdir(parents=True)
+    (folder / "web" / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (folder / "web" / "values.yaml").write_text("db: {password: '', user: ''}\n")
+    (folder / "web" / "templates" / "db.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  password: {{ .Values.db.password | b64enc }}\n"
+        "  user: {{ .Values.db.user | b64enc }}\n")
+    (folder / "web" / "secrets.yaml").write_text(
+        encrypt(f"db:\n  password: {password}\n  user: {user}\n", recipient, encrypted_regex=None))
+    (folder / "kubesync.yaml").write_text(
+        f"syncs:\n- name: sops-chart\n  namespace: {ns}\n  source:\n    path: ./web\n    helm: {{valuesFiles: [secrets.yaml]}}\n")
+    return folder

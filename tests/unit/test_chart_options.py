@@ -108,6 +108,14 @@ def test_render_flags_add_to_the_entrys_options(tmp_path):
         helm_flags(args("--chart-version", "1.0.0"))
 
 
+def test_an_encrypted_values_flag_file_is_refused_for_valuesfiles_which_are_decrypted_in_memory(tmp_path):
+    """--values files become inline values (digested into the revision, kept in saved plans): never plaintext."""
+    (tmp_path / "secrets.yaml").write_text("db:\n  password: ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]\n"
+                                           "sops:\n  mac: ENC[AES256_GCM,data:zzz,iv:x,tag:y,type:str]\n")
+    with pytest.raises(UsageError, match="secrets.yaml: SOPS-encrypted; name it in kubesync.yaml's helm.valuesFiles"):
+        helm_flags(args("--values", str(tmp_path / "secrets.yaml")))
+
+
 def test_a_remote_chart_spec_describes_itself_without_credentials():
     spec = SourceSpec(helm=HelmOptions(repo="https://charts.example/stable", chart="web", version="1.2.3"))
     spec.check()

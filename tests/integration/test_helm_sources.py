@@ -337,7 +337,7 @@ def test_the_daemon_syncs_a_chart_and_resyncs_without_rendering(kubeconfig, clus
         d.wait_ready(60)
         assert get(cluster, deployment)["spec"]["replicas"] == 2
         wait_until(lambda: (d.metric("kubesync_sync_runs_total", sync=name, result="success") or 0) >= 4, 30, what="resyncs")
-        assert d.json("/readyz")["syncs"][name]["state"] == "synced"
+        assert d.sync(name)["state"] == "Synced"
         assert get(cluster, f"/apis/batch/v1/namespaces/{namespace}/jobs/dmn-web-migrate") is None  # a hook: not applied
         (chart / "values.yaml").write_text((chart / "values.yaml").read_text().replace("tier: dev", "tier: staging"))
         wait_until(lambda: get(cluster, f"/api/v1/namespaces/{namespace}/configmaps/dmn-web")["data"]["tier"] == "staging",

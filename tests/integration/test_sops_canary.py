@@ -49,6 +49,16 @@ def read(path: Path) -> bytes:
         return b""
 
 
+def assert_never_seen(canaries: list[str], outputs: list[str], written: list[Path]) -> None:
+    """No form of any canary in any output, nor in any file written during the run."""
+    for value in canaries:
+        for form in forms(value):
+            leaked = [o[max(0, o.find(form) - 80):o.find(form) + 80] for o in outputs if form in o]
+            assert not leaked, f"{form!r} leaked: {leaked}"
+            on_disk = [str(p) for p in written if form.encode() in read(p)]
+            assert not on_disk, f"{form!r} written to {on_disk}"
+
+
 def test_a_decrypted_value_never_leaves_the_process(kubeconfig, namespace, tmp_path):
     start = time.time() - 1
     canaries = [f"sops-canary-{secrets.token_hex(8)}" for _ in range(3)]
@@ -99,12 +109,7 @@ def test_a_decrypted_value_never_leaves_the_process(kubeconfig, namespace, tmp_p
     written = files_written_since(start, tmp_path, Path(os.environ["HOME"]), Path(tempfile.gettempdir()),
                                   besides=Path(kubeconfig).resolve().parent)
     assert plan_file in written
-    for value in canaries:
-        for form in forms(value):
-            leaked = [o[max(0, o.find(form) - 80):o.find(form) + 80] for o in outputs if form in o]
-            assert not leaked, f"{form!r} leaked: {leaked}"
-            on_disk = [str(p) for p in written if form.encode() in read(p)]
-            assert not on_disk, f"{form!r} written to {on_disk}"
+    assert_never_seen(canaries, outputs, written)
 
 
 def test_a_value_decrypted_for_kustomize_or_helm_never_leaves_the_process(kubeconfig, namespace, tmp_path):
@@ -130,9 +135,4 @@ def test_a_value_decrypted_for_kustomize_or_helm_never_leaves_the_process(kubeco
     written = files_written_since(start, tmp_path, Path(os.environ["HOME"]), Path(tempfile.gettempdir()),
                                   besides=Path(kubeconfig).resolve().parent)
     assert set(plans) <= set(written)
-    for value in canaries:
-        for form in forms(value):
-            leaked = [o[max(0, o.find(form) - 80):o.find(form) + 80] for o in outputs if form in o]
-            assert not leaked, f"{form!r} leaked: {leaked}"
-            on_disk = [str(p) for p in written if form.encode() in read(p)]
-            assert not on_disk, f"{form!r} written to {on_disk}"
+    assert_never_seen(canaries, outputs, written)

@@ -111,7 +111,7 @@ def _ui(args):
 
 def _lease(args):
     """--leader-elect and the Lease flags; the namespace is the daemon's own unless given."""
-    from kubesync.daemon.election.holders import check_pattern
+    from kubesync.daemon.election.holders import check_pattern, known_holders
     from kubesync.daemon.election.leader import own_namespace
     from kubesync.daemon.settings import LeaseSettings
 
@@ -125,6 +125,9 @@ def _lease(args):
         holders = check_pattern(getattr(args, "lease_holders", None) or "")
     except ValueError as e:
         raise UsageError(f"--lease-holders: {e}") from None
+    if args.identity and not holders and not known_holders("")(args.identity) and (args.leader_elect or args.shards):
+        log.warning("--identity %s: the other replicas' identities are believed only if they match --lease-holders "
+                    "(default: kubesync's generated <host>-<pid>-<6 hex>); give one that matches every replica's", args.identity)
     namespace = args.lease_namespace or own_namespace()
     if namespace == "default":
         log.warning("the Leases are in the namespace default, where anyone with the built-in edit role can write them; "

@@ -70,7 +70,7 @@ def test_a_squatting_lease_is_reported_and_does_not_stop_syncing_forever(kubecon
             election_doc = d.syncs()["election"]
             assert election_doc["conflicts"] == found and not election_doc["leader"]
             assert d.metric("kubesync_lease_conflicts") == 1
-            assert b"Lease conflict: " + lease.encode() in d.http("/partials/overview")[1]  # the dashboard's banner
+            assert f"Lease conflict: {namespace}/{lease}".encode() in d.http("/partials/overview")[1]  # the dashboard's banner
             assert f"lease {namespace}/{lease}: conflict: held by 'mallory'" in d.log()
             watched_until = time.monotonic() + BOUND + 4  # past the bound, while the squatter renews: nobody writes
             while time.monotonic() < watched_until:

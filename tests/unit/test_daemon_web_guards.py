@@ -113,6 +113,8 @@ def test_the_host_check_passes_our_names_and_refuses_a_rebinding_name():
     assert not any(loop.allows(h) for h in ("evil.example", "10.0.0.1", "", None, "dash.example.evil"))
     anywhere = HostCheck("0.0.0.0")
     assert anywhere.allows("10.0.0.1:9090") and anywhere.allows("[fd00::1]") and not anywhere.allows("evil.example")
+    assert anywhere.allows("kubesync-metrics.kubesync-system.svc:9090") and anywhere.allows("k.ns.svc.cluster.local")
+    assert not anywhere.allows("evil.svc.example.com") and not loop.allows("k.ns.svc")
 
 
 def test_a_lease_record_no_replica_wrote_is_a_conflict():

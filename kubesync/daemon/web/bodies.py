@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
 
 from kubesync.daemon.web.refusal import Refused
+
+log = logging.getLogger(__name__)
 
 
 class Budget:
@@ -39,6 +42,7 @@ class Budget:
 
 
 def _busy() -> Refused:
+    log.warning("http: the budget for request bodies is spent; answering 503 until bodies being read end")
     return Refused(503, "too many request bodies are being read right now; retry in a moment", {"Retry-After": "1"})
 
 

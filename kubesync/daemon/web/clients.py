@@ -8,7 +8,8 @@ trusted proxy the client is the last address in X-Forwarded-For that is not itse
 The Host check stops DNS rebinding: a web page on an attacker's name that resolves to the daemon's
 address makes a browser send `Host: <attacker's name>`, which is neither the listen address, an IP
 literal, `localhost`, nor a configured name (`--allowed-host`), so it is refused before anything is
-read. A listener on a wildcard address accepts any IP literal (its own addresses are not known to it).
+read. A listener on a wildcard address accepts any IP literal (its own addresses are not known to it)
+and a cluster's Service names (`*.svc`, `*.svc.cluster.local`: no public DNS name ends so).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from kubesync.daemon.protocol import client_key
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+SERVICE_SUFFIXES = (".svc", ".svc.cluster.local")
 
 
 def networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -98,6 +100,8 @@ class HostCheck:
             return False  # HTTP/1.1 requires one; a browser always sends one
         name = host_name(header)
         if name in self.names or name == self.listen:
+            return True
+        if self.wildcard and name.endswith(SERVICE_SUFFIXES):
             return True
         addr = _ip(name)
         if name == "localhost" or (addr is not None and addr.is_loopback):

@@ -30,7 +30,7 @@ IDENTITIES = ("bench-a", "bench-b")
 
 def shard_flags(identity: str) -> list[str]:
     return ["--shards", str(SHARDS), "--lease-namespace", LEASE_NAMESPACE, "--lease-name", LEASE_PREFIX,
-            "--lease-duration", f"{LEASE_S:g}s", "--identity", identity]
+            "--lease-duration", f"{LEASE_S:g}s", "--identity", identity, "--lease-holders", "bench-[ab]"]
 
 
 def holders(cluster) -> dict[int, str]:

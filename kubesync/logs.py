@@ -1,7 +1,11 @@
 """Logging setup: one line per event, text for people or JSON for machines; a per-object prefix adapter.
 
 Every handler set up here carries `RedactFilter`: no Secret value the process has seen, and no
-credential in a URL, reaches a log line, whatever the message or the exception says.
+credential in a URL, reaches a log line, whatever the message or the exception says; and
+`RepeatFilter`: a line repeated identically (a failing accept() at the file-descriptor limit, a
+client hammering an endpoint) is written at most `REPEATS` times a minute, so a fault cannot fill
+the disk or drown the lines that explain it. asyncio's and uvicorn's loggers go through the same
+handler (they would otherwise reach Python's last-resort handler: unformatted, unredacted, unlimited).
 """
 
 from __future__ import annotations
@@ -11,8 +15,17 @@ import io
 import json
 import logging
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+
+REPEATS = 5
+"""Identical lines written per REPEAT_WINDOW; the rest are counted and reported with the next one that passes."""
+REPEAT_WINDOW = 60.0
+REPEAT_KEYS = 1000
+"""Distinct lines remembered (the least recently seen are forgotten first): the filter's memory is bounded."""
+LIBRARY_LOGGERS = ("asyncio", "uvicorn")
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,6 +60,43 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Rate-limits identical lines (same logger, level and text): `limit` per `window` seconds each.
+
+    A line over the limit is dropped and counted; the first one let through after the window has
+    passed says how many were dropped. Runs after RedactFilter, so it compares what would be written."""
+
+    def __init__(self, limit: int = REPEATS, window: float = REPEAT_WINDOW, keys: int = REPEAT_KEYS,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.limit, self.window, self.keys, self.clock = limit, window, keys, clock
+        self._seen: OrderedDict[tuple, list] = OrderedDict()  # key -> [window start, written, dropped]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage(), record.exc_text and record.exc_text[-200:])
+        now = self.clock()
+        with self._lock:
+            entry = self._seen.pop(key, None)
+            if entry is None or now - entry[0] >= self.window:
+                dropped = entry[2] if entry is not None else 0
+                entry = [now, 0, 0]
+            else:
+                dropped = 0
+            self._seen[key] = entry
+            while len(self._seen) > self.keys:
+                self._seen.popitem(last=False)
+            if entry[1] >= self.limit:
+                entry[2] += 1
+                return False
+            entry[1] += 1
+        if dropped:
+            record.msg, record.args = f"{record.msg} (the same line {dropped} more time(s) in the last minute, not written)", ()
+        elif entry[1] == self.limit:
+            record.msg, record.args = f"{record.msg} (repeated {self.limit} times: further identical lines this minute are counted, not written)", ()
+        return True
+
+
 def setup(debug: bool = False, fmt: str = "text", stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
@@ -54,10 +104,16 @@ def setup(debug: bool = False, fmt: str = "text", stream=None) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactFilter())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger("kubesync")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
+    for name in LIBRARY_LOGGERS:  # their warnings and errors, through the same filters
+        library = logging.getLogger(name)
+        library.handlers[:] = [handler]
+        library.setLevel(logging.WARNING)
+        library.propagate = False
 
 
 class ObjectLogger(logging.LoggerAdapter):

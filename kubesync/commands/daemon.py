@@ -95,11 +95,45 @@ def _receiver(args, config):
 
 def _ui(args):
     from kubesync.daemon.settings import UiSettings
+    from kubesync.daemon.web.clients import networks
 
     token = read_secret(args.ui_token_file, "--ui-token-file") if args.ui_token_file else None
     if args.ui_public:
         log.warning("the dashboard is readable by anyone who reaches --listen (--ui-public)")
-    return UiSettings(token=token, public=bool(args.ui_public))
+    proxies = tuple(getattr(args, "trusted_proxy", None) or ())
+    try:
+        networks(proxies)
+    except ValueError as e:
+        raise UsageError(f"--trusted-proxy: {e}") from None
+    return UiSettings(token=token, public=bool(args.ui_public), hosts=tuple(getattr(args, "allowed_host", None) or ()),
+                      trusted_proxies=proxies, session_ttl=_duration("--session-ttl", getattr(args, "session_ttl", "8h")))
+
+
+def _lease(args):
+    """--leader-elect and the Lease flags; the namespace is the daemon's own unless given."""
+    from kubesync.daemon.election.holders import check_pattern, known_holders
+    from kubesync.daemon.election.leader import own_namespace
+    from kubesync.daemon.settings import LeaseSettings
+
+    duration = _duration("--lease-duration", args.lease_duration)
+    given = getattr(args, "lease_max_duration", None)
+    bound = _duration("--lease-max-duration", given) if given else 0.0
+    if bound and bound < duration:
+        raise UsageError(f"--lease-max-duration {given} is shorter than --lease-duration {args.lease_duration}: "
+                         "a replica's own Lease would be a conflict")
+    try:
+        holders = check_pattern(getattr(args, "lease_holders", None) or "")
+    except ValueError as e:
+        raise UsageError(f"--lease-holders: {e}") from None
+    if args.identity and not holders and not known_holders("")(args.identity) and (args.leader_elect or args.shards):
+        log.warning("--identity %s: the other replicas' identities are believed only if they match --lease-holders "
+                    "(default: kubesync's generated <host>-<pid>-<6 hex>); give one that matches every replica's", args.identity)
+    namespace = args.lease_namespace or own_namespace()
+    if namespace == "default":
+        log.warning("the Leases are in the namespace default, where anyone with the built-in edit role can write them; "
+                    "use the daemon's own namespace")
+    return LeaseSettings(enabled=args.leader_elect, name=args.lease_name or LeaseSettings.name, namespace=namespace,
+                         duration=duration, identity=args.identity or "", max_duration=bound, holders=holders)
 
 
 MAX_SHARDS = 128
@@ -121,12 +155,13 @@ def _shards(args, lease):
     if len(prefix) > 200 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", prefix):
         raise UsageError(f"--lease-name: {prefix!r} cannot prefix Lease names: lower-case letters, digits, '-' and '.', "
                          "starting and ending with a letter or digit, at most 200 characters")
-    return ShardSettings(count=count, prefix=prefix, namespace=lease.namespace, duration=lease.duration, identity=lease.identity)
+    return ShardSettings(count=count, prefix=prefix, namespace=lease.namespace, duration=lease.duration, identity=lease.identity,
+                         max_duration=lease.max_duration, holders=lease.holders)
 
 
 def settings_from(args):
     from kubesync.commands.common import client_settings, overrides
-    from kubesync.daemon.settings import DaemonSettings, HttpSettings, LeaseSettings
+    from kubesync.daemon.settings import DaemonSettings, HttpSettings
 
     config = None
     if args.config:
@@ -138,16 +173,16 @@ def settings_from(args):
     if not 1 <= workers <= 256:
         raise UsageError(f"--workers: {workers} is not between 1 and 256")
     syncs = syncs_from(args, config, interval)
-    lease = LeaseSettings(
-        enabled=args.leader_elect,
-        name=args.lease_name or LeaseSettings.name,
-        namespace=args.lease_namespace,
-        duration=_duration("--lease-duration", args.lease_duration),
-        identity=args.identity or "",
-    )
+    lease = _lease(args)
+    probe_listen = getattr(args, "probe_listen", "") or ""
+    if probe_listen:
+        from kubesync.daemon.http import parse_listen
+
+        parse_listen(probe_listen)
     return DaemonSettings(
         syncs=syncs,
         listen=args.listen,
+        probe_listen=probe_listen,
         http=HttpSettings(header_timeout=_duration("--header-timeout", args.header_timeout)),
         receiver=_receiver(args, config),
         ui=_ui(args),

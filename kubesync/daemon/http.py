@@ -1,10 +1,16 @@
-"""The daemon's HTTP server: uvicorn (h11) serving the Starlette app of `daemon/web/`, in one thread.
+"""The daemon's HTTP servers: uvicorn (h11) serving a Starlette app of `daemon/web/`, each in a thread.
 
 The parsing, limits and timeouts of a server that listens on a cluster network are where attacks
 land, so they are left to a maintained server: h11 refuses a malformed or negative Content-Length
 and oversized headers with 400, and the event loop holds idle connections without a thread each.
-Two limits uvicorn lacks are added here: a deadline for a request's headers (a client that never
-finishes them is dropped) and, in the app, a size and time limit on the body.
+What uvicorn lacks is added by `daemon/protocol.py` (header deadline, paced reads, connection
+limits with eviction of idle connections) and, in the app, by `daemon/web/bodies.py` (a size, time
+and shared memory budget for bodies).
+
+The probes may have a listener of their own (`--probe-listen`): its own thread and event loop, only
+/healthz and /readyz, so neither a busy app nor any number of clients on the main port can make the
+kubelet restart a healthy daemon. The connection limits are kept under the process's file-descriptor
+limit (raised to its hard limit at startup), so an accept() never fails for want of one.
 
 The socket is bound in the caller's thread, so a busy port or a bad address is a UsageError at
 startup rather than a log line from the server thread.
@@ -12,20 +18,24 @@ startup rather than a log line from the server thread.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import resource
 import socket
 import threading
 import time
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from kubesync.daemon.protocol import Admission, GuardedProtocol
 from kubesync.daemon.settings import HttpSettings
 from kubesync.errors import UsageError
 
 log = logging.getLogger(__name__)
+
+BACKLOG = 128
+"""Connections the kernel queues for accept(); also how many asyncio accepts in one go."""
+FD_RESERVE = 512
+"""File descriptors left for the rest of the process (watches, git, the probe listener, an accept burst)."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -50,7 +60,7 @@ def bind(listen: str) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
-        sock.listen(128)
+        sock.listen(BACKLOG)
     except OSError as e:
         sock.close()
         raise UsageError(f"cannot listen on {listen}: {e.strerror or e}") from None
@@ -58,58 +68,49 @@ def bind(listen: str) -> socket.socket:
     return sock
 
 
-class HeaderDeadline(H11Protocol):
-    """uvicorn's h11 protocol plus a deadline for the headers of each request.
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one (as Go programs do); the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):
+            pass
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
-    The clock starts when the connection opens (or, on a kept-alive connection, with the next
-    request's first byte) and is not reset by later bytes, so trickling a byte at a time does not help.
-    """
 
-    header_timeout = 10.0
-    _deadline: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-
-    def data_received(self, data: bytes) -> None:
-        if self._deadline is None and self.conn.their_state is h11.IDLE:
-            self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._cancel()
-
-    def connection_lost(self, exc) -> None:
-        self._cancel()
-        super().connection_lost(exc)
-
-    def _cancel(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _too_slow(self) -> None:
-        self._deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            log.debug("http: dropped %s: no complete request headers within %gs", self.client, self.header_timeout)
-            self.transport.close()
+def connection_limit(wanted: int) -> int:
+    """`wanted`, or less when the file-descriptor limit would not leave FD_RESERVE for the rest of the process."""
+    room = max(16, raise_fd_limit() - FD_RESERVE)
+    if wanted > room:
+        log.warning("http: at most %d open connections (not %d): the process may open %d files (ulimit -n)",
+                    room, wanted, room + FD_RESERVE)
+    return min(wanted, room)
 
 
 class StatusServer:
-    """An ASGI app on uvicorn in a thread of its own; `stop()` returns once the server has closed."""
+    """An ASGI app on uvicorn in a thread of its own; `stop()` returns once the server has closed.
 
-    def __init__(self, listen: str, app, http: HttpSettings | None = None):
+    `probes`: the probe listener's limits (only /healthz and /readyz, no body, closed after each answer)."""
+
+    def __init__(self, listen: str, app, http: HttpSettings | None = None, probes: bool = False):
         http = http or HttpSettings()
         self.sock = bind(listen)
-        protocol = type("Protocol", (HeaderDeadline,), {"header_timeout": http.header_timeout})
+        self.probes = probes
+        total = http.probe_connections if probes else connection_limit(http.max_connections)
+        self.admission = Admission(total, total if probes else http.max_client_connections)
+        attrs = {"header_timeout": min(http.header_timeout, 2.0) if probes else http.header_timeout,
+                 "admission": self.admission}
         config = uvicorn.Config(
-            app, http=protocol, ws="none", lifespan="off", loop="asyncio", log_config=None, log_level=logging.ERROR,
-            access_log=False, server_header=False, proxy_headers=False, timeout_keep_alive=http.keep_alive,
-            h11_max_incomplete_event_size=http.max_header, limit_concurrency=http.max_connections,
-            timeout_graceful_shutdown=5,
+            app, http=type("Protocol", (GuardedProtocol,), attrs), ws="none", lifespan="off", loop="asyncio",
+            log_config=None, log_level=logging.ERROR, access_log=False, server_header=False, proxy_headers=False,
+            timeout_keep_alive=1 if probes else http.keep_alive, h11_max_incomplete_event_size=http.max_header,
+            backlog=BACKLOG, timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self._serve, name="http", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="probes" if probes else "http", daemon=True)
 
     @property
     def address(self) -> str:
@@ -127,7 +128,10 @@ class StatusServer:
         deadline = time.monotonic() + timeout
         while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
-        log.info("serving /healthz /readyz /metrics /webhook/<sync> on http://%s", self.address)
+        if self.probes:
+            log.info("serving /healthz /readyz on http://%s", self.address)
+        else:
+            log.info("serving /healthz /readyz /metrics /webhook/<sync> on http://%s", self.address)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

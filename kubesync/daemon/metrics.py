@@ -13,6 +13,7 @@
     kubesync_api_errors_total{sync,error}              Kubernetes API errors by class (404s excluded)
     kubesync_leader                                    1 while this process may write
     kubesync_shards_owned                              shards this replica holds (--shards)
+    kubesync_lease_conflicts                           Leases held by an unknown holder or for too long (election/holders.py)
     kubesync_alerts_total{result}                      alerts delivered / given up
     kubesync_daemon_info{identity,version}             who this process is
     kubesync_client_rate_limited_seconds_total         seconds API requests waited for the client-side limiter (--kube-api-qps)
@@ -73,6 +74,8 @@ class Metrics:
         self.api_errors = Counter("kubesync_api_errors", "Kubernetes API errors by class (404s excluded).", ["sync", "error"], registry=r)
         self.leader = Gauge("kubesync_leader", "1 while this process holds the leadership (may write).", registry=r)
         self.shards_owned = Gauge("kubesync_shards_owned", "Shards this replica holds and applies (--shards).", registry=r)
+        self.lease_conflicts = Gauge("kubesync_lease_conflicts", "Leases whose record no replica of ours wrote "
+                                     "(unknown holder or duration out of bounds).", registry=r)
         self.alerts = Counter("kubesync_alerts", "Alerts by delivery result.", ["result"], registry=r)
         self.info = Info("kubesync_daemon", "This daemon process.", registry=r)
         r.register(RateLimitCollector())

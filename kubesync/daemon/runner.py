@@ -30,7 +30,7 @@ from kubesync.daemon.queue import WorkQueue
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.election.shards import ShardElector
 from kubesync.daemon.triggers import Triggers
-from kubesync.daemon.web.app import Hooks, build_app
+from kubesync.daemon.web.app import Hooks, build_app, probe_app
 from kubesync.daemon.web.auth import is_loopback
 from kubesync.model import SyncState
 
@@ -59,10 +59,12 @@ class Daemon:
         self.pool = [threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
                      for i in range(max(1, min(settings.workers, len(self.workers))))]
         hooks = Hooks(health=self.health, ready=self.ready, metrics=self._metrics, trigger=self.trigger,
-                      syncs=self.workers.keys, workers=lambda: list(self.workers.values()), act=self.act)
-        loopback = is_loopback(parse_listen(settings.listen)[0])
-        app = build_app(hooks, settings.http, settings.receiver, settings.ui, loopback)
+                      syncs=self.workers.keys, workers=lambda: list(self.workers.values()), act=self.act,
+                      election=self.election)
+        host = parse_listen(settings.listen)[0]
+        app = build_app(hooks, settings.http, settings.receiver, settings.ui, is_loopback(host), listen_host=host)
         self.server = StatusServer(settings.listen, app, settings.http)
+        self.probes = StatusServer(settings.probe_listen, probe_app(hooks), settings.http, probes=True) if settings.probe_listen else None
 
     def _elector(self):
         if self.settings.shards is None and not self.settings.lease.enabled:
@@ -122,6 +124,7 @@ class Daemon:
                 self.queue.done(name)
 
     def _metrics(self) -> bytes:
+        self.metrics.lease_conflicts.set(len(self.leader.report()["conflicts"]))
         caches = self.connections.caches()
         self.metrics.runtime(self.queue.depth(), self.queue.running(), [c.watches() for c in caches],
                              sum(c.objects() for c in caches))
@@ -171,7 +174,12 @@ class Daemon:
         checks = {"running": not self.stop.is_set(), "election": self.leader.settled(),
                   "watches": all(c.synced() for c in self.connections.caches())}
         ok = all(checks.values())
-        return ok, {"ready": ok, "checks": checks, "leader": self.leader.is_leader(), "identity": self.leader.identity}
+        return ok, {"ready": ok, "checks": checks, "leader": self.leader.is_leader(), "identity": self.leader.identity,
+                    "conflicts": self.leader.report()["conflicts"]}
+
+    def election(self) -> dict:
+        """Who writes: the election's mode, this replica's part in it, and every Lease conflict (holders.py)."""
+        return self.leader.report()
 
     # -- run and stop ------------------------------------------------------------------------------------
 
@@ -189,6 +197,8 @@ class Daemon:
         self.metrics.info.info({"identity": self.leader.identity or "-", "version": __version__})
         self._unhook = add_request_hook(lambda method, path, attempt: self.metrics.requests.labels(method).inc())
         self.server.start()
+        if self.probes is not None:
+            self.probes.start()
         self.notifier.start()
         self.leader.start(self.stop)
         for w in self.workers.values():
@@ -242,6 +252,8 @@ class Daemon:
         self.leader.release()
         self.notifier.stop()
         self.server.stop()
+        if self.probes is not None:
+            self.probes.stop()
         getattr(self, "_unhook", lambda: None)()
         log.info("daemon stopped")
         return 0

@@ -25,6 +25,14 @@ class LeaseTiming:
         """Seconds between renewals (holder) or attempts to acquire (others)."""
         return max(0.2, self.duration / 8)
 
+    max_duration: float
+
+    @property
+    def duration_bound(self) -> float:
+        """The longest leaseDurationSeconds believed: a Lease claiming more is a conflict, and expires this
+        long after its last change (every replica's own duration is within it: see election/holders.py)."""
+        return self.max_duration or max(60.0, 4 * self.duration)
+
 
 @dataclass(frozen=True)
 class LeaseSettings(LeaseTiming):
@@ -36,14 +44,20 @@ class LeaseSettings(LeaseTiming):
     name: str = "kubesync-leader"
     """Name of the Lease object."""
 
-    namespace: str = "default"
-    """Namespace of the Lease object."""
+    namespace: str = "kubesync-system"
+    """Namespace of the Lease object (the CLI's default: the daemon's own, see election.leader.own_namespace)."""
 
     duration: float = 15.0
     """Seconds a follower waits after the last observed renewal before taking over."""
 
     identity: str = ""
     """This process's holderIdentity; empty means hostname + pid + random."""
+
+    max_duration: float = 0.0
+    """--lease-max-duration: the longest leaseDurationSeconds believed; 0: 4 x duration, at least 60 s."""
+
+    holders: str = ""
+    """--lease-holders: a regular expression of the replica identities believed; '' for kubesync's own form."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class ShardSettings(LeaseTiming):
     prefix: str = "kubesync-shard"
     """Shard Leases are <prefix>-0 .. <prefix>-(S-1); member Leases <prefix>-member-<hash of identity>."""
 
-    namespace: str = "default"
+    namespace: str = "kubesync-system"
     """Namespace of the Leases."""
 
     duration: float = 15.0
@@ -64,6 +78,12 @@ class ShardSettings(LeaseTiming):
 
     identity: str = ""
     """This process's holderIdentity; empty means hostname + pid + random."""
+
+    max_duration: float = 0.0
+    """--lease-max-duration: the longest leaseDurationSeconds believed; 0: 4 x duration, at least 60 s."""
+
+    holders: str = ""
+    """--lease-holders: a regular expression of the replica identities believed; '' for kubesync's own form."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +123,20 @@ class HttpSettings:
     """Largest request line plus headers in bytes; more is refused with 400."""
 
     max_connections: int = 1024
-    """Open connections and running requests beyond which new requests get 503."""
+    """Open connections on the listener; over it the oldest idle one is dropped, or the new one refused
+    when none is idle (lowered to what the process's file-descriptor limit leaves room for)."""
+
+    max_client_connections: int = 64
+    """Open connections from one client address (an IPv6 /64), with the same rule."""
+
+    max_body_total: int = 8 << 20
+    """Bytes of request bodies read at once, all requests together; a body that does not fit gets 503."""
+
+    max_form: int = 4 << 10
+    """Largest body of the dashboard's forms (login, buttons); more is refused with 413."""
+
+    probe_connections: int = 32
+    """Open connections on the probe listener (--probe-listen), with the same eviction rule."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +166,16 @@ class UiSettings:
     public: bool = False
     """Read without a token on a non-loopback address (--ui-public); loopback reading is always open."""
 
+    hosts: tuple[str, ...] = ()
+    """Names the dashboard, API and /metrics answer to beside the listen address, IP literals and localhost
+    (--allowed-host): any other Host header is refused (DNS rebinding)."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (--trusted-proxy)."""
+
+    session_ttl: float = 8 * 3600.0
+    """Seconds a login session lasts (then the token is asked again); logout ends it at once."""
+
 
 @dataclass(frozen=True)
 class DaemonSettings:
@@ -143,6 +186,9 @@ class DaemonSettings:
 
     listen: str = "127.0.0.1:9090"
     """HOST:PORT of /healthz, /readyz, /metrics and POST /webhook/<sync>."""
+
+    probe_listen: str = ""
+    """HOST:PORT serving only /healthz and /readyz, in a thread of its own (the kubelet's probes); '' for none."""
 
     http: HttpSettings = field(default_factory=HttpSettings)
     """Timeouts and size limits of the HTTP server."""

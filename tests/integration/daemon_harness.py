@@ -39,14 +39,18 @@ class DaemonProcess:
     """One `python -m kubesync daemon ...` with its own port and log file."""
 
     def __init__(self, args: list[str], kubeconfig: str, log_dir: Path, name: str = "daemon", host: str = "127.0.0.1",
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, probes: bool = False, nofile: int | None = None):
+        """`probes`: a probe listener too (--probe-listen, its port `probe_port`); `nofile`: the process's
+        file-descriptor limit."""
         self.port = free_port()
         self.host = f"[{host}]" if ":" in host else host
+        self.probe_port = free_port() if probes else None
+        probe_args = ["--probe-listen", f"{self.host}:{self.probe_port}"] if probes else []
         self.log_path = Path(log_dir) / f"{name}-{self.port}.log"
         with open(self.log_path, "wb") as out:
-            self.proc = cli.popen("daemon", *args, "--listen", f"{self.host}:{self.port}", kubeconfig=kubeconfig,
+            self.proc = cli.popen("daemon", *args, "--listen", f"{self.host}:{self.port}", *probe_args, kubeconfig=kubeconfig,
                                   no_color=False, env_extra={"PYTHONUNBUFFERED": "1", **(env or {})},
-                                  stdout=out, stderr=subprocess.STDOUT, die_with_parent=True)
+                                  stdout=out, stderr=subprocess.STDOUT, die_with_parent=True, nofile=nofile)
 
     # -- reading it ------------------------------------------------------------------------------------
 
@@ -54,9 +58,10 @@ class DaemonProcess:
         return self.log_path.read_text(errors="replace")
 
     def http(self, path: str, method: str = "GET", body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, bytes] | None:
-        """(status, body), or None while nothing listens yet."""
-        req = urllib.request.Request(f"http://{self.host}:{self.port}{path}", data=body, method=method, headers=headers or {})
+             headers: dict[str, str] | None = None, port: int | None = None) -> tuple[int, bytes] | None:
+        """(status, body), or None while nothing listens yet. `port`: another listener's (the probes')."""
+        req = urllib.request.Request(f"http://{self.host}:{port or self.port}{path}", data=body, method=method,
+                                     headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status, resp.read()

@@ -25,7 +25,7 @@ class Replica:
 
     def __init__(self, kubeconfig: str, namespace: str, prefix: str, name: str, duration: float, drain=None):
         self.settings = ShardSettings(count=SHARDS, prefix=prefix, namespace=namespace, duration=duration,
-                                      identity=f"{name}-{secrets.token_hex(2)}")
+                                      identity=f"{name}-{secrets.token_hex(2)}", holders="[a-z]-[0-9a-f]{4}")
         self.changes: list[frozenset[int]] = []
         self.elector = ShardElector(Client.connect(kubeconfig), self.settings, on_change=self.changes.append,
                                     drain=drain or (lambda shard: None))

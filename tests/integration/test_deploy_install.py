@@ -68,11 +68,12 @@ def daemon_config(tmp_path, ns: str, sync: str) -> str:
 
 
 def shipped_args(config: str, lease: str) -> list[str]:
-    """The Deployment's container args, with this test's config file and Lease (a listen address is added)."""
+    """The Deployment's container args, with this test's config file and Lease (a listen address is added;
+    no probe listener: the Deployment's would bind a fixed port)."""
     deployment = by_kind_and_name(render(""))[("Deployment", "kubesync-system", "kubesync")]
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[0] == "daemon"
-    kept = [a for a in args[1:] if not a.startswith(("--config", "--listen"))]
+    kept = [a for a in args[1:] if not a.startswith(("--config", "--listen", "--probe-listen"))]
     return [f"--config={config}", *kept, f"--lease-name={lease}"]
 
 

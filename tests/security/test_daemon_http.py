@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import re
 import secrets
@@ -47,8 +48,19 @@ def threads(d: DaemonProcess) -> int:
     return proc_status(d.proc.pid, "Threads")
 
 
-def connect(d: DaemonProcess) -> socket.socket:
-    return socket.create_connection((d.host.strip("[]"), d.port), timeout=10)
+def loopback_client(i: int) -> str:
+    """The i-th of many loopback addresses (127.0.0.0/8 is all ours): a client of its own to the daemon's
+    per-client limits and throttles."""
+    return f"127.0.{1 + i // 250}.{1 + i % 250}"
+
+
+def connect(d: DaemonProcess, client: str | None = None, port: int | None = None) -> socket.socket:
+    source = (client, 0) if client else None
+    return socket.create_connection((d.host.strip("[]"), port or d.port), timeout=10, source_address=source)
+
+
+SHAPED = "sha256=" + "0" * 64
+"""A signature of the right shape (so the receiver reads the body to check it) that matches nothing."""
 
 
 def exchange(d: DaemonProcess, request: bytes) -> bytes:
@@ -142,7 +154,7 @@ def test_a_200_mib_body_with_content_length_minus_one_is_refused_and_memory_stay
 def test_a_chunked_200_mib_body_is_cut_at_the_limit(daemon, secret_file):
     before = rss_mb(daemon)
     head = (b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-            b"Authorization: Bearer " + secret_file[0].encode() + b"\r\n\r\n")
+            b"X-Hub-Signature-256: " + SHAPED.encode() + b"\r\n\r\n")
     answer, sent = flood(daemon, head, 200 * MIB, b"%x\r\n%s\r\n" % (MIB, b"y" * MIB))
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert b"larger than 1048576 bytes" in answer
@@ -152,7 +164,7 @@ def test_a_chunked_200_mib_body_is_cut_at_the_limit(daemon, secret_file):
 
 def test_a_declared_200_mib_body_is_refused_before_it_is_sent(daemon, secret_file):
     head = (b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
-            b"X-Gitlab-Token: %s\r\n\r\n" % (200 * MIB, secret_file[0].encode()))
+            b"X-Hub-Signature-256: %s\r\n\r\n" % (200 * MIB, SHAPED.encode()))
     answer = exchange(daemon, head)
     assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
 
@@ -170,8 +182,8 @@ def test_a_malformed_content_length_gets_400(daemon, length):
 def test_200_clients_that_never_finish_their_headers_hold_no_thread_and_are_dropped(daemon):
     idle_threads = threads(daemon)
     clients = []
-    for _ in range(200):
-        s = connect(daemon)
+    for i in range(200):  # each from an address of its own: under the per-client limit (tests/security/test_daemon_limits.py)
+        s = connect(daemon, loopback_client(i))
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         clients.append(s)
     opened = time.monotonic()
@@ -239,6 +251,16 @@ def post(d: DaemonProcess, body: bytes, headers: dict[str, str], sync: str = "sh
     return d.http(f"/webhook/{sync}", "POST", body, {"Content-Type": "application/json", **headers})[0]
 
 
+def post_from(d: DaemonProcess, client: str, body: bytes, headers: dict[str, str], sync: str = "shop") -> int:
+    """POST /webhook/<sync> from the loopback address `client`; the status."""
+    conn = http.client.HTTPConnection(d.host.strip("[]"), d.port, timeout=10, source_address=(client, 0))
+    try:
+        conn.request("POST", f"/webhook/{sync}", body, {"Content-Type": "application/json", **headers})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def github(secret: str, body: bytes) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={digest}"}
@@ -265,22 +287,24 @@ def test_unauthenticated_and_forged_triggers_are_refused_and_fetch_nothing(git_d
         "sha1 signature": ({"X-Hub-Signature": "sha1=" + hashlib.sha1(body).hexdigest()}, 401),
         "malformed signature": ({"X-Hub-Signature-256": "sha256=\u00ff"}, 403),
     }
-    for what, (headers, status) in attempts.items():
-        assert post(d, body, headers) == status, what
+    for i, (what, (headers, status)) in enumerate(attempts.items()):  # each from its own client: none throttled
+        assert post_from(d, loopback_client(i), body, headers) == status, what
     assert post(d, body, {}, sync="no-such-sync") == 401  # no way to list sync names without the secret
     probed(d, secret)  # anything those requests had scheduled has run by now
     assert fetches() == before
     assert not pushed_runs(d)
 
 
-def test_a_burst_of_100_valid_posts_causes_at_most_one_extra_fetch(git_daemon, secret_file):
+def test_a_burst_of_100_valid_posts_causes_at_most_one_extra_fetch(git_daemon, secret_file, tmp_path):
     d, fetches = git_daemon
+    remote = tmp_path / "shop-remote"  # a signed delivery names the sync's repository (delivery.py)
     secret = secret_file[0]
     assert fetches()  # the first run's
     before = fetches()
 
     def one(i: int) -> int:
-        body = json.dumps({"ref": "refs/heads/main", "delivery": i}).encode()
+        body = json.dumps({"ref": "refs/heads/main", "delivery": i,
+                           "repository": {"clone_url": f"file://{remote}", "full_name": "shop"}}).encode()
         kind = i % 3
         headers = github(secret, body) if kind == 0 else {"X-Gitlab-Token": secret} if kind == 1 else {"Authorization": f"Bearer {secret}"}
         return post(d, body, headers)
@@ -447,7 +471,7 @@ def test_a_body_that_never_ends_is_cut_after_the_body_timeout(served):
     before = len(fired(server, triggered))  # what earlier tests left pending has fired
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(b"POST /webhook/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n"
-                  b"Authorization: Bearer " + FUZZ_SECRET + b"\r\n\r\n" + b"{" * 10)
+                  b"X-Hub-Signature-256: " + SHAPED.encode() + b"\r\n\r\n" + b"{" * 10)
         started = time.monotonic()
         answer = s.recv(1000)
         waited = time.monotonic() - started

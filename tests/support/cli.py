@@ -48,14 +48,23 @@ def run(*args: str, kubeconfig: str | None = None, env_extra: dict[str, str] | N
 
 def popen(*args: str, kubeconfig: str | None = None, env_extra: dict[str, str] | None = None, no_color: bool = True,
           cwd: str | Path | None = None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text: bool = True,
-          die_with_parent: bool = False) -> subprocess.Popen:
+          die_with_parent: bool = False, nofile: int | None = None) -> subprocess.Popen:
     """`python -m kubesync ARGS` started and left running, with `run`'s interpreter, folder and
     environment; stdin is empty. `stdout`/`stderr` as for subprocess.Popen (a file for output larger
     than a pipe holds, a terminal). `die_with_parent`: its own session, killed by the kernel when the
-    test process dies, so a daemon never outlives an interrupted run. The caller waits for it or kills it."""
+    test process dies, so a daemon never outlives an interrupted run. `nofile`: its file-descriptor limit
+    (soft and hard), set before it starts. The caller waits for it or kills it."""
     preexec = None
-    if die_with_parent:
-        from kubesync.localcluster import _die_with_parent as preexec
+    if die_with_parent or nofile:
+        from kubesync.localcluster import _die_with_parent
+
+        def preexec() -> None:
+            if die_with_parent:
+                _die_with_parent()
+            if nofile:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     return subprocess.Popen(command(*args), cwd=str(cwd or REPO_ROOT), stdin=subprocess.DEVNULL, stdout=stdout,
                             stderr=stderr, text=text, env=env(kubeconfig, no_color=no_color, **(env_extra or {})),
                             preexec_fn=preexec)

@@ -132,14 +132,17 @@ def test_deploy_runs_the_daemon_with_flags_the_cli_accepts_and_a_valid_config(tm
     docs = deploy_documents()
     container = docs[("Deployment", "kubesync")]["spec"]["template"]["spec"]["containers"][0]
     args = build_parser().parse_args(container["args"])
-    assert args.command == "daemon" and args.leader_elect and args.lease_namespace == "kubesync-system"
+    assert args.command == "daemon" and args.leader_elect
+    # The Leases live in the pod's own namespace: no flag names one, the downward API gives it.
+    env = {e["name"]: e for e in container["env"]}
+    assert args.lease_namespace is None and env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     text = docs[("ConfigMap", "kubesync-config")]["data"]["kubesync.yaml"]
     config = parse_config(text, "kubesync.yaml", base_dir=tmp_path)
     assert [s.name for s in config.syncs] == ["demo"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert args.listen.endswith(f":{ports['http']}")
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert args.listen.endswith(f":{ports['http']}") and args.probe_listen.endswith(f":{ports['probes']}")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+        assert container[probe]["httpGet"] == {"path": path, "port": "probes"}  # the probe listener, not --listen
 
 
 def rules_of(role: dict) -> dict[tuple[str, str], set[str]]:

@@ -83,7 +83,8 @@ def world():
 
 def elector(world, identity, duration=4.0, events=None):
     api, clock = world
-    settings = LeaseSettings(enabled=True, name="lead", namespace="ns", duration=duration, identity=identity)
+    settings = LeaseSettings(enabled=True, name="lead", namespace="ns", duration=duration, identity=identity,
+                             holders="[a-z]+")  # the test's replicas
     on_change = (lambda leading: events.append((identity, leading))) if events is not None else (lambda leading: None)
     return LeaderElector(Client(api), settings, on_change=on_change, clock=clock, wall=lambda: 1_800_000_000.0 + clock.now)
 

@@ -75,7 +75,7 @@ def daemon(tmp_path, connection):
 def test_readyz_waits_for_the_watches_and_ignores_how_syncs_fare(daemon, connection):
     ok, doc = daemon.ready()
     assert ok and doc == {"ready": True, "checks": {"running": True, "election": True, "watches": True},
-                          "leader": True, "identity": ""}
+                          "leader": True, "identity": "", "conflicts": []}
     daemon.connections.cache().informer(CONFIGMAPS)  # a sync's first plan starts a watch
     ok, doc = daemon.ready()
     assert not ok and doc["checks"]["watches"] is False
@@ -87,4 +87,4 @@ def test_readyz_waits_for_the_watches_and_ignores_how_syncs_fare(daemon, connect
     assert ok and "shop" not in str(doc) and "invalid YAML" not in str(doc)  # no sync named, no error quoted
     daemon.stop.set()
     assert daemon.ready() == (False, {"ready": False, "checks": {"running": False, "election": True, "watches": True},
-                                      "leader": True, "identity": ""})
+                                      "leader": True, "identity": "", "conflicts": []})

@@ -53,7 +53,8 @@ def world():
 
 def elector(world, identity, events=None, drain=None, duration=8.0):
     api, clock = world
-    settings = ShardSettings(count=SHARDS, prefix="s", namespace="ns", duration=duration, identity=identity)
+    settings = ShardSettings(count=SHARDS, prefix="s", namespace="ns", duration=duration, identity=identity,
+                             holders="[a-z]")  # the test's replicas are a, b, c
     on_change = (lambda owned: events.append((identity, owned))) if events is not None else (lambda owned: None)
     return ShardElector(Client(api), settings, on_change=on_change, drain=drain or (lambda shard: None), clock=clock,
                         wall=lambda: 1_800_000_000.0 + clock.now)

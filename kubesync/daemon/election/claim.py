@@ -7,6 +7,10 @@ PUT carrying the resourceVersion it read, so of two observers only one wins. A h
 holding only while its last renewal is younger than `renew_deadline` (shorter than the lease), so it
 stops writing before anyone else may start. The renewal is timed *before* its request is sent: that
 instant precedes the server's write, which precedes any observer's sighting of it.
+
+A record is believed only as far as election/holders.py says: a duration above the bound is cut to
+it, and a holder that is not a replica identity, or a duration out of bounds, is a `conflict`, logged
+when it appears and when it clears.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Callable, Protocol
 from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster import leases
+from kubesync.daemon.election.holders import believed_duration, conflict, known_holders
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,7 @@ FETCH = object()
 class Timing(Protocol):
     duration: float
     renew_deadline: float
+    duration_bound: float
 
 
 def microtime(when: float) -> str:
@@ -64,7 +70,8 @@ class LeaseClaim:
     """Acquire, renew, observe, expire and release one Lease for one identity; thread-safe reads."""
 
     def __init__(self, cluster: API, namespace: str, name: str, identity: str, timing: Timing,
-                 clock: Callable[[], float], wall: Callable[[], float], labels: dict[str, str] | None = None):
+                 clock: Callable[[], float], wall: Callable[[], float], labels: dict[str, str] | None = None,
+                 known: Callable[[str], bool] | None = None):
         self.cluster = cluster
         self.namespace = namespace
         self.name = name
@@ -79,6 +86,9 @@ class LeaseClaim:
         self._renewed_at = float("-inf")
         self._lock = threading.Lock()
         self._error = ""
+        self.known = known or known_holders(identity)
+        self.conflict = ""
+        """Why the observed record was not written by one of our replicas ('' when nothing says so)."""
 
     def __repr__(self) -> str:
         return f"lease {self.namespace}/{self.name}"
@@ -109,13 +119,35 @@ class LeaseClaim:
         if record != self.observed:
             self.observed = record
             self.observed_at = self.clock()
+            self._check(record)
+
+    def _check(self, record: Record) -> None:
+        found = conflict(record.holder, record.duration, self.known, self.timing.duration_bound)
+        if found == self.conflict:
+            return
+        if found:
+            log.warning("%s: conflict: %s; believed until %.0fs after its last change, then taken over "
+                        "(a holder that keeps renewing keeps it)", self, found, self.believed(record))
+        else:
+            log.info("%s: conflict cleared (now held by %r)", self, record.holder or "nobody")
+        self.conflict = found
+
+    def believed(self, record: Record) -> float:
+        return believed_duration(record.duration, self.timing.duration_bound)
+
+    def expires_in(self) -> float | None:
+        """Seconds until another's claim on the Lease expires by our clock (None: nobody else holds it)."""
+        r = self.observed
+        if r is None or not r.holder or r.holder == self.identity:
+            return None
+        return max(0.0, self.observed_at + self.believed(r) - self.clock())
 
     def free(self) -> bool:
-        """Ours to take: no holder, ours already, never seen, or unchanged for its duration by our clock."""
+        """Ours to take: no holder, ours already, never seen, or unchanged for its (believed) duration by our clock."""
         r = self.observed
         if r is None or not r.holder or r.holder == self.identity:
             return True
-        return self.observed_at + r.duration <= self.clock()
+        return self.observed_at + self.believed(r) <= self.clock()
 
     # -- one round ---------------------------------------------------------------------------------
 

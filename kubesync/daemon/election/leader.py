@@ -6,6 +6,10 @@ not agree); then the follower takes it with a PUT carrying the resourceVersion i
 followers only one wins. A leader that cannot renew within `renew_deadline` (shorter than the lease)
 stops writing before anyone else may start. On shutdown the leader releases the Lease
 (holderIdentity "", leaseDurationSeconds 1) so a follower takes over at once.
+
+The Lease lives in the daemon's own namespace unless told otherwise (`own_namespace`): never in
+`default`, where anyone with the built-in `edit` role could write it. What a replica believes of a
+record it did not write is in election/holders.py.
 """
 
 from __future__ import annotations
@@ -20,11 +24,27 @@ from typing import Callable
 
 from kubesync.cluster import API
 from kubesync.daemon.election.claim import LeaseClaim, Record, microtime
+from kubesync.daemon.election.holders import known_holders
 from kubesync.daemon.settings import LeaseSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AlwaysLeader", "LeaderElector", "Record", "default_identity", "microtime"]
+__all__ = ["AlwaysLeader", "LeaderElector", "Record", "default_identity", "microtime", "own_namespace"]
+
+FALLBACK_NAMESPACE = "kubesync-system"
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def own_namespace(environ=os.environ, namespace_file: str = SERVICE_ACCOUNT_NAMESPACE) -> str:
+    """The daemon's namespace: $POD_NAMESPACE (the downward API), else its service account's, else kubesync-system."""
+    if environ.get("POD_NAMESPACE", "").strip():
+        return environ["POD_NAMESPACE"].strip()
+    try:
+        with open(namespace_file, encoding="utf-8") as f:
+            found = f.read(300).strip()
+    except OSError:
+        found = ""
+    return found or FALLBACK_NAMESPACE
 
 
 def default_identity() -> str:
@@ -54,6 +74,9 @@ class AlwaysLeader:
     def release(self) -> None:
         pass
 
+    def report(self) -> dict:
+        return {"mode": "off", "identity": "", "leader": True, "leases": [], "conflicts": []}
+
 
 class LeaderElector:
     """One Lease, one writer: a LeaseClaim renewed every retry period, on_change(leading) on every transition."""
@@ -64,7 +87,8 @@ class LeaderElector:
         self.settings = settings
         self.identity = settings.identity or default_identity()
         self.on_change = on_change
-        self.claim = LeaseClaim(cluster, settings.namespace, settings.name, self.identity, settings, clock, wall)
+        self.claim = LeaseClaim(cluster, settings.namespace, settings.name, self.identity, settings, clock, wall,
+                                known=known_holders(self.identity, settings.holders))
         self._thread: threading.Thread | None = None
 
     def is_leader(self) -> bool:
@@ -78,6 +102,11 @@ class LeaderElector:
     def settled(self) -> bool:
         """/readyz: we hold the Lease, or the last round read it and we know we follow."""
         return self.claim.held() or self.claim.answered()
+
+    def report(self) -> dict:
+        """The election as /readyz, /api/v1/syncs and the dashboard show it (nothing secret)."""
+        return {"mode": "leader", "identity": self.identity, "leader": self.claim.held(),
+                "leases": [lease_doc(self.claim)], "conflicts": conflicts([self.claim])}
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt: True when we hold the Lease afterwards."""
@@ -112,3 +141,21 @@ class LeaderElector:
         self.on_change(False)
         if self.claim.release():
             log.info("released the lease %s/%s", self.settings.namespace, self.settings.name)
+
+
+def lease_doc(claim: LeaseClaim) -> dict:
+    """One Lease as observed: its name, holder, believed expiry (another's claim) and conflict."""
+    r = claim.observed
+    return {"lease": f"{claim.namespace}/{claim.name}", "holder": r.holder if r else "",
+            "expires_in": claim.expires_in(), "conflict": claim.conflict}
+
+
+def conflicts(claims) -> list[str]:
+    """One line per Lease in conflict, saying what the replica does about it."""
+    out = []
+    for claim in claims:
+        if claim.conflict:
+            left = claim.expires_in()
+            until = f"taken over in {left:.0f}s unless it is renewed" if left is not None else "held by us now"
+            out.append(f"{claim.namespace}/{claim.name}: {claim.conflict}; {until}")
+    return out

@@ -30,7 +30,8 @@ from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster import leases
 from kubesync.daemon.election.claim import FETCH, LeaseClaim, Record
-from kubesync.daemon.election.leader import default_identity
+from kubesync.daemon.election.holders import known_holders
+from kubesync.daemon.election.leader import conflicts, default_identity, lease_doc
 from kubesync.daemon.settings import ShardSettings
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,9 @@ class ShardElector:
         self.drain = drain
         self.clock = clock
         self.selector = f"{GROUP_LABEL}={group_value(settings.prefix)}"
+        known = known_holders(self.identity, settings.holders)
         self._claim = lambda name: LeaseClaim(cluster, settings.namespace, name, self.identity, settings, clock, wall,
-                                              labels={GROUP_LABEL: group_value(settings.prefix)})
+                                              labels={GROUP_LABEL: group_value(settings.prefix)}, known=known)
         self.claims = {i: self._claim(shard_lease(settings.prefix, i)) for i in range(settings.count)}
         self.member = self._claim(member_lease(settings.prefix, self.identity))
         self.members = 1
@@ -139,6 +141,15 @@ class ShardElector:
         """/readyz: the last round read the group's Leases, so what we hold (maybe nothing: a follower) is known."""
         return self._listed and not self._error
 
+    def report(self) -> dict:
+        """The election as /readyz, /api/v1/syncs and the dashboard show it: the shards held, every conflict
+        (shard Leases, and member Leases not counted as replicas)."""
+        peers = list(self._peers.values())
+        return {"mode": "shards", "identity": self.identity, "leader": self.is_leader(),
+                "shards": sorted(self.owned()), "members": self.members,
+                "leases": [lease_doc(c) for c in self.claims.values()],
+                "conflicts": conflicts([*self.claims.values(), *peers])}
+
     # -- one round ---------------------------------------------------------------------------------
 
     def _list(self) -> dict | None:
@@ -174,7 +185,7 @@ class ShardElector:
         live = 1
         for name, peer in self._peers.items():
             peer.observe(Record.of(listed[name]))
-            if not peer.free():
+            if not peer.free() and not peer.conflict:  # a member Lease in conflict is not counted as a replica
                 live += 1
             elif peer.observed_at + DEAD_MEMBER_GRACE * self.settings.duration <= self.clock():
                 self._forget(listed[name])

@@ -2,8 +2,9 @@
 
     GET  /api/v1/openapi.json
     GET  /api/v1/syncs                      every sync (the overview's rows: state, one-line reason, revision
-                                            tried), trouble first, the totals and the failing syncs' names:
-                                            the sync endpoint for people and monitors (/readyz is about the process)
+                                            tried), trouble first, the totals and the failing syncs' names, and
+                                            the election (who writes, Lease conflicts): the sync endpoint for
+                                            people and monitors (/readyz is about the process)
     GET  /api/v1/syncs/<name>               the status document of `kubesync status -o json` + daemon fields
     GET  /api/v1/syncs/<name>/runs          the last 50 runs, newest first
     POST /api/v1/syncs/<name>/sync|refresh  as the buttons (bearer token, or session cookie + X-CSRF-Token)
@@ -43,7 +44,7 @@ def api_routes(hooks, access: Access) -> list[Route]:
                     headers={"WWW-Authenticate": 'Bearer realm="kubesync"'})
 
     async def syncs(request: Request) -> Response:
-        return denied(request) or JSON(views.sync_list(hooks.workers()))
+        return denied(request) or JSON({**views.sync_list(hooks.workers()), "election": hooks.election()})
 
     async def one(request: Request) -> Response:
         if (no := denied(request)) is not None:
@@ -143,6 +144,22 @@ _DRIFT = {"type": "object", "required": ["time", "object", "manager", "paths", "
                          "subresource": {"type": "string", "description": "where it wrote them: scale, ... ('' the object)"},
                          "paths": {"type": "array", "items": {"type": "string"}}}}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_LEASE = {"type": "object", "required": ["lease", "holder", "expires_in", "conflict"], "properties": {
+    "lease": {"type": "string", "description": "namespace/name"}, "holder": {"type": "string"},
+    "expires_in": {**_NUMBER_OR_NULL, "description": "seconds until another holder's claim expires by this replica's clock"},
+    "conflict": {"type": "string", "description": "why no replica of ours wrote this record ('' when nothing says so)"}}}
+_ELECTION = {
+    "type": "object", "required": ["mode", "identity", "leader", "leases", "conflicts"],
+    "description": "Who writes: --leader-elect (leader), --shards (shards) or a single replica (off).",
+    "properties": {
+        "mode": {"enum": ["off", "leader", "shards"]}, "identity": {"type": "string"},
+        "leader": {"type": "boolean", "description": "this replica may write (holds the Lease, or a shard)"},
+        "shards": {"type": "array", "items": {"type": "integer"}}, "members": {"type": "integer"},
+        "leases": {"type": "array", "items": _LEASE},
+        "conflicts": {"type": "array", "items": {"type": "string"},
+                      "description": "Leases held by an unknown holder or for longer than --lease-max-duration"},
+    },
+}
 
 
 def _json(schema: str, description: str) -> dict:
@@ -161,23 +178,29 @@ def document() -> dict:
     name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     action = name + [{"name": "action", "in": "path", "required": True, "schema": {"enum": ["sync", "refresh"]}}]
     not_found, denied = _json("Error", "no such sync"), _json("Error", "authentication required")
+    throttled = _json("Error", "too many wrong tokens from this client: wait for Retry-After")
     return {
         "openapi": "3.1.0",
         "info": {"title": "kubesync daemon API", "version": "1"},
         "paths": {
             "/api/v1/syncs": {"get": {"operationId": "listSyncs", "responses": {
-                "200": _json("SyncList", "every sync, trouble first; the totals; the failing syncs"), "401": denied}}},
+                "200": _json("SyncList", "every sync, trouble first; the totals; the failing syncs; the election"),
+                "401": denied, "429": throttled}}},
             "/api/v1/syncs/{name}": {"get": {"operationId": "getSync", "parameters": name, "responses": {
-                "200": _json("SyncDetail", "the status document plus the daemon's fields"), "401": denied, "404": not_found}}},
+                "200": _json("SyncDetail", "the status document plus the daemon's fields"), "401": denied, "404": not_found,
+                "429": throttled}}},
             "/api/v1/syncs/{name}/runs": {"get": {"operationId": "listRuns", "parameters": name, "responses": {
-                "200": _json("RunList", "the last 50 runs, newest first"), "401": denied, "404": not_found}}},
+                "200": _json("RunList", "the last 50 runs, newest first"), "401": denied, "404": not_found,
+                "429": throttled}}},
             "/api/v1/syncs/{name}/{action}": {"post": {"operationId": "act", "parameters": action, "responses": {
-                "202": _json("Accepted", "the run was started"), "403": _json("Error", "no valid token"), "404": not_found}}},
+                "202": _json("Accepted", "the run was started"), "403": _json("Error", "no valid token"), "404": not_found,
+                "429": throttled}}},
         },
         "components": {"schemas": {
             "Run": _RUN, "Drift": _DRIFT, "Error": _ERROR, "SyncSummary": _SUMMARY, "Status": _status_schema(),
-            "Attempt": _ATTEMPT,
-            "SyncList": {"type": "object", "required": ["syncs", "totals", "failed", "cannot_decrypt"], "properties": {
+            "Attempt": _ATTEMPT, "Election": _ELECTION,
+            "SyncList": {"type": "object", "required": ["syncs", "totals", "failed", "cannot_decrypt", "election"], "properties": {
+                "election": {"$ref": "#/components/schemas/Election"},
                 "syncs": {"type": "array", "items": {"$ref": "#/components/schemas/SyncSummary"}},
                 "totals": {"type": "object", "required": ["syncs", *views.STATES],
                            "properties": {k: {"type": "integer", "minimum": 0} for k in ("syncs", *views.STATES)}},

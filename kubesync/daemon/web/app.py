@@ -7,6 +7,10 @@
                            About the process only: a failing sync stays 200 (read GET /api/v1/syncs)
     GET  /metrics          Prometheus text format
     POST /webhook/<sync>   authenticated trigger (receiver.py): 202, coalesced per sync
+
+Every route but the probes and the webhook (authenticated by its secret, and reached through proxies
+under public names) first checks the request's Host (clients.py): a name that is not ours is refused
+with 421 before anything else, which is what stops DNS rebinding. `probe_app` is the probe listener's.
 """
 
 from __future__ import annotations
@@ -21,11 +25,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kubesync.daemon.election.leader import AlwaysLeader
 from kubesync.daemon.metrics import CONTENT_TYPE
 from kubesync.daemon.settings import HttpSettings, ReceiverSettings, UiSettings
 from kubesync.daemon.web.api import JSON, api_routes
 from kubesync.daemon.web.auth import Access
-from kubesync.daemon.web.receiver import Coalescer, Refused, verify
+from kubesync.daemon.web.bodies import Budget
+from kubesync.daemon.web.clients import HostCheck
+from kubesync.daemon.web.receiver import Receiver
+from kubesync.daemon.web.refusal import Refused
 from kubesync.daemon.web.ui import ui_routes
 
 log = logging.getLogger(__name__)
@@ -52,15 +60,38 @@ class Hooks:
     """The sync workers (`.sync`, `.status`, `.history`) the dashboard and /api/v1 show."""
     act: Callable[[str, str], bool] = lambda sync, action: False
     """"Sync now" (action `sync`) or "Refresh" (`refresh`) from the dashboard; False for an unknown sync."""
+    source: Callable[[str], tuple[str | None, str | None] | None] | None = None
+    """A sync's (git repository, ref), (None, None) when it reads a folder, None when there is no such sync
+    (what a signed webhook delivery is bound to); by default from `workers`."""
+    election: Callable[[], dict] = AlwaysLeader().report
+    """The election's report (mode, leader, holder, conflicts) for /api/v1/syncs and the dashboard."""
 
 
 def build_app(hooks: Hooks, http: HttpSettings | None = None, receiver: ReceiverSettings | None = None,
-              ui: UiSettings | None = None, loopback: bool = True) -> Starlette:
-    """`loopback`: the daemon listens on a loopback address only, so reading the dashboard is open."""
+              ui: UiSettings | None = None, loopback: bool = True, listen_host: str = "127.0.0.1") -> Starlette:
+    """`loopback`: the daemon listens on a loopback address only, so reading the dashboard is open.
+    `listen_host`: the host of --listen, a Host header the app accepts (with ui.hosts)."""
     http, receiver = http or HttpSettings(), receiver or ReceiverSettings()
     access = Access(ui or UiSettings(), loopback)
-    coalescer = Coalescer(_safely(hooks.trigger), receiver.quiet, receiver.max_delay)
+    budget = Budget(http.max_body_total)
+    webhooks = Receiver(receiver, http, budget, access.proxies, _safely(hooks.trigger), hooks.source or _sources(hooks))
 
+    async def metrics(request: Request) -> Response:
+        return Response(hooks.metrics(), media_type=CONTENT_TYPE)
+
+    routes = [
+        *probe_routes(hooks),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/webhook/{sync}", webhooks.handle, methods=["POST"]),
+        *api_routes(hooks, access),
+        *ui_routes(hooks, access, http, budget),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Refused: _refused, Exception: _crash})
+    app.router.redirect_slashes = False  # '/api/v1/syncs/' is a 404 like any unknown path, not a redirect
+    return host_checked(app, HostCheck(listen_host, access.ui.hosts))
+
+
+def probe_routes(hooks: Hooks) -> list[Route]:
     async def healthz(request: Request) -> Response:
         ok, doc = hooks.health()
         return JSON(doc, 200 if ok else 500)
@@ -69,33 +100,48 @@ def build_app(hooks: Hooks, http: HttpSettings | None = None, receiver: Receiver
         ok, doc = hooks.ready()
         return JSON(doc, 200 if ok else 503)
 
-    async def metrics(request: Request) -> Response:
-        return Response(hooks.metrics(), media_type=CONTENT_TYPE)
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
 
-    async def webhook(request: Request) -> Response:
-        sync = request.path_params["sync"]
-        try:
-            await verify(request, receiver, http)
-        except Refused as e:
-            log.debug("webhook for %r refused: %s", sync[:100], e)
-            return e.response()
-        if sync not in hooks.syncs():
-            return JSON({"error": f"no sync named {sync[:100]!r}"}, 404)
-        delay = coalescer.poke(sync)
-        log.info("webhook: sync %s triggered", sync)
-        return JSON({"sync": sync, "triggered": True, "runs_in_seconds": round(delay, 1)}, 202)
 
-    routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/webhook/{sync}", webhook, methods=["POST"]),
-        *api_routes(hooks, access),
-        *ui_routes(hooks, access, http),
-    ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _crash})
-    app.router.redirect_slashes = False  # '/api/v1/syncs/' is a 404 like any unknown path, not a redirect
-    return app
+def probe_app(hooks: Hooks) -> Starlette:
+    """The probe listener's app: /healthz and /readyz only, each answer closing its connection."""
+    async def closing(scope, receive, send):
+        async def send_closing(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+        await inner(scope, receive, send_closing)
+
+    inner = Starlette(routes=probe_routes(hooks), exception_handlers={HTTPException: _http_error, Exception: _crash})
+    return closing
+
+
+UNCHECKED = ("/healthz", "/readyz", "/webhook/")
+
+
+def host_checked(app, check: HostCheck):
+    """The app behind the Host check (421 for a name that is not ours), except for the probes and the webhook."""
+    async def checked(scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and not (path in UNCHECKED or path.startswith(UNCHECKED[-1])):
+            host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), None)
+            if not check.allows(host):
+                log.info("http: refused a request for Host %r: not a name of this daemon (--allowed-host)", (host or "")[:100])
+                message = f"Host {(host or '')[:100]!r} is not a name of this daemon; add it with --allowed-host"
+                return await JSON({"error": message}, 421, headers={"Connection": "close"})(scope, receive, send)
+        await app(scope, receive, send)
+
+    return checked
+
+
+def _sources(hooks: Hooks) -> Callable[[str], tuple[str | None, str | None] | None]:
+    def source(sync: str):
+        worker = next((w for w in hooks.workers() if w.sync.name == sync), None)
+        if worker is None:
+            return (None, None) if sync in hooks.syncs() else None
+        return worker.sync.source.repo, worker.sync.source.ref
+
+    return source
 
 
 def _safely(trigger: Callable[[str], object]) -> Callable[[str], None]:
@@ -115,6 +161,10 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     headers = dict(exc.headers or {})
     headers["Connection"] = "close"  # a refused request's body is never read
     return JSON(doc, exc.status_code, headers=headers)
+
+
+async def _refused(request: Request, exc: Refused) -> Response:
+    return exc.response()
 
 
 async def _crash(request: Request, exc: Exception) -> Response:

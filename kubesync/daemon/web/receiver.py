@@ -5,7 +5,11 @@ A trigger is proof of one shared secret in any of three forms a git host sends:
     X-Gitlab-Token: <secret>                                 (GitLab)
     Authorization: Bearer <secret>                           (anything else, curl)
 compared in constant time. Without a secret the receiver is off unless `--receiver-insecure`.
-Triggers for one sync are coalesced: a burst of POSTs becomes one run (`Coalescer`).
+The headers are checked first: a token is compared and a signature's shape checked before a byte of
+the body is read; only a well-formed signature makes the receiver read the body (bodies.py: within
+the limit and the shared budget) to verify it. Wrong secrets are throttled per client (throttle.py).
+A signed delivery is bound to the sync and accepted once (delivery.py). Triggers for one sync are
+coalesced: a burst of POSTs becomes one run (`Coalescer`).
 """
 
 from __future__ import annotations
@@ -13,86 +17,116 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
+import re
 from typing import Callable
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from kubesync.daemon.settings import HttpSettings, ReceiverSettings
+from kubesync.daemon.web import bodies
+from kubesync.daemon.web.auth import too_many
+from kubesync.daemon.web.clients import Network, client_of
+from kubesync.daemon.web.delivery import Deliveries, bound, payload_of
+from kubesync.daemon.web.refusal import Refused
+from kubesync.daemon.web.throttle import Throttle
+
+log = logging.getLogger(__name__)
 
 OFF = ("the webhook receiver is off: no secret is configured; set one with --receiver-secret-file "
        "or receiver.secretFile in kubesync.yaml (or accept anyone with --receiver-insecure)")
 HOW = "send X-Hub-Signature-256 (GitHub), X-Gitlab-Token (GitLab) or Authorization: Bearer <secret>"
+SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 
 
-class Refused(Exception):
-    """A request answered with an error; the connection is closed (its body may be unread)."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = {"Connection": "close", **(headers or {})}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": str(self)}, self.status, headers=self.headers)
-
-
-async def read_body(request: Request, http: HttpSettings) -> bytes:
-    """The body, read as a stream and never past `http.max_body`, whatever Content-Length said."""
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > http.max_body):
-        raise Refused(413 if length.isdigit() else 400, _too_large(http) if length.isdigit() else "invalid Content-Length")
-    body = bytearray()
-    try:
-        async with asyncio.timeout(http.body_timeout):
-            async for chunk in request.stream():
-                if len(body) + len(chunk) > http.max_body:
-                    raise Refused(413, _too_large(http))
-                body += chunk
-    except TimeoutError:
-        raise Refused(408, f"the body took longer than {http.body_timeout:g}s") from None
-    except ClientDisconnect:
-        raise Refused(400, "the client went away before the body ended") from None
-    return bytes(body)
-
-
-def _too_large(http: HttpSettings) -> str:
-    return f"the body is larger than {http.max_body} bytes"
+def signature(secret: bytes, body: bytes | bytearray) -> str:
+    """GitHub's X-Hub-Signature-256 value for `body`."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 def _same(given: str, want: bytes) -> bool:
     return hmac.compare_digest(given.encode("latin-1", "replace"), want)
 
 
-def signature(secret: bytes, body: bytes) -> str:
-    """GitHub's X-Hub-Signature-256 value for `body`."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+class Receiver:
+    """The webhook route: authentication, body, binding, replay, then a coalesced trigger.
 
+    `source(sync)`: the sync's (repository, ref), (None, None) for a folder, None for no such sync."""
 
-async def verify(request: Request, receiver: ReceiverSettings, http: HttpSettings) -> bytes:
-    """The request's body once it proved it knows the secret; Refused otherwise (before reading it
-    when a header token is wrong, so an unauthenticated client cannot make the daemon read much)."""
-    secret = receiver.secret
-    if secret is None:
-        if not receiver.insecure:
-            raise Refused(403, OFF)
-        return await read_body(request, http)
-    headers = request.headers
-    scheme, _, bearer = headers.get("authorization", "").partition(" ")
-    if "x-hub-signature-256" in headers:
-        body = await read_body(request, http)
-        if not _same(headers["x-hub-signature-256"], signature(secret, body).encode()):
-            raise Refused(403, "the signature does not match the body and the configured secret")
-        return body
-    if "x-gitlab-token" in headers:
-        ok = _same(headers["x-gitlab-token"], secret)
-    elif scheme.lower() == "bearer" and bearer:
-        ok = _same(bearer.strip(), secret)
-    else:
-        raise Refused(401, f"authentication required: {HOW}", {"WWW-Authenticate": 'Bearer realm="kubesync"'})
-    if not ok:
-        raise Refused(403, "the token does not match the configured secret")
-    return await read_body(request, http)
+    def __init__(self, receiver: ReceiverSettings, http: HttpSettings, budget: bodies.Budget,
+                 proxies: tuple[Network, ...], trigger: Callable[[str], object],
+                 source: Callable[[str], tuple[str | None, str | None] | None]):
+        self.settings, self.http, self.budget, self.proxies = receiver, http, budget, proxies
+        self.source = source
+        self.throttle = Throttle("receiver secret")
+        self.deliveries = Deliveries()
+        self.coalescer = Coalescer(trigger, receiver.quiet, receiver.max_delay)
+
+    def _token(self, request: Request) -> str | None:
+        """The token form's secret ('' when its header is empty), None when the request sends none."""
+        headers = request.headers
+        if "x-gitlab-token" in headers:
+            return headers["x-gitlab-token"]
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+    def _fail(self, client: str, status: int, message: str) -> Refused:
+        self.throttle.failed(client, "POST /webhook")
+        return Refused(status, message)
+
+    def authenticate(self, request: Request, client: str) -> bool:
+        """From the headers alone: True when the body must be read to verify a signature, False when a token
+        (or --receiver-insecure) already proved enough; Refused otherwise, before the body is read."""
+        secret = self.settings.secret
+        if secret is None:
+            if not self.settings.insecure:
+                raise Refused(403, OFF)
+            return False
+        if (wait := self.throttle.wait(client)) > 0:
+            raise too_many(wait)
+        if "x-hub-signature-256" in request.headers:
+            if not SIGNATURE.fullmatch(request.headers["x-hub-signature-256"]):
+                raise self._fail(client, 403, "the signature is not of the form sha256=<64 hex digits>")
+            return True
+        token = self._token(request)
+        if token is None:
+            raise Refused(401, f"authentication required: {HOW}", {"WWW-Authenticate": 'Bearer realm="kubesync"'})
+        if not _same(token, secret):
+            raise self._fail(client, 403, "the token does not match the configured secret")
+        self.throttle.succeeded(client)
+        return False
+
+    async def handle(self, request: Request) -> Response:
+        sync = request.path_params["sync"]
+        client = client_of(request, self.proxies)
+        try:
+            if self.authenticate(request, client):
+                async with bodies.read(request, self.http.max_body, self.budget, self.http.body_timeout) as body:
+                    if not _same(request.headers["x-hub-signature-256"], signature(self.settings.secret, body).encode()):
+                        raise self._fail(client, 403, "the signature does not match the body and the configured secret")
+                    self.throttle.succeeded(client)
+                    return self._accept(request, sync, body)
+            return self._accept(request, sync, None)
+        except Refused as e:
+            log.debug("webhook for %r refused: %s", sync[:100], e)
+            return e.response()
+
+    def _accept(self, request: Request, sync: str, signed: bytearray | None) -> Response:
+        """After authentication: the sync exists, the delivery is bound to it and new; then the trigger."""
+        source = self.source(sync)
+        if source is None:
+            return JSONResponse({"error": f"no sync named {sync[:100]!r}"}, 404)
+        keys = Deliveries.keys(sync, request.headers, signed)
+        if signed is not None and not bound(sync, payload_of(signed, request.headers.get("content-type", "")), *source):
+            return JSONResponse({"sync": sync, "triggered": False, "reason": "a push to a ref the sync does not follow"}, 200)
+        if self.deliveries.seen(keys):
+            log.warning("webhook: a replayed delivery for sync %s refused", sync)
+            raise Refused(409, "this delivery was already received")
+        self.deliveries.remember(keys)
+        delay = self.coalescer.poke(sync)
+        log.info("webhook: sync %s triggered", sync)
+        return JSONResponse({"sync": sync, "triggered": True, "runs_in_seconds": round(delay, 1)}, 202)
 
 
 class Coalescer:

@@ -24,10 +24,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from kubesync.daemon.web import views
-from kubesync.daemon.web.auth import COOKIE, Access
+from kubesync.daemon.web import bodies, views
+from kubesync.daemon.web.auth import COOKIE, Access, too_many
 from kubesync.daemon.web.pods import PodCache
-from kubesync.daemon.web.receiver import Refused, read_body
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -74,26 +73,28 @@ def object_rows(rows: list[dict], waves: dict[str, int]) -> list[dict]:
     return sorted(out, key=lambda r: r["order"])
 
 
-async def form(request: Request, http) -> dict[str, str]:
-    """An urlencoded form, read within the body limit; the first value of each field."""
-    body = await read_body(request, http)
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=20).items()}
+async def form(request: Request, http, budget: bodies.Budget) -> dict[str, str]:
+    """An urlencoded form, read within the forms' limit and the shared body budget; the first value of each field."""
+    async with bodies.read(request, http.max_form, budget, http.body_timeout) as body:
+        text = body.decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(text, max_num_fields=20).items()}
 
 
-def overview_context(workers, request: Request) -> dict:
-    """The overview's rows, filtered by ?q= (name) and ?state=; the totals count every sync."""
+def overview_context(hooks, request: Request) -> dict:
+    """The overview's rows, filtered by ?q= (name) and ?state=; the totals count every sync; Lease conflicts on top."""
     q, state = request.query_params.get("q", "")[:100], request.query_params.get("state", "")
-    listed = views.sync_list(workers)
+    listed = views.sync_list(hooks.workers())
     syncs = [s for s in listed["syncs"] if q.lower() in s["name"].lower() and state in ("", s["state"])]
-    return {"syncs": syncs, "totals": listed["totals"], "q": q, "state": state, "states": views.STATES}
+    return {"syncs": syncs, "totals": listed["totals"], "q": q, "state": state, "states": views.STATES,
+            "election": hooks.election()}
 
 
-def ui_routes(hooks, access: Access, http) -> list[Route]:
+def ui_routes(hooks, access: Access, http, budget: bodies.Budget) -> list[Route]:
     env = environment()
     pod_cache = PodCache()
 
     def render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
-        ctx.update(signed_in=access.signed_in(request), csrf=access.csrf, can_sign_in=access.ui.token is not None,
+        ctx.update(signed_in=access.signed_in(request), csrf=access.csrf(request), can_sign_in=access.ui.token is not None,
                    notice=ctx.get("notice", ""))
         return HTMLResponse(env.get_template(template).render(**ctx), status, headers=SECURITY_HEADERS)
 
@@ -106,10 +107,10 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", 303, headers=SECURITY_HEADERS)
 
     async def overview(request: Request) -> Response:
-        return guard(request) or render(request, "overview.html", **overview_context(hooks.workers(), request))
+        return guard(request) or render(request, "overview.html", **overview_context(hooks, request))
 
     async def overview_part(request: Request) -> Response:
-        return guard(request) or render(request, "_overview.html", **overview_context(hooks.workers(), request))
+        return guard(request) or render(request, "_overview.html", **overview_context(hooks, request))
 
     async def sync_ctx(request: Request) -> dict | None:
         w = worker(request.path_params["name"])
@@ -138,21 +139,19 @@ def ui_routes(hooks, access: Access, http) -> list[Route]:
         Route("/partials/overview", overview_part, methods=["GET"]),
         Route("/syncs/{name}", sync_page, methods=["GET"]),
         Route("/partials/syncs/{name}", sync_part, methods=["GET"]),
-        Route("/syncs/{name}/{action}", action_handler(hooks, access, http), methods=["POST"]),
-        *login_routes(access, http, render),
+        Route("/syncs/{name}/{action}", action_handler(hooks, access, http, budget), methods=["POST"]),
+        *login_routes(access, http, budget, render),
         Route("/static/{file}", static, methods=["GET"]),
     ]
 
 
-def action_handler(hooks, access: Access, http):
-    """POST /syncs/<name>/sync|refresh: a signed-in person's button, checked against the page's CSRF token."""
+def action_handler(hooks, access: Access, http, budget: bodies.Budget):
+    """POST /syncs/<name>/sync|refresh: a signed-in person's button, checked against the page's CSRF token
+    (the form is read only for a bearer token or a live session)."""
 
     async def action(request: Request) -> Response:
         name, what = request.path_params["name"], request.path_params["action"]
-        try:
-            fields = await form(request, http)
-        except Refused as e:
-            return e.response()
+        fields = await form(request, http, budget) if access.may_post_form(request) else {}
         if not access.may_act(request, fields.get("csrf", "")):
             return HTMLResponse("<h1>Forbidden</h1><p>Sign in (and use the page's buttons) to sync.</p>", 403,
                                 headers=SECURITY_HEADERS)
@@ -163,7 +162,7 @@ def action_handler(hooks, access: Access, http):
     return action
 
 
-def login_routes(access: Access, http, render) -> list[Route]:
+def login_routes(access: Access, http, budget: bodies.Budget, render) -> list[Route]:
     def safe_next(target: str) -> str:
         return target if target.startswith("/") and not target.startswith("//") else "/"
 
@@ -171,21 +170,22 @@ def login_routes(access: Access, http, render) -> list[Route]:
         return render(request, "login.html", next=safe_next(request.query_params.get("next", "/")), failed=False)
 
     async def login(request: Request) -> Response:
-        try:
-            fields = await form(request, http)
-        except Refused as e:
-            return e.response()
+        if (wait := access.throttle.wait(access.client(request))) > 0:
+            raise too_many(wait)  # before reading the form: a throttled client costs nothing
+        fields = await form(request, http, budget)
         target = safe_next(fields.get("next", "/"))
-        if not access.token_ok(fields.get("token", "")):
+        if access.ui.token is None or not access.check_token(request, fields.get("token", ""), "POST /login"):
             return render(request, "login.html", 401, next=target, failed=True)
+        cookie, _ = access.sessions.create()
         response = RedirectResponse(target, 303, headers=SECURITY_HEADERS)
-        response.set_cookie(COOKIE, access.session, httponly=True, samesite="strict", path="/",
-                            secure=request.url.scheme == "https")
+        response.set_cookie(COOKIE, cookie, max_age=int(access.sessions.ttl), httponly=True, samesite="strict", path="/",
+                            secure=access.https(request))
         return response
 
     async def logout(request: Request) -> Response:
+        access.sessions.revoke(request.cookies.get(COOKIE))
         response = RedirectResponse("/", 303, headers=SECURITY_HEADERS)
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=access.https(request))
         return response
 
     return [Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),

@@ -16,6 +16,7 @@ import pytest
 
 from kubesync import errors
 from kubesync.cluster.client import ClientSettings, Cluster, error_for
+from kubesync.cluster.ratelimit import RateLimiter
 from kubesync.cluster.kubeconfig import Impersonation, Target
 from kubesync.localcluster import free_port
 
@@ -98,12 +99,20 @@ def test_503_waits_for_retry_after_not_for_the_backoff(scripted):
 
 
 def test_every_retry_takes_a_token_of_the_rate_limiter(scripted):
+    """The limiter's clock stands still unless the limiter itself sleeps: each attempt after the first finds no
+    token and must wait for one, however slowly the machine runs (a real clock made this depend on load)."""
     s = scripted((503, {}, {}), (503, {}, {}), (200, {}, {"ok": True}))
     cluster = Cluster(Target(host=s.url), ClientSettings(retry_backoff=(0.01,) * 3, jitter=0.0, qps=5, burst=1))
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    cluster.limiter = RateLimiter(5, 1, clock=lambda: now[0], sleep=sleep)
     assert cluster.get("/x") == {"ok": True}
-    gaps = [b["at"] - a["at"] for a, b in zip(s.seen, s.seen[1:])]
-    assert len(gaps) == 2 and min(gaps) >= 0.18  # one token every 0.2 s, not the 0.01 s backoff
-    assert cluster.stats.rate_limited == 2 and cluster.stats.rate_limited_seconds >= 0.3
+    assert len(s.seen) == 3 and slept == [0.2, 0.2]  # one token every 0.2 s, not the 0.01 s backoff
+    assert cluster.stats.rate_limited == 2 and cluster.stats.rate_limited_seconds == pytest.approx(0.4)
 
 
 def test_a_webhook_that_cannot_be_reached_is_not_retried(scripted):

@@ -170,12 +170,14 @@ class Daemon:
         has done its first LIST. A failing sync never makes a replica unready: one bad commit would take
         every replica out of its Service, and the webhook carrying the fix would never arrive. Sync
         failures are in GET /api/v1/syncs, /metrics (kubesync_sync_failing), the alerts and the log.
-        Unauthenticated callers read this: it holds no sync's name or error."""
+        Unauthenticated callers read this: it holds no sync's name or error, only how many syncs cannot decrypt
+        their SOPS files (which ones, and the files: GET /api/v1/syncs)."""
         checks = {"running": not self.stop.is_set(), "election": self.leader.settled(),
                   "watches": all(c.synced() for c in self.connections.caches())}
         ok = all(checks.values())
         return ok, {"ready": ok, "checks": checks, "leader": self.leader.is_leader(), "identity": self.leader.identity,
-                    "conflicts": self.leader.report()["conflicts"]}
+                    "conflicts": self.leader.report()["conflicts"],
+                    "cannot_decrypt": sum(1 for w in self.workers.values() if w.status.cannot_decrypt)}
 
     def election(self) -> dict:
         """Who writes: the election's mode, this replica's part in it, and every Lease conflict (holders.py)."""

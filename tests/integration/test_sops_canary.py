@@ -94,6 +94,7 @@ def test_a_decrypted_value_never_leaves_the_process(kubeconfig, namespace, tmp_p
             listed = wait_until(lambda: (daemon.syncs() or {}).get("cannot_decrypt") == ["canary"] and daemon.syncs(),
                                 60, what=f"the daemon reports the file it cannot decrypt; log:\n{daemon.log()}")
             assert listed["syncs"][0]["cannot_decrypt"] == ["db.yaml"] and daemon.http("/readyz")[0] == 200
+            assert daemon.json("/readyz")["cannot_decrypt"] == 1  # how many, never which (unauthenticated)
             wait_until(lambda: any(b.get("event") == "sync_failed" for b in hook.bodies), 30, what=f"an alert: {hook.bodies}")
             for path in ("/", "/syncs/canary", "/api/v1/syncs", "/api/v1/syncs/canary", "/api/v1/syncs/canary/runs",
                          "/readyz", "/metrics"):

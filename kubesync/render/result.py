@@ -25,6 +25,7 @@ def result_to_dict(plan: Plan, report, *, dry_run: str = "none", applied: bool =
         "result": str(o.result),
         "message": "" if o.failed else redact(o.message),
         "error": redact(o.message) if o.failed else "",
+        "hook": o.phase,
     } for o in outcomes]
     summary = {r: sum(1 for o in objects if o["result"] == r) for r in RESULTS}
     summary["not_started"] = len(not_started)

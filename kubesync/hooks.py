@@ -117,10 +117,11 @@ def ordered(hooks: Iterable[Hook]) -> tuple[Hook, ...]:
 
 
 def run_name(hook: Hook, revision: str, phase: str, started: int) -> str:
-    """The hook's name in this run: its own, or `<generateName><revision[:7]>-<phase>-<start>` (gitops-engine's)."""
+    """The hook's name in this run: its own, or `<generateName><revision[:7]>-<phase>-<start>` (gitops-engine's;
+    a folder's `sha256:` revision counts from its digest)."""
     if not hook.generate_name:
         return hook.ref.name
-    return hook.generate_name + f"{revision[:7]}-{phase}-{started}".lower()
+    return hook.generate_name + f"{revision.rpartition(':')[2][:7]}-{phase}-{started}".lower()
 
 
 def hook_object(hook: Hook, name: str, sync: str) -> KubeObject:

@@ -85,3 +85,15 @@ def test_an_unknown_value_of_a_known_annotation_is_an_error_at_load(kubeconfig, 
             "valid: use Argo CD's sync options (Prune=false, PruneLast=true, Replace=true, ...); unknown: Prune=flase") in err, err
     assert ("hook.yaml:1: batch/v1 Job j: metadata.annotations['argocd.argoproj.io/hook'] 'PreSnyc' is not valid: use a "
             "comma list of PreSync, Sync, PostSync, SyncFail, Skip") in err, err
+
+
+def test_a_saved_plan_runs_its_hooks(kubeconfig, cluster, namespace, tmp_path):
+    require_simulated_nodes()
+    folder = write(tmp_path / "app", {"hook.yaml": job("migrate", annotations={"argocd.argoproj.io/hook": "PreSync"}),
+                                      "conf.yaml": configmap("conf", {"a": "1"})})
+    saved = tmp_path / "plan.json"
+    kubesync(kubeconfig, namespace, "plan", str(folder), "--out", str(saved))
+    out = support_cli.run("apply", "--plan", str(saved), "--yes", kubeconfig=kubeconfig, timeout=180, check_code=0).stdout
+    assert "» PreSync phase: succeeded" in out, out
+    assert jobs(cluster, namespace) == ["migrate"]
+    assert cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/conf")["data"] == {"a": "1"}

@@ -13,19 +13,17 @@ import pytest
 
 from kubesync import errors
 from kubesync.apply import ApplySettings
-from kubesync.model import ActionType, ResourceType
+from kubesync.model import ActionType
 from kubesync.settings import Flags, merge
 from kubesync.sources import HelmOptions, JsonnetOptions, SourceSpec
 from kubesync.cluster.api import Client
 from kubesync.sync import Pipeline, raise_for_failures
 from tests.support.cloud import load_balancers
-from tests.support.events import ServerEvents
+from tests.support.events import DEPLOYMENTS, JOBS, ServerEvents
 from tests.support.fixtures import require_simulated_nodes
 from tests.support.charts import write, write_chart
 
 # CI has ../shared beside the clone; a worktree elsewhere names it with KUBESYNC_TEST_SHARED
-JOBS = ResourceType("batch", "v1", "Job", "jobs", True)
-DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True)
 SHARED_CHARTS = Path(os.environ.get("KUBESYNC_TEST_SHARED") or Path(__file__).resolve().parents[3] / "shared") / "charts"
 
 

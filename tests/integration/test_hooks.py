@@ -12,17 +12,15 @@ import pytest
 from kubesync import errors
 from kubesync.apply import ApplySettings
 from kubesync.hooks import FINALIZER, HOOK_LABEL, record_name
-from kubesync.model import CONFIGMAPS, ActionType, ResourceType
+from kubesync.model import CONFIGMAPS, ActionType
 from kubesync.sync import raise_for_failures
-from tests.support.events import ServerEvents
+from tests.support.events import DEPLOYMENTS, JOBS, ServerEvents
 from tests.support.fixtures import require_simulated_nodes
 from tests.support.harness import SyncHarness
 from tests.support.manifests import configmap, deployment, job, write
 
 pytestmark = pytest.mark.integration
 
-JOBS = ResourceType("batch", "v1", "Job", "jobs", True)
-DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True)
 
 
 def hook(name: str, phase: str, *, policy: str | None = None, wave: int | None = None, **job_options) -> dict:

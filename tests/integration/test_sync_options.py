@@ -11,7 +11,7 @@ from kubesync import errors
 from kubesync.apply import ApplySettings
 from kubesync.model import CONFIGMAPS, CRDS, ActionType, PatchType, ResourceType
 from kubesync.sync import raise_for_failures
-from tests.support.events import ServerEvents
+from tests.support.events import DEPLOYMENTS, ServerEvents
 from tests.support.harness import SyncHarness
 from tests.support.manifests import configmap, crd, custom, deployment, write
 from tests.support.waits import wait_for
@@ -20,7 +20,6 @@ pytestmark = pytest.mark.integration
 
 ARGO = "argocd.argoproj.io/sync-options"
 WAVE = "argocd.argoproj.io/sync-wave"
-DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True)
 
 
 def cm(name: str, data: dict | None = None, **annotations) -> dict:

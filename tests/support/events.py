@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from kubesync import errors
 from kubesync.model import ResourceType
 
+# The kinds the hook tests watch and read back (kubesync's own code gets them from discovery).
+JOBS = ResourceType("batch", "v1", "Job", "jobs", True)
+DEPLOYMENTS = ResourceType("apps", "v1", "Deployment", "deployments", True)
+
 
 @dataclass(frozen=True)
 class Seen:

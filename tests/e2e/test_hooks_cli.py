@@ -6,8 +6,12 @@ the file and line."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
+
+import kubesync as kubesync_package
 
 from kubesync.hooks import HOOK_LABEL
 from tests.support import cli as support_cli
@@ -93,7 +97,12 @@ def test_a_saved_plan_runs_its_hooks(kubeconfig, cluster, namespace, tmp_path):
                                       "conf.yaml": configmap("conf", {"a": "1"})})
     saved = tmp_path / "plan.json"
     kubesync(kubeconfig, namespace, "plan", str(folder), "--out", str(saved))
-    out = support_cli.run("apply", "--plan", str(saved), "--yes", kubeconfig=kubeconfig, timeout=180, check_code=0).stdout
-    assert "» PreSync phase: succeeded" in out, out
+    out = support_cli.run("apply", "--plan", str(saved), "--yes", "-o", "json", kubeconfig=kubeconfig, timeout=180,
+                          check_code=0).stdout
+    doc = json.loads(out)
+    jsonschema.validate(doc, json.loads((Path(kubesync_package.__file__).parent / "schema" / "apply.v1.json").read_text()))
+    assert doc["succeeded"] and doc["summary"]["created"] == 1 and doc["summary"]["hooks"] == 1
+    assert [(o["object"], o["hook"]) for o in doc["objects"]] == [(f"batch/v1 Job {namespace}/migrate", "PreSync"),
+                                                                  (f"v1 ConfigMap {namespace}/conf", "")]
     assert jobs(cluster, namespace) == ["migrate"]
     assert cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/conf")["data"] == {"a": "1"}

@@ -25,8 +25,9 @@ from kubesync import errors
 from kubesync.cluster import API
 from kubesync.cluster.requests import FieldValidation, Preconditions
 from kubesync.logs import ObjectLogger
-from kubesync.model import Action, ActionType, Cascade, KubeObject, ObjectRef, PatchType, Plan, ResourceType, Result
-from kubesync.plan import waves
+from kubesync.annotations import Option, options
+from kubesync.model import Action, ActionType, Cascade, KubeObject, ObjectRef, PatchType, Plan, ResourceType, Result, json_copy
+from kubesync.ordering import waves
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ class ApplySettings:
     field_validation: FieldValidation | None = None
     """How every create and update treats unknown fields (fieldValidation; the facade sets it from --validate)."""
 
+    hook_timeout: float = 600.0
+    """Seconds each hook phase may take (--hook-timeout): its hooks created, run and judged (PostSync: with the
+    wait for every object to be Healthy first)."""
+
+    force_hooks: bool = False
+    """Run the hooks even when the plan has nothing to apply (--force-hooks)."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -75,6 +83,8 @@ class Outcome:
     resourceVersion...; no managedFields): a 10,000-object apply would otherwise hold every body."""
     cause: str = field(default="", compare=False)
     """What makes this failure the same as other objects' ('' when it is the object's own)."""
+    phase: str = ""
+    """The hook phase (PreSync, ...) when the object is a hook: never recorded as an owned object."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "result", Result(self.result))  # also accepts the plain string
@@ -356,10 +366,20 @@ class Applier:
 
     def _patch(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)
+        if Option.REPLACE in options(((action.desired or {}).get("metadata") or {}).get("annotations") or {}):
+            return self._put(rtype, action)
         body = [{"op": "test", "path": "/metadata/resourceVersion", "value": action.resource_version}, *action.patch]
         live = self.cluster.patch(rtype, action.ref.namespace, action.ref.name, body, PatchType.JSON, dry_run=self.settings.dry_run,
                                   field_validation=self.settings.field_validation)
         return Outcome(action, Result.PATCHED, live=_written(live))
+
+    def _put(self, rtype: ResourceType, action: Action) -> Outcome:
+        """Argo CD's Replace=true: the whole desired object, as `kubectl replace` sends it, at the
+        resourceVersion planned against (a change since is a conflict, re-diffed like a patch's)."""
+        body = json_copy(action.desired or {})
+        body.setdefault("metadata", {})["resourceVersion"] = action.resource_version
+        live = self.cluster.put(rtype, body, dry_run=self.settings.dry_run, field_validation=self.settings.field_validation)
+        return Outcome(action, Result.PATCHED, "replaced in full (Replace=true)", live=_written(live))
 
     def _scale(self, action: Action) -> Outcome:
         rtype = self.rtype(action.ref)

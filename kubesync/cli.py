@@ -175,6 +175,9 @@ def _command_apply(sub, fmt) -> None:
     p.add_argument("--wait", action="store_true", help="wait until every applied object is healthy")
     p.add_argument("--timeout", default="5m", metavar="DURATION", help="with --wait: give up after this long (default 5m)")
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="writes in flight at once within a wave (default 32)")
+    p.add_argument("--hook-timeout", default="10m", metavar="DURATION",
+                   help="how long each hook phase (PreSync, Sync, PostSync, SyncFail) may take (default 10m)")
+    p.add_argument("--force-hooks", action="store_true", help="run the hooks even when the plan has nothing to apply")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text",
                    help="json: print only the result, object by object (schema kubesync.io/apply/v1), for CI")
     p.add_argument("--diff", action="store_true", help="print the whole plan with every diff before applying (by default: "
@@ -244,6 +247,8 @@ def _command_daemon(sub, fmt) -> None:
     p.add_argument("--session-ttl", default="8h", metavar="DURATION", help="how long a dashboard login lasts (default 8h); logout ends it at once")
     p.add_argument("--header-timeout", default="10s", metavar="DURATION", help="drop HTTP clients that send no complete request headers in this time")
     p.add_argument("--workers", type=int, default=8, metavar="N", help="syncs run at the same time, however many there are (default 8)")
+    p.add_argument("--hook-timeout", default="10m", metavar="DURATION",
+                   help="how long each hook phase may hold a worker (default 10m); a phase past it fails the run")
     _add_common(p)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kubesync.charts import chart_changes
+from kubesync.hooks import ordered
 from kubesync.diff import normalize_desired
 from kubesync.model import DesiredState, Plan
 from kubesync.model import InventoryEntry
@@ -41,5 +42,5 @@ def compare_states(base: DesiredState, head: DesiredState, sync: str, namespace:
     plan = build_plan(head_resolved, live, live, inventory, settings, source=head.source, revision=head.revision)
     plan = replace(plan, sides=(("base", short(base.revision)), ("head", short(head.revision))))
     if base.charts or head.charts or head.hooks:
-        plan = replace(plan, charts=chart_changes(base.charts, head.charts), hooks=head.hooks)
+        plan = replace(plan, charts=chart_changes(base.charts, head.charts), hooks=ordered(head.hooks))
     return plan

@@ -24,7 +24,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kubesync.documents import Budget, Document, ParseLimits, json_documents, yaml_documents
 from kubesync.documents import describe_yaml_error  # noqa: F401  (config.py reads it from here)
 from kubesync.errors import ManifestError
-from kubesync.model import WAVE_ANNOTATION, Manifest, ObjectRef, Origin, split_api_version
+from kubesync.annotations import hook as hook_spec
+from kubesync.annotations import problems as annotation_problems
+from kubesync.hooks import manifest_ref
+from kubesync.model import Manifest, ObjectRef, Origin, split_api_version
 from kubesync.secrets import remember, remember_names
 from kubesync.vocab import is_secret
 
@@ -237,13 +240,11 @@ def _check_string_data(string_data: Any) -> list[str]:
 def _check_metadata(obj: dict, meta: dict) -> list[str | None]:
     name = meta.get("name")
     if name is None and meta.get("generateName") is not None:
-        return [
-            "metadata.generateName is not supported (a sync must know each object's name to update and prune it); "
-            "set metadata.name instead"
-        ]
-    found = [_check_string("metadata.name", name, "web")]
-    if found[0] is None:
-        found.append(_check_name(obj, name))
+        found = _check_generate_name(obj, meta)
+    else:
+        found = [_check_string("metadata.name", name, "web")]
+        if found[0] is None:
+            found.append(_check_name(obj, name))
     namespace = meta.get("namespace")
     if namespace is not None:
         if not isinstance(namespace, str):
@@ -252,20 +253,27 @@ def _check_metadata(obj: dict, meta: dict) -> list[str | None]:
             found.append(f"metadata.namespace {namespace!r} is not a valid namespace name: it must be {DNS1123_LABEL_RULE}")
     for field in ("labels", "annotations"):
         found += _check_string_map(meta, field)
-    found.append(_check_wave(meta))
+    if isinstance(meta.get("annotations"), dict):
+        # kubesync's, Argo CD's, Flux's and Helm's annotations: an unknown value would silently change
+        # what the object does (a wave falling back to its kind's, a hook never run, a prune not prevented)
+        found += annotation_problems(meta["annotations"])
     return found
 
 
-def _check_wave(meta: dict) -> str | None:
-    """The kubesync.io/wave annotation orders the apply: an integer, or the object would silently
-    fall back to its kind's wave."""
+def _check_generate_name(obj: dict, meta: dict) -> list[str | None]:
+    """Only a hook may have `generateName` (it gets a new name each run); every other object needs its name
+    to be updated and pruned."""
     annotations = meta.get("annotations")
-    value = annotations.get(WAVE_ANNOTATION) if isinstance(annotations, dict) else None
-    if not isinstance(value, str):
-        return None  # absent, or already reported as not a string
-    if re.fullmatch(r"\s*[-+]?\d+\s*", value):
-        return None
-    return f"metadata.annotations[{WAVE_ANNOTATION!r}] {value!r} is not a wave: use an integer such as \"5\" (lower waves apply first)"
+    spec = hook_spec(annotations) if isinstance(annotations, dict) else None
+    if spec is None:
+        return ["metadata.generateName is only for hooks (a sync must know each object's name to update and prune it); "
+                "set metadata.name, or make it a hook (argocd.argoproj.io/hook: PreSync, ...)"]
+    prefix = meta["generateName"]
+    if not isinstance(prefix, str) or not prefix:
+        return [_check_string("metadata.generateName", prefix or None, "migrate-")]
+    return [None if is_dns1123_subdomain(prefix + "x") else
+            f"metadata.generateName {prefix!r} is not a valid name prefix: with the suffix each run adds it must be "
+            f"{DNS1123_SUBDOMAIN_RULE}"]
 
 
 def _check_name(obj: dict, name: str) -> str | None:
@@ -311,7 +319,7 @@ def _manifests_of(path: str, docs: Iterable[Document], rendered: bool, problems:
                 label = _label(obj) if isinstance(obj, dict) else ""
                 problems += [f"{where(line)}: {label + ': ' if label else ''}{w}" for w in wrong]
                 continue
-            yield Manifest(ObjectRef.of(obj), obj, Origin(path, 0 if rendered else line))
+            yield Manifest(manifest_ref(obj), obj, Origin(path, 0 if rendered else line))
 
 
 def parse_documents(

@@ -128,15 +128,29 @@ class Chart:
 
 @dataclass(frozen=True)
 class Hook:
-    """An object annotated `helm.sh/hook`: not applied as an ordinary object. Plans list it as a skipped
-    hook with its phases; running hooks (issue 27) plugs in here."""
+    """An object run around a sync rather than applied as part of it (kubesync.io/hook, Argo CD's or Helm's
+    hook annotation; kubesync/hooks.py): created in its phases, waited for, deleted by its policies; never
+    in the inventory, never pruned, never drift."""
 
     ref: ObjectRef
-    phases: tuple[str, ...]  # pre-install, post-upgrade, ... as the annotation lists them
+    """A `generateName` hook's name is `<generateName><…>`: it gets a real one each run."""
+    phases: tuple[str, ...]
+    """PreSync, Sync, PostSync, SyncFail, in that order; empty: never run (`skipped` says why)."""
     origin: Origin = Origin("<unknown>")
-    weight: int = 0  # helm.sh/hook-weight
-    delete_policies: tuple[str, ...] = ()  # helm.sh/hook-delete-policy
+    wave: int = 0
+    """Its wave inside each phase (Argo CD's sync-wave, kubesync.io/wave or helm.sh/hook-weight)."""
+    delete_policies: tuple[str, ...] = ("BeforeHookCreation",)
+    """BeforeHookCreation, HookSucceeded, HookFailed (Helm's spellings mapped)."""
     obj: KubeObject = field(default_factory=dict, compare=False, hash=False, repr=False)
+    said: str = ""
+    """The annotation that makes it a hook, for people: `helm.sh/hook: pre-install,pre-upgrade`."""
+    skipped: str = ""
+    """Why it never runs ('' when it does)."""
+
+    @property
+    def generate_name(self) -> str:
+        meta = self.obj.get("metadata") or {}
+        return "" if meta.get("name") else str(meta.get("generateName") or "")
 
 
 @dataclass(frozen=True)
@@ -148,7 +162,7 @@ class DesiredState:
     revision: str  # git commit sha, or a content hash for a directory
     warnings: tuple[str, ...] = ()  # for the plan: e.g. remote kustomize resources the revision does not pin
     charts: tuple[Chart, ...] = ()  # the Helm charts rendered (none for plain YAML)
-    hooks: tuple[Hook, ...] = ()  # helm.sh/hook objects, kept out of `manifests`
+    hooks: tuple[Hook, ...] = ()  # hook objects (any source), kept out of `manifests`
     identity: str = ""
     """Which source this is on any machine (sources/identity.py): recorded in the inventory, compared before a prune."""
     identity_aliases: tuple[str, ...] = ()
@@ -322,6 +336,8 @@ class Action:
     replicas: tuple[int | None, int | None] | None = None  # (live, desired) for scale
     risks: tuple[Risk, ...] = ()
     note: str = ""  # e.g. why an immutable change needs delete and re-create
+    sync_wave: int = 0
+    """Argo CD's wave (argocd.argoproj.io/sync-wave): orders the plan before `wave`, the kind's step."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +373,8 @@ class Plan:
     charts: tuple[ChartChange, ...] = ()
     """The Helm charts of the source, version before and after."""
     hooks: tuple[Hook, ...] = ()
-    """Chart hooks of the desired state: listed, not applied."""
+    """The hooks of the desired state, in run order (phase, wave, kind, name): run around the apply when it
+    has changes (or `--force-hooks`), never applied as objects."""
 
     @property
     def changes(self) -> tuple[Action, ...]:

@@ -1,8 +1,9 @@
 """Pure planning: resolved desired objects x live objects x inventory -> an ordered Plan.
 
-No I/O: the facade (kubesync.sync) gathers live state and the inventory, this module decides. Waves follow the
-habits of Helm, kapp and Argo CD (namespaces and CRDs first, workloads late); deletions run after
-every create and update, in the reverse order. `kubesync.io/wave: "<int>"` overrides an object's wave.
+No I/O: the facade (kubesync.sync) gathers live state and the inventory, this module decides. The
+order is kubesync/ordering.py's table (Argo CD's sync waves, then the kinds' steps; deletions after,
+reversed); what an object's Argo CD and Flux annotations ask (no prune, create only, ...) is honoured
+here and in kubesync/prune.py, or warned about (kubesync/annotations.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from kubesync.model import (
     MANAGED_BY_VALUE,
     SOPS_DIGEST_ANNOTATION,
     SYNC_LABEL,
-    WAVE_ANNOTATION,
     Action,
     ActionType,
     KubeObject,
@@ -31,52 +31,11 @@ from kubesync.model import (
     Risk,
     json_copy,
 )
+from kubesync.annotations import ARGO_SYNC_OPTIONS, FLUX_PRUNE, FLUX_SSA, Option, options, unhonoured
+from kubesync.ordering import LAST_WAVE, WAVES, WEBHOOK_KINDS, dependencies_first, order, sync_wave_of, wave_of, waves, webhooks_last  # noqa: F401
 from kubesync.resolve import Resolved
 from kubesync.prune import ADOPT_ANNOTATION, PENDING, adoption_asked, check_prune_safety, kept_by_adoption, owned_uid, squatted, check_prune_source, owned_count, same_source, source_after  # noqa: F401
 from kubesync.settings import PlanSettings
-
-# Ordering is a table: group_kind -> wave. Anything not listed (Ingress, HPA, custom resources,
-# webhooks...) goes in the last wave, after the workloads it refers to.
-WAVES: dict[str, int] = {
-    **dict.fromkeys(
-        ["Namespace", "CustomResourceDefinition.apiextensions.k8s.io", "PriorityClass.scheduling.k8s.io", "StorageClass.storage.k8s.io"],
-        0,
-    ),
-    **dict.fromkeys(
-        [
-            "ServiceAccount",
-            "ResourceQuota",
-            "LimitRange",
-            "PodSecurityPolicy.policy",
-            "ClusterRole.rbac.authorization.k8s.io",
-            "Role.rbac.authorization.k8s.io",
-        ],
-        1,
-    ),
-    # Bindings after their roles: a non-admin binder gets 404 "role not found" when they race.
-    **dict.fromkeys(["ClusterRoleBinding.rbac.authorization.k8s.io", "RoleBinding.rbac.authorization.k8s.io"], 2),
-    **dict.fromkeys(["ConfigMap", "Secret", "PersistentVolume", "PersistentVolumeClaim"], 3),
-    **dict.fromkeys(["Service"], 4),
-    **dict.fromkeys(
-        [
-            "Deployment.apps",
-            "StatefulSet.apps",
-            "DaemonSet.apps",
-            "ReplicaSet.apps",
-            "ReplicationController",
-            "Pod",
-            "Job.batch",
-            "CronJob.batch",
-        ],
-        5,
-    ),
-}
-LAST_WAVE = 6
-# Admission webhook configurations go last of all, after every object whose kind they could intercept
-# (custom resources with a later wave annotation included): a sync never asks a webhook it is itself
-# installing, whose pods may not run yet, to admit its own objects. Deleted first, by the same rule.
-WEBHOOK_KINDS = frozenset({"ValidatingWebhookConfiguration.admissionregistration.k8s.io",
-                           "MutatingWebhookConfiguration.admissionregistration.k8s.io"})
 
 # Fields the API server refuses to change in place: (group_kind, JSON pointer prefix).
 IMMUTABLE: tuple[tuple[str, str], ...] = (
@@ -101,18 +60,6 @@ IMMUTABLE: tuple[tuple[str, str], ...] = (
     ("ClusterRoleBinding.rbac.authorization.k8s.io", "/roleRef"),
 )
 RBAC_GROUP = "rbac.authorization.k8s.io"
-
-
-def wave_of(ref: ObjectRef, obj: KubeObject | None) -> int:
-    """The table's wave, unless the object's annotation names one."""
-    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(WAVE_ANNOTATION)
-    if value is not None:
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            pass  # refused at load (manifests._check_wave); one from elsewhere falls back to the table
-    return WAVES.get(ref.group_kind, LAST_WAVE)
 
 
 _json_copy = json_copy
@@ -197,12 +144,17 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings,
     `recorded`: the keys of the sync's inventory (pending ones too); a live object labelled as this
     sync's but not among them is not ours (None: not checked, as for a plan made without an inventory)."""
     ref = r.ref
-    wave = wave_of(ref, r.obj)
+    wave, sync_wave = wave_of(ref, r.obj), sync_wave_of(r.obj)
     rules = rules_for(ref, settings.ignore)
     desired, fields = _owned(r.obj, settings.sync, rules, live, r.schema)
     if live is None:
         risks = [Risk.RBAC] if ref.group == RBAC_GROUP else []
-        return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks)), None
+        return Action(ActionType.CREATE, ref, wave, r.manifest.origin, desired=desired, risks=tuple(risks),
+                      sync_wave=sync_wave), None
+    asked = options(_annotations(r.obj))
+    if Option.IF_NOT_PRESENT in asked:  # Flux: created when missing, whoever holds it now, never updated
+        return Action(ActionType.NOOP, ref, wave, r.manifest.origin, desired=desired, live=live, sync_wave=sync_wave,
+                      note=f"exists; never updated ({FLUX_SSA}: IfNotPresent)"), None
     why = ownership(live, settings.sync)
     claim = why is None and squatted(live, ref.key, recorded)
     if claim:
@@ -220,6 +172,7 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings,
     common = dict(
         ref=ref,
         wave=wave,
+        sync_wave=sync_wave,
         origin=r.manifest.origin,
         desired=desired,
         live=live,
@@ -230,11 +183,20 @@ def plan_object(r: Resolved, live: KubeObject | None, settings: PlanSettings,
     if not result.patch:
         return Action(ActionType.NOOP, note=kept, **common), None
     risks, note = _risks_for_patch(ref, result.patch, live, desired)
-    note = "; ".join(n for n in (note, kept) if n)
+    replaced = REPLACED_NOTE if Option.REPLACE in asked else ""
+    note = "; ".join(n for n in (note, kept, replaced) if n)
     if r.rtype.has_scale and all(op["path"] == "/spec/replicas" for op in result.patch):
         replicas = ((live.get("spec") or {}).get("replicas"), (desired.get("spec") or {}).get("replicas"))
         return Action(ActionType.SCALE, patch=tuple(result.patch), replicas=replicas, risks=tuple(risks), **common), None
     return Action(ActionType.UPDATE, patch=tuple(result.patch), risks=tuple(risks), note=note, **common), None
+
+
+REPLACED_NOTE = (f"sent whole as a replace ({ARGO_SYNC_OPTIONS}: Replace=true, as kubectl replace): "
+                 "fields other writers set are dropped")
+
+
+def _annotations(obj: KubeObject | None) -> dict:
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
 
 
 CHANGED_ENCRYPTED = "changed (encrypted): its ciphertext changed; values are compared only with the key"
@@ -280,8 +242,11 @@ def plan_prune(
     managed_live: dict[tuple, KubeObject],
     inventory: Iterable[InventoryEntry],
     settings: PlanSettings,
+    sync_deleted: bool = False,
 ) -> tuple[list[Action], list[str]]:
-    """Deletions: only objects in the inventory AND labelled with this sync AND with the recorded uid."""
+    """Deletions: only objects in the inventory AND labelled with this sync AND with the recorded uid, and
+    not kept by their own annotations (Prune=false, Flux's prune: disabled; Delete=false when the whole sync
+    is deleted: `sync_deleted`, an empty source pruned with --allow-empty)."""
     actions: list[Action] = []
     warnings: list[str] = []
     inventory_uids = {e.ref.key: e.uid for e in inventory}
@@ -301,31 +266,31 @@ def plan_prune(
         if recorded != meta.get("uid"):
             warnings.append(f"{ref}: uid differs from the inventory (re-created by someone else?); not pruned")
             continue
+        kept = kept_from_prune(live, sync_deleted)
+        if kept:
+            warnings.append(f"{ref}: gone from the source; {kept}")
+            continue
         risks = (Risk.DELETE, Risk.NAMESPACE_DELETE) if ref.kind == "Namespace" and not ref.group else (Risk.DELETE,)
-        actions.append(
-            Action(
-                ActionType.DELETE,
-                ref,
-                wave_of(ref, live),
-                None,
-                live=live,
-                uid=meta.get("uid", ""),
-                resource_version=meta.get("resourceVersion", ""),
-                risks=risks,
-            )
-        )
+        confirm = PRUNE_CONFIRM_NOTE if Option.PRUNE_CONFIRM in options(_annotations(live)) else ""
+        actions.append(Action(ActionType.DELETE, ref, wave_of(ref, live), None, live=live, uid=meta.get("uid", ""),
+                              resource_version=meta.get("resourceVersion", ""), risks=risks, note=confirm,
+                              sync_wave=sync_wave_of(live)))
     return actions, warnings
 
 
-def order(actions: Iterable[Action]) -> tuple[Action, ...]:
-    """Creates/updates by wave ascending, then deletions by wave descending; stable by object."""
+PRUNE_CONFIRM_NOTE = f"{ARGO_SYNC_OPTIONS}: Prune=confirm: pruned only when a person confirms (never by the daemon)"
 
-    def key(a: Action):
-        if a.type is ActionType.DELETE:
-            return (1, -a.wave, a.ref.namespace, a.ref.kind, a.ref.name)
-        return (0, a.wave, a.ref.namespace, a.ref.kind, a.ref.name)
 
-    return tuple(sorted(actions, key=key))
+def kept_from_prune(live: KubeObject, sync_deleted: bool) -> str:
+    """Why the live object's own annotations keep it from a prune ('' when they do not)."""
+    annotations = _annotations(live)
+    asked = options(annotations)
+    if Option.NO_PRUNE in asked:
+        said = f"{FLUX_PRUNE}: disabled" if FLUX_PRUNE in annotations else f"{ARGO_SYNC_OPTIONS}: Prune=false"
+        return f"not pruned ({said})"
+    if sync_deleted and Option.NO_DELETE in asked:
+        return f"left behind as the sync is deleted ({ARGO_SYNC_OPTIONS}: Delete=false)"
+    return ""
 
 
 def selected(resolved: Sequence[Resolved], settings: PlanSettings) -> list[Resolved]:
@@ -356,60 +321,52 @@ def build_plan(
 
         managed_live = {k: v for k, v in managed_live.items() if matches(settings.selector, v)}
     inventory = list(inventory)
-    recorded = {e.ref.key for e in inventory}
-    actions: list[Action] = []
-    conflicts: list[str] = []
-    sealed: list[str] = []
-    for r in resolved:
-        if r.manifest.sealed:
-            action, warning = plan_sealed(r, live.get(r.ref.key), settings)
-            sealed += [warning] if warning else []
-        else:
-            action, conflict = plan_object(r, live.get(r.ref.key), settings, recorded)
-            conflicts += [conflict] if conflict else []
-        if action is not None:
-            actions.append(action)
-    warnings = [r.warning for r in resolved if r.warning] + sealed
+    actions, conflicts, sealed = _plan_objects(resolved, live, settings, {e.ref.key for e in inventory})
+    warnings = [r.warning for r in resolved if r.warning] + sealed + annotation_warnings(resolved)
     if not same_source(inventory_source, settings) and not settings.prune:
         warnings.append(f"sync {settings.sync!r} was applied from {inventory_source}, not from this source "
                         f"({settings.source}); a prune from here will be refused (give this source its own --name)")
     actions = webhooks_last(actions)
     desired_keys = {r.ref.key for r in resolved}
     would_prune: list[Action] = []
+    sync_deleted = not resolved and not settings.selector  # an empty source pruned (--allow-empty): the sync goes
     if settings.prune:
         check_prune_source(inventory_source, settings)
-        deletions, prune_warnings = plan_prune(desired_keys, managed_live, inventory, settings)
+        deletions, prune_warnings = plan_prune(desired_keys, managed_live, inventory, settings, sync_deleted)
         warnings += prune_warnings
         check_prune_safety(len(resolved), len(deletions), owned_count(managed_live, inventory), settings)
         actions.extend(deletions)
     elif same_source(inventory_source, settings):  # a review shows what a prune-on sync would delete
-        would_prune, _ = plan_prune(desired_keys, managed_live, inventory, settings)
-    return Plan(settings.sync, source, revision, order(actions), tuple(conflicts), tuple(warnings),
+        would_prune, _ = plan_prune(desired_keys, managed_live, inventory, settings, sync_deleted)
+        would_prune = [a for a in would_prune if Option.IGNORE_EXTRANEOUS not in options(_annotations(a.live))]
+    return Plan(settings.sync, source, revision, order(dependencies_first(actions)), tuple(conflicts), tuple(warnings),
                 would_prune=order(would_prune))
 
 
-def webhooks_last(actions: list[Action]) -> list[Action]:
-    """Admission webhook configurations (without a wave annotation of their own) in a wave after all the others."""
-    def annotated(a: Action) -> bool:
-        return WAVE_ANNOTATION in (((a.desired or {}).get("metadata") or {}).get("annotations") or {})
+def _plan_objects(resolved: Sequence[Resolved], live: dict[tuple, KubeObject], settings: PlanSettings,
+                  recorded: Collection[tuple]) -> tuple[list[Action], list[str], list[str]]:
+    """(actions, conflicts, warnings) of the desired objects, one by one. Flux's `ssa: Ignore` objects are
+    left as they are: kept (a no-op) when they exist, never created."""
+    actions: list[Action] = []
+    conflicts: list[str] = []
+    warnings: list[str] = []
+    for r in resolved:
+        found = live.get(r.ref.key)
+        if r.manifest.sealed:
+            action, warning = plan_sealed(r, found, settings)
+            warnings += [warning] if warning else []
+        elif Option.IGNORE in options(_annotations(r.obj)):
+            action = None if found is None else Action(ActionType.NOOP, r.ref, wave_of(r.ref, r.obj), r.manifest.origin,
+                                                       desired=found, live=found, note=f"{FLUX_SSA}: Ignore")
+            warnings += [f"{r.manifest.origin}: {r.ref}: not created ({FLUX_SSA}: Ignore)"] if found is None else []
+        else:
+            action, conflict = plan_object(r, found, settings, recorded)
+            conflicts += [conflict] if conflict else []
+        if action is not None:
+            actions.append(action)
+    return actions, conflicts, warnings
 
-    hooks = {id(a) for a in actions if a.ref.group_kind in WEBHOOK_KINDS and not annotated(a)}
-    if not hooks:
-        return actions
-    last = max([LAST_WAVE] + [a.wave for a in actions if a.ref.group_kind not in WEBHOOK_KINDS]) + 1
-    return [replace(a, wave=last) if id(a) in hooks else a for a in actions]
 
-
-def waves(plan: Plan) -> list[list[Action]]:
-    """Group the plan's ordered actions into steps that run one after the other."""
-    steps: list[list[Action]] = []
-    last = None
-    for a in plan.actions:
-        if a.type is ActionType.NOOP:
-            continue
-        key = (a.type is ActionType.DELETE, a.wave)
-        if key != last:
-            steps.append([])
-            last = key
-        steps[-1].append(a)
-    return steps
+def annotation_warnings(resolved: Sequence[Resolved]) -> list[str]:
+    """What objects' Argo CD and Flux annotations ask that kubesync recognises and does not do."""
+    return [f"{r.manifest.origin}: {r.ref}: {phrase}" for r in resolved for phrase in unhonoured(_annotations(r.obj))]

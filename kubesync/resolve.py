@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+from kubesync.annotations import Option, options
 from kubesync.errors import ResolveError
 from kubesync.model import KubeObject, Manifest, ObjectRef, ResourceType
 
@@ -159,12 +160,17 @@ def resolve(manifests: tuple[Manifest, ...] | list[Manifest], lookup: Lookup, de
         rtype = lookup(api_version, m.ref.kind)
         pending = rtype is None and (api_version, m.ref.kind) in from_crds
         rtype = rtype or from_crds.get((api_version, m.ref.kind))
+        warning = ""
+        if rtype is None and Option.SKIP_DRY_RUN_ON_MISSING in options((m.obj.get("metadata") or {}).get("annotations") or {}):
+            # Argo CD's SkipDryRunOnMissingResource=true: a controller creates the CRD (gatekeeper's constraints)
+            rtype, pending = offline_lookup(api_version, m.ref.kind), True
+            warning = (f"{m.origin}: {m.ref}: the cluster does not serve {api_version} {m.ref.kind} yet; created once it "
+                       "does (SkipDryRunOnMissingResource=true), not validated by the server")
         if rtype is None:
             problems.append(f"{m.origin}: {m.ref}: {not_served(api_version, m.ref.kind, kinds(api_version) if kinds else None)}")
             continue
         obj = m.obj
         ref = m.ref
-        warning = ""
         if rtype.namespaced:
             if not ref.namespace:
                 ref = ref.with_namespace(default_namespace)

@@ -18,6 +18,7 @@ import re
 from dataclasses import replace
 from typing import Callable, Mapping
 
+from kubesync.annotations import Option, options
 from kubesync.diff import fields as known
 from kubesync.model import Action, ActionType, Check, Plan, Risk, Verdict
 from kubesync.yamlnodes import FieldLines
@@ -59,8 +60,12 @@ def to_check(plan: Plan, served) -> tuple[list[Action], dict[str, int]]:
         if a.type not in CHECKED or (a.type is ActionType.UPDATE and a.live is None):
             continue
         needs = _needs_created(a, created) if a.type is ActionType.CREATE else ""
-        if a.ref.namespace in new_namespaces:
+        if Option.NO_VALIDATE in options(_annotations(a.desired)):
+            key = "with argocd.argoproj.io/sync-options: Validate=false"
+        elif a.ref.namespace in new_namespaces:
             key = f"in namespace {a.ref.namespace}, which this plan creates"
+        elif not served(a) and Option.SKIP_DRY_RUN_ON_MISSING in options(_annotations(a.desired)):
+            key = f"of {a.ref.api_version} {a.ref.kind}, not served yet (SkipDryRunOnMissingResource=true)"
         elif not served(a):
             key = f"of {a.ref.api_version} {a.ref.kind}, whose CustomResourceDefinition this plan creates"
         elif needs:
@@ -174,19 +179,30 @@ def judge(plan: Plan, checks: Mapping[tuple, Check], later: Mapping[str, int] | 
 REPLACE_ANNOTATION = "kubesync.io/replace"
 
 
+def _annotations(obj) -> dict:
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
+
+
 def replace_allowed(action: Action) -> bool:
-    annotations = ((action.desired or {}).get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "allowed"
+    """Opted in to an unattended replacement: kubesync.io/replace: "allowed", Flux's force: Enabled or
+    Argo CD's Force=true."""
+    annotations = _annotations(action.desired)
+    return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "allowed" or Option.FORCE in options(annotations)
 
 
 def unattended(plan: Plan) -> tuple[Plan, list[str]]:
-    """For runs nobody confirms (the daemon): replacements of objects not opted in with
-    `kubesync.io/replace: "allowed"` are left out, and reported."""
+    """For runs nobody confirms (the daemon): replacements of objects not opted in (`kubesync.io/replace:
+    "allowed"`, Flux's `force: Enabled`, Argo CD's `Force=true`) and prunes of objects asking for a
+    confirmation (Argo CD's `Prune=confirm`) are left out, and reported."""
     actions, skipped = [], []
     for a in plan.actions:
         if a.type is ActionType.REPLACE and not replace_allowed(a):
             skipped.append(f"{_where(a)}: needs to be replaced (deleted and created again); skipped: unattended "
                            "replacement needs the annotation kubesync.io/replace: \"allowed\" (or run `kubesync apply`)")
+            continue
+        if a.type is ActionType.DELETE and Option.PRUNE_CONFIRM in options(_annotations(a.live)):
+            skipped.append(f"{_where(a)}: gone from the source; not pruned: Prune=confirm needs a person "
+                           "(run `kubesync apply --prune` and confirm)")
             continue
         actions.append(a)
     return replace(plan, actions=tuple(actions), warnings=plan.warnings + tuple(skipped)), skipped

@@ -39,11 +39,17 @@ def progress_printer(color: bool, total: int = 0):
     colors = {"created": "32", "patched": "33", "scaled": "36", "replaced": "31", "deleted": "31", "failed": "1;31"}
 
     def show(outcome) -> None:
+        if isinstance(outcome, HookStep):  # a hook phase's progress: one line, as it happens
+            with bar.lock:
+                bar.clear()
+                print(f"» {outcome}", flush=True)
+            return
         mark = marks.get(outcome.result, " ")
         word = f"{outcome.result:<9}"
         if color and outcome.result in colors:
             word = f"\033[{colors[outcome.result]}m{word}\033[0m"
         extra = f"  ({outcome.message})" if outcome.message and not outcome.failed else ""
+        extra += f"  ({outcome.phase} hook)" if outcome.phase and not outcome.failed else ""
         line = f"{mark} {word} {outcome.action.ref}{extra}"
         if outcome.failed:
             line = f"{mark} {word} {outcome.message}"
@@ -53,6 +59,7 @@ def progress_printer(color: bool, total: int = 0):
             bar.step(f"wave {outcome.action.wave}: {outcome.action.ref}")
 
     from kubesync.commands.progress import ProgressLine
+    from kubesync.hooks import HookStep
 
     bar = ProgressLine(total)
     show.finish = bar.clear  # type: ignore[attr-defined]
@@ -62,20 +69,29 @@ def progress_printer(color: bool, total: int = 0):
 def summary(report) -> str:
     counts: dict[str, int] = {}
     for o in report.outcomes:
+        if o.phase:
+            continue  # hooks are told apart
         counts[o.result] = counts.get(o.result, 0) + 1
     parts = [f"{counts.get(k, 0)} {k}" for k in ("created", "patched", "scaled", "deleted")]
     extra = [f"{counts[k]} {k}" for k in ("replaced", "skipped", "failed") if counts.get(k)]
+    hooks = sorted({o.action.ref for o in report.outcomes if o.phase})
+    extra += [f"{len(hooks)} hook(s) run"] if hooks else []
     return "Apply complete: " + ", ".join(parts + extra) + "."
 
 
 def settings_from(args):
     from kubesync.apply import ApplySettings
+    from kubesync.settings import positive_duration
 
     concurrency = getattr(args, "concurrency", None) or ApplySettings.concurrency
     if concurrency < 1:
         raise errors.UsageError("--concurrency must be 1 or more")
+    try:
+        hook_timeout = positive_duration(getattr(args, "hook_timeout", None) or "10m")
+    except ValueError as e:
+        raise errors.UsageError(f"--hook-timeout: {e}") from None
     return ApplySettings(dry_run=args.dry_run == "server", propagation_policy=Cascade(args.cascade.capitalize()),
-                         concurrency=concurrency)
+                         concurrency=concurrency, hook_timeout=hook_timeout, force_hooks=bool(getattr(args, "force_hooks", False)))
 
 
 def saved_settings_from(args):
@@ -127,7 +143,8 @@ def apply_fresh(args, pipe, config) -> int:
     if not as_json(args):  # the whole plan only when asked (or for a client dry run: then it is all there is)
         full = getattr(args, "diff", False) or args.dry_run == "client"
         write_out(render(plan, "text", color=color) if full else render_brief(plan, color))
-    if args.dry_run == "client" or not plan.has_changes:
+    forced = getattr(args, "force_hooks", False) and any(h.phases for h in plan.hooks)
+    if args.dry_run == "client" or not (plan.has_changes or forced):
         if as_json(args):
             result(args, plan, None)
         return 0 if args.dry_run == "client" else wait_if_asked(args, pipe, planned)

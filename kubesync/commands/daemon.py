@@ -160,6 +160,7 @@ def _shards(args, lease):
 
 
 def settings_from(args):
+    from kubesync.apply import ApplySettings
     from kubesync.commands.common import client_settings, overrides
     from kubesync.daemon.settings import DaemonSettings, HttpSettings
 
@@ -194,6 +195,7 @@ def settings_from(args):
         shards=_shards(args, lease),
         alerts=_alerts(args, config),
         workers=workers,
+        apply=ApplySettings(hook_timeout=_duration("--hook-timeout", getattr(args, "hook_timeout", None) or "10m")),
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kubesync.apply import Outcome
 from kubesync.daemon.history import DriftEvent, Run
 from kubesync.health import Health
+from kubesync.hooks import HookStep
 from kubesync.model import CommitInfo
 from kubesync.sync import Planned
 from kubesync.vocab import short_revision
@@ -108,6 +109,13 @@ class ObjectApplied(Event):
     """The apply's progress: one per action done (or failed), as it happens."""
 
     outcome: Outcome
+
+
+@dataclass(frozen=True)
+class HookProgress(Event):
+    """A hook phase's progress (a phase started, a hook done, a phase failed or timed out), as it happens."""
+
+    step: HookStep
 
 
 @dataclass(frozen=True)

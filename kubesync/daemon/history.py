@@ -9,6 +9,7 @@ what is safe to show: error texts are redacted of Secret values before they are 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -89,6 +90,7 @@ class History:
         self._attempt: Attempt | None = None
         self._outcomes: dict[str, tuple[str, str]] = {}
         self._live: dict[str, Health | None] = {}
+        self._hooks: deque[tuple[float, object]] = deque(maxlen=keep)
         self.planned = None
         """The last plan made (Planned), whichever run made it; None before the first plan."""
 
@@ -99,6 +101,16 @@ class History:
     def drifted(self, event: DriftEvent) -> None:
         with self._lock:
             self._drift.appendleft(event)
+
+    def hooked(self, step, at: float | None = None) -> None:
+        """A hook phase's step (kubesync.hooks.HookStep), as it happens: the dashboard shows a running phase."""
+        with self._lock:
+            self._hooks.appendleft((time.time() if at is None else at, step))
+
+    def hook_steps(self) -> list[tuple[float, object]]:
+        """(epoch seconds, HookStep), newest first."""
+        with self._lock:
+            return list(self._hooks)
 
     def runs(self) -> list[Run]:
         """Newest first."""

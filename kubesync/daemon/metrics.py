@@ -70,6 +70,8 @@ class Metrics:
             "kubesync_last_success_timestamp_seconds", "Unix time the last successful run ended.", ["sync"], registry=r
         )
         self.revision = Info("kubesync_last_success_revision", "Revision of the last successful run.", ["sync"], registry=r)
+        self.hook_phases = Counter("kubesync_hook_phases", "Hook phases run (PreSync, Sync, PostSync, SyncFail) by result.",
+                                   ["sync", "phase", "result"], registry=r)
         self.triggers = Counter("kubesync_triggers", "What woke a sync worker.", ["sync", "trigger"], registry=r)
         self.api_errors = Counter("kubesync_api_errors", "Kubernetes API errors by class (404s excluded).", ["sync", "error"], registry=r)
         self.leader = Gauge("kubesync_leader", "1 while this process holds the leadership (may write).", registry=r)

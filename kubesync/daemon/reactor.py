@@ -26,10 +26,10 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
 from kubesync import errors
-from kubesync.apply import ApplyReport
+from kubesync.apply import ApplyReport, Outcome
 from kubesync.daemon.events import (Applying, Attempting, Closing, ConflictSeen, DriftCleared, DriftSeen, Event, Failed,
-                                    Interrupted, ObjectApplied, PlanMade, RunFinished, RunStarted, StandingBy, StillSynced,
-                                    Synced, one_line)
+                                    HookProgress, Interrupted, ObjectApplied, PlanMade, RunFinished, RunStarted, StandingBy,
+                                    StillSynced, Synced, one_line)
 from kubesync.daemon.history import DriftEvent, Run
 from kubesync.daemon.settings import DaemonSettings
 from kubesync.daemon.state import SyncStatus, retry_wait
@@ -258,7 +258,7 @@ def _apply(run: _Run, planned: Planned, revision: str, reverting: bool) -> RunRe
     if (run.stop is not None and run.stop.is_set()) or not run.may_write():
         return RunResult.STANDBY
     run.tell(Applying(revision, reverting, run.actions))
-    report = run.pipeline.apply(planned, run.settings.apply, progress=lambda o: run.tell(ObjectApplied(o)), stop=run.abort)
+    report = run.pipeline.apply(planned, run.settings.apply, progress=lambda o: run.tell(_progress(o)), stop=run.abort)
     if run.abort.is_set():
         # Shutdown or a lost leadership cut the apply short: not the source's fault, no alert.
         done = sum(1 for o in report.outcomes if not o.failed)
@@ -268,6 +268,11 @@ def _apply(run: _Run, planned: Planned, revision: str, reverting: bool) -> RunRe
     run.tell(DriftCleared(revision))
     run.update(drifted=frozenset())
     return _synced(run, revision)
+
+
+def _progress(told) -> Event:
+    """The apply's progress as an event: an object's Outcome, or a hook phase's step."""
+    return ObjectApplied(told) if isinstance(told, Outcome) else HookProgress(told)
 
 
 def _fail(run: _Run, message: str, unexpected: BaseException | None = None, files: tuple[str, ...] = (),

@@ -14,13 +14,15 @@ from functools import singledispatchmethod
 
 from kubesync import errors
 from kubesync.daemon.events import (ApiError, Applying, Attempting, Closing, ClusterChanged, ConflictSeen, DriftCleared,
-                                    DriftSeen, Event, Failed, HealthSeen, Interrupted, ObjectApplied, PlanMade, RunFinished,
-                                    RunStarted, StandingBy, StillSynced, Synced, one_line, short)
+                                    DriftSeen, Event, Failed, HealthSeen, HookProgress, Interrupted, ObjectApplied, PlanMade,
+                                    RunFinished, RunStarted, StandingBy, StillSynced, Synced, one_line, short)
 from kubesync.daemon.history import APPLYING, DONE, History
 from kubesync.daemon.metrics import Metrics
 from kubesync.daemon.notify import Notifier
 from kubesync.model import Result
 from kubesync.secrets import redact
+
+PHASE_ENDS = ("succeeded", "failed", "timed out", "interrupted")  # a hook phase's last step: counted by result
 
 # The logger every sync's lines have carried since the daemon had one module (`logger` in JSON logs).
 log = logging.getLogger("kubesync.daemon.loop")
@@ -105,6 +107,17 @@ class Reporter:
         elif outcome.result is not Result.UNCHANGED:
             extra = f" ({outcome.message})" if outcome.message else ""
             self.log.info("%s %s%s", outcome.result, outcome.action.ref, extra)
+
+    @report.register
+    def _(self, event: HookProgress) -> None:
+        step = event.step
+        self.history.hooked(step)
+        if step.event in PHASE_ENDS:
+            self.metrics.hook_phases.labels(self.sync, step.phase, step.event).inc()
+        if step.event in ("failed", "timed out", "hook failed"):
+            self.log.warning("hook %s", one_line(str(step)))
+        else:
+            self.log.info("hook %s", one_line(str(step)))
 
     @report.register
     def _(self, event: Interrupted) -> None:

@@ -54,6 +54,7 @@ def action_to_dict(action: Action, *, mask: bool = True, secrets: set[str] | Non
         "ref": {"group": ref.group, "version": ref.version, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name},
         "object": str(ref),  # for people; plan_from_dict reads `ref`
         "wave": action.wave,
+        "sync_wave": action.sync_wave,
         "origin": {"path": action.origin.path, "line": action.origin.line} if action.origin else None,
         "patch": patch,
         "desired": copy.deepcopy(desired),
@@ -101,20 +102,24 @@ def plan_to_dict(
 
 
 def hook_to_dict(hook: Hook, *, mask: bool = True) -> dict:
-    """A skipped chart hook: what it is, when Helm would run it, and (a Secret's values masked) the object."""
+    """A hook: what it is, the phases it runs in (none: never), its wave and delete policies, and (a Secret's
+    values masked) the object."""
     obj = _strip_managed(hook.obj)
     ref = hook.ref
     return {"ref": {"group": ref.group, "version": ref.version, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name},
-            "object": str(hook.ref), "phases": list(hook.phases), "weight": hook.weight,
-            "delete_policies": list(hook.delete_policies), "origin": str(hook.origin),
-            "desired": mask_pair(None, obj)[1] if mask and is_secret(hook.ref) else obj}
+            "object": str(hook.ref), "phases": list(hook.phases), "wave": hook.wave,
+            "delete_policies": list(hook.delete_policies), "origin": str(hook.origin), "said": hook.said,
+            "skipped": hook.skipped, "desired": mask_pair(None, obj)[1] if mask and is_secret(hook.ref) else obj}
 
 
 def hook_from_dict(d: dict) -> Hook:
     ref = d["ref"]
+    origin, _, line = str(d.get("origin") or "").rpartition(":")
+    at = Origin(origin, int(line)) if origin and line.isdigit() else Origin(str(d.get("origin") or ""))
     return Hook(ObjectRef(ref["group"], ref["version"], ref["kind"], ref["namespace"], ref["name"]),
-                tuple(d.get("phases") or ()), Origin(str(d.get("origin") or "")), int(d.get("weight") or 0),
-                tuple(d.get("delete_policies") or ()), d.get("desired") or {})
+                tuple(d.get("phases") or ()), at, int(d.get("wave") or 0),
+                tuple(d.get("delete_policies") or ()), d.get("desired") or {}, str(d.get("said") or ""),
+                str(d.get("skipped") or ""))
 
 
 def _json_default(value: Any) -> Any:
@@ -170,6 +175,7 @@ def action_from_dict(d: dict, where: str = "action") -> Action:
         type=type_,
         ref=ref,
         wave=int(d.get("wave") or 0),
+        sync_wave=int(d.get("sync_wave") or 0),
         origin=Origin(str(_need(origin, "path", str, where + ".origin")), int(origin.get("line") or 0)) if origin else None,
         patch=tuple(dict(op) for op in d.get("patch") or ()),
         desired=copy.deepcopy(d.get("desired")),

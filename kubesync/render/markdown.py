@@ -11,7 +11,8 @@ import html
 import re
 from typing import Iterable
 
-from kubesync.charts import hook_line
+from kubesync.hooks import plan_lines as hook_lines
+from kubesync.hooks import plan_title as hooks_title
 from kubesync.capacity import Capacity, capacity_summary, share_cell, verdict
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, format_amount
 from kubesync.model import Action, ActionType, Plan, Review
@@ -210,8 +211,8 @@ def _head(plan: Plan, deltas: Deltas | None, secrets, review: Review | None = No
         head += [f"| {escape(c.name)} | {escape(c.before or '(none)')} | {escape(c.after or '(removed)')} |" for c in plan.charts]
         head += [""]
     if plan.hooks:
-        head += [f"#### Hooks (skipped: chart hooks are not applied as objects; {len(plan.hooks)})", ""]
-        head += _more([f"- {escape(hook_line(h))}" for h in plan.hooks]) + [""]
+        head += [f"#### {escape(hooks_title(plan))}", ""]
+        head += _more([f"- `{line}`" if "`" not in line else f"- {escape(line)}" for line in hook_lines(plan)]) + [""]
     return head
 
 

@@ -25,8 +25,11 @@ def result_to_dict(plan: Plan, report, *, dry_run: str = "none", applied: bool =
         "result": str(o.result),
         "message": "" if o.failed else redact(o.message),
         "error": redact(o.message) if o.failed else "",
+        "hook": o.phase,
     } for o in outcomes]
-    summary = {r: sum(1 for o in objects if o["result"] == r) for r in RESULTS}
+    # The sync's own objects by result; a hook's failure is a failure of the apply too; hooks created apart.
+    summary = {r: sum(1 for o in objects if o["result"] == r and (r == "failed" or not o["hook"])) for r in RESULTS}
+    summary["hooks"] = sum(1 for o in objects if o["hook"] and o["result"] == "created")
     summary["not_started"] = len(not_started)
     return {
         "schema": SCHEMA,

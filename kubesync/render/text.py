@@ -12,8 +12,10 @@ from typing import Any, Iterable
 
 import yaml
 
-from kubesync.charts import hook_line
 from kubesync.capacity import Capacity, capacity_summary, share_cell, verdict
+from kubesync.hooks import plan_lines as hook_lines
+from kubesync.hooks import plan_title as hooks_title
+from kubesync.ordering import wave_label
 from kubesync.deltas import RESOURCES, Deltas, NamespaceDelta, action_states, format_amount
 from kubesync.model import LAST_APPLIED_ANNOTATION, Action, ActionType, KubeObject, ObjectRef, Plan, Review, json_copy
 from kubesync.render.mask import mask_pair, mask_patch, plan_secret_values
@@ -281,13 +283,12 @@ def deltas_lines(deltas: Deltas, color: bool = False) -> list[str]:
 
 
 def chart_lines(plan: Plan, color: bool = False) -> list[str]:
-    """The charts, version before and after, and the hooks left out of the apply (issue 27 runs them)."""
+    """The charts, version before and after, and the hooks: each run in order (phase, wave, delete policies)."""
     out = []
     if plan.charts:
         out += ["", paint("Charts:", BOLD, color)] + [f"  {c}" for c in plan.charts]
     if plan.hooks:
-        out += ["", paint(f"Hooks (skipped: chart hooks are not applied as objects; {len(plan.hooks)}):", YELLOW, color)]
-        out += [f"  {hook_line(h)}" for h in plan.hooks]
+        out += ["", paint(f"{hooks_title(plan)}:", BOLD, color)] + [f"  {line}" for line in hook_lines(plan)]
     return out
 
 
@@ -316,7 +317,7 @@ def render_plan(plan: Plan, color: bool = False, *, deltas: Deltas | None = None
         rows = [["WAVE", "ACTION", "OBJECT", "ORIGIN", "RISKS"]]
         codes = [[BOLD] * 5]
         for a in changes:
-            rows.append([str(a.wave), a.type.value, str(a.ref), str(a.origin) if a.origin else "-", ",".join(r.value for r in a.risks) or "-"])
+            rows.append([wave_label(a), a.type.value, str(a.ref), str(a.origin) if a.origin else "-", ",".join(r.value for r in a.risks) or "-"])
             codes.append(["", ACTION_COLOR[a.type], "", "", RED if a.risks else ""])
         out += [""] + _table(rows, codes, color)
         notes = [f"  {a.ref}: {redact(a.note, secrets)}" for a in changes if a.note]

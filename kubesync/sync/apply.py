@@ -17,11 +17,13 @@ from kubesync.inventory import DEFAULT_NAMESPACE
 from kubesync.model import Action, ActionType, Chart, InventoryEntry, KubeObject, ObjectRef, Plan, Result
 from kubesync.plan import plan_object
 from kubesync.prune import PENDING, owned_uid, source_after
+from kubesync.sync.hooks import hooks_to_run, new_runner, run_with_hooks
 from kubesync.sync.plan import FIELD_VALIDATION, Planned
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[Outcome], None]
+Progress = Callable[[object], None]
+"""Hears each object's Outcome as it is done and, when hooks run, each HookStep (kubesync/hooks.py)."""
 
 
 class Baseline(Protocol):
@@ -46,24 +48,32 @@ class SavedRun:
 
 def apply_planned(cluster: API, discovery, planned: Planned, settings: ApplySettings, progress: Progress | None = None,
                   stop: threading.Event | None = None) -> ApplyReport:
-    """Execute the plan and record the new inventory, also when some actions failed. Objects about to be
-    created are recorded as pending first: an apply cut short (kill -9, an outage) leaves nothing the
-    next prune cannot see. Writes treat unknown fields as the plan's --validate said (unless the settings
-    say otherwise)."""
+    """Execute the plan (with its hooks' phases around it: sync/hooks.py) and record the new inventory, also
+    when some actions failed. Objects about to be created are recorded as pending first: an apply cut short
+    (kill -9, an outage) leaves nothing the next prune cannot see. Writes treat unknown fields as the plan's
+    --validate said (unless the settings say otherwise)."""
     config = planned.config
     if settings.field_validation is None and config is not None:
         settings = replace(settings, field_validation=FIELD_VALIDATION[config.validation])
     applier = Applier(cluster, discovery, settings, replan=replanner(planned), progress=progress, stop=stop)
     report = ApplyReport()
+    hooks = hooks_to_run(planned.plan, settings)
+    namespace = config.inventory_namespace if config is not None else DEFAULT_NAMESPACE
+    runner = new_runner(cluster, discovery, planned.plan, settings, progress, stop, namespace) if hooks else None
     wrote = not settings.dry_run and config is not None and record_pending(cluster, planned)
     try:
-        report = applier.apply(planned.plan)
+        if runner is not None:
+            report = run_with_hooks(runner, applier, planned.plan, hooks, [r.ref for r in planned.resolved])
+        else:
+            report = applier.apply(planned.plan)
     finally:
         if not settings.dry_run and config is not None:
             source = source_after(planned.inventory_source, config.planning)
             existed = bool(planned.inventory or planned.inventory_source or wrote)
             record_inventory(cluster, config.name, config.inventory_namespace, next_inventory(planned, report), report,
                              source, existed, planned.plan.revision, charts_after(planned.plan))
+        if runner is not None:
+            runner.write_record(not report.failures and not report.not_started)
     return report
 
 
@@ -73,11 +83,20 @@ def apply_saved(cluster: API, discovery, saved, settings: ApplySettings, progres
     sync, namespace = saved.plan.sync, DEFAULT_NAMESPACE
     inv, inv_source = stored_inventory.read_with_source(cluster, sync, namespace)
     run = SavedRun(saved.plan, tuple(inv), inv_source)
-    report = Applier(cluster, discovery, settings, replan=None, progress=progress, stop=stop).apply(saved.plan)
+    applier = Applier(cluster, discovery, settings, replan=None, progress=progress, stop=stop)
+    hooks = hooks_to_run(saved.plan, settings)
+    runner = new_runner(cluster, discovery, saved.plan, settings, progress, stop, namespace) if hooks else None
+    if runner is not None:  # the objects whose health PostSync waits for: those the plan keeps
+        refs = [a.ref for a in saved.plan.actions if a.type is not ActionType.DELETE]
+        report = run_with_hooks(runner, applier, saved.plan, hooks, refs)
+    else:
+        report = applier.apply(saved.plan)
     if not settings.dry_run:
         source = inv_source or (saved.source.identity() if saved.source is not None else "")
         record_inventory(cluster, sync, namespace, next_inventory(run, report), report, source, bool(inv or inv_source),
                          saved.plan.revision, charts_after(saved.plan))
+    if runner is not None:
+        runner.write_record(not report.failures and not report.not_started)
     return report
 
 
@@ -126,6 +145,8 @@ def next_inventory(run: Baseline, report: ApplyReport) -> list[InventoryEntry]:
             uids[key] = (ObjectRef.of(obj), obj["metadata"].get("uid", ""))
     for o in report.outcomes:
         key = o.action.ref.key
+        if o.phase:
+            continue  # a hook: run, never owned
         if o.result is Result.DELETED:
             uids.pop(key, None)
         elif o.live is not None and o.live.get("metadata", {}).get("uid"):
@@ -133,7 +154,7 @@ def next_inventory(run: Baseline, report: ApplyReport) -> list[InventoryEntry]:
         elif o.result in (Result.PATCHED, Result.SCALED, Result.UNCHANGED) and o.action.uid:
             uids[key] = (o.action.ref, o.action.uid)
     conflicts = {a.ref.key for a in run.plan.actions if a.type is ActionType.CREATE} - {
-        o.action.ref.key for o in report.outcomes if not o.failed
+        o.action.ref.key for o in report.outcomes if not o.failed and not o.phase
     }
     return [InventoryEntry(ref, uid) for key, (ref, uid) in sorted(uids.items()) if uid and key not in conflicts]
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from kubesync import errors
+from kubesync.annotations import unhonoured
 from kubesync.charts import chart_changes
+from kubesync.hooks import ordered
 from kubesync.cluster import API
 from kubesync.cluster import inventory as stored_inventory
 from kubesync.cluster.dryrun import check_create, check_update
@@ -30,6 +32,7 @@ from kubesync.model import (
     DesiredState,
     InventoryEntry,
     KubeObject,
+    Manifest,
     Plan,
     ResourceType,
     Verdict,
@@ -103,9 +106,31 @@ def plan_desired(cluster: API, discovery, desired: DesiredState, config: SyncCon
         plan, _ = unattended(plan)  # nobody confirms: only opted-in replacements run; the rest are warnings
     if desired.warnings:
         plan = replace(plan, warnings=desired.warnings + plan.warnings)
-    if desired.charts or desired.hooks or inv_charts:  # Helm: chart versions before and after, skipped hooks
-        plan = replace(plan, charts=chart_changes(inv_charts, desired.charts), hooks=desired.hooks)
+    if desired.charts or inv_charts:  # Helm: chart versions before and after
+        plan = replace(plan, charts=chart_changes(inv_charts, desired.charts))
+    if desired.hooks:
+        plan = with_hooks(plan, desired, discovery, config)
     return Planned(plan, tuple(resolved), config, tuple(inv), live, managed, inventory_source=inv_source)
+
+
+def with_hooks(plan: Plan, desired: DesiredState, discovery, config: SyncConfig) -> Plan:
+    """The plan with the source's hooks in run order, their namespaces defaulted and kinds resolved (a kind the
+    cluster does not serve is an error, as for any object, unless a CRD of the source serves it); a selective
+    sync (-l) runs none, as in Argo CD."""
+    hooks = desired.hooks
+    if config.selector:
+        return replace(plan, warnings=plan.warnings + (f"{len(hooks)} hook(s) not run: a sync of some objects (-l) runs "
+                                                       "no hooks (as Argo CD's selective sync)",))
+    runnable = [h for h in hooks if h.phases]
+    crds = [m for m in desired.manifests if m.ref.kind == "CustomResourceDefinition"]
+    resolved = resolve([Manifest(h.ref, h.obj, h.origin) for h in runnable] + crds, discovery.resource_for, config.namespace,
+                       discovery.kinds)[:len(runnable)]
+    if config.strict_namespace:
+        check_namespaces(resolved, config.namespace)
+    placed = [replace(h, ref=r.ref, obj=r.obj) for h, r in zip(runnable, resolved)]
+    warnings = [f"{h.origin}: {h.ref}: {phrase}" for h in hooks for phrase in unhonoured((h.obj.get("metadata") or {}).get("annotations") or {})]
+    return replace(plan, hooks=ordered(placed + [h for h in hooks if not h.phases]),
+                   warnings=plan.warnings + tuple(warnings))
 
 
 def with_deltas(cluster: API, planned: Planned) -> Planned:

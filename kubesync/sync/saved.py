@@ -113,12 +113,14 @@ def _restored(action, obj: dict):
 
 # What of an action must be the same in a fresh plan of the recorded source: its effect. (live and
 # resourceVersion are the staleness check's; a note is text for people.)
-EFFECT = ("type", "ref", "wave", "origin", "patch", "desired", "uid", "replicas", "risks")
+EFFECT = ("type", "ref", "wave", "sync_wave", "origin", "patch", "desired", "uid", "replicas", "risks")
+# ... and of a hook: what runs, when, and what is left of it (a hook in a plan file runs with the plan).
+HOOK_EFFECT = ("phases", "wave", "delete_policies", "desired")
 
 
 def _effects(plan: Plan, sealed: set[str]) -> dict[str, dict]:
     from kubesync.planfile import sealed_action
-    from kubesync.render.json import action_to_dict
+    from kubesync.render.json import action_to_dict, hook_to_dict
 
     out = {}
     for a in plan.actions:
@@ -126,6 +128,9 @@ def _effects(plan: Plan, sealed: set[str]) -> dict[str, dict]:
         if str(a.ref) in sealed:  # values decrypted from SOPS files travel as markers: compare those
             d = sealed_action(d)
         out[f"{a.type.value} {a.ref}"] = {k: d[k] for k in EFFECT}
+    for h in plan.hooks:
+        d = hook_to_dict(h, mask=False)
+        out[f"hook {h.ref}"] = {k: d[k] for k in HOOK_EFFECT}
     return out
 
 
@@ -141,7 +146,7 @@ def differences(saved: Plan, fresh: Plan, sealed: tuple[str, ...] = ()) -> list[
     for key in sorted(theirs.keys() - mine.keys()):
         out.append(f"{key}: in a fresh plan of its source, not in the saved plan")
     for key in sorted(mine.keys() & theirs.keys()):
-        changed = [k for k in EFFECT if mine[key][k] != theirs[key][k]]
+        changed = [k for k in mine[key] if mine[key][k] != theirs[key][k]]
         if changed:
             out.append(f"{key}: its {', '.join(changed)} differ from a fresh plan of its source")
     return out

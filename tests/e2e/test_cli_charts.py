@@ -19,13 +19,15 @@ def test_plan_out_and_apply_a_chart_with_flags(kubeconfig, namespace, tmp_path):
     planned = cli.run("plan", *flags, "--out", str(tmp_path / "plan.json"), "-o", "json", kubeconfig=kubeconfig, check_code=0)
     data = json.loads(planned.stdout)
     assert data["charts"] == [{"name": "web", "before": "", "after": "0.1.0"}]
-    assert [h["object"] for h in data["hooks"]] == ["batch/v1 Job shop-web-migrate"]
+    assert [(h["object"], h["phases"]) for h in data["hooks"]] == [(f"batch/v1 Job {namespace}/shop-web-migrate", ["PreSync"])]
     saved = json.loads((tmp_path / "plan.json").read_text())
     assert saved["source_spec"]["helm"]["release"] == "shop" and saved["capabilities"]["kube_version"].startswith("v1.")
-    cli.run("apply", "--plan", str(tmp_path / "plan.json"), "--yes", kubeconfig=kubeconfig, check_code=0)
+    applied = cli.run("apply", "--plan", str(tmp_path / "plan.json"), "--yes", kubeconfig=kubeconfig, check_code=0)
+    assert "» PreSync phase: succeeded" in applied.stdout  # the chart's pre-install hook ran first
     again = cli.run("plan", *flags, "--exit-code", kubeconfig=kubeconfig)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "web 0.1.0 (unchanged)" in again.stdout and "pre-install,pre-upgrade: batch/v1 Job shop-web-migrate" in again.stdout
+    assert "web 0.1.0 (unchanged)" in again.stdout
+    assert f"PreSync   batch/v1 Job {namespace}/shop-web-migrate  wave -5  BeforeHookCreation,HookSucceeded" in again.stdout
 
 
 def test_a_kubesync_yaml_entry_with_a_chart_and_jsonnet(kubeconfig, namespace, tmp_path):

@@ -1,5 +1,5 @@
 """Helm charts, kustomize helmCharts and Jsonnet apps synced to the real control plane through the facade:
-each applies, a second plan is empty, hooks are listed and never applied, the chart's version shows
+each applies, a second plan is empty, hooks run around the apply and are never owned, the chart's version shows
 before and after, and a broken chart is one clear error with nothing applied."""
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from kubesync.settings import Flags, merge
 from kubesync.sources import HelmOptions, JsonnetOptions, SourceSpec
 from kubesync.cluster.api import Client
 from kubesync.sync import Pipeline, raise_for_failures
+from tests.support.cloud import load_balancers
+from tests.support.events import DEPLOYMENTS, JOBS, ServerEvents
+from tests.support.fixtures import require_simulated_nodes
 from tests.support.charts import write, write_chart
 
 # CI has ../shared beside the clone; a worktree elsewhere names it with KUBESYNC_TEST_SHARED
@@ -64,7 +67,7 @@ def test_a_local_chart_with_values_files_and_inline_values(cluster, namespace):
     assert cm["data"]["kubeVersion"] == cluster.request("GET", "/version")["gitVersion"]  # discovery's, not helm's default
     assert get(cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments/shop-web")["spec"]["replicas"] == 2
     # the hook is listed, never applied; the test Pod is skipped
-    assert [str(h.ref) for h in first.plan.hooks] == ["batch/v1 Job shop-web-migrate"] == [str(h.ref) for h in again.hooks]
+    assert [str(h.ref) for h in first.plan.hooks] == [f"batch/v1 Job {namespace}/shop-web-migrate"] == [str(h.ref) for h in again.hooks]
     assert get(cluster, f"/apis/batch/v1/namespaces/{namespace}/jobs/shop-web-migrate") is None
     assert get(cluster, f"/api/v1/namespaces/{namespace}/pods/shop-web-test") is None
     # versions before and after: nothing applied before, then unchanged
@@ -142,27 +145,46 @@ def delete_cluster_scoped(cluster, planned) -> None:
                 pass
 
 
-def test_ingress_nginx_with_default_values(cluster, namespace, server_version):
+def test_ingress_nginx_with_default_values_runs_its_hooks_in_order(cluster, client, namespace, server_version):
+    """Its pre-install hooks (RBAC and the certificate Job), then the rest, then its post-install hooks (the
+    Job that patches the webhook), each step done before the next (the server's order), the hooks deleted
+    afterwards (hook-succeeded); a second plan is empty and runs nothing."""
     sync = ChartSync(cluster, SourceSpec(path=str(SHARED_CHARTS / "ingress-nginx")), "ingress", namespace)
     if server_version < (1, 21):  # the chart says kubeVersion: '>=1.21.0-0'
         with pytest.raises(errors.SourceError, match=r"^chart ingress-nginx \(ingress-nginx\): helm template failed: .*kubeVersion"):
             sync.apply()
         return
-    first = sync.apply()
+    require_simulated_nodes()
+    events = ServerEvents(client, namespace, JOBS, DEPLOYMENTS)
+    with load_balancers(client, namespace):  # its controller's Service is a LoadBalancer: PostSync waits for it
+        first = sync.apply()
     try:
         again = sync.plan().plan
         assert not again.has_changes, [f"{a.type.value} {a.ref} {a.patch}" for a in again.changes]
         assert len(first.plan.actions) == 11 and len(first.plan.hooks) == 7
-        assert {h.phases for h in first.plan.hooks} == {("pre-install", "pre-upgrade", "post-install", "post-upgrade"),
-                                                        ("pre-install", "pre-upgrade"), ("post-install", "post-upgrade")}
-        for hook in first.plan.hooks:  # listed, not applied
+        assert sorted(h.phases for h in first.plan.hooks) == sorted([("PreSync",), ("PostSync",)] + [("PreSync", "PostSync")] * 5)
+        for hook in first.plan.hooks:  # never applied as objects
             assert not any(a.ref == hook.ref for a in first.plan.actions)
         release = first.plan.sync
-        assert get(cluster, f"/apis/batch/v1/namespaces/{namespace}/jobs/{release}-ingress-nginx-admission-create") is None
-        assert get(cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-ingress-nginx-controller")
+        create, patch = f"{release}-ingress-nginx-admission-create", f"{release}-ingress-nginx-admission-patch"
+        controller = f"{release}-ingress-nginx-controller"
+        created = events.first("Job", create, when=lambda o: condition(o, "Complete"))
+        deployed = events.first("Deployment", controller, type="ADDED")
+        available = events.first("Deployment", controller, when=lambda o: condition(o, "Available"))
+        patched = events.first("Job", patch, type="ADDED")
+        assert None not in (created, deployed, available, patched), events.events
+        assert created.revision < deployed.revision < available.revision < patched.revision
+        assert events.first("Job", patch, when=lambda o: condition(o, "Complete"))
+        assert get(cluster, f"/apis/batch/v1/namespaces/{namespace}/jobs/{create}") is None  # hook-succeeded
+        assert get(cluster, f"/apis/batch/v1/namespaces/{namespace}/jobs/{patch}") is None
+        assert get(cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments/{controller}")
         assert [str(c) for c in again.charts] == ["ingress-nginx 4.15.1 (unchanged)"]
     finally:
         delete_cluster_scoped(cluster, first)
+
+
+def condition(obj: dict, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or ())
 
 
 def test_kube_state_metrics_with_default_values(cluster, namespace):
@@ -208,7 +230,7 @@ def test_a_chart_from_a_repository_with_auth(cluster, namespace, remote_charts, 
     first, again = ChartSync(cluster, remote(remote_charts, kind, release="rel"), f"remote-{kind}", namespace).converges()
     assert get(cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments/rel-web")["spec"]["replicas"] == 1
     assert [str(c) for c in again.charts] == ["web 0.1.0 (unchanged)"]
-    assert [str(h.ref) for h in first.plan.hooks] == ["batch/v1 Job rel-web-migrate"]
+    assert [str(h.ref) for h in first.plan.hooks] == [f"batch/v1 Job {namespace}/rel-web-migrate"]
 
 
 def test_a_pinned_oci_digest_is_verified(cluster, namespace, remote_charts):

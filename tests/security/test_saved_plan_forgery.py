@@ -91,6 +91,19 @@ def test_a_changed_value_is_refused(saved, kubeconfig, cluster, namespace):
     assert cluster.get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/a") is None
 
 
+def test_an_added_hook_is_refused(saved, kubeconfig, cluster, namespace):
+    """A hook runs with the plan: a Job slipped into a plan file would run whatever its pod says."""
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pwn", "namespace": namespace},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "x", "image": "evil"}]}}}}
+    hook = {"ref": {"group": "batch", "version": "v1", "kind": "Job", "namespace": namespace, "name": "pwn"},
+            "object": f"batch/v1 Job {namespace}/pwn", "phases": ["PreSync"], "wave": 0, "delete_policies": ["HookSucceeded"],
+            "origin": "a.yaml:1", "said": "argocd.argoproj.io/hook: PreSync", "skipped": "", "desired": job}
+    tamper(saved, lambda d: d["hooks"].append(hook))
+    refused = apply(saved, kubeconfig, code=1)
+    assert f"hook batch/v1 Job {namespace}/pwn: in the saved plan, not in a fresh plan of its source" in refused.stderr
+    assert cluster.get_or_none(f"/apis/batch/v1/namespaces/{namespace}/jobs/pwn") is None
+
+
 @pytest.mark.parametrize("field, what", [("cluster", "the cluster it was made against"), ("source_spec", "its source"),
                                          ("settings", "the settings it was made with")])
 def test_a_plan_stripped_of_what_makes_it_checkable_is_refused(saved, kubeconfig, cluster, namespace, field, what):

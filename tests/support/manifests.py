@@ -163,3 +163,18 @@ def simulated(obj: dict, failure: str, container: str | None = None) -> dict:
     if container:
         annotations["kubesync.io/simulate-container"] = container
     return obj
+
+
+def job(name: str, *, namespace: str | None = None, annotations: dict | None = None, simulate: str | None = None,
+        backoff_limit: int = 0, generate_name: bool = False, labels: dict | None = None) -> dict:
+    """A Job of one container that runs to completion (kwok completes its pod), or fails on demand
+    (`simulate`: a kubesync.io/simulate value on its pod: crash-loop exits 1, image-pull-failure never starts);
+    `backoff_limit` 0 fails it at the first failed pod. `generate_name`: `name` is the generateName prefix."""
+    meta = metadata(name, namespace, labels, annotations)
+    if generate_name:
+        meta["generateName"] = meta.pop("name")
+    out = {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+           "spec": {"backoffLimit": backoff_limit,
+                    "template": {"spec": {"restartPolicy": "Never",
+                                          "containers": [{"name": "run", "image": "busybox:1.36", "command": ["true"]}]}}}}
+    return simulated(out, simulate) if simulate else out

@@ -21,18 +21,18 @@ def manifest(name, annotations=None):
     return Manifest(ObjectRef.of(obj), obj, Origin(f"web templates/{name}.yaml"))
 
 
-def test_hooks_are_split_from_the_objects_in_order():
-    objects, hooks = charts.split_hooks([
+def test_chart_hooks_are_split_from_the_objects_in_order():
+    state = charts.desired_state([
         manifest("a"),
         manifest("b", {"helm.sh/hook": "post-install, post-upgrade", "helm.sh/hook-weight": "3",
                        "helm.sh/hook-delete-policy": "hook-succeeded"}),
-        manifest("c", {"helm.sh/hook": "pre-delete", "helm.sh/hook-weight": "x"}),
-        manifest("d", {"helm.sh/hook": ""}),
-    ])
-    assert [m.ref.name for m in objects] == ["a", "d"]
-    assert [(h.ref.name, h.phases, h.weight, h.delete_policies) for h in hooks] == [
-        ("b", ("post-install", "post-upgrade"), 3, ("hook-succeeded",)), ("c", ("pre-delete",), 0, ())]
-    assert charts.hook_line(hooks[0]) == "post-install,post-upgrade: batch/v1 Job b (web templates/b.yaml, weight 3)"
+        manifest("c", {"helm.sh/hook": "pre-delete"}),
+        manifest("d", {"helm.sh/hook": "crd-install"}),
+    ], "src", "rev")
+    assert [m.ref.name for m in state.manifests] == ["a", "d"]
+    assert [(h.ref.name, h.phases, h.wave, h.delete_policies) for h in state.hooks] == [
+        ("b", ("PostSync",), 3, ("HookSucceeded",)), ("c", (), 0, ("BeforeHookCreation",))]
+    assert state.hooks[1].skipped.startswith("a Helm hook kubesync never runs")
 
 
 def test_chart_versions_are_paired_by_name():

@@ -36,8 +36,8 @@ def test_a_chart_renders_for_the_release_namespace_and_cluster(tmp_path):
 
 def test_hooks_are_set_apart_and_tests_skipped(tmp_path):
     desired = load(spec(write_chart(tmp_path / "web")), target=TARGET)
-    assert [(str(h.ref), h.phases, h.weight, h.delete_policies) for h in desired.hooks] == [
-        ("batch/v1 Job shop-web-migrate", ("pre-install", "pre-upgrade"), -5, ("before-hook-creation", "hook-succeeded"))]
+    assert [(str(h.ref), h.phases, h.wave, h.delete_policies) for h in desired.hooks] == [
+        ("batch/v1 Job shop-web-migrate", ("PreSync",), -5, ("BeforeHookCreation", "HookSucceeded"))]
     assert str(desired.hooks[0].origin) == "web templates/hook-job.yaml"
     assert "Pod/shop-web-test" not in objects(desired)  # --skip-tests
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kubesync.errors import ManifestError, SourceError
-from kubesync.manifests import SourceFile, load_files, parse
+from kubesync.manifests import DNS1123_SUBDOMAIN_RULE, SourceFile, load_files, parse
 from kubesync.model import ObjectRef, Origin
 
 
@@ -156,12 +156,23 @@ def test_missing_name_is_named():
     ]
 
 
-def test_generate_name_is_refused():
+def test_generate_name_is_refused_on_an_ordinary_object():
     text = "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\n"
     assert problems_of("job.yaml", text) == [
-        "job.yaml:1: Job: metadata.generateName is not supported (a sync must know each object's name to update "
-        "and prune it); set metadata.name instead"
+        "job.yaml:1: Job: metadata.generateName is only for hooks (a sync must know each object's name to update "
+        "and prune it); set metadata.name, or make it a hook (argocd.argoproj.io/hook: PreSync, ...)"
     ]
+
+
+def test_generate_name_is_a_hooks_own():
+    text = ("apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n"
+            "  annotations: {argocd.argoproj.io/hook: PreSync}\n")
+    (m,) = parse("job.yaml", text)
+    assert str(m.ref) == "batch/v1 Job migrate-<…>"
+    bad = text.replace("migrate-", "Migrate_")
+    assert problems_of("job.yaml", bad) == [
+        "job.yaml:1: Job: metadata.generateName 'Migrate_' is not a valid name prefix: with the suffix each run adds "
+        "it must be " + DNS1123_SUBDOMAIN_RULE]
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,8 @@ def test_top_level_shape():
                          "capacity", "charts", "hooks"}
     assert data["summary"] == {"create": 3, "update": 4, "scale": 1, "replace": 0, "delete": 2, "noop": 2, "changes": 10, "would_prune": 0}
     assert data["charts"][0] == {"name": "redis", "before": "17.3.0", "after": "17.4.1"}
-    assert data["hooks"][0]["phases"] == ["pre-install", "pre-upgrade"] and data["hooks"][0]["weight"] == -5
+    assert data["hooks"][0]["phases"] == ["PreSync"] and data["hooks"][0]["wave"] == -5
+    assert data["hooks"][0]["said"] == "helm.sh/hook: pre-install,pre-upgrade"
     assert data["generated_at"] == fx.GENERATED_AT and data["masked"] is True
     assert data["deltas"]["namespaces"]["shop"]["requests.cpu"] == {"before": "5.65", "after": "3.9", "delta": "-1.75"}
 

@@ -213,6 +213,14 @@ def diff_text(worker) -> str:
     return render_diff(planned.plan) if current and planned is not None and planned.plan.changes else ""
 
 
+def hook_rows(worker) -> list[dict]:
+    """The hook phases' last steps, newest first (messages redacted: a hook's pod may quote a Secret)."""
+    from kubesync.secrets import redact
+
+    return [{"time": at, "phase": step.phase, "event": step.event, "object": step.object, "message": redact(step.message)}
+            for at, step in worker.history.hook_steps()]
+
+
 def detail(worker) -> dict:
     """The status document plus the daemon's fields (summary, the current attempt, its plan's diff, runs, drift)."""
     object_rows = rows(worker)
@@ -226,6 +234,7 @@ def detail(worker) -> dict:
         "diff": diff_text(worker),
         "runs": [run_doc(r) for r in worker.history.runs()],
         "drift": [asdict(e) for e in worker.history.drift_events()],
+        "hooks": hook_rows(worker),
         "generated": time.time(),
     })
     return doc

@@ -273,8 +273,9 @@ def build_plan() -> Plan:
         conflicts=("v1 ConfigMap shop/shared-settings: managed by Helm (app.kubernetes.io/managed-by=Helm)",),
         warnings=("apps/v1 Deployment shop/web: spec.replicas is also set by HorizontalPodAutoscaler shop/web",),
         charts=(ChartChange("redis", "17.3.0", "17.4.1"), ChartChange("web", "1.0.0", "1.0.0")),
-        hooks=(Hook(ref("batch/v1", "Job", "shop", "web-db-migrate"), ("pre-install", "pre-upgrade"),
-                    Origin("web templates/migrate-job.yaml"), -5, ("before-hook-creation",), HOOK_JOB),),
+        hooks=(Hook(ref("batch/v1", "Job", "shop", "web-db-migrate"), ("PreSync",),
+                    Origin("web templates/migrate-job.yaml"), -5, ("BeforeHookCreation",), HOOK_JOB,
+                    "helm.sh/hook: pre-install,pre-upgrade"),),
     )
 
 

@@ -75,7 +75,7 @@ def daemon(tmp_path, connection):
 def test_readyz_waits_for_the_watches_and_ignores_how_syncs_fare(daemon, connection):
     ok, doc = daemon.ready()
     assert ok and doc == {"ready": True, "checks": {"running": True, "election": True, "watches": True},
-                          "leader": True, "identity": "", "conflicts": []}
+                          "leader": True, "identity": "", "conflicts": [], "cannot_decrypt": 0}
     daemon.connections.cache().informer(CONFIGMAPS)  # a sync's first plan starts a watch
     ok, doc = daemon.ready()
     assert not ok and doc["checks"]["watches"] is False
@@ -85,6 +85,9 @@ def test_readyz_waits_for_the_watches_and_ignores_how_syncs_fare(daemon, connect
     worker.status = replace(worker.status, state=SyncState.FAILED, error="cm.yaml:1: invalid YAML", runs=3)
     ok, doc = daemon.ready()
     assert ok and "shop" not in str(doc) and "invalid YAML" not in str(doc)  # no sync named, no error quoted
+    worker.status = replace(worker.status, cannot_decrypt=("secrets/db.yaml",))
+    ok, doc = daemon.ready()
+    assert ok and doc["cannot_decrypt"] == 1 and "db.yaml" not in str(doc)  # how many syncs, never which
     daemon.stop.set()
     assert daemon.ready() == (False, {"ready": False, "checks": {"running": False, "election": True, "watches": True},
-                                      "leader": True, "identity": "", "conflicts": []})
+                                      "leader": True, "identity": "", "conflicts": [], "cannot_decrypt": 1})
